@@ -1,0 +1,111 @@
+//! `apero invite ...` and `apero join`.
+
+use std::io::IsTerminal;
+
+use clap::{Args, Subcommand};
+
+use super::duration;
+use crate::output;
+use crate::Ctx;
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct InviteArgs {
+    #[command(subcommand)]
+    action: Option<InviteAction>,
+    /// The room (name or id) to invite someone to.
+    #[arg(required = true)]
+    room: Option<String>,
+    /// How long the code works: 30s, 10m, 24h, 7d.
+    #[arg(long, default_value = "24h", value_parser = duration::parse)]
+    ttl: u64,
+    /// The code admits one person only.
+    #[arg(long)]
+    once: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum InviteAction {
+    /// List the codes you made for a room.
+    List { room: String },
+    /// Revoke a code (give the code itself or its id from `invite list`).
+    Revoke { code_or_id: String },
+}
+
+#[derive(Args, Debug)]
+pub struct JoinArgs {
+    /// The invite code a friend gave you.
+    code: String,
+    /// Give up when the inviter cannot be reached within this time.
+    #[arg(long, default_value = "30s", value_parser = duration::parse)]
+    timeout: u64,
+}
+
+fn expires_text(expires: u64) -> String {
+    output::local_time(expires.saturating_mul(1000))
+}
+
+pub async fn invite(ctx: &Ctx, args: InviteArgs) -> anyhow::Result<()> {
+    let mut c = ctx.client().await?;
+    match args.action {
+        Some(InviteAction::List { room }) => {
+            let list = c.invite_list(&room).await?;
+            if ctx.json {
+                output::json(&list);
+            } else if list.is_empty() {
+                println!("No invites for {room:?} yet.");
+            } else {
+                let now = chrono::Utc::now().timestamp().max(0) as u64;
+                for i in list {
+                    let state = if i.revoked {
+                        "revoked".to_string()
+                    } else if i.expires < now {
+                        "expired".to_string()
+                    } else if i.once && i.uses > 0 {
+                        "used".to_string()
+                    } else {
+                        format!("valid until {}", expires_text(i.expires))
+                    };
+                    println!("{}  {:<22} {} use(s){}", i.id, state, i.uses, if i.once { ", single use" } else { "" });
+                }
+            }
+        }
+        Some(InviteAction::Revoke { code_or_id }) => {
+            c.invite_revoke(&code_or_id).await?;
+            if ctx.json {
+                output::json(&serde_json::json!({"revoked": code_or_id}));
+            } else {
+                println!("Revoked: nobody can join with that code any more.");
+            }
+        }
+        None => {
+            let room = args.room.unwrap_or_default();
+            let inv = c.invite_create(&room, args.ttl, args.once).await?;
+            if ctx.json {
+                output::json(&inv);
+            } else {
+                println!("{}", inv.code);
+                eprintln!(
+                    "Give this code to a friend; they run `apero join CODE`. It works until {}{}.",
+                    expires_text(inv.expires),
+                    if inv.once { " for one person" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn join(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<()> {
+    let mut c = ctx.client().await?;
+    if !ctx.json && std::io::stderr().is_terminal() {
+        eprintln!("Contacting the inviter (up to {} s)…", args.timeout);
+    }
+    let joined = c.join(&args.code, args.timeout).await?;
+    if ctx.json {
+        output::json(&joined);
+    } else {
+        println!("Joined {:?} ({}). Say hello with: apero chat {:?}", joined.name, joined.room, joined.name);
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+pub mod chat;
+pub mod daemon;
+pub mod duration;
+pub mod invite;
+pub mod room;

@@ -1,0 +1,72 @@
+//! `apero room ...`.
+
+use clap::Subcommand;
+
+use crate::output::{self, ago, short_id};
+use crate::Ctx;
+
+#[derive(Subcommand, Debug)]
+pub enum RoomCommand {
+    /// Create a room; you are its first member.
+    Create { name: String },
+    /// List your rooms with their member counts.
+    List,
+    /// Leave a room: members are told, and it disappears from your list.
+    Leave { room: String },
+    /// Show a room's members: name, peer id, online or last seen.
+    Members { room: String },
+}
+
+pub async fn run(ctx: &Ctx, cmd: RoomCommand) -> anyhow::Result<()> {
+    let mut c = ctx.client().await?;
+    match cmd {
+        RoomCommand::Create { name } => {
+            let r = c.room_create(&name).await?;
+            if ctx.json {
+                output::json(&r);
+            } else {
+                println!("Created room {:?} ({}).", r.name, r.id);
+                println!("Invite a friend with: apero invite {:?}", r.name);
+            }
+        }
+        RoomCommand::List => {
+            let rooms = c.room_list().await?;
+            if ctx.json {
+                output::json(&rooms);
+            } else if rooms.is_empty() {
+                println!("You are in no room yet. Create one with `apero room create NAME` or join with `apero join CODE`.");
+            } else {
+                println!("{:<32}  {:<24} {}", "ID", "NAME", "MEMBERS (ONLINE)");
+                for r in rooms {
+                    println!("{:<32}  {:<24} {} ({})", r.id, r.name, r.members, r.online);
+                }
+            }
+        }
+        RoomCommand::Leave { room } => {
+            c.room_leave(&room).await?;
+            if ctx.json {
+                output::json(&serde_json::json!({"left": room}));
+            } else {
+                println!("You left {room:?}.");
+            }
+        }
+        RoomCommand::Members { room } => {
+            let members = c.room_members(&room).await?;
+            if ctx.json {
+                output::json(&members);
+            } else {
+                for m in members {
+                    let seen = if m.is_self {
+                        "you".to_string()
+                    } else if m.online {
+                        "online".to_string()
+                    } else {
+                        m.last_seen.map(|t| format!("last seen {}", ago(t))).unwrap_or_else(|| "never seen".into())
+                    };
+                    println!("{:<20} {:<12} {}", m.name, short_id(&m.peer_id), seen);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! `apero`: the command line for apero. A thin client: everything it knows
+//! comes from the daemon over the control socket (see `apero-control`).
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use commands::{chat, daemon, invite, room};
+
+/// Group calls, chat and files with friends, with no server in between.
+///
+/// `apero up` starts the background daemon; `apero room create NAME` makes a
+/// room and `apero invite NAME` a code to give a friend, who runs
+/// `apero join CODE`. Every command that prints data takes `--json`.
+#[derive(Parser, Debug)]
+#[command(name = "apero", version, propagate_version = true)]
+pub struct Cli {
+    /// Talk to the daemon that keeps its state in DIR (as `aperod --home DIR`).
+    #[arg(long, global = true, value_name = "DIR", env = "APERO_HOME")]
+    home: Option<PathBuf>,
+    /// Print one JSON document instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start the daemon in the background (if it is not running) and wait until it answers.
+    Up(daemon::UpArgs),
+    /// Stop the daemon.
+    Down,
+    /// Show who you are, your addresses and the peers you are connected to.
+    Status,
+    /// Create, list, leave rooms and see their members.
+    #[command(subcommand)]
+    Room(room::RoomCommand),
+    /// Make an invite code for a room (or list and revoke codes).
+    Invite(invite::InviteArgs),
+    /// Join a room with an invite code a friend gave you.
+    Join(invite::JoinArgs),
+    /// Send a message to a room.
+    Say(chat::SayArgs),
+    /// Show a room's messages, oldest first.
+    History(chat::HistoryArgs),
+    /// Chat interactively: shows recent messages, then new ones live; each line you type is sent.
+    Chat(chat::ChatArgs),
+    /// Print a shell completion script (e.g. `apero completions bash > ~/.local/share/bash-completion/completions/apero`).
+    Completions {
+        shell: clap_complete::Shell,
+    },
+}
+
+pub struct Ctx {
+    pub socket: PathBuf,
+    pub home: Option<PathBuf>,
+    pub json: bool,
+}
+
+impl Ctx {
+    pub async fn client(&self) -> Result<apero_control::Client, apero_control::ClientError> {
+        apero_control::Client::connect(&self.socket, "apero-cli").await
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let socket = match &cli.home {
+        Some(h) => apero_control::socket_path_in(h),
+        None => apero_control::default_socket_path(),
+    };
+    let ctx = Ctx { socket, home: cli.home.clone(), json: cli.json };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("apero: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Up(a) => daemon::up(&ctx, a).await,
+            Command::Down => daemon::down(&ctx).await,
+            Command::Status => daemon::status(&ctx).await,
+            Command::Room(c) => room::run(&ctx, c).await,
+            Command::Invite(a) => invite::invite(&ctx, a).await,
+            Command::Join(a) => invite::join(&ctx, a).await,
+            Command::Say(a) => chat::say(&ctx, a).await,
+            Command::History(a) => chat::history(&ctx, a).await,
+            Command::Chat(a) => chat::chat(&ctx, a).await,
+            Command::Completions { shell } => {
+                let mut cmd = <Cli as clap::CommandFactory>::command();
+                clap_complete::generate(shell, &mut cmd, "apero", &mut std::io::stdout());
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::error(&ctx, &e);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,207 @@
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixStream;
+
+use crate::framing::{read_line_capped, LineRead};
+use crate::types::*;
+use crate::{MAX_RESPONSE_BYTES, PROTOCOL_VERSION};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("apero's daemon is not running (nothing answers at {}). Start it with `apero up`.", .0.display())]
+    NotRunning(PathBuf),
+    #[error("the daemon speaks control protocol {daemon} but this program speaks {ours}; restart the daemon (`apero down && apero up`) or update apero")]
+    VersionMismatch { daemon: String, ours: u32 },
+    #[error("{}", .0.message)]
+    Daemon(ErrorBody),
+    #[error("the daemon sent something this client does not understand: {0}")]
+    Protocol(String),
+    #[error("the daemon closed the connection")]
+    Closed,
+    #[error("talking to the daemon failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ClientError {
+    /// The daemon's error class, when the daemon answered with an error.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            ClientError::Daemon(b) => Some(b.kind),
+            _ => None,
+        }
+    }
+}
+
+/// A connection to `aperod`. One typed method per request.
+pub struct Client {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    buf: Vec<u8>,
+    /// The daemon's version string, from the hello exchange.
+    pub daemon_version: String,
+}
+
+impl Client {
+    /// Connects and performs the version handshake.
+    pub async fn connect(socket: &Path, client_name: &str) -> Result<Client, ClientError> {
+        let stream = match UnixStream::connect(socket).await {
+            Ok(s) => s,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Err(ClientError::NotRunning(socket.to_path_buf()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (r, w) = stream.into_split();
+        let mut client = Client { reader: BufReader::new(r), writer: w, buf: Vec::new(), daemon_version: String::new() };
+        let hello = Request::Hello { version: PROTOCOL_VERSION, client: client_name.to_string() };
+        match client.request(&hello).await {
+            Ok(Reply::Hello(h)) => client.daemon_version = h.daemon,
+            Ok(other) => return Err(ClientError::Protocol(format!("unexpected hello reply {other:?}"))),
+            Err(ClientError::Daemon(e)) if e.kind == ErrorKind::VersionMismatch => {
+                return Err(ClientError::VersionMismatch { daemon: e.message, ours: PROTOCOL_VERSION })
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(client)
+    }
+
+    /// Sends any request and waits for its one response.
+    pub async fn request(&mut self, req: &Request) -> Result<Reply, ClientError> {
+        let mut line = serde_json::to_vec(req).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        self.writer.write_all(&line).await?;
+        match self.read_line().await? {
+            Response::Ok(r) => Ok(r),
+            Response::Error(e) => Err(ClientError::Daemon(e)),
+        }
+    }
+
+    /// Sends raw bytes as they are; for tests of the daemon's input handling.
+    pub async fn request_raw(&mut self, bytes: &[u8]) -> Result<Response, ClientError> {
+        self.writer.write_all(bytes).await?;
+        self.read_line().await
+    }
+
+    async fn read_line(&mut self) -> Result<Response, ClientError> {
+        match read_line_capped(&mut self.reader, MAX_RESPONSE_BYTES, &mut self.buf).await? {
+            LineRead::Line => serde_json::from_slice(&self.buf).map_err(|e| ClientError::Protocol(e.to_string())),
+            LineRead::TooLong => Err(ClientError::Protocol("response over the size cap".into())),
+            LineRead::Eof => Err(ClientError::Closed),
+        }
+    }
+
+    pub async fn status(&mut self) -> Result<Status, ClientError> {
+        match self.request(&Request::Status).await? {
+            Reply::Status(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn shutdown(&mut self) -> Result<(), ClientError> {
+        self.request(&Request::Shutdown).await.map(|_| ())
+    }
+
+    pub async fn room_create(&mut self, name: &str) -> Result<RoomCreated, ClientError> {
+        match self.request(&Request::RoomCreate { name: name.into() }).await? {
+            Reply::RoomCreated(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn room_list(&mut self) -> Result<Vec<RoomInfo>, ClientError> {
+        match self.request(&Request::RoomList).await? {
+            Reply::Rooms(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn room_leave(&mut self, room: &str) -> Result<(), ClientError> {
+        self.request(&Request::RoomLeave { room: room.into() }).await.map(|_| ())
+    }
+
+    pub async fn room_members(&mut self, room: &str) -> Result<Vec<MemberInfo>, ClientError> {
+        match self.request(&Request::RoomMembers { room: room.into() }).await? {
+            Reply::Members(m) => Ok(m),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn invite_create(&mut self, room: &str, ttl_secs: u64, once: bool) -> Result<InviteInfo, ClientError> {
+        match self.request(&Request::InviteCreate { room: room.into(), ttl_secs, once }).await? {
+            Reply::Invite(i) => Ok(i),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn invite_list(&mut self, room: &str) -> Result<Vec<InviteInfo>, ClientError> {
+        match self.request(&Request::InviteList { room: room.into() }).await? {
+            Reply::Invites(i) => Ok(i),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn invite_revoke(&mut self, code_or_id: &str) -> Result<(), ClientError> {
+        self.request(&Request::InviteRevoke { code_or_id: code_or_id.into() }).await.map(|_| ())
+    }
+
+    pub async fn join(&mut self, code: &str, timeout_secs: u64) -> Result<Joined, ClientError> {
+        match self.request(&Request::Join { code: code.into(), timeout_secs }).await? {
+            Reply::Joined(j) => Ok(j),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn say(&mut self, room: &str, text: &str) -> Result<MessageInfo, ClientError> {
+        match self.request(&Request::Say { room: room.into(), text: text.into() }).await? {
+            Reply::Message(m) => Ok(m),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn history(&mut self, room: &str, limit: Option<u32>) -> Result<Vec<MessageInfo>, ClientError> {
+        match self.request(&Request::History { room: room.into(), limit }).await? {
+            Reply::History(h) => Ok(h),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Turns the connection into an event stream.
+    pub async fn subscribe(mut self) -> Result<EventStream, ClientError> {
+        match self.request(&Request::Subscribe).await? {
+            Reply::Subscribed => Ok(EventStream { reader: self.reader, _writer: self.writer, buf: self.buf }),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn unexpected(reply: Reply) -> ClientError {
+    ClientError::Protocol(format!("unexpected reply {reply:?}"))
+}
+
+/// Events from the daemon, in order.
+pub struct EventStream {
+    reader: BufReader<OwnedReadHalf>,
+    // Kept so the daemon does not see the connection half-closed.
+    _writer: OwnedWriteHalf,
+    buf: Vec<u8>,
+}
+
+impl EventStream {
+    /// The next event, or `None` when the daemon went away.
+    pub async fn next(&mut self) -> Result<Option<Event>, ClientError> {
+        match read_line_capped(&mut self.reader, MAX_RESPONSE_BYTES, &mut self.buf).await? {
+            LineRead::Line => serde_json::from_slice(&self.buf)
+                .map(Some)
+                .map_err(|e| ClientError::Protocol(e.to_string())),
+            LineRead::TooLong => Err(ClientError::Protocol("event over the size cap".into())),
+            LineRead::Eof => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Every type that crosses the control socket. Peer ids travel as strings so
+//! that clients need no libp2p.
+
+use serde::{Deserialize, Serialize};
+
+/// One line from a client to the daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Must be the first request on every connection.
+    Hello { version: u32, client: String },
+    Status,
+    /// Stop the daemon cleanly.
+    Shutdown,
+    RoomCreate { name: String },
+    RoomList,
+    RoomLeave { room: String },
+    RoomMembers { room: String },
+    InviteCreate { room: String, ttl_secs: u64, once: bool },
+    InviteList { room: String },
+    InviteRevoke { code_or_id: String },
+    /// Join a room with a long invite code; answers once the room's members
+    /// and history have arrived, or with an error after `timeout_secs`.
+    Join { code: String, timeout_secs: u64 },
+    Say { room: String, text: String },
+    History { room: String, limit: Option<u32> },
+    /// Turn this connection into a stream of [`Event`] lines.
+    Subscribe,
+}
+
+/// One line from the daemon to a client: `{"ok": ...}` or `{"error": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    Ok(Reply),
+    Error(ErrorBody),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    Hello(HelloReply),
+    Status(Status),
+    RoomCreated(RoomCreated),
+    Rooms(Vec<RoomInfo>),
+    Members(Vec<MemberInfo>),
+    Invite(InviteInfo),
+    Invites(Vec<InviteInfo>),
+    Joined(Joined),
+    Message(MessageInfo),
+    History(Vec<MessageInfo>),
+    Done,
+    Subscribed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// Machine-readable error classes; `message` is the human sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The line was not valid JSON or not a known request.
+    BadRequest,
+    /// The request or a field in it is over its size cap.
+    TooLarge,
+    VersionMismatch,
+    /// The first request on a connection was not `hello`.
+    HelloRequired,
+    NotFound,
+    Ambiguous,
+    /// The invite code is malformed or its signature does not verify.
+    InvalidCode,
+    Expired,
+    Revoked,
+    AlreadyUsed,
+    /// The inviter refused for another reason.
+    Refused,
+    /// No peer that could admit us was reachable in time.
+    Unreachable,
+    AlreadyMember,
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HelloReply {
+    pub version: u32,
+    pub daemon: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub peer_id: String,
+    pub name: String,
+    pub version: String,
+    pub pid: u32,
+    pub home: String,
+    pub listen: Vec<String>,
+    pub peers: Vec<PeerInfo>,
+    pub rooms: usize,
+    pub dropped: Dropped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub peer_id: String,
+    pub name: Option<String>,
+    /// `"direct"` or `"relayed"`.
+    pub path: String,
+    pub addr: String,
+    pub rtt_ms: Option<f64>,
+}
+
+/// Inputs the daemon threw away instead of acting on, by reason.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dropped {
+    /// Peer frames that could not be decoded or were over the size cap.
+    pub bad_frames: u64,
+    /// Room entries whose signature did not verify.
+    pub bad_signatures: u64,
+    /// Room entries or requests from peers that are not members.
+    pub not_members: u64,
+    /// Join attempts that were refused (bad, expired, revoked, used codes).
+    pub refused_joins: u64,
+    /// Control requests that were malformed, oversized or unknown.
+    pub bad_control: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomCreated {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub id: String,
+    pub name: String,
+    pub members: usize,
+    pub online: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub peer_id: String,
+    pub name: String,
+    pub online: bool,
+    pub is_self: bool,
+    /// Unix time in milliseconds; `None` when never seen.
+    pub last_seen: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InviteInfo {
+    pub id: String,
+    pub code: String,
+    pub room: String,
+    /// Unix time in seconds.
+    pub expires: u64,
+    pub once: bool,
+    pub uses: u64,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Joined {
+    pub room: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageInfo {
+    pub id: String,
+    pub room: String,
+    pub author: String,
+    pub author_name: String,
+    pub text: String,
+    /// The author's clock, Unix time in milliseconds.
+    pub time: u64,
+    /// Position in the room's total order (ties broken by author, then id).
+    pub lamport: u64,
+}
+
+/// Something that happened, streamed after [`Request::Subscribe`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Message { room: String, message: MessageInfo },
+    MemberJoined { room: String, peer_id: String, name: String },
+    MemberLeft { room: String, peer_id: String, name: String },
+    PeerConnected { peer_id: String },
+    PeerDisconnected { peer_id: String },
+    /// The subscriber fell behind and `missed` events were skipped.
+    Lagged { missed: u64 },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn request_wire_shape_is_stable() {
+        let r = Request::Say { room: "r".into(), text: "hi".into() };
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"cmd":"say","room":"r","text":"hi"}"#);
+        let e: Result<Request, _> = serde_json::from_str(r#"{"cmd":"status","extra":1}"#);
+        assert!(e.is_err(), "unknown fields are refused");
+    }
+
+    fn any_request() -> impl Strategy<Value = Request> {
+        prop_oneof![
+            (any::<u32>(), ".*").prop_map(|(version, client)| Request::Hello { version, client }),
+            Just(Request::Status),
+            Just(Request::Subscribe),
+            ".*".prop_map(|name| Request::RoomCreate { name }),
+            (".*", any::<u64>(), any::<bool>()).prop_map(|(room, ttl_secs, once)| Request::InviteCreate { room, ttl_secs, once }),
+            (".*", ".*").prop_map(|(room, text)| Request::Say { room, text }),
+            (".*", proptest::option::of(any::<u32>())).prop_map(|(room, limit)| Request::History { room, limit }),
+            (".*", any::<u64>()).prop_map(|(code, timeout_secs)| Request::Join { code, timeout_secs }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn request_roundtrips(r in any_request()) {
+            let line = serde_json::to_string(&r).unwrap();
+            prop_assert!(!line.contains('\n'), "a request must stay on one line");
+            let back: Request = serde_json::from_str(&line).unwrap();
+            prop_assert_eq!(back, r);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoder(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = serde_json::from_slice::<Request>(&data);
+        }
+
+        #[test]
+        fn mutated_requests_never_panic(r in any_request(), pos in any::<usize>(), byte in any::<u8>()) {
+            let mut line = serde_json::to_vec(&r).unwrap();
+            let i = pos % line.len();
+            line[i] = byte;
+            let _ = serde_json::from_slice::<Request>(&line);
+        }
+    }
+}

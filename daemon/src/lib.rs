@@ -1,0 +1,68 @@
+//! aperod: the apero daemon. See `main.rs` for the process and `run` for how
+//! the parts are put together.
+
+pub mod app;
+pub mod config;
+pub mod control;
+pub mod identity;
+pub mod lock;
+pub mod node;
+pub mod room;
+pub mod store;
+pub mod wire;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::Config;
+
+/// Runs the daemon until SIGTERM, SIGINT or a `shutdown` request.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let paths = &config.paths;
+    paths.create()?;
+    let _lock = lock::acquire(&paths.lock(), &paths.data)?;
+    // We hold the lock, so a socket file here was left by a daemon that died.
+    if paths.socket.exists() {
+        tracing::info!("removing a stale socket left by an earlier daemon");
+        std::fs::remove_file(&paths.socket).with_context(|| format!("removing {}", paths.socket.display()))?;
+    }
+    let key = identity::load_or_create(&paths.key())?;
+    let db = store::Store::open(&paths.db()).with_context(|| format!("opening {}", paths.db().display()))?;
+    tracing::debug!(count = config.bootstrap.len(), "bootstrap list (used by the connectivity layer)");
+
+    let node_config = node::NodeConfig {
+        listen: config.listen.clone(),
+        mdns: config.mdns,
+        agent: format!("aperod/{}", env!("CARGO_PKG_VERSION")),
+    };
+    let (node, node_events, event_loop) = node::new(key.clone(), node_config)?;
+    let net = tokio::spawn(event_loop.run());
+    let app = app::App::new(db, node.clone(), key, config.name.clone(), paths.data.clone());
+    tokio::spawn(app.clone().run_node_events(node_events));
+    tokio::spawn(app.clone().run_maintenance());
+
+    let listener = control::bind(&paths.socket).with_context(|| format!("binding {}", paths.socket.display()))?;
+    let server = tokio::spawn(control::serve(listener, app.clone()));
+    tracing::info!(peer_id = %app.peer_id, name = %config.name, socket = %paths.socket.display(), "aperod is running");
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut stop = app.shutdown.subscribe();
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        _ = stop.changed() => tracing::info!("shutdown requested"),
+    }
+    let _ = app.shutdown.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    let _ = std::fs::remove_file(&paths.socket);
+    node.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(3), net).await;
+    if let Err(e) = app.store.close() {
+        tracing::warn!("closing the database: {e}");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! The one owner of the libp2p Swarm.
+//!
+//! [`new`] returns a cloneable [`Node`] handle, a receiver of [`NodeEvent`]s
+//! and an [`EventLoop`] to spawn. Only the event loop touches the Swarm; the
+//! rest of the daemon sends it [`Command`]s (each with a oneshot reply) over a
+//! bounded channel. Nothing here knows about rooms: requests and responses are
+//! opaque [`PeerRequest`]/[`PeerResponse`] values.
+
+mod behaviour;
+mod event_loop;
+
+use std::time::Duration;
+
+use libp2p::identity::Keypair;
+use libp2p::request_response::ResponseChannel;
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot};
+
+pub use event_loop::EventLoop;
+
+use crate::wire::{PeerRequest, PeerResponse};
+
+pub struct NodeConfig {
+    pub listen: Vec<Multiaddr>,
+    pub mdns: bool,
+    pub agent: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("the network task has stopped")]
+    Stopped,
+    #[error("could not build the network stack: {0}")]
+    Setup(String),
+    #[error("{0}")]
+    Request(String),
+}
+
+/// What the event loop tells the daemon.
+#[derive(Debug)]
+pub enum NodeEvent {
+    PeerConnected { peer: PeerId, addr: Multiaddr },
+    PeerDisconnected { peer: PeerId },
+    /// The peer's own listen addresses, from identify.
+    Identified { peer: PeerId, listen_addrs: Vec<Multiaddr> },
+    InboundRequest { peer: PeerId, request: PeerRequest, channel: ResponseChannel<PeerResponse> },
+    /// A peer sent bytes on the room protocol that did not decode.
+    BadFrame { peer: PeerId },
+}
+
+pub(crate) enum Command {
+    Request {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: PeerRequest,
+        reply: oneshot::Sender<Result<PeerResponse, NodeError>>,
+    },
+    Respond { channel: ResponseChannel<PeerResponse>, response: PeerResponse },
+    Dial { peer: PeerId, addrs: Vec<Multiaddr> },
+    Info { reply: oneshot::Sender<NodeInfo> },
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NodeInfo {
+    pub listen: Vec<Multiaddr>,
+    pub peers: Vec<ConnectedPeer>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectedPeer {
+    pub peer: PeerId,
+    pub addr: Multiaddr,
+    pub relayed: bool,
+    pub rtt: Option<Duration>,
+}
+
+#[derive(Clone)]
+pub struct Node {
+    commands: mpsc::Sender<Command>,
+    pub peer_id: PeerId,
+}
+
+/// Room for bursts without letting a stuck consumer grow memory forever.
+const COMMAND_QUEUE: usize = 256;
+const EVENT_QUEUE: usize = 1024;
+
+pub fn new(key: Keypair, config: NodeConfig) -> Result<(Node, mpsc::Receiver<NodeEvent>, EventLoop), NodeError> {
+    let peer_id = key.public().to_peer_id();
+    let swarm = behaviour::build_swarm(key, &config)?;
+    let (ctx, crx) = mpsc::channel(COMMAND_QUEUE);
+    let (etx, erx) = mpsc::channel(EVENT_QUEUE);
+    let event_loop = EventLoop::new(swarm, crx, etx, config.listen)?;
+    Ok((Node { commands: ctx, peer_id }, erx, event_loop))
+}
+
+impl Node {
+    /// Sends a request (dialing `addrs` first if we are not connected) and
+    /// waits for the answer.
+    pub async fn request(&self, peer: PeerId, addrs: Vec<Multiaddr>, request: PeerRequest) -> Result<PeerResponse, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Request { peer, addrs, request, reply: tx }).await.map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)?
+    }
+
+    pub async fn respond(&self, channel: ResponseChannel<PeerResponse>, response: PeerResponse) {
+        // If the loop is gone the daemon is shutting down; the peer times out.
+        let _ = self.commands.send(Command::Respond { channel, response }).await;
+    }
+
+    pub async fn dial(&self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        let _ = self.commands.send(Command::Dial { peer, addrs }).await;
+    }
+
+    pub async fn info(&self) -> Result<NodeInfo, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Info { reply: tx }).await.map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
+
+    pub async fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown).await;
+    }
+}

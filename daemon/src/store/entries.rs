@@ -1,0 +1,247 @@
+//! Ingesting signed entries: validation against the room's membership, in the
+//! room's total order, one transaction per batch.
+
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::{now_ms, Result, Store, StoreError};
+use crate::room::entry::{Body, Entry, Verified};
+use crate::wire::Digest;
+
+/// What a batch did.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    /// Entries that were new, in order.
+    pub inserted: Vec<Verified>,
+    pub duplicates: usize,
+    /// Authored by someone who is not (yet, as far as we know) a member.
+    pub not_member: usize,
+    pub bad_signature: usize,
+    pub malformed: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub id: String,
+    pub room: String,
+    pub author: String,
+    pub author_name: String,
+    pub text: String,
+    pub time: u64,
+    pub lamport: u64,
+}
+
+impl Store {
+    /// Verifies and stores `entries` of `room`. With `allow_create` a batch
+    /// may bring the room's `create` entry (joining); otherwise the room must
+    /// already be known.
+    pub fn ingest(&self, room: &str, entries: Vec<Entry>, allow_create: bool) -> Result<Ingested> {
+        let mut out = Ingested::default();
+        let mut verified = Vec::with_capacity(entries.len());
+        for e in entries {
+            if e.room != room {
+                out.malformed += 1;
+                continue;
+            }
+            match e.verify() {
+                Ok(v) => verified.push(v),
+                Err(crate::room::entry::EntryError::BadSignature) => out.bad_signature += 1,
+                Err(_) => out.malformed += 1,
+            }
+        }
+        // Membership is decided in the room's total order, so a batch that
+        // carries an admission and the new member's first words works.
+        verified.sort_by(|a, b| {
+            (a.entry.lamport, a.author.to_bytes(), &a.id).cmp(&(b.entry.lamport, b.author.to_bytes(), &b.id))
+        });
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        for v in verified {
+            let exists: bool =
+                tx.query_row("SELECT 1 FROM entries WHERE id = ?1", [&v.id], |_| Ok(true)).optional()?.unwrap_or(false);
+            if exists {
+                out.duplicates += 1;
+                continue;
+            }
+            let author = v.author.to_string();
+            match &v.entry.body {
+                Body::Create { name, creator_name } => {
+                    let has_room: bool =
+                        tx.query_row("SELECT 1 FROM rooms WHERE id = ?1", [room], |_| Ok(true)).optional()?.unwrap_or(false);
+                    if has_room || !allow_create {
+                        // A room has exactly one creation; a second one is forged.
+                        out.not_member += 1;
+                        continue;
+                    }
+                    tx.execute("INSERT INTO rooms (id, name, joined_ms) VALUES (?1, ?2, ?3)", params![room, name, now_ms() as i64])?;
+                    upsert_member(&tx, room, &author, creator_name, 0)?;
+                }
+                Body::Admit { member, name } => {
+                    if !is_member_at(&tx, room, &author, v.entry.lamport)? {
+                        out.not_member += 1;
+                        continue;
+                    }
+                    upsert_member(&tx, room, member, name, v.entry.lamport)?;
+                }
+                Body::Leave => {
+                    if !is_member_at(&tx, room, &author, v.entry.lamport)? {
+                        out.not_member += 1;
+                        continue;
+                    }
+                    tx.execute(
+                        "UPDATE members SET left_lamport = ?3 WHERE room = ?1 AND peer_id = ?2",
+                        params![room, author, v.entry.lamport as i64],
+                    )?;
+                }
+                Body::Message { .. } => {
+                    if !is_member_at(&tx, room, &author, v.entry.lamport)? {
+                        out.not_member += 1;
+                        continue;
+                    }
+                }
+            }
+            let text = match &v.entry.body {
+                Body::Message { text } => Some(text.as_str()),
+                _ => None,
+            };
+            let raw = serde_json::to_string(&v.entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO entries (id, room, author, lamport, time_ms, kind, text, raw) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                params![v.id, room, author, v.entry.lamport as i64, v.entry.time as i64, v.entry.body.kind(), text, raw],
+            )?;
+            out.inserted.push(v);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The lamport value for a new local entry: after everything we have seen.
+    pub fn next_lamport(&self, room: &str) -> Result<u64> {
+        let max: Option<i64> = self.lock().query_row("SELECT MAX(lamport) FROM entries WHERE room = ?1", [room], |r| r.get(0))?;
+        Ok(max.unwrap_or(0) as u64 + 1)
+    }
+
+    pub fn messages(&self, room: &str, limit: Option<u32>) -> Result<Vec<MessageRow>> {
+        let conn = self.lock();
+        // The newest `limit` messages, returned oldest first.
+        let mut st = conn.prepare(
+            "SELECT * FROM (
+                SELECT e.id, e.author, COALESCE(m.name, ''), e.text, e.time_ms, e.lamport
+                FROM entries e LEFT JOIN members m ON m.room = e.room AND m.peer_id = e.author
+                WHERE e.room = ?1 AND e.kind = 'message'
+                ORDER BY e.lamport DESC, e.author DESC, e.id DESC LIMIT ?2
+             ) ORDER BY lamport ASC, author ASC, id ASC",
+        )?;
+        let limit = limit.map(|l| l as i64).unwrap_or(-1);
+        let rows = st
+            .query_map(params![room, limit], |r| {
+                Ok(MessageRow {
+                    id: r.get(0)?,
+                    room: room.to_string(),
+                    author: r.get(1)?,
+                    author_name: r.get(2)?,
+                    text: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    time: r.get::<_, i64>(4)? as u64,
+                    lamport: r.get::<_, i64>(5)? as u64,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn author_name(&self, room: &str, peer: &str) -> Result<String> {
+        Ok(self
+            .lock()
+            .query_row("SELECT name FROM members WHERE room = ?1 AND peer_id = ?2", [room, peer], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Per-author digests of a room, for anti-entropy.
+    pub fn digests(&self, room: &str) -> Result<Vec<Digest>> {
+        let conn = self.lock();
+        let mut st = conn.prepare("SELECT author, id FROM entries WHERE room = ?1 ORDER BY author")?;
+        let mut out: Vec<(String, u64, [u8; 16])> = Vec::new();
+        let mut rows = st.query([room])?;
+        while let Some(r) = rows.next()? {
+            let author: String = r.get(0)?;
+            let id: String = r.get(1)?;
+            let mut bytes = [0u8; 16];
+            hex::decode_to_slice(&id, &mut bytes).map_err(|_| StoreError::Corrupt(format!("entry id {id}")))?;
+            match out.last_mut() {
+                Some((a, count, xor)) if *a == author => {
+                    *count += 1;
+                    xor.iter_mut().zip(bytes).for_each(|(x, b)| *x ^= b);
+                }
+                _ => out.push((author, 1, bytes)),
+            }
+        }
+        Ok(out.into_iter().map(|(author, count, xor)| Digest { author, count, xor: hex::encode(xor) }).collect())
+    }
+
+    pub fn ids_by_authors(&self, room: &str, authors: &[String]) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut st = conn.prepare("SELECT id FROM entries WHERE room = ?1 AND author = ?2")?;
+        let mut ids = Vec::new();
+        for a in authors {
+            let got = st.query_map([room, a], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            ids.extend(got);
+        }
+        Ok(ids)
+    }
+
+    /// Entries by id, in order, stopping before `budget` bytes of JSON.
+    /// Unknown ids are skipped.
+    pub fn entries_by_ids(&self, room: &str, ids: &[String], budget: usize) -> Result<Vec<Entry>> {
+        let conn = self.lock();
+        let mut st = conn.prepare("SELECT raw, lamport FROM entries WHERE room = ?1 AND id = ?2")?;
+        let mut found = Vec::new();
+        for id in ids {
+            if let Some((raw, lamport)) =
+                st.query_row([room, id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).optional()?
+            {
+                found.push((lamport, raw));
+            }
+        }
+        found.sort();
+        let mut out = Vec::new();
+        let mut used = 0;
+        for (_, raw) in found {
+            used += raw.len();
+            if used > budget && !out.is_empty() {
+                break;
+            }
+            out.push(serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        }
+        Ok(out)
+    }
+
+    /// Membership entries (create, admit, leave): what a joiner needs first.
+    pub fn membership_entries(&self, room: &str) -> Result<Vec<Entry>> {
+        let conn = self.lock();
+        let mut st = conn.prepare("SELECT raw FROM entries WHERE room = ?1 AND kind != 'message' ORDER BY lamport")?;
+        let raws = st.query_map([room], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.iter().map(|r| serde_json::from_str(r).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
+    }
+}
+
+fn is_member_at(tx: &Transaction<'_>, room: &str, peer: &str, lamport: u64) -> Result<bool> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM members WHERE room = ?1 AND peer_id = ?2 AND since_lamport < ?3
+             AND (left_lamport IS NULL OR left_lamport >= ?3)",
+            params![room, peer, lamport as i64],
+            |_| Ok(true),
+        )
+        .optional()?
+        .unwrap_or(false))
+}
+
+fn upsert_member(tx: &Transaction<'_>, room: &str, peer: &str, name: &str, since: u64) -> Result<()> {
+    tx.execute(
+        "INSERT INTO members (room, peer_id, name, since_lamport) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (room, peer_id) DO UPDATE SET name = excluded.name, since_lamport = excluded.since_lamport, left_lamport = NULL
+         WHERE members.left_lamport IS NOT NULL AND members.left_lamport < excluded.since_lamport",
+        params![room, peer, name, since as i64],
+    )?;
+    Ok(())
+}

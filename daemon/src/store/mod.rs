@@ -1,0 +1,158 @@
+//! The daemon's one SQLite database: rooms, their signed entries, members,
+//! invites and the last known addresses of peers.
+//!
+//! WAL with `synchronous=FULL`: when a write returns, it survives `kill -9`
+//! and power loss, which is what lets `say` acknowledge a message.
+//!
+//! The connection sits behind a plain mutex that is only held inside these
+//! synchronous methods, never across an `.await`.
+
+mod entries;
+mod invites;
+mod members;
+mod peers;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::Connection;
+
+pub use entries::{Ingested, MessageRow};
+pub use invites::InviteRow;
+pub use members::MemberRow;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("corrupt row in the database: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rooms (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    joined_ms INTEGER NOT NULL,
+    left INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS entries (
+    id TEXT PRIMARY KEY,
+    room TEXT NOT NULL,
+    author TEXT NOT NULL,
+    lamport INTEGER NOT NULL,
+    time_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT,
+    raw TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_order ON entries(room, lamport, author, id);
+CREATE INDEX IF NOT EXISTS entries_author ON entries(room, author);
+CREATE TABLE IF NOT EXISTS members (
+    room TEXT NOT NULL,
+    peer_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    since_lamport INTEGER NOT NULL,
+    left_lamport INTEGER,
+    PRIMARY KEY (room, peer_id)
+);
+CREATE TABLE IF NOT EXISTS invites (
+    id TEXT PRIMARY KEY,
+    room TEXT NOT NULL,
+    code TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    once INTEGER NOT NULL,
+    uses INTEGER NOT NULL DEFAULT 0,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS peers (
+    peer_id TEXT PRIMARY KEY,
+    addrs TEXT NOT NULL DEFAULT '[]',
+    last_seen_ms INTEGER
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
+"#;
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store { conn: Mutex::new(conn) })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (each
+        // change is a transaction), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checkpoints the WAL so the database is one file again at rest.
+    pub fn close(&self) -> Result<()> {
+        self.lock().execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RoomRow {
+    pub id: String,
+    pub name: String,
+    pub left: bool,
+}
+
+impl Store {
+    pub fn rooms(&self, include_left: bool) -> Result<Vec<RoomRow>> {
+        let conn = self.lock();
+        let mut st = conn.prepare("SELECT id, name, left FROM rooms WHERE left = 0 OR ?1 ORDER BY joined_ms, id")?;
+        let rows = st
+            .query_map([include_left], |r| Ok(RoomRow { id: r.get(0)?, name: r.get(1)?, left: r.get(2)? }))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn room(&self, id: &str) -> Result<Option<RoomRow>> {
+        use rusqlite::OptionalExtension;
+        let conn = self.lock();
+        Ok(conn
+            .query_row("SELECT id, name, left FROM rooms WHERE id = ?1", [id], |r| {
+                Ok(RoomRow { id: r.get(0)?, name: r.get(1)?, left: r.get(2)? })
+            })
+            .optional()?)
+    }
+
+    pub fn set_room_left(&self, id: &str, left: bool) -> Result<()> {
+        self.lock().execute("UPDATE rooms SET left = ?2 WHERE id = ?1", rusqlite::params![id, left])?;
+        Ok(())
+    }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Store {
+    /// Removes every trace of a room (a join that did not complete).
+    pub fn forget_room(&self, id: &str) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        for table in ["entries", "members", "invites"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE room = ?1"), [id])?;
+        }
+        tx.execute("DELETE FROM rooms WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok(())
+    }
+}
