@@ -1,1 +1,206 @@
+//! Chat end to end: invites chained through members, history that every
+//! member keeps and syncs, one total order, and durability across kill -9.
 
+mod common;
+
+use std::time::Duration;
+
+use common::{wait_until, Daemon};
+
+#[test]
+fn three_members_chat_sync_and_agree_on_order() {
+    let a = Daemon::start("alice");
+    let b = Daemon::start("bob");
+    let c = Daemon::start("carol");
+    let room = a.create_room("apero");
+    a.json(&["say", "apero", "bonsoir"]);
+
+    let joined = b.json(&["join", &a.invite("apero", &[])]);
+    assert_eq!(joined["room"], room.as_str());
+    assert_eq!(joined["name"], "apero");
+    // `join` returns after the history arrived.
+    assert_eq!(b.history_texts(&room), vec!["bonsoir"]);
+
+    b.json(&["say", &room, "salut alice"]);
+    a.wait_history_len(&room, 2);
+    a.json(&["say", &room, "salut bob"]);
+    b.wait_history_len(&room, 3);
+
+    // Bob invites Carol: any member can invite.
+    c.json(&["join", &b.invite(&room, &[])]);
+    assert_eq!(c.history_texts(&room), vec!["bonsoir", "salut alice", "salut bob"], "carol gets the full history at once");
+
+    // Concurrent writes from all three.
+    for i in 0..5 {
+        a.json(&["say", &room, &format!("a{i}")]);
+        b.json(&["say", &room, &format!("b{i}")]);
+        c.json(&["say", &room, &format!("c{i}")]);
+    }
+    let total = 3 + 15;
+    for d in [&a, &b, &c] {
+        d.wait_history_len(&room, total);
+    }
+    let order = a.history_ids(&room);
+    assert_eq!(order.len(), total);
+    assert_eq!(b.history_ids(&room), order, "bob shows the same order as alice");
+    assert_eq!(c.history_ids(&room), order, "carol shows the same order as alice");
+
+    // Everyone knows everyone, with names.
+    let members = c.json(&["room", "members", &room]);
+    let mut names: Vec<&str> = members.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["alice", "bob", "carol"]);
+    let list = a.json(&["room", "list"]);
+    assert_eq!(list[0]["members"], 3);
+
+    // status lists the connected peers with the documented fields.
+    let st = c.json(&["status"]);
+    assert_eq!(st["rooms"], 1);
+    wait_until("carol to connect to alice directly", Duration::from_secs(20), || {
+        let st = c.json(&["status"]);
+        st["peers"].as_array().unwrap().iter().any(|p| p["peer_id"] == a.peer_id().as_str() && p["path"] == "direct").then_some(())
+    });
+    let p = &c.json(&["status"])["peers"][0];
+    for field in ["peer_id", "name", "path", "addr", "rtt_ms"] {
+        assert!(p.get(field).is_some(), "status peer lacks {field}: {p}");
+    }
+}
+
+#[test]
+fn killed_member_comes_back_with_everything() {
+    let mut a = Daemon::start("alice");
+    let b = Daemon::start("bob");
+    let room = a.create_room("soirée");
+    b.json(&["join", &a.invite(&room, &[])]);
+    // Acknowledged messages survive kill -9 right after the acknowledgement.
+    for i in 0..10 {
+        a.json(&["say", &room, &format!("before {i}")]);
+    }
+    a.kill9();
+    b.json(&["say", &room, "while alice was away"]);
+    a.restart();
+    let h = a.wait_history_len(&room, 11);
+    for i in 0..10 {
+        assert!(h.contains(&format!("before {i}")), "alice lost her own message {i}: {h:?}");
+    }
+    assert!(h.contains(&"while alice was away".to_string()), "alice did not catch up: {h:?}");
+    b.wait_history_len(&room, 11);
+    assert_eq!(a.history_ids(&room), b.history_ids(&room));
+}
+
+#[test]
+fn late_member_gets_history_from_any_online_member() {
+    // Alice writes, then goes away for good; Carol, invited by Bob, still
+    // gets Alice's messages from Bob.
+    let mut a = Daemon::start("alice");
+    let b = Daemon::start("bob");
+    let c = Daemon::start("carol");
+    let room = a.create_room("atelier");
+    b.json(&["join", &a.invite(&room, &[])]);
+    a.json(&["say", &room, "slides are ready"]);
+    b.wait_history_len(&room, 1);
+    a.kill9();
+    c.json(&["join", &b.invite(&room, &[])]);
+    assert_eq!(c.history_texts(&room), vec!["slides are ready"]);
+    assert_eq!(c.history_ids(&room), b.history_ids(&room));
+}
+
+#[test]
+fn leave_is_announced_and_limits_hold() {
+    let a = Daemon::start("alice");
+    let b = Daemon::start("bob");
+    let room = a.create_room("club");
+    b.json(&["join", &a.invite(&room, &[])]);
+
+    let (kind, msg) = a.json_err(&["say", &room, &"x".repeat(16 * 1024 + 1)]);
+    assert_eq!(kind, "too_large", "{msg}");
+    a.json(&["say", &room, &"y".repeat(16 * 1024)]);
+    b.wait_history_len(&room, 1);
+
+    let (kind, _) = a.json_err(&["say", "no-such-room", "hello"]);
+    assert_eq!(kind, "not_found");
+
+    b.json(&["room", "leave", &room]);
+    assert_eq!(b.json(&["room", "list"]).as_array().unwrap().len(), 0);
+    wait_until("alice to see bob leave", Duration::from_secs(15), || {
+        (a.json(&["room", "members", &room]).as_array().unwrap().len() == 1).then_some(())
+    });
+}
+
+/// `apero chat` reads lines from a plain pipe and prints new messages live.
+#[test]
+fn chat_sends_typed_lines_and_shows_new_messages() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    let a = Daemon::start("alice");
+    let b = Daemon::start("bob");
+    let room = a.create_room("live");
+    b.json(&["join", &a.invite(&room, &[])]);
+    a.json(&["say", &room, "earlier"]);
+    b.wait_history_len(&room, 1);
+
+    let mut chat = Command::new(common::apero_bin())
+        .arg("--home")
+        .arg(b.home())
+        .args(["chat", "live"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("apero chat");
+    let mut stdin = chat.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = chat.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let expect = |needle: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return,
+                Ok(_) => {}
+                Err(_) => panic!("chat never printed {needle:?}"),
+            }
+        }
+    };
+    expect("alice: earlier");
+    writeln!(stdin, "typed by bob").unwrap();
+    a.wait_history_len(&room, 2);
+    expect("bob: typed by bob");
+    a.json(&["say", &room, "live from alice"]);
+    expect("alice: live from alice");
+    writeln!(stdin, "/quit").unwrap();
+    let st = chat.wait().unwrap();
+    assert!(st.success());
+}
+
+/// The same in a real terminal, through tmux, when tmux is installed.
+#[test]
+fn chat_works_in_a_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("!!!!! SKIPPED chat_works_in_a_terminal: tmux is not installed (the test command installs it when root)");
+        return;
+    }
+    let a = Daemon::start("alice");
+    let b = Daemon::start("bob");
+    let room = a.create_room("tty");
+    b.json(&["join", &a.invite(&room, &[])]);
+    let session = format!("apero-test-{}", std::process::id());
+    let cmd = format!("{} --home {} chat tty", common::apero_bin().display(), b.home().display());
+    let tmux = |args: &[&str]| Command::new("tmux").args(args).output().expect("tmux");
+    let _ = tmux(&["kill-session", "-t", &session]);
+    assert!(tmux(&["new-session", "-d", "-s", &session, "-x", "160", "-y", "40", &cmd]).status.success());
+    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).to_string();
+    wait_until("the chat header", Duration::from_secs(15), || screen().contains("Type a message").then_some(()));
+    tmux(&["send-keys", "-t", &session, "hello from a terminal", "Enter"]);
+    a.wait_history_len(&room, 1);
+    a.json(&["say", &room, "hello terminal"]);
+    wait_until("alice's message on bob's screen", Duration::from_secs(15), || screen().contains("alice: hello terminal").then_some(()));
+    let _ = tmux(&["kill-session", "-t", &session]);
+}
+
+use std::process::Command;

@@ -1,1 +1,257 @@
+//! Bad input never crashes the daemon: malformed control requests, garbage on
+//! the peer protocol from a raw libp2p peer, entries from non-members. Plus the
+//! process rules: one daemon per home, a private socket, stale sockets
+//! cleaned, a clean SIGTERM.
 
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use apero_control::{Client, ErrorKind, Response};
+use common::{wait_until, Daemon};
+use futures::{AsyncWriteExt, StreamExt};
+use aperod::wire::{PeerRequest, PeerResponse};
+use libp2p::{Multiaddr, PeerId, StreamProtocol};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+}
+
+fn error_kind(r: &Response) -> Option<ErrorKind> {
+    match r {
+        Response::Error(e) => Some(e.kind),
+        Response::Ok(_) => None,
+    }
+}
+
+#[test]
+fn malformed_control_requests_get_errors_and_the_daemon_goes_on() {
+    let d = Daemon::start("alice");
+    rt().block_on(async {
+        let mut c = Client::connect(&d.socket(), "test").await.unwrap();
+        let cases: Vec<(&str, Vec<u8>, ErrorKind)> = vec![
+            ("garbage", b"\x00\xff garbage \x01\n".to_vec(), ErrorKind::BadRequest),
+            ("truncated JSON", b"{\"cmd\": \"say\", \"room\": \"x\"\n".to_vec(), ErrorKind::BadRequest),
+            ("unknown command", b"{\"cmd\": \"format_disk\"}\n".to_vec(), ErrorKind::BadRequest),
+            ("missing field", b"{\"cmd\": \"say\"}\n".to_vec(), ErrorKind::BadRequest),
+            ("wrong type", b"{\"cmd\": \"history\", \"room\": 5}\n".to_vec(), ErrorKind::BadRequest),
+            ("10 MiB line", { let mut v = vec![b'a'; 10 * 1024 * 1024]; v.push(b'\n'); v }, ErrorKind::TooLarge),
+            ("unknown room", b"{\"cmd\": \"history\", \"room\": \"nope\", \"limit\": null}\n".to_vec(), ErrorKind::NotFound),
+        ];
+        for (what, bytes, kind) in cases {
+            let resp = c.request_raw(&bytes).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(error_kind(&resp), Some(kind), "{what}: {resp:?}");
+        }
+        // Same connection still works.
+        let st = c.status().await.expect("status after bad input");
+        assert!(st.dropped.bad_control >= 6, "{:?}", st.dropped);
+    });
+
+    // Before hello: refused with a clear error; wrong version: refused and closed.
+    let mut s = UnixStream::connect(d.socket()).unwrap();
+    s.write_all(b"{\"cmd\":\"status\"}\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(&s).read_line(&mut line).unwrap();
+    assert!(line.contains("hello_required"), "{line}");
+    let mut s = UnixStream::connect(d.socket()).unwrap();
+    s.write_all(b"{\"cmd\":\"hello\",\"version\":999,\"client\":\"future\"}\n").unwrap();
+    let mut r = BufReader::new(&s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.contains("version_mismatch"), "{line}");
+    line.clear();
+    assert_eq!(r.read_line(&mut line).unwrap(), 0, "connection closed after a version mismatch");
+
+    // A client that connects and vanishes mid-line does not hurt either.
+    let mut s = UnixStream::connect(d.socket()).unwrap();
+    s.write_all(b"{\"cmd\":\"hel").unwrap();
+    drop(s);
+    d.json(&["status"]);
+}
+
+/// Opens a raw stream on the room protocol from a throwaway libp2p identity.
+async fn raw_peer(target: &Daemon) -> (libp2p_stream::Control, PeerId) {
+    raw_peer_with(target, libp2p::identity::Keypair::generate_ed25519()).await
+}
+
+async fn raw_peer_with(target: &Daemon, key: libp2p::identity::Keypair) -> (libp2p_stream::Control, PeerId) {
+    let st = target.json(&["status"]);
+    let peer: PeerId = st["peer_id"].as_str().unwrap().parse().unwrap();
+    let addr: Multiaddr = st["listen"].as_array().unwrap().iter().find(|a| a.as_str().unwrap().contains("quic")).unwrap().as_str().unwrap().parse().unwrap();
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_quic()
+        .with_behaviour(|_| libp2p_stream::Behaviour::new())
+        .unwrap()
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    let control = swarm.behaviour().new_control();
+    swarm.dial(addr).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let libp2p::swarm::SwarmEvent::ConnectionEstablished { .. } = swarm.select_next_some().await {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("connect to the daemon");
+    tokio::spawn(async move {
+        loop {
+            swarm.select_next_some().await;
+        }
+    });
+    (control, peer)
+}
+
+async fn send_raw(control: &mut libp2p_stream::Control, peer: PeerId, bytes: &[u8]) {
+    let mut s = control.open_stream(peer, StreamProtocol::new("/apero/room/1")).await.expect("open stream");
+    let _ = s.write_all(bytes).await;
+    let _ = s.close().await;
+}
+
+fn framed(payload: &[u8]) -> Vec<u8> {
+    let mut v = (payload.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(payload);
+    v
+}
+
+#[test]
+fn garbage_and_strangers_on_the_peer_protocol_are_dropped_and_counted() {
+    let a = Daemon::start("alice");
+    let room = a.create_room("club");
+    a.json(&["say", &room, "members only"]);
+    rt().block_on(async {
+        let (mut control, peer) = raw_peer(&a).await;
+        // Random bytes, a huge length prefix, valid framing with invalid JSON,
+        // and a well-formed request of an unknown kind.
+        let mut noise = vec![0u8; 4096];
+        for (i, b) in noise.iter_mut().enumerate() {
+            *b = (i * 7919 % 251) as u8;
+        }
+        send_raw(&mut control, peer, &noise).await;
+        send_raw(&mut control, peer, &u32::MAX.to_be_bytes()).await;
+        send_raw(&mut control, peer, &framed(b"{not json")).await;
+        send_raw(&mut control, peer, &framed(br#"{"t":"delete_everything"}"#)).await;
+        // A stranger asking for the room's history, and pushing a signed entry.
+        let sync = serde_json::to_vec(&aperod::wire::PeerRequest::Sync { room: room.clone(), digests: vec![] }).unwrap();
+        let mut s = control.open_stream(peer, StreamProtocol::new("/apero/room/1")).await.unwrap();
+        s.write_all(&framed(&sync)).await.unwrap();
+        s.flush().await.unwrap();
+        let mut len = [0u8; 4];
+        futures::AsyncReadExt::read_exact(&mut s, &mut len).await.unwrap();
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        futures::AsyncReadExt::read_exact(&mut s, &mut body).await.unwrap();
+        let resp: aperod::wire::PeerResponse = serde_json::from_slice(&body).unwrap();
+        assert_eq!(resp, aperod::wire::PeerResponse::Refused { reason: aperod::wire::RefuseReason::UnknownRoom });
+    });
+    let dropped = wait_until("the bad frames to be counted", Duration::from_secs(10), || {
+        let d = a.dropped();
+        (d["bad_frames"].as_u64().unwrap() >= 3).then_some(d)
+    });
+    assert!(dropped["not_members"].as_u64().unwrap() >= 1, "{dropped}");
+    assert_eq!(a.history_texts(&room), vec!["members only"], "the daemon still works");
+}
+
+#[test]
+fn one_daemon_per_home_private_socket_stale_socket_and_sigterm() {
+    let mut d = Daemon::start("alice");
+    let mode = std::fs::metadata(d.socket()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "socket mode");
+    let key_mode = std::fs::metadata(d.home().join("identity.key")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(key_mode, 0o600, "identity key mode");
+    let peer = d.peer_id();
+
+    // A second daemon on the same home is refused, in both start modes.
+    for fg in [true, false] {
+        let mut cmd = std::process::Command::new(common::aperod_bin());
+        cmd.arg("--home").arg(d.home()).arg("--no-mdns");
+        if fg {
+            cmd.arg("--foreground");
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("already running"), "clear message: {err}");
+    }
+    d.json(&["status"]);
+
+    // kill -9 leaves a stale socket; the next start cleans it up and keeps the identity.
+    d.kill9();
+    assert!(d.socket().exists(), "a killed daemon leaves its socket");
+    let out = d.cli(&["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not running") && err.contains("apero up"), "{err}");
+    d.restart();
+    assert_eq!(d.peer_id(), peer, "same identity after restart");
+
+    // SIGTERM: clean exit, socket removed.
+    let status = d.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(!d.socket().exists(), "socket removed on shutdown");
+}
+
+#[test]
+fn up_and_down_manage_the_background_daemon() {
+    let home = tempfile::Builder::new().prefix("apero-up-").tempdir_in("/tmp").unwrap();
+    let apero = |args: &[&str]| {
+        std::process::Command::new(common::apero_bin()).arg("--home").arg(home.path()).args(args).output().unwrap()
+    };
+    let out = apero(&["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = apero(&["up", "--no-mdns", "--name", "zoé", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let st: serde_json::Value = serde_json::from_slice(&apero(&["--json", "status"]).stdout).unwrap();
+    assert_eq!(st["name"], "zoé");
+    // `up` again is harmless.
+    assert!(apero(&["up"]).status.success());
+    let out = apero(&["down"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!home.path().join("aperod.sock").exists());
+    assert_eq!(apero(&["status"]).status.code(), Some(1));
+}
+
+async fn rpc(control: &mut libp2p_stream::Control, peer: PeerId, req: &PeerRequest) -> PeerResponse {
+    let mut s = control.open_stream(peer, StreamProtocol::new("/apero/room/1")).await.unwrap();
+    s.write_all(&framed(&serde_json::to_vec(req).unwrap())).await.unwrap();
+    s.flush().await.unwrap();
+    let mut len = [0u8; 4];
+    futures::AsyncReadExt::read_exact(&mut s, &mut len).await.unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    futures::AsyncReadExt::read_exact(&mut s, &mut body).await.unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// A peer that joined legitimately still cannot forge: entries with a bad
+/// signature, or signed by someone who is not a member, are dropped and
+/// counted; its own valid entry is accepted.
+#[test]
+fn members_cannot_forge_entries() {
+    use aperod::room::entry::{Body, Entry};
+    let a = Daemon::start("alice");
+    let room = a.create_room("club");
+    let code = a.invite(&room, &[]);
+    let key = libp2p::identity::Keypair::generate_ed25519();
+    let stranger = libp2p::identity::Keypair::generate_ed25519();
+    rt().block_on(async {
+        let (mut control, peer) = raw_peer_with(&a, key.clone()).await;
+        let welcome = rpc(&mut control, peer, &PeerRequest::Join { code, name: "raw".into() }).await;
+        assert!(matches!(welcome, PeerResponse::Welcome { .. }), "{welcome:?}");
+        let mut tampered = Entry::sign(&key, &room, 10, 0, Body::Message { text: "original".into() }).entry;
+        tampered.body = Body::Message { text: "tampered".into() };
+        let outsider = Entry::sign(&stranger, &room, 11, 0, Body::Message { text: "from outside".into() }).entry;
+        let fake_admit = Entry::sign(&stranger, &room, 12, 0, Body::Admit { member: stranger.public().to_peer_id().to_string(), name: "x".into() }).entry;
+        let honest = Entry::sign(&key, &room, 13, 0, Body::Message { text: "honest".into() }).entry;
+        let resp = rpc(&mut control, peer, &PeerRequest::Push { room: room.clone(), entries: vec![tampered, outsider, fake_admit, honest] }).await;
+        assert_eq!(resp, PeerResponse::Ack { accepted: 1 });
+    });
+    assert_eq!(a.history_texts(&room), vec!["honest"]);
+    let d = a.dropped();
+    assert_eq!(d["bad_signatures"], 1, "{d}");
+    assert!(d["not_members"].as_u64().unwrap() >= 2, "{d}");
+    assert_eq!(a.json(&["room", "members", &room]).as_array().unwrap().len(), 2, "the fake admission did not take");
+}

@@ -75,7 +75,7 @@ pub type AppResult<T> = Result<T, AppError>;
 
 #[derive(Default)]
 pub struct Counters {
-    pub bad_frames: AtomicU64,
+    pub bad_frames: Arc<AtomicU64>,
     pub bad_signatures: AtomicU64,
     pub not_members: AtomicU64,
     pub refused_joins: AtomicU64,
@@ -119,7 +119,7 @@ const RESYNC_EVERY: Duration = Duration::from_secs(30);
 const REPAIR_MIN_GAP: Duration = Duration::from_secs(5);
 
 impl App {
-    pub fn new(store: Store, node: Node, key: Keypair, name: String, home: PathBuf) -> Arc<App> {
+    pub fn new(store: Store, node: Node, key: Keypair, name: String, home: PathBuf, counters: Counters) -> Arc<App> {
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let (shutdown, _) = watch::channel(false);
         Arc::new(App {
@@ -130,7 +130,7 @@ impl App {
             name,
             home,
             events,
-            counters: Counters::default(),
+            counters,
             shutdown,
             repairs: Mutex::new(HashMap::new()),
         })
@@ -165,7 +165,6 @@ impl App {
                         app.node.respond(channel, response).await;
                     });
                 }
-                NodeEvent::BadFrame { .. } => Counters::bump(&self.counters.bad_frames, 1),
             }
         }
     }

@@ -32,14 +32,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let db = store::Store::open(&paths.db()).with_context(|| format!("opening {}", paths.db().display()))?;
     tracing::debug!(count = config.bootstrap.len(), "bootstrap list (used by the connectivity layer)");
 
+    let counters = app::Counters::default();
     let node_config = node::NodeConfig {
+        bad_frames: counters.bad_frames.clone(),
         listen: config.listen.clone(),
         mdns: config.mdns,
         agent: format!("aperod/{}", env!("CARGO_PKG_VERSION")),
     };
     let (node, node_events, event_loop) = node::new(key.clone(), node_config)?;
     let net = tokio::spawn(event_loop.run());
-    let app = app::App::new(db, node.clone(), key, config.name.clone(), paths.data.clone());
+    let app = app::App::new(db, node.clone(), key, config.name.clone(), paths.data.clone(), counters);
     tokio::spawn(app.clone().run_node_events(node_events));
     tokio::spawn(app.clone().run_maintenance());
 

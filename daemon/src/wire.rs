@@ -5,6 +5,8 @@
 //! frame over [`MAX_FRAME`] is refused before its bytes are read.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
@@ -102,8 +104,21 @@ async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> 
     io.close().await
 }
 
+/// Counts every inbound frame that fails to decode: libp2p only logs those,
+/// so the codec is the one place that sees them all.
 #[derive(Clone, Default)]
-pub struct Codec;
+pub struct Codec {
+    pub bad_frames: Arc<AtomicU64>,
+}
+
+impl Codec {
+    fn count<T>(&self, r: io::Result<T>) -> io::Result<T> {
+        if r.is_err() {
+            self.bad_frames.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+}
 
 impl libp2p::request_response::Codec for Codec {
     type Protocol = StreamProtocol;
@@ -111,11 +126,19 @@ impl libp2p::request_response::Codec for Codec {
     type Response = PeerResponse;
 
     async fn read_request<T: AsyncRead + Unpin + Send>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<PeerRequest> {
-        decode(&read_frame(io).await?)
+        let r = match read_frame(io).await {
+            Ok(frame) => decode(&frame),
+            Err(e) => Err(e),
+        };
+        self.count(r)
     }
 
     async fn read_response<T: AsyncRead + Unpin + Send>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<PeerResponse> {
-        decode(&read_frame(io).await?)
+        let r = match read_frame(io).await {
+            Ok(frame) => decode(&frame),
+            Err(e) => Err(e),
+        };
+        self.count(r)
     }
 
     async fn write_request<T: AsyncWrite + Unpin + Send>(&mut self, _: &StreamProtocol, io: &mut T, req: PeerRequest) -> io::Result<()> {

@@ -206,7 +206,7 @@ mod tests {
     fn request_wire_shape_is_stable() {
         let r = Request::Say { room: "r".into(), text: "hi".into() };
         assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"cmd":"say","room":"r","text":"hi"}"#);
-        let e: Result<Request, _> = serde_json::from_str(r#"{"cmd":"status","extra":1}"#);
+        let e: Result<Request, _> = serde_json::from_str(r#"{"cmd":"say","room":"r","text":"t","extra":1}"#);
         assert!(e.is_err(), "unknown fields are refused");
     }
 

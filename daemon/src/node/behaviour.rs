@@ -25,6 +25,7 @@ pub(super) fn build_swarm(key: Keypair, config: &NodeConfig) -> Result<Swarm<Beh
     let setup = |e: &dyn std::fmt::Display| NodeError::Setup(e.to_string());
     let mdns_on = config.mdns;
     let agent = config.agent.clone();
+    let codec = wire::Codec { bad_frames: config.bad_frames.clone() };
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
@@ -49,7 +50,7 @@ pub(super) fn build_swarm(key: Keypair, config: &NodeConfig) -> Result<Swarm<Beh
             };
             Behaviour {
                 rooms: request_response::Behaviour::with_codec(
-                    wire::Codec,
+                    codec,
                     [(wire::PROTOCOL, ProtocolSupport::Full)],
                     request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
                 ),

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
-use libp2p::request_response::{self, InboundFailure, OutboundRequestId};
+use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, mdns, ping, Multiaddr, PeerId, Swarm};
@@ -153,12 +153,8 @@ impl EventLoop {
                     let _ = tx.send(Err(NodeError::Request(error.to_string())));
                 }
             }
-            Event::InboundFailure { peer, error, .. } => {
-                if let InboundFailure::Io(e) = &error {
-                    tracing::debug!(%peer, "bad frame on the room protocol: {e}");
-                    self.emit(NodeEvent::BadFrame { peer }).await;
-                }
-            }
+            // Undecodable frames are counted by the codec itself.
+            Event::InboundFailure { peer, error, .. } => tracing::debug!(%peer, "inbound request failed: {error}"),
             Event::ResponseSent { .. } => {}
         }
     }

@@ -24,6 +24,8 @@ pub struct NodeConfig {
     pub listen: Vec<Multiaddr>,
     pub mdns: bool,
     pub agent: String,
+    /// Shared with the daemon's counters; bumped by the codec.
+    pub bad_frames: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,8 +46,6 @@ pub enum NodeEvent {
     /// The peer's own listen addresses, from identify.
     Identified { peer: PeerId, listen_addrs: Vec<Multiaddr> },
     InboundRequest { peer: PeerId, request: PeerRequest, channel: ResponseChannel<PeerResponse> },
-    /// A peer sent bytes on the room protocol that did not decode.
-    BadFrame { peer: PeerId },
 }
 
 pub(crate) enum Command {

@@ -1,0 +1,194 @@
+//! Test harness: real `aperod` processes, each with its own home, on
+//! loopback, driven through the real `apero` binary (or the control client).
+//! When a test fails, every daemon's log is printed.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn aperod_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_aperod"))
+}
+
+/// The CLI lives in another package; it is built by the same workspace build
+/// (`cargo build --workspace`), and built here if a lone `cargo test` skipped it.
+pub fn apero_bin() -> PathBuf {
+    let path = aperod_bin().with_file_name("apero");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo).args(["build", "-p", "apero"]).status().map(|s| s.success()).unwrap_or(false);
+        assert!(ok && path.exists(), "could not build the apero CLI");
+    }
+    path
+}
+
+pub struct Daemon {
+    pub name: String,
+    pub home: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Daemon {
+    pub fn start(name: &str) -> Daemon {
+        // Short paths: a Unix socket path must fit in 108 bytes.
+        let home = tempfile::Builder::new().prefix(&format!("apero-{name}-")).tempdir_in("/tmp").expect("tempdir");
+        let mut d = Daemon { name: name.to_string(), home, child: None };
+        d.spawn();
+        d
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.home().join("aperod.sock")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.home().join("test-aperod.log")
+    }
+
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
+        let child = Command::new(aperod_bin())
+            .args(["--foreground", "--no-mdns", "--name", &self.name])
+            .arg("--home")
+            .arg(self.home())
+            .args(["--listen", "/ip4/127.0.0.1/udp/0/quic-v1", "--listen", "/ip4/127.0.0.1/tcp/0"])
+            .env("RUST_LOG", "info,aperod=debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start aperod");
+        self.child = Some(child);
+        let name = self.name.clone();
+        wait_until(&format!("{name}'s daemon to answer"), Duration::from_secs(20), || {
+            let out = self.cli(&["status", "--json"]);
+            out.status.success().then_some(())
+        });
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill(); // SIGKILL
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("daemon running");
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        let start = Instant::now();
+        loop {
+            if let Some(st) = c.try_wait().expect("wait") {
+                return st;
+            }
+            assert!(start.elapsed() < Duration::from_secs(15), "daemon ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(apero_bin()).arg("--home").arg(self.home()).args(args).output().expect("run apero")
+    }
+
+    /// Runs `apero --json ARGS`, asserts success and parses the output.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let out = self.cli(&full);
+        assert!(
+            out.status.success(),
+            "{}: apero {args:?} failed: {}{}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("apero {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// Runs `apero --json ARGS` expecting failure; returns the error kind and message.
+    pub fn json_err(&self, args: &[&str]) -> (String, String) {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let out = self.cli(&full);
+        assert!(!out.status.success(), "{}: apero {args:?} should have failed: {}", self.name, String::from_utf8_lossy(&out.stdout));
+        assert_eq!(out.status.code(), Some(1));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("error JSON");
+        (v["error"]["kind"].as_str().unwrap_or("").to_string(), v["error"]["message"].as_str().unwrap_or("").to_string())
+    }
+
+    pub fn peer_id(&self) -> String {
+        self.json(&["status"])["peer_id"].as_str().expect("peer_id").to_string()
+    }
+
+    pub fn create_room(&self, name: &str) -> String {
+        self.json(&["room", "create", name])["id"].as_str().expect("id").to_string()
+    }
+
+    pub fn invite(&self, room: &str, extra: &[&str]) -> String {
+        let mut args = vec!["invite", room];
+        args.extend_from_slice(extra);
+        self.json(&args)["code"].as_str().expect("code").to_string()
+    }
+
+    pub fn history_texts(&self, room: &str) -> Vec<String> {
+        self.json(&["history", room]).as_array().expect("array").iter().map(|m| m["text"].as_str().unwrap_or("").to_string()).collect()
+    }
+
+    /// `(author, text)` in the order this daemon shows them.
+    pub fn history_ids(&self, room: &str) -> Vec<String> {
+        self.json(&["history", room]).as_array().expect("array").iter().map(|m| m["id"].as_str().unwrap_or("").to_string()).collect()
+    }
+
+    pub fn wait_history_len(&self, room: &str, n: usize) -> Vec<String> {
+        wait_until(&format!("{} to have {n} messages", self.name), Duration::from_secs(30), || {
+            let h = self.history_texts(room);
+            (h.len() >= n).then_some(h)
+        })
+    }
+
+    pub fn dropped(&self) -> Value {
+        self.json(&["status"])["dropped"].clone()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("===== log of {} ({}) =====\n{}", self.name, self.home().display(), self.log());
+        }
+        self.kill9();
+    }
+}
