@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{chat, daemon, invite, room};
+use commands::{call, chat, daemon, invite, room};
 
 /// Group calls, chat and files with friends, with no server in between.
 ///
@@ -50,6 +50,16 @@ enum Command {
     History(chat::HistoryArgs),
     /// Chat interactively: shows recent messages, then new ones live; each line you type is sent.
     Chat(chat::ChatArgs),
+    /// Join, leave and inspect voice calls.
+    #[command(subcommand)]
+    Call(call::CallCommand),
+    /// Mute your microphone in the current call.
+    Mute,
+    /// Unmute your microphone.
+    Unmute,
+    /// List or switch audio devices.
+    #[command(subcommand)]
+    Audio(call::AudioCommand),
     /// Print a shell completion script (e.g. `apero completions bash > ~/.local/share/bash-completion/completions/apero`).
     Completions {
         shell: clap_complete::Shell,
@@ -93,6 +103,10 @@ fn main() -> ExitCode {
             Command::Say(a) => chat::say(&ctx, a).await,
             Command::History(a) => chat::history(&ctx, a).await,
             Command::Chat(a) => chat::chat(&ctx, a).await,
+            Command::Call(c) => call::call(&ctx, c).await,
+            Command::Mute => call::mute(&ctx, true).await,
+            Command::Unmute => call::mute(&ctx, false).await,
+            Command::Audio(c) => call::audio(&ctx, c).await,
             Command::Completions { shell } => {
                 let mut cmd = <Cli as clap::CommandFactory>::command();
                 clap_complete::generate(shell, &mut cmd, "apero", &mut std::io::stdout());

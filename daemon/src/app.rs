@@ -94,6 +94,7 @@ impl Counters {
             not_members: self.not_members.load(Ordering::Relaxed),
             refused_joins: self.refused_joins.load(Ordering::Relaxed),
             bad_control: self.bad_control.load(Ordering::Relaxed),
+            voice: 0,
         }
     }
 }
@@ -108,6 +109,7 @@ pub struct App {
     pub events: broadcast::Sender<Event>,
     pub counters: Counters,
     pub shutdown: watch::Sender<bool>,
+    pub voice: crate::voice::call::Voice,
     /// Last time a repair sync was started per (peer, room), to stop a peer
     /// from making us sync in a loop.
     repairs: Mutex<HashMap<(PeerId, String), Instant>>,
@@ -119,7 +121,7 @@ const RESYNC_EVERY: Duration = Duration::from_secs(30);
 const REPAIR_MIN_GAP: Duration = Duration::from_secs(5);
 
 impl App {
-    pub fn new(store: Store, node: Node, key: Keypair, name: String, home: PathBuf, counters: Counters) -> Arc<App> {
+    pub fn new(store: Store, node: Node, key: Keypair, name: String, home: PathBuf, counters: Counters, voice: crate::voice::call::Voice) -> Arc<App> {
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let (shutdown, _) = watch::channel(false);
         Arc::new(App {
@@ -132,6 +134,7 @@ impl App {
             events,
             counters,
             shutdown,
+            voice,
             repairs: Mutex::new(HashMap::new()),
         })
     }
@@ -148,9 +151,13 @@ impl App {
                     log_store(self.store.touch_peer(&peer.to_string()));
                     self.emit(Event::PeerConnected { peer_id: peer.to_string() });
                     let app = self.clone();
-                    tokio::spawn(async move { app.sync_peer(peer).await });
+                    tokio::spawn(async move {
+                        app.call_on_connect(peer).await;
+                        app.sync_peer(peer).await;
+                    });
                 }
                 NodeEvent::PeerDisconnected { peer } => {
+                    self.call_on_disconnect(peer);
                     log_store(self.store.touch_peer(&peer.to_string()));
                     self.emit(Event::PeerDisconnected { peer_id: peer.to_string() });
                 }
@@ -340,6 +347,7 @@ impl App {
             PeerRequest::Sync { room, digests } => self.handle_sync(peer, &room, digests),
             PeerRequest::Fetch { room, ids } => self.handle_fetch(peer, &room, &ids),
             PeerRequest::Push { room, entries } => self.handle_push(peer, &room, entries).await,
+            PeerRequest::Call { room, joined } => self.handle_call(peer, &room, joined),
         };
         result.unwrap_or_else(|e| {
             tracing::warn!(%peer, "failed to answer a peer: {e}");

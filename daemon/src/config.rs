@@ -83,6 +83,7 @@ pub struct Config {
     pub listen: Vec<Multiaddr>,
     pub bootstrap: Vec<Multiaddr>,
     pub mdns: bool,
+    pub voice: crate::voice::call::VoiceConfig,
 }
 
 /// Public libp2p DHT bootstrap nodes, used by the connectivity layer; here

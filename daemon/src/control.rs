@@ -202,6 +202,15 @@ async fn dispatch(app: &Arc<App>, request: Request) -> Result<Reply, AppError> {
         }
         Request::Say { room, text } => Reply::Message(app.say(&room, &text).await?),
         Request::History { room, limit } => Reply::History(app.history(&room, limit)?),
+        Request::CallJoin { room } => Reply::Call(app.call_join(&room).await?),
+        Request::CallLeave => {
+            app.call_leave().await?;
+            Reply::Done
+        }
+        Request::CallStatus => Reply::Call(app.call_status().await?),
+        Request::Mute { muted } => Reply::Call(app.set_muted(muted).await?),
+        Request::AudioDevices => Reply::AudioDevices(app.audio_devices()?),
+        Request::AudioUse { input, output } => Reply::AudioDevices(app.audio_use(input, output).await?),
         Request::Hello { .. } => Reply::Hello(HelloReply { version: PROTOCOL_VERSION, daemon: env!("CARGO_PKG_VERSION").into() }),
         Request::Subscribe | Request::Shutdown => unreachable_request(),
     })

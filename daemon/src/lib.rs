@@ -9,6 +9,7 @@ pub mod lock;
 pub mod node;
 pub mod room;
 pub mod store;
+pub mod voice;
 pub mod wire;
 
 use std::time::Duration;
@@ -41,7 +42,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let (node, node_events, event_loop) = node::new(key.clone(), node_config)?;
     let net = tokio::spawn(event_loop.run());
-    let app = app::App::new(db, node.clone(), key, config.name.clone(), paths.data.clone(), counters);
+    let voice = voice::call::Voice::new(config.voice.clone(), node.streams.clone())?;
+    let app = app::App::new(db, node.clone(), key, config.name.clone(), paths.data.clone(), counters, voice);
+    let admission = std::sync::Arc::new(voice::call::AppAdmission(std::sync::Arc::downgrade(&app)));
+    tokio::spawn(voice::transport::accept_loop(node.streams.clone(), admission, app.voice.counters.clone()));
     tokio::spawn(app.clone().run_node_events(node_events));
     tokio::spawn(app.clone().run_maintenance());
 
@@ -56,6 +60,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
         _ = stop.changed() => tracing::info!("shutdown requested"),
+    }
+    // Leaving the call finishes the audio backend's files.
+    if let Err(e) = app.call_leave().await {
+        tracing::warn!("{e}");
     }
     let _ = app.shutdown.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;

@@ -42,10 +42,33 @@ struct Args {
     /// Stay in the foreground and log to standard error.
     #[arg(long)]
     foreground: bool,
+    /// Audio backend: cpal (sound devices), wav (files) or null; `?` lists them.
+    #[arg(long, default_value = "cpal", value_name = "NAME")]
+    audio: String,
+    /// Input device name for the cpal backend (default: the system's).
+    #[arg(long, value_name = "NAME")]
+    input: Option<String>,
+    /// Output device name for the cpal backend (default: the system's).
+    #[arg(long, value_name = "NAME")]
+    output: Option<String>,
+    /// The wav backend's microphone: a 48 kHz mono 16-bit WAV, looped.
+    #[arg(long, value_name = "FILE")]
+    wav_in: Option<PathBuf>,
+    /// The wav backend's speaker: written in real time during a call.
+    #[arg(long, value_name = "FILE")]
+    wav_out: Option<PathBuf>,
+    /// How voice frames travel: one long-lived stream per peer, or a new
+    /// stream per frame (see docs/benchmarks.md).
+    #[arg(long, value_enum, default_value_t = aperod::voice::transport::Design::Stream)]
+    voice_transport: aperod::voice::transport::Design,
 }
 
 fn main() {
     let args = Args::parse();
+    if args.audio == "?" {
+        print!("{}", aperod::voice::backend::list());
+        return;
+    }
     let result = if args.foreground { run_foreground(args) } else { start_background(args) };
     if let Err(e) = result {
         eprintln!("aperod: {e:#}");
@@ -72,7 +95,17 @@ fn run_foreground(args: Args) -> anyhow::Result<()> {
     } else {
         args.listen
     };
-    let config = Config { name: display_name(&paths, args.name.as_deref()), paths, listen, bootstrap, mdns: !args.no_mdns };
+    let voice = aperod::voice::call::VoiceConfig {
+        backend: args.audio.clone(),
+        audio: aperod::voice::backend::BackendConfig {
+            input: args.input.clone(),
+            output: args.output.clone(),
+            wav_in: args.wav_in.as_ref().map(|p| absolute(p)),
+            wav_out: args.wav_out.as_ref().map(|p| absolute(p)),
+        },
+        design: args.voice_transport,
+    };
+    let config = Config { name: display_name(&paths, args.name.as_deref()), paths, listen, bootstrap, mdns: !args.no_mdns, voice };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(aperod::run(config))
 }
@@ -111,6 +144,18 @@ fn start_background(args: Args) -> anyhow::Result<()> {
     if args.no_mdns {
         cmd.arg("--no-mdns");
     }
+    cmd.arg("--audio").arg(&args.audio);
+    for (flag, v) in [("--input", &args.input), ("--output", &args.output)] {
+        if let Some(v) = v {
+            cmd.arg(flag).arg(v);
+        }
+    }
+    for (flag, v) in [("--wav-in", &args.wav_in), ("--wav-out", &args.wav_out)] {
+        if let Some(v) = v {
+            cmd.arg(flag).arg(absolute(v));
+        }
+    }
+    cmd.arg("--voice-transport").arg(format!("{:?}", args.voice_transport).to_lowercase());
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -130,4 +175,12 @@ fn start_background(args: Args) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     bail!("the daemon did not open its socket within 20 s; see {}", paths.log().display())
+}
+
+fn absolute(p: &std::path::Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    }
 }

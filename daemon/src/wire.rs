@@ -32,6 +32,8 @@ pub enum PeerRequest {
     Fetch { room: String, ids: Vec<String> },
     /// New entries (live messages, or step 3 of a sync).
     Push { room: String, entries: Vec<Entry> },
+    /// "I joined / left this room's call."
+    Call { room: String, joined: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +46,8 @@ pub enum PeerResponse {
     SyncIds { authors: Vec<String>, ids: Vec<String> },
     Entries { entries: Vec<Entry> },
     Ack { accepted: u32 },
+    /// Whether the responder is in that room's call.
+    CallState { in_call: bool },
 }
 
 /// Per author: how many entries, and the XOR of their ids. Two members agree on

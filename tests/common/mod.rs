@@ -3,6 +3,9 @@
 //! When a test fails, every daemon's log is printed.
 #![allow(dead_code)]
 
+pub mod audio;
+pub mod raw;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -29,6 +32,8 @@ pub struct Daemon {
     pub name: String,
     pub home: tempfile::TempDir,
     child: Option<Child>,
+    extra: Vec<String>,
+    envs: Vec<(String, String)>,
 }
 
 pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
@@ -46,9 +51,18 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
 
 impl Daemon {
     pub fn start(name: &str) -> Daemon {
+        Self::start_with(name, &[], &[])
+    }
+
+    /// With extra `aperod` arguments (`{home}` is replaced by the home dir)
+    /// and environment variables.
+    pub fn start_with(name: &str, extra: &[&str], envs: &[(&str, &str)]) -> Daemon {
         // Short paths: a Unix socket path must fit in 108 bytes.
         let home = tempfile::Builder::new().prefix(&format!("apero-{name}-")).tempdir_in("/tmp").expect("tempdir");
-        let mut d = Daemon { name: name.to_string(), home, child: None };
+        let h = home.path().display().to_string();
+        let extra = extra.iter().map(|a| a.replace("{home}", &h)).collect();
+        let envs = envs.iter().map(|(k, v)| (k.to_string(), v.replace("{home}", &h))).collect();
+        let mut d = Daemon { name: name.to_string(), home, child: None, extra, envs };
         d.spawn();
         d
     }
@@ -72,6 +86,8 @@ impl Daemon {
             .arg("--home")
             .arg(self.home())
             .args(["--listen", "/ip4/127.0.0.1/udp/0/quic-v1", "--listen", "/ip4/127.0.0.1/tcp/0"])
+            .args(&self.extra)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "info,aperod=debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))

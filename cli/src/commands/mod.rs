@@ -1,3 +1,4 @@
+pub mod call;
 pub mod chat;
 pub mod daemon;
 pub mod duration;

@@ -36,9 +36,14 @@ pub async fn run(ctx: &Ctx, cmd: RoomCommand) -> anyhow::Result<()> {
             } else if rooms.is_empty() {
                 println!("You are in no room yet. Create one with `apero room create NAME` or join with `apero join CODE`.");
             } else {
-                println!("{:<32}  {:<24} {}", "ID", "NAME", "MEMBERS (ONLINE)");
+                println!("{:<32}  {:<24} {:<17} {}", "ID", "NAME", "MEMBERS (ONLINE)", "CALL");
                 for r in rooms {
-                    println!("{:<32}  {:<24} {} ({})", r.id, r.name, r.members, r.online);
+                    let call = match (r.call, r.in_call) {
+                        (0, _) => String::new(),
+                        (n, true) => format!("you + {} in the call", n - 1),
+                        (n, false) => format!("{n} in a call: apero call join {:?}", r.name),
+                    };
+                    println!("{:<32}  {:<24} {:<17} {call}", r.id, r.name, format!("{} ({})", r.members, r.online));
                 }
             }
         }

@@ -172,6 +172,43 @@ impl Client {
         }
     }
 
+    pub async fn call_join(&mut self, room: &str) -> Result<CallStatus, ClientError> {
+        self.call(Request::CallJoin { room: room.into() }).await
+    }
+
+    pub async fn call_leave(&mut self) -> Result<(), ClientError> {
+        self.request(&Request::CallLeave).await.map(|_| ())
+    }
+
+    pub async fn call_status(&mut self) -> Result<CallStatus, ClientError> {
+        self.call(Request::CallStatus).await
+    }
+
+    pub async fn mute(&mut self, muted: bool) -> Result<CallStatus, ClientError> {
+        self.call(Request::Mute { muted }).await
+    }
+
+    async fn call(&mut self, req: Request) -> Result<CallStatus, ClientError> {
+        match self.request(&req).await? {
+            Reply::Call(c) => Ok(c),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn audio_devices(&mut self) -> Result<AudioDevicesInfo, ClientError> {
+        match self.request(&Request::AudioDevices).await? {
+            Reply::AudioDevices(d) => Ok(d),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn audio_use(&mut self, input: Option<String>, output: Option<String>) -> Result<AudioDevicesInfo, ClientError> {
+        match self.request(&Request::AudioUse { input, output }).await? {
+            Reply::AudioDevices(d) => Ok(d),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Turns the connection into an event stream.
     pub async fn subscribe(mut self) -> Result<EventStream, ClientError> {
         match self.request(&Request::Subscribe).await? {

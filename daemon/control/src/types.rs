@@ -26,6 +26,14 @@ pub enum Request {
     History { room: String, limit: Option<u32> },
     /// Turn this connection into a stream of [`Event`] lines.
     Subscribe,
+    /// Join (or start) the call of a room; leaves any other call first.
+    CallJoin { room: String },
+    CallLeave,
+    CallStatus,
+    Mute { muted: bool },
+    AudioDevices,
+    /// Switch input and/or output device, also during a call.
+    AudioUse { input: Option<String>, output: Option<String> },
 }
 
 /// One line from the daemon to a client: `{"ok": ...}` or `{"error": ...}`.
@@ -51,6 +59,8 @@ pub enum Reply {
     History(Vec<MessageInfo>),
     Done,
     Subscribed,
+    Call(CallStatus),
+    AudioDevices(AudioDevicesInfo),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +137,10 @@ pub struct Dropped {
     pub refused_joins: u64,
     /// Control requests that were malformed, oversized or unknown.
     pub bad_control: u64,
+    /// Voice frames or streams that were malformed, over the rate limit, or
+    /// from someone not in our call.
+    #[serde(default)]
+    pub voice: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,6 +155,56 @@ pub struct RoomInfo {
     pub name: String,
     pub members: usize,
     pub online: usize,
+    /// People in the room's call right now (0: no call going on).
+    #[serde(default)]
+    pub call: usize,
+    /// Whether we are in it.
+    #[serde(default)]
+    pub in_call: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallStatus {
+    /// `None` when we are in no call.
+    pub room: Option<String>,
+    pub room_name: Option<String>,
+    pub muted: bool,
+    pub backend: String,
+    pub participants: Vec<Participant>,
+    /// Voice bytes we sent (all peers, frame headers included) since joining.
+    pub sent_bytes: u64,
+    /// Backend clock facts (first input/output sample times), for measurements.
+    pub timing: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Participant {
+    pub peer_id: String,
+    pub name: String,
+    pub is_self: bool,
+    pub speaking: bool,
+    pub muted: bool,
+    /// `"direct"`, `"relayed"`, or `"local"` for ourselves.
+    pub path: String,
+    pub rtt_ms: Option<f64>,
+    pub loss_pct: f64,
+    pub jitter_ms: f64,
+    /// Estimated mouth-to-ear delay from this participant to us.
+    pub latency_ms: Option<f64>,
+    /// Jitter-buffer counters (received, played, concealed, fec_recovered, late, drained, bad).
+    pub stats: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioDevicesInfo {
+    pub backend: String,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    pub default_input: Option<String>,
+    pub default_output: Option<String>,
+    /// The devices chosen with `--input`/`--output` or `audio use` (`None`: the default).
+    pub input: Option<String>,
+    pub output: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,6 +257,8 @@ pub enum Event {
     MemberLeft { room: String, peer_id: String, name: String },
     PeerConnected { peer_id: String },
     PeerDisconnected { peer_id: String },
+    /// Someone joined or left a room's call; `participants` is who is in it now.
+    CallChanged { room: String, participants: Vec<String> },
     /// The subscriber fell behind and `missed` events were skipped.
     Lagged { missed: u64 },
 }

@@ -15,6 +15,8 @@ pub(super) struct Behaviour {
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// Raw streams for voice, outside this event loop.
+    pub streams: libp2p_stream::Behaviour,
 }
 
 /// Connections to friends carry periodic syncs; an idle one is cheap to redial.
@@ -59,6 +61,7 @@ pub(super) fn build_swarm(key: Keypair, config: &NodeConfig) -> Result<Swarm<Beh
                 ),
                 ping: ping::Behaviour::new(ping::Config::new()),
                 mdns: Toggle::from(mdns),
+                streams: libp2p_stream::Behaviour::new(),
             }
         })
         .map_err(|e| setup(&e))?

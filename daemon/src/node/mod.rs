@@ -79,6 +79,8 @@ pub struct ConnectedPeer {
 pub struct Node {
     commands: mpsc::Sender<Command>,
     pub peer_id: PeerId,
+    /// Opens and accepts raw streams (voice) without going through the loop.
+    pub streams: libp2p_stream::Control,
 }
 
 /// Room for bursts without letting a stuck consumer grow memory forever.
@@ -88,10 +90,11 @@ const EVENT_QUEUE: usize = 1024;
 pub fn new(key: Keypair, config: NodeConfig) -> Result<(Node, mpsc::Receiver<NodeEvent>, EventLoop), NodeError> {
     let peer_id = key.public().to_peer_id();
     let swarm = behaviour::build_swarm(key, &config)?;
+    let streams = swarm.behaviour().streams.new_control();
     let (ctx, crx) = mpsc::channel(COMMAND_QUEUE);
     let (etx, erx) = mpsc::channel(EVENT_QUEUE);
     let event_loop = EventLoop::new(swarm, crx, etx, config.listen)?;
-    Ok((Node { commands: ctx, peer_id }, erx, event_loop))
+    Ok((Node { commands: ctx, peer_id, streams }, erx, event_loop))
 }
 
 impl Node {

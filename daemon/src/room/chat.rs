@@ -68,7 +68,8 @@ impl App {
         for r in self.store.rooms(false)? {
             let members = self.store.members(&r.id)?;
             let on = members.iter().filter(|m| m.peer_id == self.peer_id.to_string() || online.contains(&m.peer_id)).count();
-            out.push(RoomInfo { id: r.id, name: r.name, members: members.len(), online: on });
+            let (call, in_call) = self.voice.call_size(&r.id);
+            out.push(RoomInfo { id: r.id, name: r.name, members: members.len(), online: on, call, in_call });
         }
         Ok(out)
     }
@@ -160,7 +161,13 @@ impl App {
             listen: info.listen.iter().map(|a| a.to_string()).collect(),
             peers,
             rooms: self.store.rooms(false)?.len(),
-            dropped: self.counters.snapshot(),
+            dropped: {
+                let mut d = self.counters.snapshot();
+                let v = &self.voice.counters;
+                use std::sync::atomic::Ordering::Relaxed;
+                d.voice = v.bad.load(Relaxed) + v.flooded.load(Relaxed) + v.refused_streams.load(Relaxed);
+                d
+            },
         })
     }
 }

@@ -1,0 +1,84 @@
+//! Audio backends: one small trait, one file per backend, picked by name.
+//!
+//! A backend moves samples between the machine and two lock-free rings: it
+//! writes what the "microphone" hears into `capture` and plays what it reads
+//! from `playback`. 48 kHz mono i16 on both sides. Backends run on their own
+//! threads; the rings are the only thing shared with the rest of the daemon,
+//! so the real-time path never locks or allocates.
+
+mod cpal;
+mod null;
+mod paced;
+mod wav;
+
+use std::path::PathBuf;
+
+pub use paced::Timing;
+
+/// What a backend talks to.
+pub struct Ports {
+    pub capture: rtrb::Producer<i16>,
+    pub playback: rtrb::Consumer<i16>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BackendConfig {
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub wav_in: Option<PathBuf>,
+    pub wav_out: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("unknown audio backend {0:?}; `aperod --audio ?` lists them")]
+    UnknownBackend(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("audio device error: {0}")]
+    Device(String),
+    #[error("audio file error: {0}")]
+    File(String),
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Devices {
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    pub default_input: Option<String>,
+    pub default_output: Option<String>,
+}
+
+/// Audio flowing; stops (and finishes any file) when dropped or stopped.
+pub trait Running: Send {
+    /// Stops audio and reports whether everything was written.
+    fn stop(self: Box<Self>) -> Result<(), AudioError>;
+    /// Sample clock facts, for latency measurements.
+    fn timing(&self) -> Timing {
+        Timing::default()
+    }
+}
+
+pub trait Backend: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn devices(&self) -> Result<Devices, AudioError>;
+    fn start(&self, ports: Ports) -> Result<Box<dyn Running>, AudioError>;
+}
+
+type Constructor = fn(&BackendConfig) -> Result<Box<dyn Backend>, AudioError>;
+
+/// The default comes first.
+pub const BACKENDS: &[(&str, &str, Constructor)] = &[
+    ("cpal", "the system's sound devices (ALSA/PulseAudio on Linux)", cpal::new),
+    ("wav", "reads --wav-in as the microphone, writes --wav-out as the speaker (headless tests)", wav::new),
+    ("null", "captures silence, discards output", null::new),
+];
+
+pub fn by_name(name: &str, config: &BackendConfig) -> Result<Box<dyn Backend>, AudioError> {
+    let (_, _, make) = BACKENDS.iter().find(|(n, _, _)| *n == name).ok_or_else(|| AudioError::UnknownBackend(name.to_string()))?;
+    make(config)
+}
+
+pub fn list() -> String {
+    BACKENDS.iter().enumerate().map(|(i, (n, d, _))| format!("{n}{}\t{d}\n", if i == 0 { " (default)" } else { "" })).collect()
+}

@@ -1,0 +1,111 @@
+//! A real-time clock for backends without a sound card: every 10 ms it takes
+//! one frame from a source into the capture ring and moves one frame from the
+//! playback ring to a sink, on absolute deadlines so it never drifts.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::{AudioError, Ports, Running};
+use crate::voice::FRAME;
+
+/// Wall-clock time of the first sample each way, in Unix nanoseconds.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Timing {
+    pub first_input_ns: Option<u128>,
+    pub first_output_ns: Option<u128>,
+}
+
+pub trait Source: Send + 'static {
+    fn fill(&mut self, frame: &mut [i16]);
+}
+
+pub trait Sink: Send + 'static {
+    fn write(&mut self, frame: &[i16]) -> Result<(), AudioError>;
+    fn finish(self: Box<Self>) -> Result<(), AudioError>;
+}
+
+pub struct Paced {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Result<(), AudioError>>>,
+    timing: Arc<Mutex<Timing>>,
+}
+
+fn unix_ns() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+}
+
+impl Paced {
+    pub fn start(mut ports: Ports, mut source: Box<dyn Source>, mut sink: Box<dyn Sink>) -> Paced {
+        let stop = Arc::new(AtomicBool::new(false));
+        let timing = Arc::new(Mutex::new(Timing::default()));
+        let (stop2, timing2) = (stop.clone(), timing.clone());
+        let thread = std::thread::Builder::new()
+            .name("audio-paced".into())
+            .spawn(move || {
+                let mut frame = [0i16; FRAME];
+                let start = Instant::now();
+                let mut n: u32 = 0;
+                while !stop2.load(Ordering::Relaxed) {
+                    let deadline = start + Duration::from_millis(10) * n;
+                    if let Some(wait) = deadline.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    source.fill(&mut frame);
+                    if n == 0 {
+                        timing2.lock().unwrap_or_else(|p| p.into_inner()).first_input_ns = Some(unix_ns());
+                    }
+                    if let Ok(mut chunk) = ports.capture.write_chunk_uninit(FRAME) {
+                        let (a, b) = chunk.as_mut_slices();
+                        for (dst, src) in a.iter_mut().chain(b.iter_mut()).zip(frame.iter()) {
+                            dst.write(*src);
+                        }
+                        unsafe { chunk.commit_all() };
+                    }
+                    // Underrun plays silence, like a sound card would.
+                    let mut out = [0i16; FRAME];
+                    let avail = ports.playback.slots().min(FRAME);
+                    if let Ok(chunk) = ports.playback.read_chunk(avail) {
+                        let (a, b) = chunk.as_slices();
+                        for (dst, src) in out.iter_mut().zip(a.iter().chain(b.iter())) {
+                            *dst = *src;
+                        }
+                        chunk.commit_all();
+                    }
+                    if n == 0 {
+                        timing2.lock().unwrap_or_else(|p| p.into_inner()).first_output_ns = Some(unix_ns());
+                    }
+                    sink.write(&out)?;
+                    n = n.wrapping_add(1);
+                }
+                sink.finish()
+            })
+            .expect("spawn audio thread");
+        Paced { stop, thread: Some(thread), timing }
+    }
+}
+
+impl Running for Paced {
+    fn stop(mut self: Box<Self>) -> Result<(), AudioError> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(AudioError::Device("the audio thread panicked".into())),
+            None => Ok(()),
+        }
+    }
+
+    fn timing(&self) -> Timing {
+        *self.timing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Paced {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Opus in VOIP mode, 10 ms frames, in-band FEC and DTX on, bitrate and FEC
+//! strength adapted to the loss our peers report.
+
+use opus::{Application, Bandwidth, Bitrate, Channels};
+
+use super::{FRAME, RATE};
+
+/// Largest Opus packet for one frame (RFC 6716 caps a frame at 1275 bytes).
+pub const MAX_PACKET: usize = 1275;
+
+pub struct Encoder {
+    inner: opus::Encoder,
+    buf: Vec<u8>,
+    loss_pct: u8,
+}
+
+impl Encoder {
+    pub fn new() -> Result<Encoder, opus::Error> {
+        let mut inner = opus::Encoder::new(RATE, Channels::Mono, Application::Voip)?;
+        inner.set_inband_fec(true)?;
+        inner.set_dtx(true)?;
+        inner.set_max_bandwidth(Bandwidth::Fullband)?;
+        let mut e = Encoder { inner, buf: vec![0; MAX_PACKET], loss_pct: u8::MAX };
+        e.adapt(0)?;
+        Ok(e)
+    }
+
+    /// More redundancy and a lower rate as loss grows: FEC costs bits, and a
+    /// lossy path is often a congested one.
+    pub fn adapt(&mut self, loss_pct: u8) -> Result<(), opus::Error> {
+        let loss_pct = loss_pct.min(30);
+        if loss_pct == self.loss_pct {
+            return Ok(());
+        }
+        self.loss_pct = loss_pct;
+        // Expecting at least a little loss keeps FEC in every packet, so the
+        // first lost packet is already covered.
+        self.inner.set_packet_loss_perc(i32::from(loss_pct.max(3)))?;
+        let bitrate = match loss_pct {
+            0..=1 => 32_000,
+            2..=9 => 40_000,
+            _ => 48_000,
+        };
+        self.inner.set_bitrate(Bitrate::Bits(bitrate))
+    }
+
+    /// `None` while DTX says there is nothing worth sending.
+    pub fn encode(&mut self, frame: &[i16]) -> Result<Option<&[u8]>, opus::Error> {
+        let n = self.inner.encode(frame, &mut self.buf)?;
+        // Packets of 1–2 bytes are DTX "no change" markers: not sent.
+        Ok(if n <= 2 { None } else { Some(&self.buf[..n]) })
+    }
+}
+
+pub struct Decoder {
+    inner: opus::Decoder,
+}
+
+impl Decoder {
+    pub fn new() -> Result<Decoder, opus::Error> {
+        Ok(Decoder { inner: opus::Decoder::new(RATE, Channels::Mono)? })
+    }
+
+    pub fn decode(&mut self, packet: &[u8], out: &mut [i16; FRAME]) -> bool {
+        matches!(self.inner.decode(packet, out, false), Ok(n) if n == FRAME)
+    }
+
+    /// Recovers the frame before `next_packet` from its in-band FEC.
+    pub fn decode_fec(&mut self, next_packet: &[u8], out: &mut [i16; FRAME]) -> bool {
+        matches!(self.inner.decode(next_packet, out, true), Ok(n) if n == FRAME)
+    }
+
+    /// Packet loss concealment.
+    pub fn conceal(&mut self, out: &mut [i16; FRAME]) {
+        if !matches!(self.inner.decode(&[], out, false), Ok(n) if n == FRAME) {
+            out.fill(0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(i: usize) -> [i16; FRAME] {
+        let mut f = [0i16; FRAME];
+        for (k, s) in f.iter_mut().enumerate() {
+            let t = (i * FRAME + k) as f32 / RATE as f32;
+            *s = ((t * 440.0 * std::f32::consts::TAU).sin() * 8000.0) as i16;
+        }
+        f
+    }
+
+    #[test]
+    fn speechlike_signal_survives_and_silence_is_suppressed() {
+        let mut enc = Encoder::new().unwrap();
+        let mut dec = Decoder::new().unwrap();
+        let mut out = [0i16; FRAME];
+        let mut energy = 0f64;
+        for i in 0..50 {
+            let p = enc.encode(&tone(i)).unwrap().expect("a tone is sent").to_vec();
+            assert!(dec.decode(&p, &mut out));
+            if i > 10 {
+                energy += out.iter().map(|&s| (s as f64).powi(2)).sum::<f64>();
+            }
+        }
+        assert!(energy / (39.0 * FRAME as f64) > 1e6, "decoded tone has energy");
+        let silent = (0..200).filter(|_| enc.encode(&[0i16; FRAME]).unwrap().is_none()).count();
+        assert!(silent > 150, "DTX suppresses most silent frames ({silent}/200)");
+        dec.conceal(&mut out);
+    }
+}

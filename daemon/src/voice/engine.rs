@@ -1,0 +1,201 @@
+//! The audio thread of a call: takes 10 ms frames from the capture ring,
+//! detects speech, encodes once and hands the packet to every participant's
+//! sender; and keeps the playback ring topped up with the mix of every
+//! participant's jitter buffer. Joined to async code by bounded queues only.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use libp2p::PeerId;
+use tokio::sync::mpsc;
+
+use super::backend::{AudioError, Backend, Ports, Running, Timing};
+use super::codec::Encoder;
+use super::frame::{FLAG_MUTED, FLAG_SPEAKING};
+use super::jitter::JitterBuffer;
+use super::mix::{level_dbfs, Mixer};
+use super::FRAME;
+
+/// A packet as captured, before the per-peer receiver report is added.
+#[derive(Debug)]
+pub struct OutFrame {
+    pub flags: u8,
+    pub seq: u32,
+    pub ts: u32,
+    pub payload: Vec<u8>,
+    pub captured: Instant,
+}
+
+/// State shared between the audio thread and the network tasks.
+pub struct Shared {
+    pub base: Instant,
+    pub muted: AtomicBool,
+    pub speaking: AtomicBool,
+    pub peers: Mutex<HashMap<PeerId, JitterBuffer>>,
+    pub senders: Mutex<HashMap<PeerId, mpsc::Sender<Arc<OutFrame>>>>,
+    /// What each peer reports of our packets' loss, in percent.
+    pub reported_loss: Mutex<HashMap<PeerId, u8>>,
+    /// Frames not sent because a peer's queue was full.
+    pub send_dropped: AtomicU64,
+    pub sent_bytes: AtomicU64,
+}
+
+impl Shared {
+    pub fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            base: Instant::now(),
+            muted: AtomicBool::new(false),
+            speaking: AtomicBool::new(false),
+            peers: Mutex::new(HashMap::new()),
+            senders: Mutex::new(HashMap::new()),
+            reported_loss: Mutex::new(HashMap::new()),
+            send_dropped: AtomicU64::new(0),
+            sent_bytes: AtomicU64::new(0),
+        })
+    }
+
+    pub fn now_ms(&self) -> f64 {
+        self.base.elapsed().as_secs_f64() * 1000.0
+    }
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub struct Engine {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    running: Option<Box<dyn Running>>,
+}
+
+/// 200 ms of capture: room for a slow scheduler, never for a real backlog.
+const CAPTURE_RING: usize = FRAME * 20;
+const PLAYBACK_RING: usize = FRAME * 20;
+/// Speech above this level (dBFS) counts as speaking, for 300 ms after.
+const VAD_DBFS: f32 = -45.0;
+const VAD_HANGOVER: u32 = 30;
+/// With nothing to send (DTX or muted), one keep-alive a second.
+const KEEPALIVE_FRAMES: u32 = 100;
+
+impl Engine {
+    pub fn start(backend: &dyn Backend, shared: Arc<Shared>) -> Result<Engine, AudioError> {
+        let (cap_tx, cap_rx) = rtrb::RingBuffer::new(CAPTURE_RING);
+        let (play_tx, play_rx) = rtrb::RingBuffer::new(PLAYBACK_RING);
+        // Sound cards pull in bigger, irregular chunks than the paced backends.
+        let fill = if backend.name() == "cpal" { FRAME * 3 } else { FRAME };
+        let encoder = Encoder::new().map_err(|e| AudioError::Device(format!("opus: {e}")))?;
+        let running = backend.start(Ports { capture: cap_tx, playback: play_rx })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("voice-engine".into())
+            .spawn(move || run(shared, cap_rx, play_tx, encoder, fill, stop2))
+            .map_err(|e| AudioError::Device(e.to_string()))?;
+        Ok(Engine { stop, thread: Some(thread), running: Some(running) })
+    }
+
+    pub fn timing(&self) -> Timing {
+        self.running.as_ref().map(|r| r.timing()).unwrap_or_default()
+    }
+
+    /// Stops the thread and the backend (which finishes its files).
+    pub fn stop(mut self) -> Result<(), AudioError> {
+        self.halt()
+    }
+
+    fn halt(&mut self) -> Result<(), AudioError> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        match self.running.take() {
+            Some(r) => r.stop(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.halt();
+    }
+}
+
+fn run(shared: Arc<Shared>, mut cap: rtrb::Consumer<i16>, mut play: rtrb::Producer<i16>, mut enc: Encoder, fill: usize, stop: Arc<AtomicBool>) {
+    let mut frame = [0i16; FRAME];
+    let mut out = [0i16; FRAME];
+    let mut peer_frame = [0i16; FRAME];
+    let mut mixer = Mixer::default();
+    let (mut seq, mut ts, mut hang, mut since_sent) = (0u32, 0u32, 0u32, 0u32);
+    while !stop.load(Ordering::Relaxed) {
+        while cap.slots() >= FRAME {
+            if let Ok(chunk) = cap.read_chunk(FRAME) {
+                let (a, b) = chunk.as_slices();
+                frame[..a.len()].copy_from_slice(a);
+                frame[a.len()..].copy_from_slice(b);
+                chunk.commit_all();
+            }
+            let muted = shared.muted.load(Ordering::Relaxed);
+            if muted {
+                frame.fill(0);
+            }
+            hang = if level_dbfs(&frame) > VAD_DBFS { VAD_HANGOVER } else { hang.saturating_sub(1) };
+            let speaking = !muted && hang > 0;
+            shared.speaking.store(speaking, Ordering::Relaxed);
+            let flags = if speaking { FLAG_SPEAKING } else { 0 } | if muted { FLAG_MUTED } else { 0 };
+            let loss = lock(&shared.reported_loss).values().copied().max().unwrap_or(0);
+            let _ = enc.adapt(loss);
+            let payload = if muted { None } else { enc.encode(&frame).ok().flatten().map(<[u8]>::to_vec) };
+            let packet = match payload {
+                Some(payload) => {
+                    seq = seq.wrapping_add(1);
+                    since_sent = 0;
+                    Some(OutFrame { flags, seq, ts, payload, captured: Instant::now() })
+                }
+                None if since_sent >= KEEPALIVE_FRAMES => {
+                    since_sent = 0;
+                    // A keep-alive does not use up a sequence number: it is not a packet the
+                    // receiver should miss.
+                    Some(OutFrame { flags, seq, ts, payload: Vec::new(), captured: Instant::now() })
+                }
+                None => {
+                    since_sent += 1;
+                    None
+                }
+            };
+            if let Some(p) = packet {
+                let p = Arc::new(p);
+                for tx in lock(&shared.senders).values() {
+                    if tx.try_send(p.clone()).is_err() {
+                        shared.send_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            ts = ts.wrapping_add(1);
+        }
+        let mut queued = PLAYBACK_RING - play.slots();
+        while queued < fill && play.slots() >= FRAME {
+            mixer.clear();
+            let now = shared.now_ms();
+            for jb in lock(&shared.peers).values_mut() {
+                if jb.pop(now, &mut peer_frame) {
+                    mixer.add(&peer_frame);
+                }
+            }
+            mixer.finish(&mut out);
+            if let Ok(mut chunk) = play.write_chunk_uninit(FRAME) {
+                let (a, b) = chunk.as_mut_slices();
+                for (dst, src) in a.iter_mut().chain(b.iter_mut()).zip(out.iter()) {
+                    dst.write(*src);
+                }
+                unsafe { chunk.commit_all() };
+            }
+            queued += FRAME;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

@@ -1,0 +1,17 @@
+//! Voice calls. One spoken word travels: `backend` (capture) → `engine`
+//! (VAD, `codec` encode) → `transport` → the other side's `transport` →
+//! `jitter` (decode, FEC, PLC) → `mix` → `engine` → `backend` (playback).
+//! `call` is the part the rest of the daemon sees: who is in which call.
+
+pub mod backend;
+pub mod call;
+pub mod codec;
+pub mod engine;
+pub mod frame;
+pub mod jitter;
+pub mod mix;
+pub mod transport;
+
+pub const RATE: u32 = 48_000;
+/// 10 ms at 48 kHz: short frames keep mouth-to-ear latency low.
+pub const FRAME: usize = 480;

@@ -1,0 +1,227 @@
+//! Voice bytes between daemons, on `libp2p-stream` so they never queue behind
+//! the Swarm's event loop.
+//!
+//! Two designs, chosen by `--voice-transport` (measured in docs/benchmarks.md):
+//! - `stream`: one long-lived unidirectional stream per peer; when it backs up
+//!   the sender drops frames that are already too old to be worth playing;
+//! - `frames`: a new stream for every frame, so a lost packet stalls only its
+//!   own frame.
+//!
+//! Every stream begins with a header naming the room; the receiver accepts it
+//! only from a member of the room whose call we are in (the connection itself
+//! authenticates the peer), and drops, counts and closes on anything malformed.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use libp2p::{PeerId, StreamProtocol};
+use tokio::sync::{mpsc, Semaphore};
+
+use super::engine::{lock, OutFrame, Shared};
+use super::frame::{decode_header, encode_header, VoiceFrame, HEADER_LEN};
+
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/apero/voice/1");
+
+/// Older than this, a frame would only add delay: drop it instead.
+const MAX_AGE: Duration = Duration::from_millis(150);
+/// Frames queued per peer before the engine starts dropping.
+pub const QUEUE: usize = 16;
+/// Twice a normal talker's 100 frames/s, with a burst allowance.
+const RATE_PER_SEC: f64 = 200.0;
+const BURST: f64 = 50.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+pub enum Design {
+    /// One long-lived stream per peer.
+    #[default]
+    Stream,
+    /// A new stream per frame.
+    Frames,
+}
+
+/// Drops counted on the receive side, for `status`.
+#[derive(Default)]
+pub struct VoiceCounters {
+    pub bad: AtomicU64,
+    pub refused_streams: AtomicU64,
+    pub flooded: AtomicU64,
+    pub too_old: AtomicU64,
+}
+
+fn encode(frame: &OutFrame, loss: u8, buf: &mut Vec<u8>) {
+    VoiceFrame { flags: frame.flags, seq: frame.seq, ts: frame.ts, loss, payload: frame.payload.clone() }.encode(buf);
+}
+
+fn loss_of(shared: &Shared, peer: &PeerId) -> u8 {
+    lock(&shared.peers).get(peer).map(|jb| jb.loss_pct.round() as u8).unwrap_or(0)
+}
+
+/// Starts the task that sends our frames to `peer`; returns its queue.
+pub fn spawn_sender(
+    control: libp2p_stream::Control,
+    peer: PeerId,
+    room: [u8; 16],
+    shared: Arc<Shared>,
+    counters: Arc<VoiceCounters>,
+    design: Design,
+) -> mpsc::Sender<Arc<OutFrame>> {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    match design {
+        Design::Stream => tokio::spawn(send_on_one_stream(control, peer, room, shared, counters, rx)),
+        Design::Frames => tokio::spawn(send_stream_per_frame(control, peer, room, shared, counters, rx)),
+    };
+    tx
+}
+
+async fn send_on_one_stream(
+    mut control: libp2p_stream::Control,
+    peer: PeerId,
+    room: [u8; 16],
+    shared: Arc<Shared>,
+    counters: Arc<VoiceCounters>,
+    mut rx: mpsc::Receiver<Arc<OutFrame>>,
+) {
+    let mut buf = Vec::with_capacity(1500);
+    'reconnect: loop {
+        let mut stream = match control.open_stream(peer, PROTOCOL).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(%peer, "voice stream: {e}");
+                // Drain what piled up meanwhile, then retry.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                loop {
+                    match rx.try_recv() {
+                        Ok(_) => counters.too_old.fetch_add(1, Ordering::Relaxed),
+                        Err(mpsc::error::TryRecvError::Empty) => continue 'reconnect,
+                        Err(mpsc::error::TryRecvError::Disconnected) => return,
+                    };
+                }
+            }
+        };
+        if stream.write_all(&encode_header(&room)).await.is_err() {
+            continue;
+        }
+        while let Some(frame) = rx.recv().await {
+            if frame.captured.elapsed() > MAX_AGE {
+                counters.too_old.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            buf.clear();
+            encode(&frame, loss_of(&shared, &peer), &mut buf);
+            if stream.write_all(&buf).await.is_err() || stream.flush().await.is_err() {
+                continue 'reconnect;
+            }
+            shared.sent_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        }
+        let _ = stream.close().await;
+        return;
+    }
+}
+
+async fn send_stream_per_frame(
+    control: libp2p_stream::Control,
+    peer: PeerId,
+    room: [u8; 16],
+    shared: Arc<Shared>,
+    counters: Arc<VoiceCounters>,
+    mut rx: mpsc::Receiver<Arc<OutFrame>>,
+) {
+    // Bounds the streams in flight when the path stalls.
+    let in_flight = Arc::new(Semaphore::new(32));
+    while let Some(frame) = rx.recv().await {
+        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+            counters.too_old.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let mut buf = encode_header(&room).to_vec();
+        encode(&frame, loss_of(&shared, &peer), &mut buf);
+        let (mut control, shared, counters) = (control.clone(), shared.clone(), counters.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let send = async {
+                let mut s = control.open_stream(peer, PROTOCOL).await.ok()?;
+                s.write_all(&buf).await.ok()?;
+                s.close().await.ok()
+            };
+            match tokio::time::timeout(MAX_AGE * 2, send).await {
+                Ok(Some(())) => {
+                    shared.sent_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                }
+                _ => {
+                    counters.too_old.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+}
+
+/// Decides whether a stream for `room` from `peer` may deliver frames now.
+pub trait Admission: Send + Sync + 'static {
+    fn admit(&self, peer: &PeerId, room: &[u8; 16]) -> Option<Arc<Shared>>;
+}
+
+pub async fn accept_loop(mut control: libp2p_stream::Control, admission: Arc<dyn Admission>, counters: Arc<VoiceCounters>) {
+    let mut incoming = match control.accept(PROTOCOL) {
+        Ok(i) => i,
+        Err(e) => return tracing::error!("cannot accept voice streams: {e}"),
+    };
+    while let Some((peer, stream)) = incoming.next().await {
+        tokio::spawn(receive(peer, stream, admission.clone(), counters.clone()));
+    }
+}
+
+async fn receive(peer: PeerId, mut stream: libp2p::Stream, admission: Arc<dyn Admission>, counters: Arc<VoiceCounters>) {
+    let mut header = [0u8; HEADER_LEN];
+    let header_ok = tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut header)).await;
+    let Ok(Ok(())) = header_ok else {
+        counters.bad.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let Ok(room) = decode_header(&header) else {
+        counters.bad.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let Some(shared) = admission.admit(&peer, &room) else {
+        counters.refused_streams.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let mut tokens = BURST;
+    let mut last = Instant::now();
+    let mut body = vec![0u8; super::frame::MAX_FRAME];
+    loop {
+        let mut len = [0u8; 2];
+        if stream.read_exact(&mut len).await.is_err() {
+            return; // closed: normal for the per-frame design
+        }
+        let len = u16::from_be_bytes(len) as usize;
+        if VoiceFrame::check_len(len).is_err() {
+            counters.bad.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if stream.read_exact(&mut body[..len]).await.is_err() {
+            counters.bad.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let now = Instant::now();
+        tokens = (tokens + now.duration_since(last).as_secs_f64() * RATE_PER_SEC).min(BURST);
+        last = now;
+        if tokens < 1.0 {
+            counters.flooded.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        tokens -= 1.0;
+        let Ok(frame) = VoiceFrame::decode(&body[..len]) else {
+            counters.bad.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        lock(&shared.reported_loss).insert(peer, frame.loss);
+        let now_ms = shared.now_ms();
+        match lock(&shared.peers).get_mut(&peer) {
+            Some(jb) => jb.push(frame, now_ms),
+            // The peer left the call while this stream was open.
+            None => return,
+        }
+    }
+}

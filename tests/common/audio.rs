@@ -1,0 +1,99 @@
+//! Audio checks for voice tests: speech from espeak-ng, envelopes, the best
+//! circular cross-correlation against a looped input, and silent gaps.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const RATE: u32 = 48_000;
+/// 10 ms blocks.
+pub const BLOCK: usize = 480;
+
+/// Speech at 48 kHz mono 16-bit, made with espeak-ng and sox, or `None`
+/// (with a loud message) when they are not installed.
+pub fn speech(dir: &Path, text: &str) -> Option<PathBuf> {
+    let raw = dir.join("speech-raw.wav");
+    let out = dir.join("speech.wav");
+    let ok = Command::new("espeak-ng").arg("-w").arg(&raw).arg(text).status().map(|s| s.success()).unwrap_or(false)
+        && Command::new("sox").arg(&raw).args(["-r", "48000", "-c", "1", "-b", "16"]).arg(&out).status().map(|s| s.success()).unwrap_or(false);
+    if !ok {
+        eprintln!("!!!!! SKIPPED: espeak-ng and sox are needed for speech (scripts/test.sh installs them when root)");
+        return None;
+    }
+    Some(out)
+}
+
+pub fn write_silence(path: &Path, secs: f32) {
+    let spec = hound::WavSpec { channels: 1, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for _ in 0..(secs * RATE as f32) as usize {
+        w.write_sample(0i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+pub fn read(path: &Path) -> Vec<i16> {
+    let r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{} is not a valid WAV: {e}", path.display()));
+    assert_eq!(r.spec().sample_rate, RATE);
+    r.into_samples::<i16>().map(|s| s.unwrap()).collect()
+}
+
+/// RMS per 10 ms block.
+pub fn envelope(samples: &[i16]) -> Vec<f64> {
+    samples.chunks_exact(BLOCK).map(|b| (b.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / BLOCK as f64).sqrt()).collect()
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut cov, mut va, mut vb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        cov += (x - ma) * (y - mb);
+        va += (x - ma).powi(2);
+        vb += (y - mb).powi(2);
+    }
+    if va == 0.0 || vb == 0.0 {
+        return 0.0;
+    }
+    cov / (va.sqrt() * vb.sqrt())
+}
+
+/// How well `heard` (from block `skip` on) follows the looped `reference`,
+/// at the best alignment: the Pearson correlation of the envelopes.
+pub fn looped_correlation(reference: &[i16], heard: &[i16], skip: usize) -> f64 {
+    let r = envelope(reference);
+    let h = envelope(heard);
+    if h.len() <= skip + r.len() / 2 || r.is_empty() {
+        return 0.0;
+    }
+    let h = &h[skip..];
+    (0..r.len())
+        .map(|lag| {
+            let aligned: Vec<f64> = (0..h.len()).map(|i| r[(i + lag) % r.len()]).collect();
+            pearson(h, &aligned)
+        })
+        .fold(f64::MIN, f64::max)
+}
+
+/// Longest run of silent blocks, with `circular` wrap-around for a looped input.
+pub fn longest_gap(env: &[f64], threshold: f64, circular: bool) -> usize {
+    let silent: Vec<bool> = env.iter().map(|&e| e < threshold).collect();
+    let seq: Vec<bool> = if circular { silent.iter().chain(silent.iter()).copied().collect() } else { silent };
+    let (mut best, mut run) = (0, 0);
+    for s in seq {
+        run = if s { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    best.min(env.len())
+}
+
+/// The part of `env` between the first and last block above `threshold`.
+pub fn active_span(env: &[f64], threshold: f64) -> &[f64] {
+    let first = env.iter().position(|&e| e >= threshold).unwrap_or(0);
+    let last = env.iter().rposition(|&e| e >= threshold).unwrap_or(0);
+    if last <= first {
+        &[]
+    } else {
+        &env[first..=last]
+    }
+}
