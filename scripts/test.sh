@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-apero_install_deps build-essential pkg-config tmux
+# cmake builds libopus; libasound2-dev is cpal's ALSA; espeak-ng, sox and a
+# user-mode PulseAudio with its ALSA plugin make speech and virtual sound
+# devices for the voice tests; tmux drives the terminal chat test.
+apero_install_deps build-essential pkg-config cmake libasound2-dev tmux espeak-ng sox \
+    pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
 apero_need_cargo
 
 export CARGO_TERM_COLOR=never

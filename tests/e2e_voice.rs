@@ -253,3 +253,41 @@ async fn send_raw_on(control: &mut libp2p_stream::Control, peer: libp2p::PeerId,
         let _ = s.close().await;
     }
 }
+
+/// The real cpal backend through a real sound server: speech played into A's
+/// virtual microphone comes out of B's virtual speaker.
+#[test]
+fn cpal_backend_through_a_sound_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
+    let Some(rig) = audio::PulseRig::start() else { return };
+    let server = rig.server();
+    let a = Daemon::start_with("alice", &["--audio", "cpal"], &[("PULSE_SERVER", &server), ("PULSE_SOURCE", "micA.monitor"), ("PULSE_SINK", "spkA")]);
+    let b = Daemon::start_with("bob", &["--audio", "cpal"], &[("PULSE_SERVER", &server), ("PULSE_SOURCE", "micB.monitor"), ("PULSE_SINK", "spkB")]);
+    let devices = a.json(&["audio", "devices"]);
+    assert!(!devices["inputs"].as_array().unwrap().is_empty(), "cpal lists devices: {devices}");
+    let room = a.create_room("apéro");
+    b.json(&["join", &a.invite(&room, &[])]);
+    a.json(&["call", "join", &room]);
+    b.json(&["call", "join", &room]);
+    wait_call(&b, 2);
+    std::thread::sleep(Duration::from_secs(1));
+    let heard = dir.path().join("heard.wav");
+    let mut rec = rig
+        .cmd("parecord")
+        .args(["--latency-msec=20", "-d", "spkB.monitor", "--rate=48000", "--channels=1", "--format=s16le", "--file-format=wav"])
+        .arg(&heard)
+        .spawn()
+        .expect("parecord");
+    std::thread::sleep(Duration::from_millis(500));
+    let played = rig.cmd("paplay").args(["-d", "micA"]).arg(&speech).status().expect("paplay");
+    assert!(played.success());
+    std::thread::sleep(Duration::from_secs(1));
+    unsafe { libc::kill(rec.id() as i32, libc::SIGINT) };
+    let _ = rec.wait();
+    a.json(&["call", "leave"]);
+    b.json(&["call", "leave"]);
+    let corr = audio::best_correlation(&audio::read(&speech), &audio::read(&heard));
+    eprintln!("cpal: bob's speaker vs alice's microphone, envelope correlation {corr:.3}");
+    assert!(corr > 0.6, "speech did not come through the sound devices: {corr:.3}");
+}

@@ -97,3 +97,80 @@ pub fn active_span(env: &[f64], threshold: f64) -> &[f64] {
         &env[first..=last]
     }
 }
+
+/// Best Pearson correlation of envelopes with `reference` played once
+/// somewhere inside `heard`.
+pub fn best_correlation(reference: &[i16], heard: &[i16]) -> f64 {
+    let r = envelope(reference);
+    let h = envelope(heard);
+    if h.len() < r.len() {
+        return 0.0;
+    }
+    (0..=h.len() - r.len()).map(|lag| pearson(&r, &h[lag..lag + r.len()])).fold(f64::MIN, f64::max)
+}
+
+/// A private PulseAudio server with virtual microphones and speakers
+/// (micA/spkA, micB/spkB), as in shared/recipes/audio-rig.md. Stopped on drop.
+pub struct PulseRig {
+    pub dir: tempfile::TempDir,
+}
+
+impl PulseRig {
+    pub fn start() -> Option<PulseRig> {
+        if Command::new("pulseaudio").arg("--version").output().is_err() {
+            eprintln!("!!!!! SKIPPED: pulseaudio is not installed (scripts/test.sh installs it when root)");
+            return None;
+        }
+        let dir = tempfile::Builder::new().prefix("apero-pulse-").tempdir_in("/tmp").ok()?;
+        let mut pa = String::from("load-module module-native-protocol-unix auth-anonymous=1\n");
+        for dev in ["micA", "spkA", "micB", "spkB"] {
+            pa += &format!("load-module module-null-sink sink_name={dev} rate=48000 channels=1 sink_properties=device.description={dev}\n");
+        }
+        pa += "load-module module-null-source source_name=silence rate=48000 channels=1\n";
+        // Without these an idle null sink renders in 2 s blocks (see the recipe's pitfalls).
+        for dev in ["micA", "spkA", "micB", "spkB"] {
+            pa += &format!("load-module module-loopback source=silence sink={dev} latency_msec=20\n");
+        }
+        std::fs::write(dir.path().join("rig.pa"), pa).ok()?;
+        let rig = PulseRig { dir };
+        let started = rig
+            .cmd("pulseaudio")
+            .args(["--daemonize=yes", "--system=false", "--exit-idle-time=-1", "-n", "-F"])
+            .arg(rig.dir.path().join("rig.pa"))
+            .arg(format!("--log-target=file:{}", rig.dir.path().join("pulse.log").display()))
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        let up = started && (0..50).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            rig.cmd("pactl").arg("info").output().map(|o| o.status.success()).unwrap_or(false)
+        });
+        if !up {
+            eprintln!("!!!!! SKIPPED: the PulseAudio server would not start here: {}", std::fs::read_to_string(rig.dir.path().join("pulse.log")).unwrap_or_default());
+            return None;
+        }
+        Some(rig)
+    }
+
+    pub fn server(&self) -> String {
+        format!("unix:{}/pulse/native", self.dir.path().display())
+    }
+
+    pub fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("XDG_RUNTIME_DIR", self.dir.path()).env("PULSE_SERVER", self.server());
+        c
+    }
+}
+
+impl Drop for PulseRig {
+    fn drop(&mut self) {
+        let _ = self.cmd("pulseaudio").arg("--kill").status();
+        for _ in 0..50 {
+            if !self.cmd("pulseaudio").arg("--check").status().map(|s| s.success()).unwrap_or(false) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
