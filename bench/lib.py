@@ -1,0 +1,161 @@
+"""Shared pieces of apero's benchmark scripts: daemons in (optional) network
+namespaces, links with delay/jitter/loss through shared/tools/delaylink.py,
+WAV helpers and statistics. Needs root for namespaces."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DELAYLINK = ROOT.parent / "shared" / "tools" / "delaylink.py"
+RATE = 48_000
+
+
+def binaries(profile="release"):
+    d = ROOT / "target" / profile
+    return d / "aperod", d / "apero"
+
+
+class Daemon:
+    def __init__(self, name, workdir, ns=None, args=(), profile="release", listen=None):
+        self.name = name
+        self.home = Path(tempfile.mkdtemp(prefix=f"apb-{name}-", dir="/tmp"))
+        self.aperod, self.apero = binaries(profile)
+        self.ns = ns
+        if listen is None:
+            listen = ["/ip4/0.0.0.0/udp/0/quic-v1"] if ns else ["/ip4/127.0.0.1/udp/0/quic-v1"]
+        cmd = ([ "ip", "netns", "exec", ns] if ns else []) + [
+            str(self.aperod), "--foreground", "--no-mdns", "--home", str(self.home), "--name", name,
+        ]
+        for l in listen:
+            cmd += ["--listen", l]
+        cmd += list(args)
+        self.log = open(self.home / "bench.log", "w")
+        env = dict(os.environ, RUST_LOG="warn")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env)
+        for _ in range(200):
+            if self.try_cli("status") is not None:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{name} did not start: {(self.home / 'bench.log').read_text()}")
+
+    def try_cli(self, *args):
+        r = subprocess.run([str(self.apero), "--home", str(self.home), "--json", *args], capture_output=True, text=True)
+        if r.returncode != 0:
+            return None
+        return json.loads(r.stdout)
+
+    def cli(self, *args):
+        r = subprocess.run([str(self.apero), "--home", str(self.home), "--json", *args], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"{self.name}: apero {args} failed: {r.stdout} {r.stderr}")
+        return json.loads(r.stdout)
+
+    def pid(self):
+        return self.cli("status")["pid"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+class Link:
+    """Two namespaces joined by delaylink (10.77.9.1 <-> 10.77.9.2)."""
+
+    def __init__(self, tag, delay=0, jitter=0, loss=0, rate=0, reorder=False, seed=1):
+        self.a, self.b = f"apb{tag}a", f"apb{tag}b"
+        for ns in (self.a, self.b):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+            subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        cmd = ["python3", str(DELAYLINK), self.a, self.b, "--delay", str(delay), "--jitter", str(jitter),
+               "--loss", str(loss), "--rate", str(rate), "--seed", str(seed)]
+        if reorder:
+            cmd.append("--reorder")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if "READY" not in line:
+            raise RuntimeError(f"delaylink failed: {line} {self.proc.stderr.read()}")
+
+    def close(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        for ns in (self.a, self.b):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def read_wav(path):
+    with wave.open(str(path)) as w:
+        assert w.getframerate() == RATE and w.getnchannels() == 1
+        return np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float64) / 32768
+
+
+def write_wav(path, x):
+    with wave.open(str(path), "w") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype(np.int16).tobytes())
+
+
+def clicks(path, period_s=0.5):
+    """One 2 ms 3 kHz burst at the start of each period (the file loops)."""
+    n = int(RATE * period_s)
+    x = np.zeros(n)
+    t = np.arange(int(0.002 * RATE)) / RATE
+    x[: len(t)] = 0.5 * np.sin(2 * np.pi * 3000 * t)
+    write_wav(path, x)
+    return period_s
+
+
+def speech(path, text):
+    raw = Path(path).with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-w", str(raw), text], check=True)
+    subprocess.run(["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(path)], check=True)
+
+
+def silence(path, secs=2.0):
+    write_wav(path, np.zeros(int(RATE * secs)))
+
+
+def onsets(x, threshold=0.1, quiet_s=0.2):
+    """Sample indices where |x| first exceeds the threshold after a quiet stretch."""
+    loud = np.flatnonzero(np.abs(x) > threshold)
+    out, last = [], -10**9
+    for i in loud:
+        if i - last > quiet_s * RATE:
+            out.append(int(i))
+        last = i
+    return out
+
+
+def pct(values, q):
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
+def proc_cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_mib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
