@@ -87,6 +87,7 @@ def latency(work, secs, link=None, design="stream", tag="lat"):
         "late_pct": round(100 * st.get("late", 0) / max(1, st.get("received", 0) + st.get("late", 0)), 2),
         "concealed_pct": round(100 * st.get("concealed", 0) / frames, 2),
         "fec_pct": round(100 * st.get("fec_recovered", 0) / frames, 2),
+        "stretched_pct": round(100 * st.get("stretched", 0) / frames, 2),
     }
 
 
@@ -98,7 +99,7 @@ def pesq_of(ref_path, out_path, skip_s=2.0):
     from pesq import pesq
     ref = load16(read_wav(ref_path))
     deg = load16(read_wav(out_path))[int(skip_s * 16000):]
-    if len(deg) < 2 * len(ref):
+    if len(deg) < len(ref) + 1600:
         return float("nan"), 0
     # Align the first full repetition, then score every following one.
     head = deg[: 2 * len(ref)]
@@ -127,7 +128,9 @@ def quality(work, secs, link=None, design="stream", tag="q"):
     frames = max(1, st.get("played", 0) + st.get("concealed", 0) + st.get("fec_recovered", 0))
     return {"pesq_wb": round(score, 2), "repetitions": n,
             "concealed_pct": round(100 * st.get("concealed", 0) / frames, 2),
-            "fec_pct": round(100 * st.get("fec_recovered", 0) / frames, 2)}
+            "fec_pct": round(100 * st.get("fec_recovered", 0) / frames, 2),
+            "stretched_pct": round(100 * st.get("stretched", 0) / frames, 2),
+            "late_pct": round(100 * st.get("late", 0) / frames, 2)}
 
 
 def mesh(work, n, secs):

@@ -15,4 +15,4 @@ export CARGO_TERM_COLOR=never
 echo "==> building (once, for all tests)"
 cargo build --locked --workspace --all-targets
 echo "==> running the tests"
-cargo test --locked --workspace --no-fail-fast -- --test-threads="${APERO_TEST_THREADS:-4}"
+cargo test --locked --workspace --no-fail-fast

@@ -191,7 +191,7 @@ pub struct Participant {
     pub jitter_ms: f64,
     /// Estimated mouth-to-ear delay from this participant to us.
     pub latency_ms: Option<f64>,
-    /// Jitter-buffer counters (received, played, concealed, fec_recovered, late, drained, bad).
+    /// Jitter-buffer counters (received, played, concealed, fec_recovered, late, stretched, drained, bad).
     pub stats: Option<serde_json::Value>,
 }
 

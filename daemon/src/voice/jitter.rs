@@ -20,6 +20,9 @@ const MAX_TARGET_FRAMES: u32 = 30;
 const MAX_BUFFERED: usize = 400;
 /// After this many frames with nothing to play, stop and re-buffer.
 const IDLE_RESET: u32 = 60;
+/// Longest run of frames the playout waits (stretches) for a late packet in
+/// the middle of speech before giving it up as lost.
+const MAX_HOLD: u32 = 8;
 
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
 pub struct Stats {
@@ -29,12 +32,15 @@ pub struct Stats {
     pub concealed: u64,
     pub fec_recovered: u64,
     pub late: u64,
+    /// Frames of concealment inserted while waiting for a late packet: they
+    /// raise the playout delay without losing any of the sender's frames.
+    pub stretched: u64,
     pub drained: u64,
     pub bad: u64,
 }
 
 pub struct JitterBuffer {
-    packets: BTreeMap<u32, (u32, Vec<u8>)>,
+    packets: BTreeMap<u32, (u32, u8, Vec<u8>)>,
     decoder: Decoder,
     next_ts: Option<u32>,
     last_seq: Option<u32>,
@@ -45,6 +51,13 @@ pub struct JitterBuffer {
     jitter_ms: f64,
     last_transit: Option<f64>,
     first_arrival: Option<f64>,
+    /// Highest sequence number of an audio packet received.
+    highest_audio_seq: Option<u32>,
+    /// Frames played with nothing in the buffer, not yet known to be loss or pause.
+    unexplained: u32,
+    /// Whether the last frame played was speech (so an empty buffer is a late packet, not a pause).
+    in_speech: bool,
+    held: u32,
     // Loss accounting over one-second windows.
     highest_seq: Option<u32>,
     window_start_seq: Option<u32>,
@@ -69,6 +82,10 @@ impl JitterBuffer {
             jitter_ms: 0.0,
             last_transit: None,
             first_arrival: None,
+            highest_audio_seq: None,
+            unexplained: 0,
+            in_speech: false,
+            held: 0,
             highest_seq: None,
             window_start_seq: None,
             window_received: 0,
@@ -113,8 +130,21 @@ impl JitterBuffer {
         self.delays.push_back(transit);
         self.retarget();
 
+        // Frames whose turn passed while the buffer was empty looked like a
+        // pause; a sequence gap up to this packet (or this packet itself being
+        // late) shows they were lost and concealed.
+        let late = self.next_ts.is_some_and(|n| f.ts < n);
+        if self.highest_audio_seq.is_none_or(|h| f.seq > h) {
+            if let Some(h) = self.highest_audio_seq {
+                let missing = f.seq - h - 1 + u32::from(late);
+                self.stats.concealed += u64::from(missing.min(self.unexplained));
+            }
+            self.unexplained = 0;
+            self.highest_audio_seq = Some(f.seq);
+        }
         if let Some(next) = self.next_ts {
-            if f.ts < next {
+            if late {
+                // Its slot was already filled (FEC or PLC, counted then).
                 self.stats.late += 1;
                 return;
             }
@@ -129,7 +159,7 @@ impl JitterBuffer {
             return;
         }
         self.first_arrival.get_or_insert(now_ms);
-        self.packets.insert(f.ts, (f.seq, f.payload));
+        self.packets.insert(f.ts, (f.seq, f.flags, f.payload));
     }
 
     fn count_seq(&mut self, seq: u32, now_ms: f64) {
@@ -181,8 +211,10 @@ impl JitterBuffer {
             }
         };
         self.next_ts = Some(next.wrapping_add(1));
-        if let Some((seq, payload)) = self.packets.remove(&next) {
+        if let Some((seq, flags, payload)) = self.packets.remove(&next) {
             self.idle = 0;
+            self.held = 0;
+            self.in_speech = flags & FLAG_SPEAKING != 0;
             self.last_seq = Some(seq);
             self.stats.played += 1;
             if !self.decoder.decode(&payload, out) {
@@ -191,14 +223,28 @@ impl JitterBuffer {
             }
         } else {
             self.idle += 1;
-            let following = self.packets.iter().next().map(|(&ts, (seq, p))| (ts, *seq, p.clone()));
+            let following = self.packets.iter().next().map(|(&ts, (seq, _, p))| (ts, *seq, p.clone()));
+            let level = self.packets.keys().next_back().map_or(0, |&l| l.wrapping_sub(next));
+            if self.in_speech && self.held < MAX_HOLD && level < self.target_frames {
+                // In the middle of speech, with less buffered than the delay
+                // jitter calls for: the packet is more likely late than lost.
+                // Wait for it (PLC fills the time) instead of skipping its
+                // slot, which raises the playout delay towards the target.
+                self.held += 1;
+                self.next_ts = Some(next);
+                self.decoder.conceal(out);
+                self.stats.stretched += 1;
+                return true;
+            }
             // A seq gap before the next packet means packets were lost; no gap
             // means the sender paused (DTX).
             let lost = match (&following, self.last_seq) {
                 (Some((_, seq, _)), Some(last)) => seq.wrapping_sub(last) > 1,
-                (None, _) => self.speaking() && self.idle <= 3,
                 _ => false,
             };
+            if following.is_none() {
+                self.unexplained = self.unexplained.saturating_add(1);
+            }
             match following {
                 Some((ts, _, p)) if lost && ts == next.wrapping_add(1) && self.decoder.decode_fec(&p, out) => {
                     self.stats.fec_recovered += 1;
@@ -225,7 +271,7 @@ impl JitterBuffer {
     fn drain(&mut self) {
         let (Some(next), Some((&last, _))) = (self.next_ts, self.packets.iter().next_back()) else { return };
         if last >= next && last - next + 1 > self.target_frames + 3 {
-            if let Some((seq, _)) = self.packets.remove(&next) {
+            if let Some((seq, _, _)) = self.packets.remove(&next) {
                 self.last_seq = Some(seq);
             }
             self.next_ts = Some(next + 1);
@@ -303,7 +349,9 @@ mod tests {
             t += 10.0;
         }
         assert!(jb.target_frames >= 4, "target {}", jb.target_frames);
-        assert!(jb.stats.concealed <= 15, "{:?}", jb.stats);
+        // Once the playout delay has grown, late packets are played, not concealed.
+        assert!(jb.stats.concealed + jb.stats.fec_recovered <= 6, "{:?}", jb.stats);
+        assert!(jb.stats.played >= 290, "{:?}", jb.stats);
     }
 
     #[test]
