@@ -77,6 +77,9 @@ class Link:
 
     def __init__(self, tag, delay=0, jitter=0, loss=0, rate=0, reorder=False, seed=1):
         self.a, self.b = f"apb{tag}a", f"apb{tag}b"
+        # Listen on these exactly: on a point-to-point tun, 0.0.0.0 expands to
+        # the *peer's* address (netlink IFA_ADDRESS), which would be advertised.
+        self.addr_a, self.addr_b = "10.77.9.1", "10.77.9.2"
         for ns in (self.a, self.b):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
             subprocess.run(["ip", "netns", "add", ns], check=True)

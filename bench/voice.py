@@ -41,8 +41,10 @@ def call(work, a_in, secs, link=None, design="stream", tag="x"):
     b_in = work / "silence.wav"
     a_out, b_out = work / f"{tag}-a.wav", work / f"{tag}-b.wav"
     common = ["--audio", "wav", "--voice-transport", design]
-    a = Daemon("alice", work, ns=link.a if link else None, args=common + ["--wav-in", str(a_in), "--wav-out", str(a_out)])
-    b = Daemon("bob", work, ns=link.b if link else None, args=common + ["--wav-in", str(b_in), "--wav-out", str(b_out)])
+    la = [f"/ip4/{link.addr_a}/udp/0/quic-v1"] if link else None
+    lb = [f"/ip4/{link.addr_b}/udp/0/quic-v1"] if link else None
+    a = Daemon("alice", work, ns=link.a if link else None, listen=la, args=common + ["--wav-in", str(a_in), "--wav-out", str(a_out)])
+    b = Daemon("bob", work, ns=link.b if link else None, listen=lb, args=common + ["--wav-in", str(b_in), "--wav-out", str(b_out)])
     try:
         room = a.cli("room", "create", "bench")["id"]
         b.cli("join", a.cli("invite", room)["code"])

@@ -7,11 +7,14 @@ use super::{FRAME, RATE};
 
 /// Largest Opus packet for one frame (RFC 6716 caps a frame at 1275 bytes).
 pub const MAX_PACKET: usize = 1275;
+/// Fullband speech at 32 kbit/s: ~4 kB/s per peer while talking, nothing in pauses.
+const DEFAULT_BPS: i32 = 32_000;
 
 pub struct Encoder {
     inner: opus::Encoder,
     buf: Vec<u8>,
     loss_pct: u8,
+    base_bps: i32,
 }
 
 impl Encoder {
@@ -20,7 +23,9 @@ impl Encoder {
         inner.set_inband_fec(true)?;
         inner.set_dtx(true)?;
         inner.set_max_bandwidth(Bandwidth::Fullband)?;
-        let mut e = Encoder { inner, buf: vec![0; MAX_PACKET], loss_pct: u8::MAX };
+        // A measurement knob (docs/benchmarks.md): the bitrate on a clean path.
+        let base_bps = std::env::var("APERO_VOICE_KBPS").ok().and_then(|v| v.parse::<i32>().ok()).map_or(DEFAULT_BPS, |k| k.clamp(8, 128) * 1000);
+        let mut e = Encoder { inner, buf: vec![0; MAX_PACKET], loss_pct: u8::MAX, base_bps };
         e.adapt(0)?;
         Ok(e)
     }
@@ -37,9 +42,9 @@ impl Encoder {
         // first lost packet is already covered.
         self.inner.set_packet_loss_perc(i32::from(loss_pct.max(3)))?;
         let bitrate = match loss_pct {
-            0..=1 => 32_000,
-            2..=9 => 40_000,
-            _ => 48_000,
+            0..=1 => self.base_bps,
+            2..=9 => self.base_bps * 5 / 4,
+            _ => self.base_bps * 3 / 2,
         };
         self.inner.set_bitrate(Bitrate::Bits(bitrate))
     }

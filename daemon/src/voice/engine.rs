@@ -131,6 +131,7 @@ fn run(shared: Arc<Shared>, mut cap: rtrb::Consumer<i16>, mut play: rtrb::Produc
     let mut peer_frame = [0i16; FRAME];
     let mut mixer = Mixer::default();
     let (mut seq, mut ts, mut hang, mut since_sent) = (0u32, 0u32, 0u32, 0u32);
+    let mut was_audio = false;
     while !stop.load(Ordering::Relaxed) {
         while cap.slots() >= FRAME {
             if let Ok(chunk) = cap.read_chunk(FRAME) {
@@ -154,10 +155,15 @@ fn run(shared: Arc<Shared>, mut cap: rtrb::Consumer<i16>, mut play: rtrb::Produc
                 Some(payload) => {
                     seq = seq.wrapping_add(1);
                     since_sent = 0;
+                    was_audio = true;
                     Some(OutFrame { flags, seq, ts, payload, captured: Instant::now() })
                 }
-                None if since_sent >= KEEPALIVE_FRAMES => {
+                // The first silent frame after audio is marked at once: it tells
+                // the receiver's jitter buffer that the gap that follows is a
+                // pause, not late packets worth waiting for.
+                None if was_audio || since_sent >= KEEPALIVE_FRAMES => {
                     since_sent = 0;
+                    was_audio = false;
                     // A keep-alive does not use up a sequence number: it is not a packet the
                     // receiver should miss.
                     Some(OutFrame { flags, seq, ts, payload: Vec::new(), captured: Instant::now() })

@@ -58,6 +58,8 @@ pub struct JitterBuffer {
     /// Whether the last frame played was speech (so an empty buffer is a late packet, not a pause).
     in_speech: bool,
     held: u32,
+    /// The sender's clock when it last went quiet (its DTX marker).
+    pause_at: Option<u32>,
     // Loss accounting over one-second windows.
     highest_seq: Option<u32>,
     window_start_seq: Option<u32>,
@@ -86,6 +88,7 @@ impl JitterBuffer {
             unexplained: 0,
             in_speech: false,
             held: 0,
+            pause_at: None,
             highest_seq: None,
             window_start_seq: None,
             window_received: 0,
@@ -115,7 +118,11 @@ impl JitterBuffer {
         self.last_flags = f.flags;
         self.count_seq(f.seq, now_ms);
         if f.payload.is_empty() {
-            return; // keep-alive: presence and flags only
+            // Keep-alive: presence and flags, and where a pause began.
+            if self.pause_at.is_none_or(|p| f.ts > p) {
+                self.pause_at = Some(f.ts);
+            }
+            return;
         }
         self.stats.received += 1;
         // Delay variation: transit time up to a constant clock offset.
@@ -215,6 +222,9 @@ impl JitterBuffer {
             self.idle = 0;
             self.held = 0;
             self.in_speech = flags & FLAG_SPEAKING != 0;
+            if self.pause_at.is_some_and(|p| next >= p) {
+                self.pause_at = None;
+            }
             self.last_seq = Some(seq);
             self.stats.played += 1;
             if !self.decoder.decode(&payload, out) {
@@ -225,7 +235,12 @@ impl JitterBuffer {
             self.idle += 1;
             let following = self.packets.iter().next().map(|(&ts, (seq, _, p))| (ts, *seq, p.clone()));
             let level = self.packets.keys().next_back().map_or(0, |&l| l.wrapping_sub(next));
-            if self.in_speech && self.held < MAX_HOLD && level < self.target_frames {
+            // Missing by sequence number (late or lost), not a DTX pause.
+            let missing = match (&following, self.last_seq) {
+                (Some((_, seq, _)), Some(last)) => seq.wrapping_sub(last) > 1,
+                _ => self.pause_at.is_none_or(|p| next < p),
+            };
+            if self.in_speech && missing && self.held < MAX_HOLD && level < self.target_frames {
                 // In the middle of speech, with less buffered than the delay
                 // jitter calls for: the packet is more likely late than lost.
                 // Wait for it (PLC fills the time) instead of skipping its
