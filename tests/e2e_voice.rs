@@ -171,7 +171,7 @@ fn mute_silences_and_silence_is_cheap() {
 fn hostile_voice_traffic_is_dropped_and_the_call_goes_on() {
     use aperod::voice::frame::{encode_header, VoiceFrame};
     use aperod::wire::{PeerRequest, PeerResponse};
-    use common::raw::{raw_peer_with, rpc, send_raw};
+    use common::raw::{raw_peer_with, rpc};
     use futures::AsyncWriteExt;
     use libp2p::StreamProtocol;
 

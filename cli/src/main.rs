@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{call, chat, daemon, invite, room};
+use commands::{call, chat, daemon, files, invite, room};
 
 /// Group calls, chat and files with friends, with no server in between.
 ///
@@ -60,6 +60,16 @@ enum Command {
     /// List or switch audio devices.
     #[command(subcommand)]
     Audio(call::AudioCommand),
+    /// Offer files to a room (they stay on your disk; members fetch them from you).
+    Send(files::SendArgs),
+    /// List the files offered in a room.
+    Files(files::FilesArgs),
+    /// Download an offered file, with a progress bar; resumes where it stopped.
+    Get(files::GetArgs),
+    /// List running, paused and finished downloads.
+    Transfers,
+    /// Stop a download and delete its partial file.
+    Cancel(files::CancelArgs),
     /// Print a shell completion script (e.g. `apero completions bash > ~/.local/share/bash-completion/completions/apero`).
     Completions {
         shell: clap_complete::Shell,
@@ -107,6 +117,11 @@ fn main() -> ExitCode {
             Command::Mute => call::mute(&ctx, true).await,
             Command::Unmute => call::mute(&ctx, false).await,
             Command::Audio(c) => call::audio(&ctx, c).await,
+            Command::Send(a) => files::send(&ctx, a).await,
+            Command::Files(a) => files::files(&ctx, a).await,
+            Command::Get(a) => files::get(&ctx, a).await,
+            Command::Transfers => files::transfers(&ctx).await,
+            Command::Cancel(a) => files::cancel(&ctx, a).await,
             Command::Completions { shell } => {
                 let mut cmd = <Cli as clap::CommandFactory>::command();
                 clap_complete::generate(shell, &mut cmd, "apero", &mut std::io::stdout());

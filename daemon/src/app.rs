@@ -80,6 +80,7 @@ pub struct Counters {
     pub not_members: AtomicU64,
     pub refused_joins: AtomicU64,
     pub bad_control: AtomicU64,
+    pub files: AtomicU64,
 }
 
 impl Counters {
@@ -95,6 +96,7 @@ impl Counters {
             refused_joins: self.refused_joins.load(Ordering::Relaxed),
             bad_control: self.bad_control.load(Ordering::Relaxed),
             voice: 0,
+            files: self.files.load(Ordering::Relaxed),
         }
     }
 }
@@ -110,6 +112,7 @@ pub struct App {
     pub counters: Counters,
     pub shutdown: watch::Sender<bool>,
     pub voice: crate::voice::call::Voice,
+    pub transfers: crate::files::transfer::Transfers,
     /// Last time a repair sync was started per (peer, room), to stop a peer
     /// from making us sync in a loop.
     repairs: Mutex<HashMap<(PeerId, String), Instant>>,
@@ -135,6 +138,7 @@ impl App {
             counters,
             shutdown,
             voice,
+            transfers: Default::default(),
             repairs: Mutex::new(HashMap::new()),
         })
     }
@@ -262,7 +266,12 @@ impl App {
                     let name = self.store.author_name(room, &author).unwrap_or_default();
                     self.emit(Event::MemberLeft { room: room.to_string(), peer_id: author, name })
                 }
-                Body::Create { .. } => {}
+                Body::Offer { file, .. } => {
+                    if let Ok(Some(info)) = self.file_info(room, file) {
+                        self.emit(Event::FileOffered { room: room.to_string(), file: info });
+                    }
+                }
+                Body::Create { .. } | Body::Have { .. } => {}
             }
         }
     }

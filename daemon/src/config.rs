@@ -84,6 +84,8 @@ pub struct Config {
     pub bootstrap: Vec<Multiaddr>,
     pub mdns: bool,
     pub voice: crate::voice::call::VoiceConfig,
+    /// Cap on bytes served to others, kbit/s; 0 is none.
+    pub upload_limit_kbit: u64,
 }
 
 /// Public libp2p DHT bootstrap nodes, used by the connectivity layer; here

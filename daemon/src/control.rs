@@ -211,6 +211,11 @@ async fn dispatch(app: &Arc<App>, request: Request) -> Result<Reply, AppError> {
         Request::Mute { muted } => Reply::Call(app.set_muted(muted).await?),
         Request::AudioDevices => Reply::AudioDevices(app.audio_devices()?),
         Request::AudioUse { input, output } => Reply::AudioDevices(app.audio_use(input, output).await?),
+        Request::Send { room, paths, name } => Reply::Offered(app.send_files(&room, paths, name).await?),
+        Request::Files { room } => Reply::Files(app.files(&room).await?),
+        Request::Get { file, dir } => Reply::Transfer(app.get(&file, dir).await?),
+        Request::Transfers => Reply::Transfers(app.transfers_list()?),
+        Request::Cancel { file } => Reply::Transfer(app.cancel(&file).await?),
         Request::Hello { .. } => Reply::Hello(HelloReply { version: PROTOCOL_VERSION, daemon: env!("CARGO_PKG_VERSION").into() }),
         Request::Subscribe | Request::Shutdown => unreachable_request(),
     })

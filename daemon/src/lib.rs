@@ -4,6 +4,7 @@
 pub mod app;
 pub mod config;
 pub mod control;
+pub mod files;
 pub mod identity;
 pub mod lock;
 pub mod node;
@@ -46,6 +47,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let app = app::App::new(db, node.clone(), key, config.name.clone(), paths.data.clone(), counters, voice);
     let admission = std::sync::Arc::new(voice::call::AppAdmission(std::sync::Arc::downgrade(&app)));
     tokio::spawn(voice::transport::accept_loop(node.streams.clone(), admission, app.voice.counters.clone()));
+    app.pause_interrupted();
+    tokio::spawn(files::serve::accept_loop(node.streams.clone(), app.clone(), config.upload_limit_kbit));
     tokio::spawn(app.clone().run_node_events(node_events));
     tokio::spawn(app.clone().run_maintenance());
 

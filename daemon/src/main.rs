@@ -61,6 +61,10 @@ struct Args {
     /// stream per frame (see docs/benchmarks.md).
     #[arg(long, value_enum, default_value_t = aperod::voice::transport::Design::Stream)]
     voice_transport: aperod::voice::transport::Design,
+    /// Cap the bandwidth used to serve files to others, in kbit/s (0: no cap).
+    /// On a slow uplink this keeps room for calls.
+    #[arg(long, value_name = "KBIT", default_value_t = 0)]
+    upload_limit: u64,
 }
 
 fn main() {
@@ -105,7 +109,7 @@ fn run_foreground(args: Args) -> anyhow::Result<()> {
         },
         design: args.voice_transport,
     };
-    let config = Config { name: display_name(&paths, args.name.as_deref()), paths, listen, bootstrap, mdns: !args.no_mdns, voice };
+    let config = Config { name: display_name(&paths, args.name.as_deref()), paths, listen, bootstrap, mdns: !args.no_mdns, voice, upload_limit_kbit: args.upload_limit };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(aperod::run(config))
 }
@@ -156,6 +160,7 @@ fn start_background(args: Args) -> anyhow::Result<()> {
         }
     }
     cmd.arg("--voice-transport").arg(format!("{:?}", args.voice_transport).to_lowercase());
+    cmd.arg("--upload-limit").arg(args.upload_limit.to_string());
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

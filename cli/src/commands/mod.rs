@@ -4,3 +4,4 @@ pub mod daemon;
 pub mod duration;
 pub mod invite;
 pub mod room;
+pub mod files;

@@ -210,6 +210,41 @@ impl Client {
     }
 
     /// Turns the connection into an event stream.
+    pub async fn send_files(&mut self, room: &str, paths: Vec<String>, name: Option<String>) -> Result<Vec<OfferInfo>, ClientError> {
+        match self.request(&Request::Send { room: room.into(), paths, name }).await? {
+            Reply::Offered(o) => Ok(o),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn files(&mut self, room: &str) -> Result<Vec<FileInfo>, ClientError> {
+        match self.request(&Request::Files { room: room.into() }).await? {
+            Reply::Files(f) => Ok(f),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn get(&mut self, file: &str, dir: Option<String>) -> Result<TransferInfo, ClientError> {
+        match self.request(&Request::Get { file: file.into(), dir }).await? {
+            Reply::Transfer(t) => Ok(t),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn transfers(&mut self) -> Result<Vec<TransferInfo>, ClientError> {
+        match self.request(&Request::Transfers).await? {
+            Reply::Transfers(t) => Ok(t),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn cancel(&mut self, file: &str) -> Result<TransferInfo, ClientError> {
+        match self.request(&Request::Cancel { file: file.into() }).await? {
+            Reply::Transfer(t) => Ok(t),
+            other => Err(unexpected(other)),
+        }
+    }
+
     pub async fn subscribe(mut self) -> Result<EventStream, ClientError> {
         match self.request(&Request::Subscribe).await? {
             Reply::Subscribed => Ok(EventStream { reader: self.reader, _writer: self.writer, buf: self.buf }),

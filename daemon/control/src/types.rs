@@ -34,6 +34,19 @@ pub enum Request {
     AudioDevices,
     /// Switch input and/or output device, also during a call.
     AudioUse { input: Option<String>, output: Option<String> },
+    /// Offer files to a room: hash them and announce signed offers. Paths
+    /// must be absolute. `name` overrides the offered name (one path only).
+    Send { room: String, paths: Vec<String>, name: Option<String> },
+    /// The files offered in a room.
+    Files { room: String },
+    /// Download an offered file into `dir` (absolute; default: the
+    /// downloads directory). Answers once the transfer started; progress
+    /// comes as [`Event::Transfer`].
+    Get { file: String, dir: Option<String> },
+    /// Running, paused and recently finished downloads.
+    Transfers,
+    /// Stop a download and delete its partial file.
+    Cancel { file: String },
 }
 
 /// One line from the daemon to a client: `{"ok": ...}` or `{"error": ...}`.
@@ -61,6 +74,10 @@ pub enum Reply {
     Subscribed,
     Call(CallStatus),
     AudioDevices(AudioDevicesInfo),
+    Offered(Vec<OfferInfo>),
+    Files(Vec<FileInfo>),
+    Transfer(TransferInfo),
+    Transfers(Vec<TransferInfo>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,6 +158,10 @@ pub struct Dropped {
     /// from someone not in our call.
     #[serde(default)]
     pub voice: u64,
+    /// File requests refused (non-members, unknown files, out of range,
+    /// floods) and chunks from peers that failed verification.
+    #[serde(default)]
+    pub files: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -248,6 +269,62 @@ pub struct MessageInfo {
     pub lamport: u64,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfferInfo {
+    /// The file's id: its BLAKE3 root hash, in hex.
+    pub id: String,
+    pub name: String,
+    pub size: u64,
+    pub hash: String,
+    pub mime: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub id: String,
+    pub room: String,
+    /// The name as offered, made safe to show and to save.
+    pub name: String,
+    pub size: u64,
+    pub mime: String,
+    pub image: bool,
+    /// Who offered it (peer id) and their name.
+    pub from: String,
+    pub from_name: String,
+    /// When it was offered, Unix milliseconds.
+    pub time: u64,
+    /// Whether a complete, verified copy is on this machine.
+    pub have: bool,
+    /// Members known to have it (the sender and those who fetched it).
+    pub sources: usize,
+    /// How many of those are online now.
+    pub sources_online: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransferInfo {
+    /// The file's id (one download per file).
+    pub id: String,
+    pub room: String,
+    pub name: String,
+    pub size: u64,
+    /// `running`, `paused`, `done`, `failed` or `cancelled`.
+    pub state: String,
+    /// Verified bytes on disk.
+    pub done_bytes: u64,
+    /// Bytes received over the network by this run (resumes fetch less).
+    pub fetched_bytes: u64,
+    /// Bytes per second over the last seconds.
+    pub rate_bps: f64,
+    /// Peers we are pulling from right now.
+    pub sources: usize,
+    /// Chunks that failed verification and were fetched again.
+    pub bad_chunks: u64,
+    /// The final file, once done.
+    pub path: Option<String>,
+    pub error: Option<String>,
+}
+
 /// Something that happened, streamed after [`Request::Subscribe`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -259,6 +336,10 @@ pub enum Event {
     PeerDisconnected { peer_id: String },
     /// Someone joined or left a room's call; `participants` is who is in it now.
     CallChanged { room: String, participants: Vec<String> },
+    /// A file was offered in a room.
+    FileOffered { room: String, file: FileInfo },
+    /// A download made progress (a few times a second) or changed state.
+    Transfer { transfer: TransferInfo },
     /// The subscriber fell behind and `missed` events were skipped.
     Lagged { missed: u64 },
 }

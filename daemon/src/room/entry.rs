@@ -35,6 +35,19 @@ pub enum Body {
     Admit { member: String, name: String },
     Leave,
     Message { text: String },
+    /// A file offered to the room. `file` is its BLAKE3 root hash (hex),
+    /// which commits to every chunk. `name` is as the sender gave it:
+    /// receivers sanitize it before showing or saving.
+    Offer { file: String, name: String, size: u64, chunk_size: u32, mime: String },
+    /// "I now have a complete, verified copy of this file and can serve it."
+    Have { file: String },
+}
+
+pub const MAX_FILE_NAME_BYTES: usize = 1024;
+pub const MAX_MIME_BYTES: usize = 128;
+
+pub fn is_file_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl Body {
@@ -44,6 +57,8 @@ impl Body {
             Body::Admit { .. } => "admit",
             Body::Leave => "leave",
             Body::Message { .. } => "message",
+            Body::Offer { .. } => "offer",
+            Body::Have { .. } => "have",
         }
     }
 }
@@ -92,6 +107,14 @@ impl Entry {
             }
             Body::Leave => {}
             Body::Message { text } => put(&mut out, text.as_bytes()),
+            Body::Offer { file, name, size, chunk_size, mime } => {
+                put(&mut out, file.as_bytes());
+                put(&mut out, name.as_bytes());
+                out.extend_from_slice(&size.to_be_bytes());
+                out.extend_from_slice(&chunk_size.to_be_bytes());
+                put(&mut out, mime.as_bytes());
+            }
+            Body::Have { file } => put(&mut out, file.as_bytes()),
         }
         out
     }
@@ -126,6 +149,21 @@ impl Entry {
             Body::Message { text } => {
                 if text.len() > MAX_MESSAGE_BYTES {
                     return Err(EntryError::Malformed("message too long"));
+                }
+            }
+            Body::Offer { file, name, size: _, chunk_size, mime } => {
+                // Hostile names are allowed in (receivers sanitize them), but
+                // not unbounded ones.
+                if !is_file_id(file) || name.is_empty() || name.len() > MAX_FILE_NAME_BYTES || mime.len() > MAX_MIME_BYTES {
+                    return Err(EntryError::Malformed("file offer"));
+                }
+                if !(crate::files::MIN_CHUNK..=crate::files::MAX_CHUNK).contains(chunk_size) {
+                    return Err(EntryError::Malformed("chunk size"));
+                }
+            }
+            Body::Have { file } => {
+                if !is_file_id(file) {
+                    return Err(EntryError::Malformed("file id"));
                 }
             }
         }

@@ -92,7 +92,7 @@ impl Store {
                         params![room, author, v.entry.lamport as i64],
                     )?;
                 }
-                Body::Message { .. } => {
+                Body::Message { .. } | Body::Offer { .. } | Body::Have { .. } => {
                     if !is_member_at(&tx, room, &author, v.entry.lamport)? {
                         out.not_member += 1;
                         continue;
@@ -101,6 +101,8 @@ impl Store {
             }
             let text = match &v.entry.body {
                 Body::Message { text } => Some(text.as_str()),
+                // Indexed by file id, for offers and sources.
+                Body::Offer { file, .. } | Body::Have { file } => Some(file.as_str()),
                 _ => None,
             };
             let raw = serde_json::to_string(&v.entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;

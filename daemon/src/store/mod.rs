@@ -8,6 +8,7 @@
 //! synchronous methods, never across an `.await`.
 
 mod entries;
+mod files;
 mod invites;
 mod members;
 mod peers;
@@ -18,6 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use entries::{Ingested, MessageRow};
+pub use files::{DownloadRow, OfferRow, SharedRow};
 pub use invites::InviteRow;
 pub use members::MemberRow;
 
@@ -78,6 +80,34 @@ CREATE TABLE IF NOT EXISTS peers (
     peer_id TEXT PRIMARY KEY,
     addrs TEXT NOT NULL DEFAULT '[]',
     last_seen_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS entries_files ON entries(text) WHERE kind IN ('offer', 'have');
+-- Local files we can serve: our own offers (where the user keeps them) and
+-- completed downloads. `hashes` is the chunk-hash list the root commits to.
+CREATE TABLE IF NOT EXISTS shared (
+    file TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    chunk_size INTEGER NOT NULL,
+    hashes BLOB NOT NULL,
+    PRIMARY KEY (file, path)
+);
+-- Downloads, complete or not. `bitmap` marks chunks verified and written to `part`.
+CREATE TABLE IF NOT EXISTS downloads (
+    file TEXT PRIMARY KEY,
+    room TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    chunk_size INTEGER NOT NULL,
+    dir TEXT NOT NULL,
+    part TEXT NOT NULL,
+    hashes BLOB,
+    bitmap BLOB NOT NULL,
+    state TEXT NOT NULL,
+    final_path TEXT,
+    error TEXT,
+    created_ms INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
 "#;

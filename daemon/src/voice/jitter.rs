@@ -16,7 +16,10 @@ use super::FRAME;
 const FRAME_MS: f64 = 10.0;
 /// ~3 s of speech: long enough for a stable quantile, short enough to adapt.
 const DELAY_WINDOW: usize = 300;
-const MAX_TARGET_FRAMES: u32 = 30;
+/// Waiting longer than this for late frames costs a conversation more than
+/// concealing them (and on a stream transport, a retransmission after a loss
+/// would otherwise drag the playout delay up by a round trip).
+const MAX_TARGET_FRAMES: u32 = 8;
 const MAX_BUFFERED: usize = 400;
 /// After this many frames with nothing to play, stop and re-buffer.
 const IDLE_RESET: u32 = 60;

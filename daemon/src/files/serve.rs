@@ -1,0 +1,210 @@
+//! Serving chunks to room members. Every request is checked: the asker is a
+//! member of the room, the file was offered there, we hold a copy that still
+//! matches the offer (size and mtime, and each chunk's hash before it goes
+//! out). Anything else is refused with a reason and counted.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use libp2p::PeerId;
+use tokio::sync::Semaphore;
+
+use super::wire::{self, FileRefusal, FileReply, FileRequest};
+use super::{chunk_count, chunk_len, hash_chunk, mtime_ns};
+use crate::app::App;
+use crate::store::SharedRow;
+
+/// A downloader keeps a few streams open per source; more than this at once
+/// from one peer is a flood.
+const STREAMS_PER_PEER: usize = 16;
+/// Requests per second per stream, well above 1 GiB/s in 1 MiB chunks.
+const REQUESTS_PER_SEC: f64 = 2000.0;
+const IDLE: Duration = Duration::from_secs(60);
+
+/// A token bucket over all file bytes we send, so a user can keep uplink
+/// for calls.
+pub struct UploadLimit {
+    bytes_per_sec: f64,
+    state: tokio::sync::Mutex<(f64, Instant)>,
+}
+
+impl UploadLimit {
+    fn new(kbit: u64) -> Option<Arc<UploadLimit>> {
+        (kbit > 0).then(|| {
+            let bps = kbit as f64 * 1000.0 / 8.0;
+            Arc::new(UploadLimit { bytes_per_sec: bps, state: tokio::sync::Mutex::new((0.0, Instant::now())) })
+        })
+    }
+
+    /// Waits until `n` bytes may go out.
+    async fn take(&self, n: usize) {
+        let wait = {
+            let mut st = self.state.lock().await;
+            let now = Instant::now();
+            // Up to a quarter second of burst.
+            let burst = self.bytes_per_sec / 4.0;
+            st.0 = (st.0 + now.duration_since(st.1).as_secs_f64() * self.bytes_per_sec).min(burst);
+            st.1 = now;
+            st.0 -= n as f64;
+            if st.0 < 0.0 {
+                Duration::from_secs_f64(-st.0 / self.bytes_per_sec)
+            } else {
+                Duration::ZERO
+            }
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+pub async fn accept_loop(mut control: libp2p_stream::Control, app: Arc<App>, upload_limit_kbit: u64) {
+    let limit = UploadLimit::new(upload_limit_kbit);
+    let mut incoming = match control.accept(wire::PROTOCOL) {
+        Ok(i) => i,
+        Err(e) => return tracing::error!("cannot accept file streams: {e}"),
+    };
+    let mut per_peer: HashMap<PeerId, Arc<Semaphore>> = HashMap::new();
+    while let Some((peer, stream)) = incoming.next().await {
+        per_peer.retain(|_, s| s.available_permits() < STREAMS_PER_PEER);
+        let sem = per_peer.entry(peer).or_insert_with(|| Arc::new(Semaphore::new(STREAMS_PER_PEER))).clone();
+        let Ok(permit) = sem.try_acquire_owned() else {
+            app.counters.files.fetch_add(1, Ordering::Relaxed);
+            continue; // dropping the stream resets it
+        };
+        let app = app.clone();
+        let limit = limit.clone();
+        tokio::spawn(async move {
+            serve_stream(&app, peer, stream, limit).await;
+            drop(permit);
+        });
+    }
+}
+
+struct Open {
+    row: SharedRow,
+    file: Arc<File>,
+}
+
+async fn serve_stream(app: &Arc<App>, peer: PeerId, mut stream: libp2p::Stream, limit: Option<Arc<UploadLimit>>) {
+    let mut open: HashMap<String, Open> = HashMap::new();
+    let mut tokens = 50.0f64;
+    let mut last = Instant::now();
+    loop {
+        let req = match tokio::time::timeout(IDLE, wire::read_frame::<FileRequest, _>(&mut stream)).await {
+            Ok(Ok(Some(r))) => r,
+            Ok(Ok(None)) | Err(_) => return,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, "bad file request: {e}");
+                app.counters.files.fetch_add(1, Ordering::Relaxed);
+                let _ = wire::write_reply(&mut stream, &FileReply::Refused { reason: FileRefusal::BadRequest }, &[]).await;
+                return;
+            }
+        };
+        let now = Instant::now();
+        tokens = (tokens + now.duration_since(last).as_secs_f64() * REQUESTS_PER_SEC).min(50.0);
+        last = now;
+        let answer = if tokens < 1.0 {
+            Err(FileRefusal::Busy)
+        } else {
+            tokens -= 1.0;
+            answer(app, peer, &mut open, req).await
+        };
+        let result = match answer {
+            Ok((reply, payload)) => {
+                if let Some(l) = &limit {
+                    l.take(payload.len()).await;
+                }
+                wire::write_reply(&mut stream, &reply, &payload).await
+            }
+            Err(reason) => {
+                app.counters.files.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, "refused a file request: {reason}");
+                wire::write_reply(&mut stream, &FileReply::Refused { reason }, &[]).await
+            }
+        };
+        if result.is_err() {
+            return;
+        }
+    }
+}
+
+async fn answer(
+    app: &Arc<App>,
+    peer: PeerId,
+    open: &mut HashMap<String, Open>,
+    req: FileRequest,
+) -> Result<(FileReply, Vec<u8>), FileRefusal> {
+    let (room, file) = match &req {
+        FileRequest::Hashes { room, file } | FileRequest::Chunk { room, file, .. } => (room.clone(), file.clone()),
+    };
+    if !open.contains_key(&file) {
+        if !app.store.is_member(&room, &peer.to_string()).unwrap_or(false) {
+            return Err(FileRefusal::NotMember);
+        }
+        if !app.store.offered_in(&room, &file).unwrap_or(false) {
+            return Err(FileRefusal::Unknown);
+        }
+        let o = open_copy(app, &file)?;
+        if open.len() >= 8 {
+            open.clear();
+        }
+        open.insert(file.clone(), o);
+    }
+    let o = &open[&file];
+    // Edited since it was offered? Then what we would send is not what the
+    // offer promised.
+    let still = std::fs::metadata(&o.row.path).map(|m| m.len() == o.row.size && mtime_ns(&m) == o.row.mtime_ns).unwrap_or(false);
+    if !still {
+        open.remove(&file);
+        return Err(FileRefusal::Changed);
+    }
+    match req {
+        FileRequest::Hashes { .. } => Ok((
+            FileReply::Hashes { size: o.row.size, chunk_size: o.row.chunk_size, len: o.row.hashes.len() as u64 },
+            o.row.hashes.clone(),
+        )),
+        FileRequest::Chunk { index, .. } => {
+            if index >= chunk_count(o.row.size, o.row.chunk_size) {
+                return Err(FileRefusal::OutOfRange);
+            }
+            let len = chunk_len(o.row.size, o.row.chunk_size, index) as usize;
+            let offset = index * u64::from(o.row.chunk_size);
+            let f = o.file.clone();
+            let expected: [u8; 32] = o.row.hashes[index as usize * 32..index as usize * 32 + 32].try_into().map_err(|_| FileRefusal::Changed)?;
+            let data = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, FileRefusal> {
+                let mut buf = vec![0u8; len];
+                f.read_exact_at(&mut buf, offset).map_err(|_| FileRefusal::Changed)?;
+                // Catches edits that kept size and mtime.
+                if hash_chunk(&buf) != expected {
+                    return Err(FileRefusal::Changed);
+                }
+                Ok(buf)
+            })
+            .await
+            .map_err(|_| FileRefusal::Changed)??;
+            Ok((FileReply::Chunk { index, len: len as u64 }, data))
+        }
+    }
+}
+
+/// The first local copy of `file` that still matches what was offered.
+fn open_copy(app: &App, file: &str) -> Result<Open, FileRefusal> {
+    let rows = app.store.shared(file).map_err(|_| FileRefusal::Unknown)?;
+    if rows.is_empty() {
+        return Err(FileRefusal::Unknown);
+    }
+    for row in rows {
+        let Ok(f) = File::open(&row.path) else { continue };
+        let Ok(m) = f.metadata() else { continue };
+        if m.len() == row.size && mtime_ns(&m) == row.mtime_ns {
+            return Ok(Open { row, file: Arc::new(f) });
+        }
+    }
+    Err(FileRefusal::Changed)
+}

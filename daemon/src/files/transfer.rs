@@ -1,0 +1,624 @@
+//! Downloads: pull verified chunks from every member who has the file, write
+//! them in place into a hidden partial file, remember which chunks are done
+//! (so a restart resumes), and rename into place only when all are verified.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use apero_control::{Event, TransferInfo};
+use libp2p::PeerId;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::wire::{self, FileRefusal, FileReply, FileRequest};
+use super::{hash_chunk, names, Bitmap, Manifest};
+use crate::app::{App, AppError, AppResult};
+use crate::room::entry::Body;
+use crate::store::{DownloadRow, OfferRow, SharedRow};
+
+/// Chunk requests in flight per source (one stream each).
+const PER_SOURCE: usize = 4;
+/// A source that sends this many bad chunks is dropped.
+const MAX_BAD_PER_SOURCE: u64 = 3;
+const SAVE_EVERY: Duration = Duration::from_millis(500);
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+const CHUNK_TIMEOUT: Duration = Duration::from_secs(60);
+const WAIT_FOR_SOURCES: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+pub struct Transfers {
+    running: Mutex<HashMap<String, Arc<Running>>>,
+}
+
+pub struct Running {
+    offer: OfferRow,
+    done: AtomicU64,
+    fetched: AtomicU64,
+    bad: AtomicU64,
+    sources: AtomicUsize,
+    rate: Mutex<VecDeque<(Instant, u64)>>,
+    cancel: watch::Sender<bool>,
+}
+
+impl Running {
+    fn info(&self, state: &str, path: Option<String>, error: Option<String>) -> TransferInfo {
+        TransferInfo {
+            id: self.offer.file.clone(),
+            room: self.offer.room.clone(),
+            name: names::sanitize(&self.offer.name),
+            size: self.offer.size,
+            state: state.into(),
+            done_bytes: self.done.load(Ordering::Relaxed),
+            fetched_bytes: self.fetched.load(Ordering::Relaxed),
+            rate_bps: self.rate(),
+            sources: self.sources.load(Ordering::Relaxed),
+            bad_chunks: self.bad.load(Ordering::Relaxed),
+            path,
+            error,
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        let mut r = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        r.push_back((now, self.done.load(Ordering::Relaxed)));
+        while r.len() > 2 && now.duration_since(r[0].0) > Duration::from_secs(3) {
+            r.pop_front();
+        }
+        let (t0, b0) = r[0];
+        let dt = now.duration_since(t0).as_secs_f64();
+        if dt < 0.2 {
+            return 0.0;
+        }
+        (r.back().map_or(b0, |x| x.1).saturating_sub(b0)) as f64 / dt
+    }
+}
+
+/// Why a download stopped short.
+enum Stop {
+    Cancelled,
+    /// Worth retrying later (sources went away): state `paused`.
+    Paused(String),
+    Failed(String),
+}
+
+impl App {
+    /// Starts (or resumes, or reports) the download of `file` (an id or a
+    /// unique prefix of one).
+    pub async fn get(self: &Arc<Self>, file: &str, dir: Option<String>) -> AppResult<TransferInfo> {
+        let offer = self.resolve_offer(file)?;
+        if let Some(r) = self.transfers.lock().get(&offer.file) {
+            return Ok(r.info("running", None, None));
+        }
+        let existing = self.store.download(&offer.file)?;
+        if let Some(d) = &existing {
+            if d.state == "done" && d.final_path.as_deref().is_some_and(|p| Path::new(p).exists()) {
+                return Ok(row_info(d, None));
+            }
+        }
+        if offer.author == self.peer_id.to_string() && !self.store.shared(&offer.file)?.is_empty() {
+            return Err(AppError::BadRequest("you offered this file: it is already on this machine".into()));
+        }
+        let dir = match dir {
+            Some(d) => PathBuf::from(d),
+            None => default_download_dir(),
+        };
+        if !dir.is_absolute() {
+            return Err(AppError::BadRequest("the download directory must be an absolute path".into()));
+        }
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| AppError::BadRequest(format!("cannot create {}: {e}", dir.display())))?;
+        let chunks = super::chunk_count(offer.size, offer.chunk_size);
+        let row = match existing {
+            // Resume where the verified chunks are, even if asked for another dir.
+            Some(d) if d.state != "done" && Path::new(&d.part).exists() => d,
+            _ => {
+                let safe = names::sanitize(&offer.name);
+                let part = dir.join(format!(".{}.{}.apero-part", safe, &offer.file[..12]));
+                DownloadRow {
+                    file: offer.file.clone(),
+                    room: offer.room.clone(),
+                    name: offer.name.clone(),
+                    size: offer.size,
+                    chunk_size: offer.chunk_size,
+                    dir: dir.to_string_lossy().into_owned(),
+                    part: part.to_string_lossy().into_owned(),
+                    hashes: None,
+                    bitmap: Bitmap::new(chunks).bytes().to_vec(),
+                    state: "running".into(),
+                    final_path: None,
+                    error: None,
+                }
+            }
+        };
+        self.store.download_put(&DownloadRow { state: "running".into(), error: None, ..row.clone() })?;
+        let bitmap = Bitmap::from_bytes(row.bitmap.clone(), chunks);
+        let (cancel, _) = watch::channel(false);
+        let running = Arc::new(Running {
+            done: AtomicU64::new(verified_bytes(&bitmap, &offer)),
+            offer,
+            fetched: AtomicU64::new(0),
+            bad: AtomicU64::new(0),
+            sources: AtomicUsize::new(0),
+            rate: Mutex::new(VecDeque::new()),
+            cancel,
+        });
+        self.transfers.lock().insert(row.file.clone(), running.clone());
+        let info = running.info("running", None, None);
+        let app = self.clone();
+        tokio::spawn(async move { app.run_download(running, row, bitmap).await });
+        Ok(info)
+    }
+
+    pub fn transfers_list(&self) -> AppResult<Vec<TransferInfo>> {
+        let running = self.transfers.lock();
+        Ok(self
+            .store
+            .downloads()?
+            .iter()
+            .map(|d| match running.get(&d.file) {
+                Some(r) => r.info("running", None, None),
+                None => row_info(d, None),
+            })
+            .collect())
+    }
+
+    pub async fn cancel(self: &Arc<Self>, file: &str) -> AppResult<TransferInfo> {
+        let id = match self.resolve_offer(file) {
+            Ok(o) => o.file,
+            Err(_) => self
+                .store
+                .downloads()?
+                .into_iter()
+                .find(|d| d.file.starts_with(file))
+                .map(|d| d.file)
+                .ok_or_else(|| AppError::NotFound(format!("no transfer {file}")))?,
+        };
+        let running = self.transfers.lock().get(&id).cloned();
+        if let Some(r) = running {
+            let _ = r.cancel.send(true);
+            // The task removes the partial file and the row.
+            for _ in 0..100 {
+                if !self.transfers.lock().contains_key(&id) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            return Ok(r.info("cancelled", None, None));
+        }
+        let d = self.store.download(&id)?.ok_or_else(|| AppError::NotFound(format!("no transfer {file}")))?;
+        if d.state == "done" {
+            return Err(AppError::BadRequest("this download is already complete".into()));
+        }
+        let _ = std::fs::remove_file(&d.part);
+        self.store.download_delete(&id)?;
+        let mut info = row_info(&d, None);
+        info.state = "cancelled".into();
+        Ok(info)
+    }
+
+    /// Downloads that were running when the daemon stopped are paused.
+    pub fn pause_interrupted(&self) {
+        if let Ok(ds) = self.store.downloads() {
+            for d in ds.iter().filter(|d| d.state == "running") {
+                let _ = self.store.download_state(&d.file, "paused", None, Some("interrupted: the daemon stopped"));
+            }
+        }
+    }
+
+    pub fn resolve_offer(&self, file: &str) -> AppResult<OfferRow> {
+        let prefix = file.trim().to_ascii_lowercase();
+        if prefix.len() < 4 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(AppError::BadRequest(format!("{file:?} is not a file id (see `apero files ROOM`)")));
+        }
+        let mut offers = self.store.offers_matching(&prefix)?;
+        offers.dedup_by(|a, b| a.file == b.file);
+        match offers.len() {
+            0 => Err(AppError::NotFound(format!("no file {file} in your rooms (`apero files ROOM` lists them)"))),
+            1 => Ok(offers.remove(0)),
+            _ => Err(AppError::Ambiguous(format!("{file} matches several files; give more of the id"))),
+        }
+    }
+
+    async fn run_download(self: Arc<Self>, r: Arc<Running>, row: DownloadRow, bitmap: Bitmap) {
+        let result = self.download(&r, &row, bitmap).await;
+        let file = r.offer.file.clone();
+        let info = match result {
+            Ok(path) => {
+                let p = path.to_string_lossy().into_owned();
+                crate::app::log_store(self.store.download_state(&file, "done", Some(&p), None));
+                if let Err(e) = self.publish(&r.offer.room, Body::Have { file: file.clone() }).await {
+                    tracing::warn!("could not announce that we have {file}: {e}");
+                }
+                r.info("done", Some(p), None)
+            }
+            Err(Stop::Cancelled) => {
+                let _ = std::fs::remove_file(&row.part);
+                crate::app::log_store(self.store.download_delete(&file));
+                r.info("cancelled", None, None)
+            }
+            Err(Stop::Paused(e)) => {
+                crate::app::log_store(self.store.download_state(&file, "paused", None, Some(&e)));
+                r.info("paused", None, Some(e))
+            }
+            Err(Stop::Failed(e)) => {
+                crate::app::log_store(self.store.download_state(&file, "failed", None, Some(&e)));
+                r.info("failed", None, Some(e))
+            }
+        };
+        self.transfers.lock().remove(&file);
+        self.emit(Event::Transfer { transfer: info });
+    }
+
+    /// Online members of the room who have the file, waiting a little for
+    /// them to connect.
+    async fn sources(&self, offer: &OfferRow) -> Vec<PeerId> {
+        let me = self.peer_id.to_string();
+        let holders: Vec<PeerId> = self
+            .store
+            .holders(&offer.room, &offer.file)
+            .unwrap_or_default()
+            .iter()
+            .filter(|p| **p != me)
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        let deadline = Instant::now() + WAIT_FOR_SOURCES;
+        loop {
+            let connected: Vec<PeerId> =
+                self.node.info().await.map(|i| i.peers.iter().map(|p| p.peer).collect()).unwrap_or_default();
+            let online: Vec<PeerId> = holders.iter().filter(|h| connected.contains(h)).copied().collect();
+            if !online.is_empty() || Instant::now() > deadline {
+                return online;
+            }
+            for h in &holders {
+                let addrs = self.known_addrs(&h.to_string());
+                if !addrs.is_empty() {
+                    self.node.dial(*h, addrs).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    async fn download(self: &Arc<Self>, r: &Arc<Running>, row: &DownloadRow, mut bitmap: Bitmap) -> Result<PathBuf, Stop> {
+        let offer = &r.offer;
+        let mut cancel = r.cancel.subscribe();
+        let sources = self.sources(offer).await;
+        let known = self.store.holders(&offer.room, &offer.file).map(|h| h.len()).unwrap_or(0);
+        if sources.is_empty() && bitmap.count() < super::chunk_count(offer.size, offer.chunk_size) {
+            return Err(Stop::Paused(format!(
+                "nobody who has this file is online ({known} member(s) have it); `apero get {}` again later resumes",
+                &offer.file[..12]
+            )));
+        }
+        // The chunk-hash list, checked against the file id.
+        let manifest = match row.hashes.clone() {
+            Some(h) if super::root_of(offer.size, offer.chunk_size, &h) == offer.file => {
+                Manifest { size: offer.size, chunk_size: offer.chunk_size, hashes: h }
+            }
+            _ => {
+                let m = self.fetch_manifest(offer, &sources).await?;
+                crate::app::log_store(self.store.download_progress(&offer.file, Some(&m.hashes), bitmap.bytes()));
+                m
+            }
+        };
+        let part = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&row.part)
+            .map_err(|e| Stop::Failed(format!("cannot write {}: {e}", row.part)))?;
+        part.set_len(offer.size).map_err(|e| Stop::Failed(format!("cannot size {}: {e}", row.part)))?;
+        let part = Arc::new(part);
+        let total = manifest.chunks();
+        let queue: Arc<Mutex<VecDeque<u64>>> = Arc::new(Mutex::new((0..total).filter(|&i| !bitmap.get(i)).collect()));
+        let manifest = Arc::new(manifest);
+        let (done_tx, mut done_rx) = mpsc::channel::<u64>(64);
+        let mut workers = JoinSet::new();
+        let reasons: Arc<Mutex<Vec<String>>> = Arc::default();
+        r.sources.store(sources.len(), Ordering::Relaxed);
+        for peer in &sources {
+            let bad = Arc::new(AtomicU64::new(0));
+            for _ in 0..PER_SOURCE {
+                let w = Worker {
+                    app: self.clone(),
+                    peer: *peer,
+                    room: offer.room.clone(),
+                    manifest: manifest.clone(),
+                    part: part.clone(),
+                    queue: queue.clone(),
+                    done: done_tx.clone(),
+                    running: r.clone(),
+                    source_bad: bad.clone(),
+                    reasons: reasons.clone(),
+                };
+                workers.spawn(w.run());
+            }
+        }
+        drop(done_tx);
+        let mut last_save = Instant::now();
+        let mut last_progress = Instant::now();
+        let mut dirty = false;
+        while bitmap.count() < total {
+            tokio::select! {
+                got = done_rx.recv() => match got {
+                    Some(i) => {
+                        bitmap.set(i);
+                        dirty = true;
+                    }
+                    None => break, // every worker gave up
+                },
+                _ = cancel.changed() => {
+                    workers.abort_all();
+                    return Err(Stop::Cancelled);
+                }
+            }
+            if last_save.elapsed() > SAVE_EVERY {
+                // The data was written before its bit: a crash loses at most
+                // some bits (chunks fetched again), never marks a chunk that
+                // is not on disk.
+                crate::app::log_store(self.store.download_progress(&offer.file, None, bitmap.bytes()));
+                last_save = Instant::now();
+                dirty = false;
+            }
+            if last_progress.elapsed() > PROGRESS_EVERY {
+                self.emit(Event::Transfer { transfer: r.info("running", None, None) });
+                last_progress = Instant::now();
+            }
+        }
+        workers.abort_all();
+        if dirty {
+            crate::app::log_store(self.store.download_progress(&offer.file, None, bitmap.bytes()));
+        }
+        if bitmap.count() < total {
+            let reasons = reasons.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            return Err(if reasons.iter().any(|x| x.contains("changed")) {
+                Stop::Failed(format!(
+                    "the file changed on the sender's disk after it was offered, and no other member has the original; {} — ask them to send it again",
+                    reasons.join("; ")
+                ))
+            } else if r.bad.load(Ordering::Relaxed) > 0 && reasons.iter().all(|x| x.contains("verification")) {
+                Stop::Failed(format!("every source sent chunks that failed verification: {}", reasons.join("; ")))
+            } else {
+                Stop::Paused(format!(
+                    "lost every source ({}); `apero get {}` again resumes from the {} verified chunks",
+                    reasons.join("; "),
+                    &offer.file[..12],
+                    bitmap.count()
+                ))
+            });
+        }
+        let dir = PathBuf::from(&row.dir);
+        let part_path = PathBuf::from(&row.part);
+        let name = names::sanitize(&offer.name);
+        let manifest2 = manifest.clone();
+        let final_path = tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
+            part.sync_all()?;
+            let dest = names::unique_path(&dir, &name);
+            // link + unlink never replaces an existing file, even one created
+            // since unique_path looked.
+            std::fs::hard_link(&part_path, &dest).or_else(|_| std::fs::rename(&part_path, &dest))?;
+            let _ = std::fs::remove_file(&part_path);
+            let _ = &manifest2;
+            Ok(dest)
+        })
+        .await
+        .map_err(|e| Stop::Failed(e.to_string()))?
+        .map_err(|e| Stop::Failed(format!("cannot move the finished file into place: {e}")))?;
+        let meta = std::fs::metadata(&final_path).map_err(|e| Stop::Failed(e.to_string()))?;
+        crate::app::log_store(self.store.shared_add(&SharedRow {
+            file: offer.file.clone(),
+            path: final_path.to_string_lossy().into_owned(),
+            size: offer.size,
+            mtime_ns: super::mtime_ns(&meta),
+            chunk_size: offer.chunk_size,
+            hashes: manifest.hashes.clone(),
+        }));
+        Ok(final_path)
+    }
+
+    async fn fetch_manifest(&self, offer: &OfferRow, sources: &[PeerId]) -> Result<Manifest, Stop> {
+        let mut why = Vec::new();
+        let expected_len = super::chunk_count(offer.size, offer.chunk_size) * 32;
+        for peer in sources {
+            let attempt = async {
+                let mut s = self.node.streams.clone().open_stream(*peer, wire::PROTOCOL).await.map_err(|e| e.to_string())?;
+                wire::write_frame(&mut s, &FileRequest::Hashes { room: offer.room.clone(), file: offer.file.clone() })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                futures::AsyncWriteExt::flush(&mut s).await.map_err(|e| e.to_string())?;
+                match wire::read_frame::<FileReply, _>(&mut s).await.map_err(|e| e.to_string())? {
+                    Some(FileReply::Hashes { size, chunk_size, len }) if size == offer.size && chunk_size == offer.chunk_size && len == expected_len => {
+                        let mut h = vec![0u8; len as usize];
+                        futures::AsyncReadExt::read_exact(&mut s, &mut h).await.map_err(|e| e.to_string())?;
+                        if super::root_of(size, chunk_size, &h) != offer.file {
+                            return Err("sent a chunk list that does not match the offer".to_string());
+                        }
+                        Ok(Manifest { size, chunk_size, hashes: h })
+                    }
+                    Some(FileReply::Refused { reason }) => Err(reason.to_string()),
+                    _ => Err("sent a malformed answer".to_string()),
+                }
+            };
+            match tokio::time::timeout(CHUNK_TIMEOUT, attempt).await {
+                Ok(Ok(m)) => return Ok(m),
+                Ok(Err(e)) => why.push(format!("{}: {e}", self.peer_label(peer))),
+                Err(_) => why.push(format!("{}: timed out", self.peer_label(peer))),
+            }
+        }
+        let all = why.join("; ");
+        Err(if all.contains("changed") {
+            Stop::Failed(format!("the file changed on the sender's disk after it was offered ({all}); ask them to send it again"))
+        } else {
+            Stop::Paused(format!("could not get the file's chunk list: {all}"))
+        })
+    }
+
+    fn peer_label(&self, peer: &PeerId) -> String {
+        self.store.peer_name(&peer.to_string()).ok().flatten().unwrap_or_else(|| peer.to_string())
+    }
+}
+
+impl Transfers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Running>>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+struct Worker {
+    app: Arc<App>,
+    peer: PeerId,
+    room: String,
+    manifest: Arc<Manifest>,
+    part: Arc<File>,
+    queue: Arc<Mutex<VecDeque<u64>>>,
+    done: mpsc::Sender<u64>,
+    running: Arc<Running>,
+    source_bad: Arc<AtomicU64>,
+    reasons: Arc<Mutex<Vec<String>>>,
+}
+
+impl Worker {
+    fn next(&self) -> Option<u64> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+    }
+    fn give_back(&self, i: u64) {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(i);
+    }
+    fn give_up(&self, why: String) {
+        let label = self.app.peer_label(&self.peer);
+        let mut r = self.reasons.lock().unwrap_or_else(|p| p.into_inner());
+        let line = format!("{label}: {why}");
+        if !r.contains(&line) {
+            r.push(line);
+        }
+    }
+
+    async fn run(self) {
+        let mut stream = match self.app.node.streams.clone().open_stream(self.peer, wire::PROTOCOL).await {
+            Ok(s) => s,
+            Err(e) => return self.give_up(format!("cannot open a stream: {e}")),
+        };
+        let mut buf = Vec::new();
+        while let Some(i) = self.next() {
+            if self.source_bad.load(Ordering::Relaxed) >= MAX_BAD_PER_SOURCE {
+                self.give_back(i);
+                return self.give_up("too many chunks failed verification".into());
+            }
+            match tokio::time::timeout(CHUNK_TIMEOUT, self.fetch(&mut stream, i, &mut buf)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(FetchError::Bad)) => {
+                    self.give_back(i);
+                    self.running.bad.fetch_add(1, Ordering::Relaxed);
+                    self.source_bad.fetch_add(1, Ordering::Relaxed);
+                    self.app.counters.files.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(peer = %self.peer, chunk = i, "chunk failed verification; fetching it again");
+                    if self.source_bad.load(Ordering::Relaxed) >= MAX_BAD_PER_SOURCE {
+                        return self.give_up("sent chunks that failed verification".into());
+                    }
+                }
+                Ok(Err(FetchError::Refused(reason))) => {
+                    self.give_back(i);
+                    return self.give_up(reason.to_string());
+                }
+                Ok(Err(FetchError::Gone(e))) => {
+                    self.give_back(i);
+                    return self.give_up(format!("connection lost ({e})"));
+                }
+                Err(_) => {
+                    self.give_back(i);
+                    return self.give_up("timed out".into());
+                }
+            }
+        }
+    }
+
+    async fn fetch(&self, s: &mut libp2p::Stream, index: u64, buf: &mut Vec<u8>) -> Result<(), FetchError> {
+        let req = FileRequest::Chunk { room: self.room.clone(), file: self.running.offer.file.clone(), index };
+        wire::write_frame(s, &req).await.map_err(|e| FetchError::Gone(e.to_string()))?;
+        futures::AsyncWriteExt::flush(s).await.map_err(|e| FetchError::Gone(e.to_string()))?;
+        let expected = self.manifest.chunk_len(index);
+        match wire::read_frame::<FileReply, _>(s).await {
+            Ok(Some(FileReply::Chunk { index: got, len })) if got == index && len == expected => {}
+            Ok(Some(FileReply::Refused { reason })) => return Err(FetchError::Refused(reason)),
+            Ok(Some(_)) => return Err(FetchError::Gone("malformed answer".into())),
+            Ok(None) => return Err(FetchError::Gone("stream closed".into())),
+            Err(e) => return Err(FetchError::Gone(e.to_string())),
+        }
+        buf.resize(expected as usize, 0);
+        futures::AsyncReadExt::read_exact(s, buf).await.map_err(|e| FetchError::Gone(e.to_string()))?;
+        self.running.fetched.fetch_add(expected, Ordering::Relaxed);
+        let data = std::mem::take(buf);
+        let want = self.manifest.chunk_hash(index).map(<[u8]>::to_vec);
+        let part = self.part.clone();
+        let offset = index * u64::from(self.manifest.chunk_size);
+        let (ok, data) = tokio::task::spawn_blocking(move || {
+            if want.as_deref() != Some(&hash_chunk(&data)[..]) {
+                return (Ok(false), data);
+            }
+            (part.write_all_at(&data, offset).map(|_| true), data)
+        })
+        .await
+        .map_err(|e| FetchError::Gone(e.to_string()))?;
+        *buf = data;
+        match ok {
+            Ok(true) => {
+                self.running.done.fetch_add(expected, Ordering::Relaxed);
+                let _ = self.done.send(index).await;
+                Ok(())
+            }
+            Ok(false) => Err(FetchError::Bad),
+            Err(e) => Err(FetchError::Gone(format!("cannot write: {e}"))),
+        }
+    }
+}
+
+enum FetchError {
+    Bad,
+    Refused(FileRefusal),
+    Gone(String),
+}
+
+fn verified_bytes(bitmap: &Bitmap, offer: &OfferRow) -> u64 {
+    (0..super::chunk_count(offer.size, offer.chunk_size))
+        .filter(|&i| bitmap.get(i))
+        .map(|i| super::chunk_len(offer.size, offer.chunk_size, i))
+        .sum()
+}
+
+fn row_info(d: &DownloadRow, rate: Option<f64>) -> TransferInfo {
+    let chunks = super::chunk_count(d.size, d.chunk_size);
+    let bitmap = Bitmap::from_bytes(d.bitmap.clone(), chunks);
+    let done = if d.state == "done" {
+        d.size
+    } else {
+        (0..chunks).filter(|&i| bitmap.get(i)).map(|i| super::chunk_len(d.size, d.chunk_size, i)).sum()
+    };
+    TransferInfo {
+        id: d.file.clone(),
+        room: d.room.clone(),
+        name: names::sanitize(&d.name),
+        size: d.size,
+        state: d.state.clone(),
+        done_bytes: done,
+        fetched_bytes: 0,
+        rate_bps: rate.unwrap_or(0.0),
+        sources: 0,
+        bad_chunks: 0,
+        path: d.final_path.clone(),
+        error: d.error.clone(),
+    }
+}
+
+pub fn default_download_dir() -> PathBuf {
+    directories::UserDirs::new()
+        .and_then(|u| u.download_dir().map(Path::to_path_buf))
+        .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().join("Downloads")))
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+}
