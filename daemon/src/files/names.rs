@@ -20,15 +20,7 @@ pub fn sanitize(name: &str) -> String {
             c => c,
         })
         .collect();
-    // Collapse runs of dots so no `..` survives anywhere.
-    let mut out = String::with_capacity(mapped.len());
-    for c in mapped.chars() {
-        if c == '.' && out.ends_with('.') {
-            continue;
-        }
-        out.push(c);
-    }
-    let mut s = out.trim_matches(|c: char| c == '.' || c.is_whitespace()).to_string();
+    let mut s = tidy(&truncate(&tidy(&mapped)));
     let stem = s.split('.').next().unwrap_or("").trim_end().to_ascii_uppercase();
     if RESERVED.contains(&stem.as_str()) {
         s.insert(0, '_');
@@ -36,16 +28,36 @@ pub fn sanitize(name: &str) -> String {
     if s.is_empty() {
         s = "file".into();
     }
-    if s.len() > MAX_BYTES {
-        let (stem, ext) = split_ext(&s);
-        let ext = if ext.len() <= 16 { ext } else { "" };
-        let mut cut = MAX_BYTES - ext.len();
-        while !stem.is_char_boundary(cut.min(stem.len())) {
-            cut -= 1;
-        }
-        s = format!("{}{}", &stem[..cut.min(stem.len())], ext);
-    }
     s
+}
+
+/// Collapses runs of dots (so no `..` survives) and trims dots and spaces at
+/// both ends (no hidden files, no names Windows cannot open).
+fn tidy(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c == '.' && out.ends_with('.') {
+            continue;
+        }
+        out.push(c);
+    }
+    out.trim_matches(|c: char| c == '.' || c.is_whitespace()).to_string()
+}
+
+/// At most `MAX_BYTES - 1` bytes (room for the reserved-name prefix),
+/// keeping a short extension.
+fn truncate(s: &str) -> String {
+    let max = MAX_BYTES - 1;
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let (stem, ext) = split_ext(s);
+    let ext = if ext.len() <= 16 { ext } else { "" };
+    let mut cut = (max - ext.len()).min(stem.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{}", &stem[..cut], ext)
 }
 
 /// `("name", ".ext")`; a name with no dot has no extension.
