@@ -65,7 +65,14 @@ pub(super) fn build_swarm(key: Keypair, config: &NodeConfig) -> Result<Swarm<Beh
             }
         })
         .map_err(|e| setup(&e))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
+        .with_swarm_config(|c| {
+            // Every protocol here is offered alone, so the opener need not wait
+            // a round trip for the protocol echo (multistream-select V1) before
+            // writing: a new stream costs no extra round trip, which the
+            // per-frame voice design depends on.
+            c.with_idle_connection_timeout(IDLE_TIMEOUT)
+                .with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
+        })
         .build();
     Ok(swarm)
 }

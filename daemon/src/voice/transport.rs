@@ -139,15 +139,23 @@ async fn send_stream_per_frame(
         encode(&frame, loss_of(&shared, &peer), &mut buf);
         let (mut control, shared, counters) = (control.clone(), shared.clone(), counters.clone());
         tokio::spawn(async move {
-            let _permit = permit;
-            let send = async {
+            let sent = tokio::time::timeout(MAX_AGE, async {
                 let mut s = control.open_stream(peer, PROTOCOL).await.ok()?;
+                // With lazy negotiation the protocol proposal, header and
+                // frame leave in one packet; close sends FIN, no ack wait.
                 s.write_all(&buf).await.ok()?;
-                s.close().await.ok()
-            };
-            match tokio::time::timeout(MAX_AGE * 2, send).await {
-                Ok(Some(())) => {
+                s.close().await.ok()?;
+                Some(s)
+            })
+            .await;
+            drop(permit);
+            match sent {
+                Ok(Some(mut s)) => {
                     shared.sent_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                    // Dropping the read half now would send STOP_SENDING, which
+                    // can make the receiver's protocol confirmation fail and
+                    // the frame be dropped: read until the receiver's FIN.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), s.read_to_end(&mut Vec::new())).await;
                 }
                 _ => {
                     counters.too_old.fetch_add(1, Ordering::Relaxed);
