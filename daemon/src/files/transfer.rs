@@ -98,7 +98,7 @@ impl App {
         let existing = self.store.download(&offer.file)?;
         if let Some(d) = &existing {
             if d.state == "done" && d.final_path.as_deref().is_some_and(|p| Path::new(p).exists()) {
-                return Ok(row_info(d, None));
+                return Ok(row_info(d));
             }
         }
         if offer.author == self.peer_id.to_string() && !self.store.shared(&offer.file)?.is_empty() {
@@ -140,7 +140,7 @@ impl App {
         let bitmap = Bitmap::from_bytes(row.bitmap.clone(), chunks);
         let (cancel, _) = watch::channel(false);
         let running = Arc::new(Running {
-            done: AtomicU64::new(verified_bytes(&bitmap, &offer)),
+            done: AtomicU64::new(verified_bytes(&bitmap, offer.size, offer.chunk_size)),
             offer,
             fetched: AtomicU64::new(0),
             bad: AtomicU64::new(0),
@@ -163,7 +163,7 @@ impl App {
             .iter()
             .map(|d| match running.get(&d.file) {
                 Some(r) => r.info("running", None, None),
-                None => row_info(d, None),
+                None => row_info(d),
             })
             .collect())
     }
@@ -197,7 +197,7 @@ impl App {
         }
         let _ = std::fs::remove_file(&d.part);
         self.store.download_delete(&id)?;
-        let mut info = row_info(&d, None);
+        let mut info = row_info(&d);
         info.state = "cancelled".into();
         Ok(info)
     }
@@ -397,7 +397,6 @@ impl App {
         let dir = PathBuf::from(&row.dir);
         let part_path = PathBuf::from(&row.part);
         let name = names::sanitize(&offer.name);
-        let manifest2 = manifest.clone();
         let final_path = tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
             part.sync_all()?;
             let dest = names::unique_path(&dir, &name);
@@ -405,7 +404,6 @@ impl App {
             // since unique_path looked.
             std::fs::hard_link(&part_path, &dest).or_else(|_| std::fs::rename(&part_path, &dest))?;
             let _ = std::fs::remove_file(&part_path);
-            let _ = &manifest2;
             Ok(dest)
         })
         .await
@@ -585,20 +583,16 @@ enum FetchError {
     Gone(String),
 }
 
-fn verified_bytes(bitmap: &Bitmap, offer: &OfferRow) -> u64 {
-    (0..super::chunk_count(offer.size, offer.chunk_size))
-        .filter(|&i| bitmap.get(i))
-        .map(|i| super::chunk_len(offer.size, offer.chunk_size, i))
-        .sum()
+fn verified_bytes(bitmap: &Bitmap, size: u64, chunk_size: u32) -> u64 {
+    (0..super::chunk_count(size, chunk_size)).filter(|&i| bitmap.get(i)).map(|i| super::chunk_len(size, chunk_size, i)).sum()
 }
 
-fn row_info(d: &DownloadRow, rate: Option<f64>) -> TransferInfo {
-    let chunks = super::chunk_count(d.size, d.chunk_size);
-    let bitmap = Bitmap::from_bytes(d.bitmap.clone(), chunks);
+fn row_info(d: &DownloadRow) -> TransferInfo {
     let done = if d.state == "done" {
         d.size
     } else {
-        (0..chunks).filter(|&i| bitmap.get(i)).map(|i| super::chunk_len(d.size, d.chunk_size, i)).sum()
+        let bitmap = Bitmap::from_bytes(d.bitmap.clone(), super::chunk_count(d.size, d.chunk_size));
+        verified_bytes(&bitmap, d.size, d.chunk_size)
     };
     TransferInfo {
         id: d.file.clone(),
@@ -608,7 +602,7 @@ fn row_info(d: &DownloadRow, rate: Option<f64>) -> TransferInfo {
         state: d.state.clone(),
         done_bytes: done,
         fetched_bytes: 0,
-        rate_bps: rate.unwrap_or(0.0),
+        rate_bps: 0.0,
         sources: 0,
         bad_chunks: 0,
         path: d.final_path.clone(),
