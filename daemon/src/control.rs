@@ -190,7 +190,7 @@ async fn dispatch(app: &Arc<App>, request: Request) -> Result<Reply, AppError> {
             Reply::Done
         }
         Request::RoomMembers { room } => Reply::Members(app.room_members(&room).await?),
-        Request::InviteCreate { room, ttl_secs, once } => Reply::Invite(app.invite_create(&room, ttl_secs, once).await?),
+        Request::InviteCreate { room, ttl_secs, once, short } => Reply::Invite(app.invite_create(&room, ttl_secs, once, short).await?),
         Request::InviteList { room } => Reply::Invites(app.invite_list(&room)?),
         Request::InviteRevoke { code_or_id } => {
             app.invite_revoke(&code_or_id)?;

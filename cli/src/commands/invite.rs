@@ -80,7 +80,7 @@ pub async fn invite(ctx: &Ctx, args: InviteArgs) -> anyhow::Result<()> {
         }
         None => {
             let room = args.room.unwrap_or_default();
-            let inv = c.invite_create(&room, args.ttl, args.once).await?;
+            let inv = c.invite_create(&room, args.ttl, args.once, false).await?;
             if ctx.json {
                 output::json(&inv);
             } else {

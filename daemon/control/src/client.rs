@@ -133,8 +133,8 @@ impl Client {
         }
     }
 
-    pub async fn invite_create(&mut self, room: &str, ttl_secs: u64, once: bool) -> Result<InviteInfo, ClientError> {
-        match self.request(&Request::InviteCreate { room: room.into(), ttl_secs, once }).await? {
+    pub async fn invite_create(&mut self, room: &str, ttl_secs: u64, once: bool, short: bool) -> Result<InviteInfo, ClientError> {
+        match self.request(&Request::InviteCreate { room: room.into(), ttl_secs, once, short }).await? {
             Reply::Invite(i) => Ok(i),
             other => Err(unexpected(other)),
         }

@@ -16,7 +16,15 @@ pub enum Request {
     RoomList,
     RoomLeave { room: String },
     RoomMembers { room: String },
-    InviteCreate { room: String, ttl_secs: u64, once: bool },
+    /// `short`: a spoken code like `7-guitar-orbit` (single use, found
+    /// through the DHT or the LAN) instead of a long pasted one.
+    InviteCreate {
+        room: String,
+        ttl_secs: u64,
+        once: bool,
+        #[serde(default)]
+        short: bool,
+    },
     InviteList { room: String },
     InviteRevoke { code_or_id: String },
     /// Join a room with a long invite code; answers once the room's members
@@ -129,6 +137,15 @@ pub struct Status {
     pub peers: Vec<PeerInfo>,
     pub rooms: usize,
     pub dropped: Dropped,
+    /// `"public"`, `"private"` or `"unknown"`, as AutoNAT last found.
+    #[serde(default)]
+    pub nat: String,
+    /// Addresses others can reach us at (confirmed or relayed).
+    #[serde(default)]
+    pub external: Vec<String>,
+    /// Relays we hold a reservation on (their peer ids).
+    #[serde(default)]
+    pub relays: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,6 +156,12 @@ pub struct PeerInfo {
     pub path: String,
     pub addr: String,
     pub rtt_ms: Option<f64>,
+    /// The relay's peer id when `path` is `"relayed"`.
+    #[serde(default)]
+    pub via: Option<String>,
+    /// `"quic"` or `"tcp"`.
+    #[serde(default)]
+    pub transport: String,
 }
 
 /// Inputs the daemon threw away instead of acting on, by reason.
@@ -363,7 +386,7 @@ mod tests {
             Just(Request::Status),
             Just(Request::Subscribe),
             ".*".prop_map(|name| Request::RoomCreate { name }),
-            (".*", any::<u64>(), any::<bool>()).prop_map(|(room, ttl_secs, once)| Request::InviteCreate { room, ttl_secs, once }),
+            (".*", any::<u64>(), any::<bool>()).prop_map(|(room, ttl_secs, once)| Request::InviteCreate { room, ttl_secs, once, short: false }),
             (".*", ".*").prop_map(|(room, text)| Request::Say { room, text }),
             (".*", proptest::option::of(any::<u32>())).prop_map(|(room, limit)| Request::History { room, limit }),
             (".*", any::<u64>()).prop_map(|(code, timeout_secs)| Request::Join { code, timeout_secs }),

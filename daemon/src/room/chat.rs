@@ -150,6 +150,8 @@ impl App {
                 path: if p.relayed { "relayed" } else { "direct" }.to_string(),
                 addr: p.addr.to_string(),
                 rtt_ms: p.rtt.map(|d| d.as_secs_f64() * 1000.0),
+                via: None,
+                transport: String::new(),
             })
             .collect();
         Ok(Status {
@@ -168,6 +170,9 @@ impl App {
                 d.voice = v.bad.load(Relaxed) + v.flooded.load(Relaxed) + v.refused_streams.load(Relaxed);
                 d
             },
+            nat: "unknown".into(),
+            external: vec![],
+            relays: vec![],
         })
     }
 }

@@ -45,8 +45,11 @@ fn is_loopback(a: &Multiaddr) -> bool {
 }
 
 impl App {
-    pub async fn invite_create(&self, room: &str, ttl_secs: u64, once: bool) -> AppResult<InviteInfo> {
+    pub async fn invite_create(&self, room: &str, ttl_secs: u64, once: bool, short: bool) -> AppResult<InviteInfo> {
         let room = self.resolve_room(room)?;
+        if short {
+            return Err(AppError::BadRequest("short codes are not available yet".into()));
+        }
         if ttl_secs == 0 {
             return Err(AppError::BadRequest("an invite must live at least one second".into()));
         }
