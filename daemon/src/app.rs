@@ -113,6 +113,7 @@ pub struct App {
     pub shutdown: watch::Sender<bool>,
     pub voice: crate::voice::call::Voice,
     pub transfers: crate::files::transfer::Transfers,
+    pub short: crate::room::short::ShortCodes,
     /// Last time a repair sync was started per (peer, room), to stop a peer
     /// from making us sync in a loop.
     repairs: Mutex<HashMap<(PeerId, String), Instant>>,
@@ -139,6 +140,7 @@ impl App {
             shutdown,
             voice,
             transfers: Default::default(),
+            short: Default::default(),
             repairs: Mutex::new(HashMap::new()),
         })
     }
@@ -169,6 +171,11 @@ impl App {
                     let addrs: Vec<String> = listen_addrs.iter().map(|a| a.to_string()).collect();
                     log_store(self.store.save_addrs(&peer.to_string(), &addrs));
                 }
+                NodeEvent::NetworkChanged => {
+                    let app = self.clone();
+                    tokio::spawn(async move { app.redial().await });
+                }
+                NodeEvent::LanPeer { .. } => {}
                 NodeEvent::InboundRequest { peer, request, channel } => {
                     let app = self.clone();
                     tokio::spawn(async move {
@@ -357,6 +364,7 @@ impl App {
             PeerRequest::Fetch { room, ids } => self.handle_fetch(peer, &room, &ids),
             PeerRequest::Push { room, entries } => self.handle_push(peer, &room, entries).await,
             PeerRequest::Call { room, joined } => self.handle_call(peer, &room, joined),
+            PeerRequest::ShortJoin { number, pake } => self.handle_short_join(peer, number, &pake).await,
         };
         result.unwrap_or_else(|e| {
             tracing::warn!(%peer, "failed to answer a peer: {e}");

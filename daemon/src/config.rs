@@ -86,10 +86,13 @@ pub struct Config {
     pub voice: crate::voice::call::VoiceConfig,
     /// Cap on bytes served to others, kbit/s; 0 is none.
     pub upload_limit_kbit: u64,
+    /// Relay for anyone (`--relay`).
+    pub relay: bool,
+    /// NAT testbed: test-range addresses count as public for AutoNAT.
+    pub lab: bool,
 }
 
-/// Public libp2p DHT bootstrap nodes, used by the connectivity layer; here
-/// only so that `--bootstrap` has something to replace.
+/// Public libp2p DHT bootstrap nodes (the IPFS DHT): the default way in.
 pub const DEFAULT_BOOTSTRAP: &[&str] = &[
     "/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN",
     "/dnsaddr/bootstrap.libp2p.io/p2p/QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa",

@@ -32,13 +32,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let key = identity::load_or_create(&paths.key())?;
     let db = store::Store::open(&paths.db()).with_context(|| format!("opening {}", paths.db().display()))?;
-    tracing::debug!(count = config.bootstrap.len(), "bootstrap list (used by the connectivity layer)");
 
     let counters = app::Counters::default();
     let node_config = node::NodeConfig {
         bad_frames: counters.bad_frames.clone(),
         listen: config.listen.clone(),
         mdns: config.mdns,
+        bootstrap: config.bootstrap.clone(),
+        relay_server: config.relay,
+        lab: config.lab,
         agent: format!("aperod/{}", env!("CARGO_PKG_VERSION")),
     };
     let (node, node_events, event_loop) = node::new(key.clone(), node_config)?;

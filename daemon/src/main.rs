@@ -65,6 +65,17 @@ struct Args {
     /// On a slow uplink this keeps room for calls.
     #[arg(long, value_name = "KBIT", default_value_t = 0)]
     upload_limit: u64,
+    /// Relay for others: run this on a machine with a public address (a home
+    /// server, a small VPS, a desktop with a forwarded port) so that friends
+    /// behind strict NATs can always reach each other. Circuits last long
+    /// enough for calls; per-peer and per-IP rate limits keep strangers from
+    /// abusing it.
+    #[arg(long)]
+    relay: bool,
+    /// Testbed only: treat test-range addresses (198.18.0.0/15, private
+    /// ranges) as public when checking reachability.
+    #[arg(long, hide = true)]
+    lab: bool,
 }
 
 fn main() {
@@ -109,7 +120,7 @@ fn run_foreground(args: Args) -> anyhow::Result<()> {
         },
         design: args.voice_transport,
     };
-    let config = Config { name: display_name(&paths, args.name.as_deref()), paths, listen, bootstrap, mdns: !args.no_mdns, voice, upload_limit_kbit: args.upload_limit };
+    let config = Config { name: display_name(&paths, args.name.as_deref()), paths, listen, bootstrap, mdns: !args.no_mdns, voice, upload_limit_kbit: args.upload_limit, relay: args.relay, lab: args.lab };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(aperod::run(config))
 }
@@ -161,6 +172,12 @@ fn start_background(args: Args) -> anyhow::Result<()> {
     }
     cmd.arg("--voice-transport").arg(format!("{:?}", args.voice_transport).to_lowercase());
     cmd.arg("--upload-limit").arg(args.upload_limit.to_string());
+    if args.relay {
+        cmd.arg("--relay");
+    }
+    if args.lab {
+        cmd.arg("--lab");
+    }
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

@@ -34,6 +34,8 @@ pub enum PeerRequest {
     Push { room: String, entries: Vec<Entry> },
     /// "I joined / left this room's call."
     Call { room: String, joined: bool },
+    /// A joiner's SPAKE2 message for the short code with this number.
+    ShortJoin { number: u16, pake: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +50,9 @@ pub enum PeerResponse {
     Ack { accepted: u32 },
     /// Whether the responder is in that room's call.
     CallState { in_call: bool },
+    /// The inviter's SPAKE2 message and the long invite code sealed with
+    /// the key both sides derived (hex).
+    ShortOffer { pake: String, sealed: String },
 }
 
 /// Per author: how many entries, and the XOR of their ids. Two members agree on
@@ -76,6 +81,8 @@ pub enum RefuseReason {
     Revoked,
     AlreadyUsed,
     BadRequest,
+    /// No live short code with that number here (ask someone else).
+    NoShortCode,
 }
 
 pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> io::Result<T> {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod netns;
 pub mod raw;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,20 @@ pub struct Daemon {
     child: Option<Child>,
     extra: Vec<String>,
     envs: Vec<(String, String)>,
+    netns: Option<String>,
+    mdns: bool,
+}
+
+/// How to start a daemon beyond the loopback defaults.
+#[derive(Default)]
+pub struct DaemonOpts {
+    /// Run inside this network namespace (`ip netns exec`).
+    pub netns: Option<String>,
+    /// Extra `aperod` arguments; with `--listen` among them the loopback
+    /// defaults are left out.
+    pub args: Vec<String>,
+    pub envs: Vec<(String, String)>,
+    pub mdns: bool,
 }
 
 pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
@@ -62,7 +77,14 @@ impl Daemon {
         let h = home.path().display().to_string();
         let extra = extra.iter().map(|a| a.replace("{home}", &h)).collect();
         let envs = envs.iter().map(|(k, v)| (k.to_string(), v.replace("{home}", &h))).collect();
-        let mut d = Daemon { name: name.to_string(), home, child: None, extra, envs };
+        let mut d = Daemon { name: name.to_string(), home, child: None, extra, envs, netns: None, mdns: false };
+        d.spawn();
+        d
+    }
+
+    pub fn start_opts(name: &str, opts: DaemonOpts) -> Daemon {
+        let home = tempfile::Builder::new().prefix(&format!("apero-{name}-")).tempdir_in("/tmp").expect("tempdir");
+        let mut d = Daemon { name: name.to_string(), home, child: None, extra: opts.args, envs: opts.envs, netns: opts.netns, mdns: opts.mdns };
         d.spawn();
         d
     }
@@ -81,11 +103,28 @@ impl Daemon {
 
     pub fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
-        let child = Command::new(aperod_bin())
-            .args(["--foreground", "--no-mdns", "--name", &self.name])
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(aperod_bin());
+                c
+            }
+            None => Command::new(aperod_bin()),
+        };
+        if !self.mdns {
+            cmd.arg("--no-mdns");
+        }
+        if !self.extra.iter().any(|a| a == "--listen") {
+            cmd.args(["--listen", "/ip4/127.0.0.1/udp/0/quic-v1", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+        }
+        // No internet here: the public DHT would only be dialed in vain.
+        if !self.extra.iter().any(|a| a == "--bootstrap") {
+            cmd.args(["--bootstrap", "none"]);
+        }
+        let child = cmd
+            .args(["--foreground", "--name", &self.name])
             .arg("--home")
             .arg(self.home())
-            .args(["--listen", "/ip4/127.0.0.1/udp/0/quic-v1", "--listen", "/ip4/127.0.0.1/tcp/0"])
             .args(&self.extra)
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "info,aperod=debug")

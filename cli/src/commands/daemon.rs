@@ -21,6 +21,12 @@ pub struct UpArgs {
     /// Do not look for friends on the local network.
     #[arg(long)]
     no_mdns: bool,
+    /// DHT bootstrap node instead of the public ones (repeatable; `none`: no DHT).
+    #[arg(long, value_name = "MULTIADDR")]
+    bootstrap: Vec<String>,
+    /// Also relay for others (on a machine with a public address).
+    #[arg(long)]
+    relay: bool,
 }
 
 /// `aperod` next to this binary (an install or a cargo build), else on PATH.
@@ -48,6 +54,12 @@ pub async fn up(ctx: &Ctx, args: UpArgs) -> anyhow::Result<()> {
         }
         if args.no_mdns {
             cmd.arg("--no-mdns");
+        }
+        for b in &args.bootstrap {
+            cmd.arg("--bootstrap").arg(b);
+        }
+        if args.relay {
+            cmd.arg("--relay");
         }
         // aperod detaches itself and returns once its socket answers.
         let out = cmd.output().with_context(|| format!("cannot run {} (is apero installed?)", aperod_path().display()))?;
@@ -101,6 +113,18 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
     for a in &s.listen {
         println!("  {a}");
     }
+    let nat = match s.nat.as_str() {
+        "public" => "reachable directly (public address)",
+        "private" => "behind a NAT or firewall",
+        _ => "not known yet",
+    };
+    println!("Reachability: {nat}");
+    for a in &s.external {
+        println!("  reachable at {a}");
+    }
+    if !s.relays.is_empty() {
+        println!("Relays holding a place for us: {}", s.relays.iter().map(|r| short_id(r)).collect::<Vec<_>>().join(", "));
+    }
     println!("Rooms: {}", s.rooms);
     if s.peers.is_empty() {
         println!("Connected to nobody right now.");
@@ -108,7 +132,11 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
         println!("Connected peers:");
         for p in &s.peers {
             let rtt = p.rtt_ms.map(|r| format!("{r:.1} ms")).unwrap_or_else(|| "—".into());
-            println!("  {:<16} {:<10} {:<8} rtt {:<9} {}", p.name.as_deref().unwrap_or("?"), short_id(&p.peer_id), p.path, rtt, p.addr);
+            let path = match &p.via {
+                Some(v) => format!("{} via {}", p.path, short_id(v)),
+                None => p.path.clone(),
+            };
+            println!("  {:<16} {:<10} {:<22} {:<4} rtt {:<9} {}", p.name.as_deref().unwrap_or("?"), short_id(&p.peer_id), path, p.transport, rtt, p.addr);
         }
     }
     let d = &s.dropped;

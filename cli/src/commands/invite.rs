@@ -16,12 +16,18 @@ pub struct InviteArgs {
     /// The room (name or id) to invite someone to.
     #[arg(required = true)]
     room: Option<String>,
-    /// How long the code works: 30s, 10m, 24h, 7d.
-    #[arg(long, default_value = "24h", value_parser = duration::parse)]
-    ttl: u64,
+    /// How long the code works: 30s, 10m, 24h, 7d (default: 24h, or 10m
+    /// with --short).
+    #[arg(long, value_parser = duration::parse)]
+    ttl: Option<u64>,
     /// The code admits one person only.
     #[arg(long)]
     once: bool,
+    /// A short code to read out over the phone, like `7-guitar-orbit`:
+    /// single use, valid 10 minutes, found through the DHT or on your LAN.
+    /// One wrong guess burns it.
+    #[arg(long)]
+    short: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -34,7 +40,8 @@ enum InviteAction {
 
 #[derive(Args, Debug)]
 pub struct JoinArgs {
-    /// The invite code a friend gave you.
+    /// The invite code a friend gave you: a long pasted one, or a short
+    /// spoken one like `7-guitar-orbit`.
     code: String,
     /// Give up when the inviter cannot be reached within this time.
     #[arg(long, default_value = "30s", value_parser = duration::parse)]
@@ -80,9 +87,17 @@ pub async fn invite(ctx: &Ctx, args: InviteArgs) -> anyhow::Result<()> {
         }
         None => {
             let room = args.room.unwrap_or_default();
-            let inv = c.invite_create(&room, args.ttl, args.once, false).await?;
+            let ttl = args.ttl.unwrap_or(if args.short { 600 } else { 24 * 3600 });
+            let inv = c.invite_create(&room, ttl, args.once || args.short, args.short).await?;
             if ctx.json {
                 output::json(&inv);
+            } else if args.short {
+                println!("{}", inv.code);
+                eprintln!(
+                    "Read this code to a friend; they run `apero join {}`. It works once, until {}. Your apero must stay running.",
+                    inv.code,
+                    expires_text(inv.expires)
+                );
             } else {
                 println!("{}", inv.code);
                 eprintln!(

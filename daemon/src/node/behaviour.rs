@@ -4,7 +4,7 @@ use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{identify, mdns, noise, ping, tcp, yamux, Swarm, SwarmBuilder};
+use libp2p::{autonat, dcutr, identify, kad, mdns, noise, ping, relay, tcp, yamux, StreamProtocol, Swarm, SwarmBuilder};
 
 use super::{NodeConfig, NodeError};
 use crate::wire;
@@ -15,17 +15,53 @@ pub(super) struct Behaviour {
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
-    /// Raw streams for voice, outside this event loop.
+    /// Raw streams for voice and files, outside this event loop.
     pub streams: libp2p_stream::Behaviour,
+    /// Listening on relays (`/p2p-circuit`) when we cannot be dialed.
+    pub relay_client: relay::client::Behaviour,
+    /// Relaying for others (`--relay`).
+    pub relay: Toggle<relay::Behaviour>,
+    /// Upgrades relayed connections to direct ones by hole punching.
+    pub dcutr: dcutr::Behaviour,
+    pub autonat: autonat::Behaviour,
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
 }
+
+/// The public IPFS DHT, so that the built-in bootstrap list is useful.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/kad/1.0.0");
 
 /// Connections to friends carry periodic syncs; an idle one is cheap to redial.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The libp2p defaults (2 minutes, 128 KiB per circuit) cut a call within
+/// seconds; these let a relayed call run for hours while the rate limits keep
+/// strangers from using us as a free proxy.
+fn relay_config() -> relay::Config {
+    let n = |v: u32| std::num::NonZeroU32::new(v).expect("non-zero");
+    let mut c = relay::Config {
+        max_reservations: 256,
+        max_reservations_per_peer: 4,
+        reservation_duration: Duration::from_secs(60 * 60),
+        max_circuits: 64,
+        max_circuits_per_peer: 8,
+        max_circuit_duration: Duration::from_secs(12 * 60 * 60),
+        max_circuit_bytes: 8 << 30,
+        ..Default::default()
+    };
+    c = c
+        .reservation_rate_per_peer(n(30), Duration::from_secs(120))
+        .reservation_rate_per_ip(n(60), Duration::from_secs(60))
+        .circuit_src_per_peer(n(30), Duration::from_secs(60))
+        .circuit_src_per_ip(n(60), Duration::from_secs(60));
+    c
+}
+
 pub(super) fn build_swarm(key: Keypair, config: &NodeConfig) -> Result<Swarm<Behaviour>, NodeError> {
     let setup = |e: &dyn std::fmt::Display| NodeError::Setup(e.to_string());
     let mdns_on = config.mdns;
+    let lab = config.lab;
+    let relay_server = config.relay_server;
     let agent = config.agent.clone();
     let codec = wire::Codec { bad_frames: config.bad_frames.clone() };
     let swarm = SwarmBuilder::with_existing_identity(key)
@@ -35,7 +71,9 @@ pub(super) fn build_swarm(key: Keypair, config: &NodeConfig) -> Result<Swarm<Beh
         .with_quic()
         .with_dns()
         .map_err(|e| setup(&e))?
-        .with_behaviour(|key| {
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|e| setup(&e))?
+        .with_behaviour(|key, relay_client| {
             let peer_id = key.public().to_peer_id();
             let mdns = if mdns_on {
                 match mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id) {
@@ -62,6 +100,36 @@ pub(super) fn build_swarm(key: Keypair, config: &NodeConfig) -> Result<Swarm<Beh
                 ping: ping::Behaviour::new(ping::Config::new()),
                 mdns: Toggle::from(mdns),
                 streams: libp2p_stream::Behaviour::new(),
+                relay_client,
+                relay: Toggle::from(relay_server.then(|| {
+                    let mut r = relay::Behaviour::new(peer_id, relay_config());
+                    // By default a relay only advertises itself once it has a
+                    // confirmed external address; `--relay` says it is public.
+                    r.set_status(Some(relay::Status::Enable));
+                    r
+                })),
+                dcutr: dcutr::Behaviour::new(peer_id),
+                autonat: autonat::Behaviour::new(
+                    peer_id,
+                    autonat::Config {
+                        // Addresses in the test ranges count as public in the
+                        // NAT testbed (`--lab`); elsewhere only global ones do.
+                        only_global_ips: !lab,
+                        boot_delay: Duration::from_secs(2),
+                        retry_interval: Duration::from_secs(30),
+                        throttle_server_period: Duration::from_secs(15),
+                        ..Default::default()
+                    },
+                ),
+                kad: {
+                    let mut cfg = kad::Config::new(KAD_PROTOCOL);
+                    cfg.set_query_timeout(Duration::from_secs(30));
+                    let mut k = kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), cfg);
+                    // Answering DHT queries only makes sense once others can
+                    // dial us; a relayed address does not count.
+                    k.set_mode(Some(if relay_server { kad::Mode::Server } else { kad::Mode::Client }));
+                    k
+                },
             }
         })
         .map_err(|e| setup(&e))?

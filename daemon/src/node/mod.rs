@@ -23,6 +23,12 @@ use crate::wire::{PeerRequest, PeerResponse};
 pub struct NodeConfig {
     pub listen: Vec<Multiaddr>,
     pub mdns: bool,
+    /// DHT entry points (each with a `/p2p/` peer id); empty: no DHT.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Relay for anyone (a machine with a public address).
+    pub relay_server: bool,
+    /// The NAT testbed: test-range addresses count as public.
+    pub lab: bool,
     pub agent: String,
     /// Shared with the daemon's counters; bumped by the codec.
     pub bad_frames: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -46,6 +52,11 @@ pub enum NodeEvent {
     /// The peer's own listen addresses, from identify.
     Identified { peer: PeerId, listen_addrs: Vec<Multiaddr> },
     InboundRequest { peer: PeerId, request: PeerRequest, channel: ResponseChannel<PeerResponse> },
+    /// Our own addresses changed (a new network, a lost interface): a good
+    /// moment to redial friends.
+    NetworkChanged,
+    /// mDNS found a peer on the local network.
+    LanPeer { peer: PeerId },
 }
 
 pub(crate) enum Command {
@@ -58,6 +69,13 @@ pub(crate) enum Command {
     Respond { channel: ResponseChannel<PeerResponse>, response: PeerResponse },
     Dial { peer: PeerId, addrs: Vec<Multiaddr> },
     Info { reply: oneshot::Sender<NodeInfo> },
+    /// Announce in the DHT that we provide `key` (re-announced whenever our
+    /// reachable addresses change) until `Unprovide`.
+    Provide { key: Vec<u8> },
+    Unprovide { key: Vec<u8> },
+    /// Who provides `key`; providers found are dialed at once (the DHT only
+    /// knows their addresses while the query runs).
+    Providers { key: Vec<u8>, reply: oneshot::Sender<Vec<PeerId>> },
     Shutdown,
 }
 
@@ -65,14 +83,50 @@ pub(crate) enum Command {
 pub struct NodeInfo {
     pub listen: Vec<Multiaddr>,
     pub peers: Vec<ConnectedPeer>,
+    /// Confirmed reachable addresses, relayed ones included.
+    pub external: Vec<Multiaddr>,
+    pub nat: Nat,
+    /// Relays holding a reservation for us.
+    pub relays: Vec<PeerId>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Nat {
+    #[default]
+    Unknown,
+    Public,
+    Private,
+}
+
+impl Nat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Nat::Unknown => "unknown",
+            Nat::Public => "public",
+            Nat::Private => "private",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct ConnectedPeer {
     pub peer: PeerId,
+    /// The best connection's remote address (direct preferred).
     pub addr: Multiaddr,
     pub relayed: bool,
+    /// The relay of a relayed connection.
+    pub via: Option<PeerId>,
     pub rtt: Option<Duration>,
+}
+
+impl ConnectedPeer {
+    pub fn transport(&self) -> &'static str {
+        if self.addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::QuicV1)) {
+            "quic"
+        } else {
+            "tcp"
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -93,7 +147,7 @@ pub fn new(key: Keypair, config: NodeConfig) -> Result<(Node, mpsc::Receiver<Nod
     let streams = swarm.behaviour().streams.new_control();
     let (ctx, crx) = mpsc::channel(COMMAND_QUEUE);
     let (etx, erx) = mpsc::channel(EVENT_QUEUE);
-    let event_loop = EventLoop::new(swarm, crx, etx, config.listen)?;
+    let event_loop = EventLoop::new(swarm, crx, etx, &config)?;
     Ok((Node { commands: ctx, peer_id, streams }, erx, event_loop))
 }
 
@@ -118,6 +172,21 @@ impl Node {
     pub async fn info(&self) -> Result<NodeInfo, NodeError> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(Command::Info { reply: tx }).await.map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
+
+    pub async fn provide(&self, key: Vec<u8>) {
+        let _ = self.commands.send(Command::Provide { key }).await;
+    }
+
+    pub async fn unprovide(&self, key: Vec<u8>) {
+        let _ = self.commands.send(Command::Unprovide { key }).await;
+    }
+
+    /// The DHT's providers of `key` (already being dialed), or none.
+    pub async fn providers(&self, key: Vec<u8>) -> Result<Vec<PeerId>, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Providers { key, reply: tx }).await.map_err(|_| NodeError::Stopped)?;
         rx.await.map_err(|_| NodeError::Stopped)
     }
 

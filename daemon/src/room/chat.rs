@@ -150,8 +150,8 @@ impl App {
                 path: if p.relayed { "relayed" } else { "direct" }.to_string(),
                 addr: p.addr.to_string(),
                 rtt_ms: p.rtt.map(|d| d.as_secs_f64() * 1000.0),
-                via: None,
-                transport: String::new(),
+                via: p.via.map(|v| v.to_string()),
+                transport: p.transport().to_string(),
             })
             .collect();
         Ok(Status {
@@ -170,9 +170,9 @@ impl App {
                 d.voice = v.bad.load(Relaxed) + v.flooded.load(Relaxed) + v.refused_streams.load(Relaxed);
                 d
             },
-            nat: "unknown".into(),
-            external: vec![],
-            relays: vec![],
+            nat: info.nat.as_str().into(),
+            external: info.external.iter().map(|a| a.to_string()).collect(),
+            relays: info.relays.iter().map(|r| r.to_string()).collect(),
         })
     }
 }

@@ -45,17 +45,15 @@ fn is_loopback(a: &Multiaddr) -> bool {
 }
 
 impl App {
-    pub async fn invite_create(&self, room: &str, ttl_secs: u64, once: bool, short: bool) -> AppResult<InviteInfo> {
-        let room = self.resolve_room(room)?;
+    pub async fn invite_create(self: &Arc<Self>, room: &str, ttl_secs: u64, once: bool, short: bool) -> AppResult<InviteInfo> {
         if short {
-            return Err(AppError::BadRequest("short codes are not available yet".into()));
+            return self.short_invite_create(room, ttl_secs).await;
         }
+        let room = self.resolve_room(room)?;
         if ttl_secs == 0 {
             return Err(AppError::BadRequest("an invite must live at least one second".into()));
         }
-        let mut addrs = self.node.info().await?.listen;
-        // Reachable addresses first; loopback last (useful only on this machine).
-        addrs.sort_by_key(is_loopback);
+        let mut addrs = self.my_addrs().await?;
         addrs.truncate(MAX_ADDRS);
         let mut secret = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut secret);
@@ -100,8 +98,26 @@ impl App {
         }
     }
 
-    /// Joiner side.
+    /// Where others can reach us: our listen addresses, then relayed ones,
+    /// then loopback (useful only on this machine).
+    pub async fn my_addrs(&self) -> AppResult<Vec<Multiaddr>> {
+        let info = self.node.info().await?;
+        let mut addrs = info.listen;
+        for a in info.external {
+            if !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        }
+        let relayed = |a: &Multiaddr| a.iter().any(|p| matches!(p, Protocol::P2pCircuit));
+        addrs.sort_by_key(|a| (is_loopback(a), relayed(a)));
+        Ok(addrs)
+    }
+
+    /// Joiner side; short codes (`7-guitar-orbit`) go through the PAKE first.
     pub async fn join(self: &Arc<Self>, code: &str, timeout: Duration) -> AppResult<Joined> {
+        if super::short::looks_short(code) {
+            return Box::pin(self.join_short(code, timeout)).await;
+        }
         let invite = Invite::decode(code).map_err(|e| match e {
             InviteError::Malformed => AppError::InvalidCode(e.to_string()),
             InviteError::BadSignature => AppError::InvalidCode(e.to_string()),
@@ -185,7 +201,7 @@ impl App {
                 continue;
             }
             let addrs = if m.peer_id == self.peer_id.to_string() {
-                self.node.info().await?.listen.iter().map(|a| a.to_string()).collect()
+                self.my_addrs().await?.iter().map(|a| a.to_string()).collect()
             } else {
                 self.store.addrs(&m.peer_id)?
             };
@@ -235,5 +251,6 @@ fn refusal_error(reason: RefuseReason) -> AppError {
             AppError::InvalidCode("the inviter does not recognise this code (it may be forged, or the room was deleted)".into())
         }
         RefuseReason::BadRequest => AppError::Refused("the inviter could not process the request".into()),
+        RefuseReason::NoShortCode => AppError::Refused("that peer has no such short code".into()),
     }
 }

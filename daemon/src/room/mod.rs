@@ -5,3 +5,5 @@ pub mod entry;
 pub mod invite;
 pub mod join;
 pub mod sync;
+pub mod short;
+pub mod words;

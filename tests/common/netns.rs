@@ -1,0 +1,179 @@
+//! A NAT testbed in network namespaces (see shared/recipes/netns-nat-testbed.md).
+//!
+//! ```text
+//!  lanN (10.77.N.2) -- natN [10.77.N.1 | 198.18.0.N] --+
+//!                                                     br0 in "pub" (198.18.0.254: the relay)
+//! ```
+//!
+//! Every namespace name carries a prefix unique to the test, interfaces are
+//! created directly inside their namespaces (so parallel tests never clash),
+//! and everything is deleted on drop, also when the test panics.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::{Daemon, DaemonOpts};
+
+pub const RELAY_IP: &str = "198.18.0.254";
+
+/// `true` when we can make namespaces; otherwise says loudly why the test is skipped.
+pub fn can_run(test: &str) -> bool {
+    let root = unsafe { libc::geteuid() } == 0;
+    let tools = ["ip", "iptables", "nft"].iter().all(|t| Command::new(t).arg("-V").output().map(|o| o.status.success()).unwrap_or(false));
+    if !root || !tools {
+        eprintln!();
+        eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+        eprintln!("!!! SKIPPED {test}: the NAT testbed needs root and ip/iptables/nft");
+        eprintln!("!!! (root: {root}, tools: {tools}). CI runs it as root.");
+        eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+        return false;
+    }
+    true
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Nat {
+    /// MASQUERADE keeps the source port when it can: hole punching works.
+    Cone,
+    /// A new random port per destination: no hole punch can work.
+    Symmetric,
+}
+
+pub struct Testbed {
+    prefix: String,
+    namespaces: Vec<String>,
+}
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0]).args(&args[1..]).output().expect("run a testbed command");
+    assert!(out.status.success(), "{:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
+}
+
+impl Testbed {
+    /// The public segment only: a bridge in `pub` holding the relay's address.
+    pub fn new() -> Testbed {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let prefix = format!("ap{}x{}", std::process::id() % 100_000, N.fetch_add(1, Ordering::Relaxed));
+        let mut t = Testbed { prefix, namespaces: Vec::new() };
+        let p = t.add_ns("pub");
+        sh(&["ip", "-n", &p, "link", "add", "br0", "type", "bridge"]);
+        sh(&["ip", "-n", &p, "link", "set", "br0", "up"]);
+        sh(&["ip", "-n", &p, "addr", "add", &format!("{RELAY_IP}/24"), "dev", "br0"]);
+        t
+    }
+
+    pub fn ns(&self, short: &str) -> String {
+        format!("{}{}", self.prefix, short)
+    }
+
+    fn add_ns(&mut self, short: &str) -> String {
+        let name = self.ns(short);
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        sh(&["ip", "netns", "add", &name]);
+        sh(&["ip", "-n", &name, "link", "set", "lo", "up"]);
+        self.namespaces.push(name.clone());
+        name
+    }
+
+    /// Home network `i` (1..=200): a host `lan{i}` behind the router `nat{i}`.
+    /// Returns the host's namespace.
+    pub fn home(&mut self, i: u8, nat: Nat) -> String {
+        let p = self.ns("pub");
+        let n = self.add_ns(&format!("nat{i}"));
+        let l = self.add_ns(&format!("lan{i}"));
+        sh(&["ip", "-n", &n, "link", "add", "wan", "type", "veth", "peer", "name", &format!("pw{i}"), "netns", &p]);
+        sh(&["ip", "-n", &p, "link", "set", &format!("pw{i}"), "master", "br0"]);
+        sh(&["ip", "-n", &p, "link", "set", &format!("pw{i}"), "up"]);
+        sh(&["ip", "-n", &n, "addr", "add", &format!("198.18.0.{i}/24"), "dev", "wan"]);
+        sh(&["ip", "-n", &n, "link", "set", "wan", "up"]);
+        sh(&["ip", "-n", &n, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", &l]);
+        sh(&["ip", "-n", &n, "addr", "add", &format!("10.77.{i}.1/24"), "dev", "lan"]);
+        sh(&["ip", "-n", &n, "link", "set", "lan", "up"]);
+        sh(&["ip", "-n", &l, "addr", "add", &format!("10.77.{i}.2/24"), "dev", "eth0"]);
+        sh(&["ip", "-n", &l, "link", "set", "eth0", "up"]);
+        sh(&["ip", "-n", &l, "route", "add", "default", "via", &format!("10.77.{i}.1")]);
+        sh(&["ip", "netns", "exec", &n, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        let mut masq = vec!["ip", "netns", "exec", &n, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE"];
+        if nat == Nat::Symmetric {
+            masq.push("--random-fully");
+        }
+        sh(&masq);
+        // As every home router does; without it no hole punch works here.
+        sh(&["ip", "netns", "exec", &n, "iptables", "-A", "INPUT", "-i", "wan", "-m", "conntrack", "--ctstate", "NEW,INVALID", "-j", "DROP"]);
+        l
+    }
+
+    /// A corporate firewall: home `i`'s router forwards no UDP at all.
+    pub fn block_udp(&self, i: u8) {
+        let n = self.ns(&format!("nat{i}"));
+        sh(&["ip", "netns", "exec", &n, "nft", "add", "table", "inet", "fw"]);
+        sh(&["ip", "netns", "exec", &n, "nft", "add", "chain", "inet", "fw", "fwd", "{ type filter hook forward priority 0; }"]);
+        sh(&["ip", "netns", "exec", &n, "nft", "add", "rule", "inet", "fw", "fwd", "meta", "l4proto", "udp", "drop"]);
+    }
+
+    /// An isolated LAN (no router, no internet) with `hosts` machines on one
+    /// bridge, 10.77.100.x. Returns their namespaces.
+    pub fn lan(&mut self, hosts: u8) -> Vec<String> {
+        let sw = self.add_ns("sw");
+        sh(&["ip", "-n", &sw, "link", "add", "br1", "type", "bridge"]);
+        sh(&["ip", "-n", &sw, "link", "set", "br1", "up"]);
+        (1..=hosts)
+            .map(|i| {
+                let h = self.add_ns(&format!("host{i}"));
+                sh(&["ip", "-n", &h, "link", "add", "eth0", "type", "veth", "peer", "name", &format!("p{i}"), "netns", &sw]);
+                sh(&["ip", "-n", &sw, "link", "set", &format!("p{i}"), "master", "br1"]);
+                sh(&["ip", "-n", &sw, "link", "set", &format!("p{i}"), "up"]);
+                sh(&["ip", "-n", &h, "addr", "add", &format!("10.77.100.{i}/24"), "dev", "eth0"]);
+                sh(&["ip", "-n", &h, "link", "set", "eth0", "up"]);
+                // mDNS needs a multicast route; a default route gives one.
+                sh(&["ip", "-n", &h, "route", "add", "default", "dev", "eth0"]);
+                h
+            })
+            .collect()
+    }
+
+    /// The relay and DHT bootstrap node on the public segment.
+    pub fn relay(&self) -> Daemon {
+        let listen_q = format!("/ip4/{RELAY_IP}/udp/4001/quic-v1");
+        let listen_t = format!("/ip4/{RELAY_IP}/tcp/4001");
+        Daemon::start_opts(
+            "relay",
+            DaemonOpts {
+                netns: Some(self.ns("pub")),
+                args: vec!["--relay", "--lab", "--bootstrap", "none", "--listen", &listen_q, "--listen", &listen_t]
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                ..Default::default()
+            },
+        )
+    }
+
+    /// A friend's daemon in namespace `ns` that bootstraps from `relay`.
+    pub fn peer(&self, name: &str, ns: &str, relay: &Daemon, extra: &[&str]) -> Daemon {
+        let r = relay.peer_id();
+        let mut args: Vec<String> = vec![
+            "--lab".into(),
+            "--listen".into(),
+            "/ip4/0.0.0.0/udp/0/quic-v1".into(),
+            "--listen".into(),
+            "/ip4/0.0.0.0/tcp/0".into(),
+            "--bootstrap".into(),
+            format!("/ip4/{RELAY_IP}/udp/4001/quic-v1/p2p/{r}"),
+            "--bootstrap".into(),
+            format!("/ip4/{RELAY_IP}/tcp/4001/p2p/{r}"),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Daemon::start_opts(name, DaemonOpts { netns: Some(ns.to_string()), args, ..Default::default() })
+    }
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        for ns in self.namespaces.iter().rev() {
+            // Processes still inside would keep it alive; the daemons are
+            // dropped (killed) before the testbed in every test.
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! Reaching friends with no server: real daemons in network namespaces
+//! behind real NATs (iptables MASQUERADE), a relay and DHT bootstrap node on
+//! a "public" segment, short spoken codes, hole punching, TCP fallback, a LAN
+//! with no internet. Needs root (CI is root); skips loudly elsewhere.
+//!
+//! Figures are printed as `FIGURE name value` lines (see docs/benchmarks.md).
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::netns::{can_run, Nat, Testbed};
+use common::{wait_until, Daemon};
+use serde_json::Value;
+
+fn tone(path: &Path, secs: f32) {
+    let spec = hound::WavSpec { channels: 1, sample_rate: 48_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..(secs * 48_000.0) as usize {
+        // A warble, so that voice activity detection never calls it silence.
+        let t = i as f32 / 48_000.0;
+        let f = 300.0 + 200.0 * (t * 3.0).sin();
+        w.write_sample(((t * f * std::f32::consts::TAU).sin() * 8000.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+fn audio_args(dir: &Path, name: &str) -> Vec<String> {
+    let input = dir.join(format!("{name}-in.wav"));
+    tone(&input, 3.0);
+    let out = dir.join(format!("{name}-out.wav"));
+    vec!["--audio".into(), "wav".into(), "--wav-in".into(), input.display().to_string(), "--wav-out".into(), out.display().to_string()]
+}
+
+fn as_strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn status(d: &Daemon) -> Value {
+    d.json(&["status"])
+}
+
+fn wait_relay(d: &Daemon) {
+    wait_until(&format!("{} to get a relay reservation", d.name), Duration::from_secs(30), || {
+        let s = status(d);
+        (!s["relays"].as_array().map(|a| a.is_empty()).unwrap_or(true)).then_some(())
+    });
+}
+
+/// The status entry for `peer`, once connected.
+fn peer_entry(d: &Daemon, peer: &str) -> Option<Value> {
+    status(d)["peers"].as_array()?.iter().find(|p| p["peer_id"] == peer).cloned()
+}
+
+fn wait_path(d: &Daemon, peer: &str, path: &str, timeout: Duration) -> Value {
+    wait_until(&format!("{} to reach {peer} {path}", d.name), timeout, || peer_entry(d, peer).filter(|p| p["path"] == path))
+}
+
+/// Sends a message and returns how long until `to` shows it.
+fn deliver(from: &Daemon, to: &Daemon, room: &str, text: &str, timeout: Duration) -> Duration {
+    let start = Instant::now();
+    from.json(&["say", room, text]);
+    wait_until(&format!("{} to receive {text:?}", to.name), timeout, || to.history_texts(room).iter().any(|t| t == text).then_some(()));
+    start.elapsed()
+}
+
+/// Voice frames `d` received from `peer` in the call so far.
+fn received_from(d: &Daemon, peer: &str) -> u64 {
+    let st = d.json(&["call", "status"]);
+    st["participants"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["peer_id"] == peer))
+        .and_then(|p| p["stats"]["received"].as_u64())
+        .unwrap_or(0)
+}
+
+fn start_call(a: &Daemon, b: &Daemon, room: &str) {
+    a.json(&["call", "join", room]);
+    b.json(&["call", "join", room]);
+    for d in [a, b] {
+        wait_until(&format!("{} to see both in the call", d.name), Duration::from_secs(20), || {
+            (d.json(&["call", "status"])["participants"].as_array().map(|p| p.len()).unwrap_or(0) >= 2).then_some(())
+        });
+    }
+}
+
+/// Asserts that voice from `from` keeps arriving at `to` over `secs`.
+fn assert_voice_flows(to: &Daemon, from: &Daemon, secs: u64) {
+    let peer = from.peer_id();
+    let before = received_from(to, &peer);
+    std::thread::sleep(Duration::from_secs(secs));
+    let after = received_from(to, &peer);
+    // 10 ms frames: 100 a second; allow for DTX and a slow machine.
+    assert!(after >= before + secs * 50, "{} got {} voice frames from {} in {secs} s", to.name, after - before, from.name);
+}
+
+#[test]
+fn cone_nats_short_code_then_direct_and_the_relay_can_die() {
+    if !can_run("cone_nats_short_code_then_direct_and_the_relay_can_die") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut tb = Testbed::new();
+    let l1 = tb.home(1, Nat::Cone);
+    let l2 = tb.home(2, Nat::Cone);
+    let mut r = tb.relay();
+    let a = tb.peer("alice", &l1, &r, &as_strs(&audio_args(dir.path(), "alice")));
+    let b = tb.peer("bob", &l2, &r, &as_strs(&audio_args(dir.path(), "bob")));
+    wait_relay(&a);
+    wait_relay(&b);
+    assert_eq!(status(&a)["nat"], "private", "alice is behind a NAT: {}", status(&a));
+
+    let room = a.create_room("apéro");
+    let inv = a.json(&["invite", &room, "--short"]);
+    let code = inv["code"].as_str().unwrap().to_string();
+    assert!(inv["expires"].as_u64().is_some());
+    let start = Instant::now();
+    b.json(&["join", &code, "--timeout", "60s"]);
+    let joined = start.elapsed();
+    println!("FIGURE short_code_join_s {:.2}", joined.as_secs_f64());
+    let first = deliver(&a, &b, &room, "hello from alice", Duration::from_secs(3));
+    let back = deliver(&b, &a, &room, "hello from bob", Duration::from_secs(3));
+    println!("FIGURE first_message_after_join_ms {:.0} {:.0}", first.as_secs_f64() * 1000.0, back.as_secs_f64() * 1000.0);
+
+    let alice = a.peer_id();
+    let p = wait_path(&b, &alice, "direct", Duration::from_secs(10).saturating_sub(start.elapsed() - joined));
+    println!("FIGURE time_to_direct_after_join_s {:.2}", (start.elapsed() - joined).as_secs_f64());
+    assert_eq!(p["transport"], "quic", "{p}");
+
+    start_call(&a, &b, &room);
+    assert_voice_flows(&b, &a, 3);
+    r.kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    deliver(&a, &b, &room, "the relay is gone", Duration::from_secs(5));
+    deliver(&b, &a, &room, "still here", Duration::from_secs(5));
+    assert_voice_flows(&b, &a, 5);
+    assert_voice_flows(&a, &b, 3);
+    assert_eq!(peer_entry(&b, &alice).expect("still connected")["path"], "direct");
+}
+
+#[test]
+fn symmetric_nats_stay_relayed_past_the_default_circuit_limits() {
+    if !can_run("symmetric_nats_stay_relayed_past_the_default_circuit_limits") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut tb = Testbed::new();
+    let l1 = tb.home(1, Nat::Symmetric);
+    let l2 = tb.home(2, Nat::Symmetric);
+    let r = tb.relay();
+    let a = tb.peer("alice", &l1, &r, &as_strs(&audio_args(dir.path(), "alice")));
+    let b = tb.peer("bob", &l2, &r, &as_strs(&audio_args(dir.path(), "bob")));
+    wait_relay(&a);
+    let room = a.create_room("apéro");
+    let code = a.invite(&room, &[]);
+    b.json(&["join", &code, "--timeout", "60s"]);
+    let alice = a.peer_id();
+    let p = wait_path(&b, &alice, "relayed", Duration::from_secs(10));
+    assert_eq!(p["via"], r.peer_id(), "{p}");
+    start_call(&a, &b, &room);
+    let start = Instant::now();
+    let mut rounds = 0;
+    // The libp2p defaults would end the circuit after 2 minutes or 128 KiB.
+    while start.elapsed() < Duration::from_secs(190) {
+        rounds += 1;
+        deliver(&a, &b, &room, &format!("relayed {rounds} a"), Duration::from_secs(5));
+        deliver(&b, &a, &room, &format!("relayed {rounds} b"), Duration::from_secs(5));
+        assert_voice_flows(&b, &a, 5);
+        assert_eq!(peer_entry(&b, &alice).expect("still connected")["path"], "relayed");
+        std::thread::sleep(Duration::from_secs(20));
+    }
+    let d = deliver(&a, &b, &room, "after three minutes", Duration::from_secs(5));
+    println!("FIGURE relayed_message_ms {:.0}", d.as_secs_f64() * 1000.0);
+    assert_voice_flows(&a, &b, 5);
+}
+
+#[test]
+fn udp_blocked_falls_back_to_tcp() {
+    if !can_run("udp_blocked_falls_back_to_tcp") {
+        return;
+    }
+    let mut tb = Testbed::new();
+    let l1 = tb.home(1, Nat::Cone);
+    let l2 = tb.home(2, Nat::Cone);
+    tb.block_udp(1);
+    let r = tb.relay();
+    let a = tb.peer("alice", &l1, &r, &[]);
+    let b = tb.peer("bob", &l2, &r, &[]);
+    wait_relay(&a);
+    let room = a.create_room("office");
+    let code = a.json(&["invite", &room, "--short"])["code"].as_str().unwrap().to_string();
+    b.json(&["join", &code, "--timeout", "60s"]);
+    deliver(&a, &b, &room, "over tcp", Duration::from_secs(5));
+    deliver(&b, &a, &room, "tcp back", Duration::from_secs(5));
+    let bob = b.peer_id();
+    let p = peer_entry(&a, &bob).expect("alice connected to bob");
+    assert_eq!(p["transport"], "tcp", "{p}");
+    // Alice's relay reservation itself can only be over TCP.
+    let relay = peer_entry(&a, &r.peer_id()).expect("alice connected to the relay");
+    assert_eq!(relay["transport"], "tcp", "{relay}");
+}
+
+#[test]
+fn lan_without_internet_finds_peers_with_mdns() {
+    if !can_run("lan_without_internet_finds_peers_with_mdns") {
+        return;
+    }
+    let mut tb = Testbed::new();
+    let hosts = tb.lan(2);
+    let opts = |ns: &str| common::DaemonOpts {
+        netns: Some(ns.to_string()),
+        args: ["--bootstrap", "none", "--listen", "/ip4/0.0.0.0/udp/0/quic-v1", "--listen", "/ip4/0.0.0.0/tcp/0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        mdns: true,
+        envs: vec![],
+    };
+    let a = Daemon::start_opts("alice", opts(&hosts[0]));
+    let b = Daemon::start_opts("bob", opts(&hosts[1]));
+    let alice = a.peer_id();
+    wait_until("bob to find alice on the LAN", Duration::from_secs(20), || peer_entry(&b, &alice));
+    let room = a.create_room("workshop");
+    let code = a.json(&["invite", &room, "--short"])["code"].as_str().unwrap().to_string();
+    b.json(&["join", &code, "--timeout", "30s"]);
+    deliver(&a, &b, &room, "no internet needed", Duration::from_secs(5));
+    deliver(&b, &a, &room, "indeed", Duration::from_secs(5));
+    assert_eq!(peer_entry(&b, &alice).unwrap()["path"], "direct");
+}
+
+/// Case 5 needs no NAT: it runs on loopback, also without root, with a
+/// relay daemon as the DHT bootstrap node.
+#[test]
+fn a_wrong_short_code_burns_it() {
+    let r = Daemon::start_with("relay", &["--relay"], &[]);
+    let listen = status(&r)["listen"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let rid = r.peer_id();
+    let mut boot = Vec::new();
+    for a in &listen {
+        boot.push("--bootstrap".to_string());
+        boot.push(format!("{a}/p2p/{rid}"));
+    }
+    let a = Daemon::start_with("alice", &as_strs(&boot), &[]);
+    let b = Daemon::start_with("bob", &as_strs(&boot), &[]);
+    wait_relay(&a);
+    let room = a.create_room("secret");
+    a.json(&["say", &room, "before"]);
+    let members_before = a.json(&["room", "members", &room]);
+    let history_before = a.history_ids(&room);
+    let code = a.json(&["invite", &room, "--short"])["code"].as_str().unwrap().to_string();
+    let parts: Vec<&str> = code.split('-').collect();
+    let wrong_word = if parts[2] == "zebra" { "yogurt" } else { "zebra" };
+    let wrong = format!("{}-{}-{}", parts[0], parts[1], wrong_word);
+
+    let (kind, msg) = b.json_err(&["join", &wrong, "--timeout", "30s"]);
+    assert_eq!(kind, "invalid_code", "{msg}");
+    assert!(msg.contains("burned"), "{msg}");
+    let (kind, msg) = b.json_err(&["join", &code, "--timeout", "30s"]);
+    assert_eq!(kind, "invalid_code", "{msg}");
+    assert!(msg.contains("already used") && msg.contains("new one"), "{msg}");
+
+    assert_eq!(a.json(&["room", "members", &room]), members_before);
+    assert_eq!(a.history_ids(&room), history_before);
+    assert!(b.json(&["room", "list"]).as_array().unwrap().is_empty());
+    // A fresh code still works.
+    let code = a.json(&["invite", &room, "--short"])["code"].as_str().unwrap().to_string();
+    b.json(&["join", &code, "--timeout", "30s"]);
+    deliver(&a, &b, &room, "welcome", Duration::from_secs(5));
+    // A number nobody announces: a clear "nobody answered".
+    let (kind, msg) = b.json_err(&["join", "999-guitar-orbit", "--timeout", "3s"]);
+    assert!(kind == "unreachable" && msg.contains("nobody answered"), "{kind}: {msg}");
+}
+
+#[test]
+fn hole_punching_twenty_times() {
+    if !can_run("hole_punching_twenty_times") {
+        return;
+    }
+    let mut tb = Testbed::new();
+    let l1 = tb.home(1, Nat::Cone);
+    let l2 = tb.home(2, Nat::Cone);
+    let r = tb.relay();
+    let runs = 20;
+    let mut times = Vec::new();
+    let mut relayed_ms = Vec::new();
+    let mut direct_ms = Vec::new();
+    for run in 0..runs {
+        let a = tb.peer("alice", &l1, &r, &[]);
+        let b = tb.peer("bob", &l2, &r, &[]);
+        wait_relay(&a);
+        let room = a.create_room("punch");
+        let code = a.invite(&room, &[]);
+        b.json(&["join", &code, "--timeout", "60s"]);
+        let joined = Instant::now();
+        let alice = a.peer_id();
+        // The first message goes while the path may still be relayed.
+        let first = deliver(&a, &b, &room, "first", Duration::from_secs(5));
+        let direct = wait_until("a direct path", Duration::from_secs(20), || {
+            peer_entry(&b, &alice).filter(|p| p["path"] == "direct").map(|_| joined.elapsed())
+        });
+        if direct <= Duration::from_secs(10) {
+            times.push(direct.as_secs_f64());
+        }
+        relayed_ms.push(first.as_secs_f64() * 1000.0);
+        direct_ms.push(deliver(&a, &b, &room, "direct", Duration::from_secs(5)).as_secs_f64() * 1000.0);
+        println!("run {run}: direct after {:.2} s", direct.as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let ok = times.len();
+    println!("FIGURE punch_direct_runs {ok}/{runs}");
+    if ok > 0 {
+        println!("FIGURE punch_time_to_direct_s median {:.2} max {:.2}", times[ok / 2], times[ok - 1]);
+    }
+    relayed_ms.sort_by(f64::total_cmp);
+    direct_ms.sort_by(f64::total_cmp);
+    println!("FIGURE first_message_ms median {:.0} max {:.0}", relayed_ms[runs / 2], relayed_ms[runs - 1]);
+    println!("FIGURE direct_message_ms median {:.0} max {:.0}", direct_ms[runs / 2], direct_ms[runs - 1]);
+    assert_eq!(ok, runs, "only {ok} of {runs} runs went direct within 10 s");
+}
