@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 # cmake builds libopus; libasound2-dev is cpal's ALSA; espeak-ng, sox and a
 # user-mode PulseAudio with its ALSA plugin make speech and virtual sound
-# devices for the voice tests; tmux drives the terminal chat test.
+# devices for the voice tests; tmux drives the terminal chat test; iproute2,
+# iptables and nftables build the NAT testbed (network namespaces, as root).
 apero_install_deps build-essential pkg-config cmake libasound2-dev tmux espeak-ng sox \
-    pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
+    pulseaudio pulseaudio-utils libasound2-plugins alsa-utils iproute2 iptables nftables
 apero_need_cargo
 
 export CARGO_TERM_COLOR=never

@@ -42,7 +42,12 @@ pub enum Nat {
 pub struct Testbed {
     prefix: String,
     namespaces: Vec<String>,
+    // One testbed at a time: on a 2-core machine parallel ones starve each
+    // other's daemons and turn timings (and hole punches) into noise.
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn sh(args: &[&str]) {
     let out = Command::new(args[0]).args(&args[1..]).output().expect("run a testbed command");
@@ -54,7 +59,8 @@ impl Testbed {
     pub fn new() -> Testbed {
         static N: AtomicU32 = AtomicU32::new(0);
         let prefix = format!("ap{}x{}", std::process::id() % 100_000, N.fetch_add(1, Ordering::Relaxed));
-        let mut t = Testbed { prefix, namespaces: Vec::new() };
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = Testbed { prefix, namespaces: Vec::new(), _serial: serial };
         let p = t.add_ns("pub");
         sh(&["ip", "-n", &p, "link", "add", "br0", "type", "bridge"]);
         sh(&["ip", "-n", &p, "link", "set", "br0", "up"]);
@@ -107,8 +113,8 @@ impl Testbed {
     pub fn block_udp(&self, i: u8) {
         let n = self.ns(&format!("nat{i}"));
         sh(&["ip", "netns", "exec", &n, "nft", "add", "table", "inet", "fw"]);
-        sh(&["ip", "netns", "exec", &n, "nft", "add", "chain", "inet", "fw", "fwd", "{ type filter hook forward priority 0; }"]);
-        sh(&["ip", "netns", "exec", &n, "nft", "add", "rule", "inet", "fw", "fwd", "meta", "l4proto", "udp", "drop"]);
+        sh(&["ip", "netns", "exec", &n, "nft", "add", "chain", "inet", "fw", "through", "{ type filter hook forward priority 0; }"]);
+        sh(&["ip", "netns", "exec", &n, "nft", "add", "rule", "inet", "fw", "through", "meta", "l4proto", "udp", "drop"]);
     }
 
     /// An isolated LAN (no router, no internet) with `hosts` machines on one

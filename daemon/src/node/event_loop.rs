@@ -29,8 +29,11 @@ const TICK: Duration = Duration::from_secs(5);
 const BOOTSTRAP_REDIAL: Duration = Duration::from_secs(60);
 /// A relay that refused or dropped us is tried again after this long.
 const RELAY_BACKOFF: Duration = Duration::from_secs(20);
-/// Providers wanted before a lookup answers early.
-const PROVIDERS_ENOUGH: usize = 4;
+/// How long a relayed connection lives on once a direct one is up.
+const RELAY_GRACE: Duration = Duration::from_secs(3);
+/// A lookup answers as soon as this many providers are found (and dialed);
+/// the query goes on in the background.
+const PROVIDERS_ENOUGH: usize = 1;
 
 struct Connection {
     id: ConnectionId,
@@ -100,6 +103,8 @@ pub struct EventLoop {
     nat: Nat,
     provided: HashSet<Vec<u8>>,
     provider_queries: HashMap<QueryId, ProviderQuery>,
+    /// Relayed connections to close once their grace period is over.
+    to_close: Vec<(Instant, ConnectionId)>,
 }
 
 impl EventLoop {
@@ -137,11 +142,13 @@ impl EventLoop {
             nat: if config.relay_server { Nat::Public } else { Nat::Unknown },
             provided: HashSet::new(),
             provider_queries: HashMap::new(),
+            to_close: Vec::new(),
         })
     }
 
     pub async fn run(mut self) {
         let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event).await,
@@ -235,18 +242,28 @@ impl EventLoop {
     /// Periodic upkeep: bootstrap connections and relay reservations.
     fn maintain(&mut self) {
         let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) = self.to_close.drain(..).partition(|(t, _)| *t <= now);
+        self.to_close = later;
+        for (_, id) in due {
+            if self.swarm.close_connection(id) {
+                tracing::info!("direct path is up, closed the relayed connection");
+            }
+        }
         let connected_to_bootstrap = self.bootstrap.iter().any(|(p, _)| self.swarm.is_connected(p));
         if !self.bootstrap.is_empty()
             && !connected_to_bootstrap
             && self.last_bootstrap_dial.is_none_or(|t| now.duration_since(t) > BOOTSTRAP_REDIAL)
         {
             self.last_bootstrap_dial = Some(now);
-            let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
-            for (p, a) in &self.bootstrap {
-                by_peer.entry(*p).or_default().push(a.clone());
-            }
-            for (p, addrs) in by_peer {
-                self.dial(p, addrs);
+            // One connection per address, QUIC and TCP alike: each gives an
+            // observed address for its transport, and hole punching needs
+            // the QUIC one (a lone TCP connection that won the race would
+            // leave only TCP, whose punches are far less reliable).
+            for (p, a) in self.bootstrap.clone() {
+                let opts = DialOpts::peer_id(p).addresses(vec![a]).condition(PeerCondition::Always).build();
+                if let Err(e) = self.swarm.dial(opts) {
+                    tracing::debug!(peer = %p, "not dialing a bootstrap node: {e}");
+                }
             }
         }
         self.reserve_relays();
@@ -334,13 +351,11 @@ impl EventLoop {
                 let conns = self.connections.entry(peer_id).or_default();
                 conns.push(Connection { id: connection_id, addr: addr.clone() });
                 if !relayed {
-                    // A direct path (often DCUtR's hole punch): move everything
-                    // off the relay, so that streams do not die with it.
-                    let old: Vec<ConnectionId> = conns.iter().filter(|c| is_relayed(&c.addr)).map(|c| c.id).collect();
-                    for id in old {
-                        tracing::info!(%peer_id, "direct connection up, closing the relayed one");
-                        self.swarm.close_connection(id);
-                    }
+                    // A direct path (often DCUtR's hole punch): move off the
+                    // relay, so that nothing dies with it. After a grace
+                    // period, for requests already under way on it.
+                    let when = Instant::now() + RELAY_GRACE;
+                    self.to_close.extend(conns.iter().filter(|c| is_relayed(&c.addr)).map(|c| (when, c.id)));
                 }
                 if num_established.get() == 1 {
                     tracing::info!(%peer_id, %addr, "connected");
@@ -512,7 +527,11 @@ impl EventLoop {
             Event::OutboundFailure { request_id, error, peer, .. } => {
                 tracing::debug!(%peer, "request failed: {error}");
                 if let Some(tx) = self.pending.remove(&request_id) {
-                    let _ = tx.send(Err(NodeError::Request(error.to_string())));
+                    let e = match error {
+                        request_response::OutboundFailure::ConnectionClosed => NodeError::ConnectionClosed,
+                        other => NodeError::Request(other.to_string()),
+                    };
+                    let _ = tx.send(Err(e));
                 }
             }
             // Undecodable frames are counted by the codec itself.

@@ -42,6 +42,10 @@ pub enum NodeError {
     Setup(String),
     #[error("{0}")]
     Request(String),
+    /// The connection closed under the request (e.g. a relayed one replaced
+    /// by a direct one): worth one retry.
+    #[error("the connection closed before an answer came")]
+    ConnectionClosed,
 }
 
 /// What the event loop tells the daemon.
@@ -155,6 +159,13 @@ impl Node {
     /// Sends a request (dialing `addrs` first if we are not connected) and
     /// waits for the answer.
     pub async fn request(&self, peer: PeerId, addrs: Vec<Multiaddr>, request: PeerRequest) -> Result<PeerResponse, NodeError> {
+        match self.request_once(peer, addrs.clone(), request.clone()).await {
+            Err(NodeError::ConnectionClosed) => self.request_once(peer, addrs, request).await,
+            other => other,
+        }
+    }
+
+    async fn request_once(&self, peer: PeerId, addrs: Vec<Multiaddr>, request: PeerRequest) -> Result<PeerResponse, NodeError> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(Command::Request { peer, addrs, request, reply: tx }).await.map_err(|_| NodeError::Stopped)?;
         rx.await.map_err(|_| NodeError::Stopped)?

@@ -36,7 +36,10 @@ pub const MAX_TTL_SECS: u64 = 30 * 60;
 const ASK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Lookups are repeated while the joiner waits: the inviter may not yet have
 /// a relay reservation, so its record may carry no address at first.
-const LOOKUP_EVERY: Duration = Duration::from_secs(4);
+const LOOKUP_EVERY: Duration = Duration::from_secs(2);
+/// A lookup answers at the first provider found; on the public DHT that
+/// can take a while.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShortCode {
@@ -226,14 +229,15 @@ impl App {
             // them); then whoever the DHT says announces the number.
             let mut candidates: Vec<PeerId> = self.node.info().await?.peers.iter().map(|p| p.peer).collect();
             if tokio::time::Instant::now() >= next_lookup {
-                next_lookup = tokio::time::Instant::now() + LOOKUP_EVERY;
                 let now = now_secs();
-                for b in [bucket(now), bucket(now).saturating_sub(1), bucket(now) + 1] {
-                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                    if let Ok(Ok(found)) = tokio::time::timeout(left.min(LOOKUP_EVERY), self.node.providers(dht_key(code.number, b))).await {
-                        candidates.extend(found);
-                    }
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now()).min(LOOKUP_TIMEOUT);
+                // The inviter's clock may be a little off from ours.
+                let lookups = [bucket(now), bucket(now).saturating_sub(1), bucket(now) + 1]
+                    .map(|b| tokio::time::timeout(left, self.node.providers(dht_key(code.number, b))));
+                for found in futures::future::join_all(lookups).await.into_iter().flatten().flatten() {
+                    candidates.extend(found);
                 }
+                next_lookup = tokio::time::Instant::now() + LOOKUP_EVERY;
             }
             candidates.retain(|p| *p != self.peer_id);
             for peer in candidates {
