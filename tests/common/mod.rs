@@ -127,7 +127,7 @@ impl Daemon {
             .arg(self.home())
             .args(&self.extra)
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
-            .env("RUST_LOG", "info,aperod=debug")
+            .env("RUST_LOG", std::env::var("APERO_TEST_LOG").unwrap_or_else(|_| "info,aperod=debug".into()))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -133,14 +133,11 @@ pub(super) fn build_swarm(key: Keypair, config: &NodeConfig) -> Result<Swarm<Beh
             }
         })
         .map_err(|e| setup(&e))?
-        .with_swarm_config(|c| {
-            // Every protocol here is offered alone, so the opener need not wait
-            // a round trip for the protocol echo (multistream-select V1) before
-            // writing: a new stream costs no extra round trip, which the
-            // per-frame voice design depends on.
-            c.with_idle_connection_timeout(IDLE_TIMEOUT)
-                .with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
-        })
+        // Not multistream-select V1Lazy: it saves a round trip per new
+        // stream (which the per-frame voice design wanted), but Kademlia's
+        // ADD_PROVIDER writes and closes its stream at once, and with
+        // V1Lazy the relay never received it (see docs/benchmarks.md).
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
         .build();
     Ok(swarm)
 }

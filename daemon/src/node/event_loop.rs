@@ -474,7 +474,11 @@ impl EventLoop {
     }
 
     fn on_kad_event(&mut self, event: kad::Event) {
-        let kad::Event::OutboundQueryProgressed { id, result, step, .. } = event else { return };
+        let kad::Event::OutboundQueryProgressed { id, result, step, .. } = event else {
+            tracing::trace!("kad: {event:?}");
+            return;
+        };
+        tracing::debug!(?id, last = step.last, "DHT query: {result:?}");
         match result {
             QueryResult::GetProviders(Ok(GetProvidersOk::FoundProviders { providers, .. })) => {
                 let me = *self.swarm.local_peer_id();

@@ -244,10 +244,11 @@ impl App {
                 if asked.contains(&peer) {
                     continue;
                 }
-                asked.push(peer);
                 match self.ask_short(peer, code, deadline).await? {
-                    Some(long) => return self.join(&long, deadline.saturating_duration_since(tokio::time::Instant::now())).await,
-                    None => continue,
+                    Asked::Code(long) => return self.join(&long, deadline.saturating_duration_since(tokio::time::Instant::now())).await,
+                    Asked::NotThem => asked.push(peer),
+                    // Not reachable (yet): try again on the next round.
+                    Asked::NoAnswer => {}
                 }
             }
             if tokio::time::Instant::now() >= deadline {
@@ -261,15 +262,17 @@ impl App {
         }
     }
 
-    /// `Ok(None)`: that peer has no code with our number; ask someone else.
-    async fn ask_short(&self, peer: PeerId, code: ShortCode, deadline: tokio::time::Instant) -> AppResult<Option<String>> {
+    async fn ask_short(&self, peer: PeerId, code: ShortCode, deadline: tokio::time::Instant) -> AppResult<Asked> {
         let (state, ours) = code.pake();
         let request = PeerRequest::ShortJoin { number: code.number, pake: hex::encode(ours) };
         let until = deadline.min(tokio::time::Instant::now() + ASK_TIMEOUT);
         let resp = match tokio::time::timeout_at(until, self.node.request(peer, vec![], request)).await {
             Ok(Ok(r)) => r,
-            // Not an apero peer, or gone: not the inviter.
-            _ => return Ok(None),
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, "no answer about a short code: {e}");
+                return Ok(Asked::NoAnswer);
+            }
+            Err(_) => return Ok(Asked::NoAnswer),
         };
         match resp {
             PeerResponse::ShortOffer { pake, sealed } => {
@@ -285,17 +288,25 @@ impl App {
                 let long = cipher(&key).decrypt(Nonce::from_slice(&NONCE), sealed.as_slice()).map_err(|_| wrong())?;
                 let long = String::from_utf8(long).map_err(|_| wrong())?;
                 tracing::info!(%peer, "short code accepted, joining with the long code");
-                Ok(Some(long))
+                Ok(Asked::Code(long))
             }
-            PeerResponse::Refused { reason: RefuseReason::NoShortCode } => Ok(None),
             PeerResponse::Refused { reason: RefuseReason::AlreadyUsed } => Err(AppError::InvalidCode(format!(
                 "short code {} was already used, or burned by a wrong guess; ask your friend for a new one",
                 code.number
             ))),
-            PeerResponse::Refused { .. } => Ok(None),
-            _ => Ok(None),
+            // No such code there, or not an apero that knows short codes.
+            _ => Ok(Asked::NotThem),
         }
     }
+}
+
+enum Asked {
+    /// The long invite code, unsealed.
+    Code(String),
+    /// That peer has no live code with our number.
+    NotThem,
+    /// Unreachable or silent for now.
+    NoAnswer,
 }
 
 fn pick_number(taken: &[u16]) -> Option<u16> {
