@@ -119,6 +119,7 @@ fn tray_shows_the_call_mutes_and_notifies() {
     // Short codes: whatever the daemon answers (a code, or why not) is shown.
     click(&desktop, "Copy short code", Some("apéro"));
     let note = wait_note(&desktop, "an answer about the short code", |n| n.summary.contains("short code"));
+    assert!(!note.body.trim().is_empty(), "{note:?}");
     eprintln!("short code: {note:?}");
 
     // Silence the room: saved, and bob's next message shows nothing.

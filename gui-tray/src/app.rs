@@ -166,16 +166,12 @@ impl App {
             Action::JoinCall(room) => timed(client.call_join(room)).await.map(drop),
             Action::LeaveCall => timed(client.call_leave()).await,
             Action::SetMuted(m) => timed(client.mute(*m)).await.map(drop),
-            Action::CopyInvite(room) => {
-                let inv = timed(client.invite_create(room, INVITE_TTL_SECS, false, false)).await?;
-                self.copy(room, "invite code", &inv.code, "valid for 24 hours; your friend runs `apero join CODE`");
-                Ok(())
-            }
-            Action::CopyShortCode(room) => {
-                let inv = timed(client.invite_create(room, SHORT_CODE_TTL_SECS, true, true)).await?;
-                self.copy(room, "short code", &inv.code, "for one person, valid for 10 minutes");
-                Ok(())
-            }
+            Action::CopyInvite(room) => timed(client.invite_create(room, INVITE_TTL_SECS, false, false))
+                .await
+                .map(|inv| self.copy(room, "invite code", &inv.code, "valid for 24 hours; your friend runs `apero join CODE`")),
+            Action::CopyShortCode(room) => timed(client.invite_create(room, SHORT_CODE_TTL_SECS, true, true))
+                .await
+                .map(|inv| self.copy(room, "short code", &inv.code, "for one person, valid for 10 minutes")),
             Action::OpenChat(room) => {
                 if let Err(e) = terminal::open(&self.target.chat_command(room)) {
                     self.notifier.show(Note::new("Cannot open the chat", e.to_string()));

@@ -211,10 +211,19 @@ fn flatten(v: &Value, path: &[String], out: &mut Vec<MenuEntry>) {
     let Value::Structure(s) = v else { return };
     let f = s.fields();
     let (Some(Value::I32(id)), Some(Value::Dict(props)), Some(Value::Array(children))) = (f.first(), f.get(1), f.get(2)) else { return };
-    let prop = |k: &str| props.get::<&str, Value>(&k).ok().flatten();
-    let label = prop("label").and_then(|l| String::try_from(l).ok()).unwrap_or_default();
-    let enabled = prop("enabled").and_then(|e| bool::try_from(e).ok()).unwrap_or(true);
-    let kind = prop("type").and_then(|t| String::try_from(t).ok()).unwrap_or_default();
+    let prop = |k: &str| {
+        props.iter().find(|(key, _)| matches!(key, Value::Str(s) if s.as_str() == k)).map(|(_, v)| match v {
+            Value::Value(inner) => inner.as_ref(),
+            other => other,
+        })
+    };
+    let text = |k: &str| match prop(k) {
+        Some(Value::Str(s)) => s.to_string(),
+        _ => String::new(),
+    };
+    let label = text("label");
+    let enabled = !matches!(prop("enabled"), Some(Value::Bool(false)));
+    let kind = text("type");
     if kind != "separator" {
         out.push(MenuEntry { id: *id, label: label.clone(), enabled, path: path.to_vec() });
     }

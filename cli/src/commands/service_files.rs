@@ -108,16 +108,15 @@ pub fn macos_entries(l: &Layout) -> Vec<Entry> {
 }
 
 /// `aperod --foreground`: systemd is the supervisor, so the daemon must
-/// not detach, and its log goes to the journal through stderr.
+/// not detach, and its log goes to the journal through stderr. No ordering
+/// on network-online.target: a user manager cannot see it, and the daemon
+/// copes with the network coming and going anyway.
 pub fn systemd_unit(l: &Layout) -> String {
     let exec = l.command(&l.aperod, &["--foreground"]).iter().map(|a| systemd_quote(a)).collect::<Vec<_>>().join(" ");
     format!(
         "# {MARKER}\n\
          [Unit]\n\
          Description=apero daemon: group calls, chat and files between friends\n\
-         Documentation=man:aperod(1)\n\
-         Wants=network-online.target\n\
-         After=network-online.target\n\
          \n\
          [Service]\n\
          Type=simple\n\
