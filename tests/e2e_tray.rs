@@ -8,7 +8,9 @@ mod common;
 #[path = "common/desktop.rs"]
 mod desktop;
 
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -24,13 +26,13 @@ struct Tray {
 }
 
 impl Tray {
-    fn start(desktop: &Desktop, daemon: &Daemon) -> Tray {
+    fn start(desktop: &Desktop, home: &Path) -> Tray {
         let config = tempfile::Builder::new().prefix("apero-tray-cfg-").tempdir().expect("tempdir");
         let log = config.path().join("tray.log");
         let file = std::fs::File::create(&log).expect("log");
         let child = Command::new(tray_bin())
             .arg("--home")
-            .arg(daemon.home())
+            .arg(home)
             .env("DBUS_SESSION_BUS_ADDRESS", &desktop.address)
             .env("XDG_CONFIG_HOME", config.path())
             .env("RUST_LOG", "info,apero_tray=debug")
@@ -83,7 +85,7 @@ fn tray_shows_the_call_mutes_and_notifies() {
     let bob = Daemon::start_with("bob", &["--audio", "null"], &[]);
     let room = alice.create_room("apéro");
     bob.json(&["join", &alice.invite("apéro", &[])]);
-    let mut tray = Tray::start(&desktop, &alice);
+    let mut tray = Tray::start(&desktop, alice.home());
 
     wait_until("the tray to register with the watcher", WAIT, || desktop.item());
     wait_icon(&desktop, "user-available");
@@ -123,8 +125,10 @@ fn tray_shows_the_call_mutes_and_notifies() {
     eprintln!("short code: {note:?}");
 
     // Silence the room: saved, and bob's next message shows nothing.
+    assert!(desktop.menu().iter().any(|e| e.label == "Notifications" && e.checked == Some(true)), "{}", desktop.menu_text());
     click(&desktop, "Notifications", Some("apéro"));
     wait_until("the setting to be saved", WAIT, || tray.settings().contains(&room).then_some(()));
+    wait_until("the checkmark to go", WAIT, || desktop.menu().iter().any(|e| e.label == "Notifications" && e.checked == Some(false)).then_some(()));
     let before = desktop.notes().len();
     bob.json(&["say", &room, "silence please"]);
     alice.wait_history_len(&room, 2);
@@ -144,7 +148,7 @@ fn tray_goes_offline_with_the_daemon_and_reconnects() {
     let Some(desktop) = Desktop::start() else { return };
     let mut alice = Daemon::start_with("alice", &["--audio", "null"], &[]);
     alice.create_room("atelier");
-    let mut tray = Tray::start(&desktop, &alice);
+    let mut tray = Tray::start(&desktop, alice.home());
     wait_until("the tray to register with the watcher", WAIT, || desktop.item());
     wait_icon(&desktop, "user-available");
 
@@ -162,4 +166,80 @@ fn tray_goes_offline_with_the_daemon_and_reconnects() {
     click(&desktop, "Quit", None);
     let status = wait_until("the tray to quit", WAIT, || tray.child.try_wait().expect("wait"));
     assert!(status.success(), "{status:?}");
+}
+
+/// Not the daemon: a hostile socket where the daemon should be, answering
+/// the tray's requests correctly but streaming garbage among its events.
+/// The tray must skip what it cannot read, act on what follows, and go
+/// offline, not down, when the connection drops.
+#[test]
+fn tray_survives_garbage_in_the_event_stream() {
+    use apero_control::{CallStatus, Dropped, Event, HelloReply, MessageInfo, Reply, Response, RoomInfo, Status};
+
+    let Some(desktop) = Desktop::start() else { return };
+    let home = tempfile::Builder::new().prefix("apero-hostile-").tempdir_in("/tmp").expect("tempdir");
+    let listener = UnixListener::bind(home.path().join("aperod.sock")).expect("bind");
+    let answer = |cmd: &str| -> String {
+        let reply = match cmd {
+            "hello" => Reply::Hello(HelloReply { version: apero_control::PROTOCOL_VERSION, daemon: "hostile".into() }),
+            "subscribe" => Reply::Subscribed,
+            "status" => Reply::Status(Status {
+                peer_id: "id-me".into(),
+                name: "me".into(),
+                version: "0".into(),
+                pid: 1,
+                home: "/nowhere".into(),
+                listen: vec![],
+                peers: vec![],
+                rooms: 1,
+                dropped: Dropped::default(),
+                nat: String::new(),
+                external: vec![],
+                relays: vec![],
+            }),
+            "room_list" => Reply::Rooms(vec![RoomInfo { id: "r1".into(), name: "salon".into(), members: 2, online: 2, call: 0, in_call: false }]),
+            _ => Reply::Call(CallStatus { room: None, room_name: None, muted: false, backend: "none".into(), participants: vec![], sent_bytes: 0, timing: None }),
+        };
+        serde_json::to_string(&Response::Ok(reply)).unwrap() + "\n"
+    };
+    let message = Event::Message {
+        room: "r1".into(),
+        message: MessageInfo { id: "m1".into(), room: "r1".into(), author: "id-bob".into(), author_name: "bob".into(), text: "still there?".into(), time: 0, lamport: 1 },
+    };
+    let garbage = ["not json at all", "{\"event\":\"from_a_future_version\",\"x\":1}", "{\"event\":\"message\",\"room\":5}", "\u{0}\u{1}\u{2}", "[]"];
+    let server = std::thread::spawn(move || {
+        // Connections, in the tray's order: events first, then requests.
+        let mut conns: Vec<UnixStream> = Vec::new();
+        for stream in listener.incoming().take(2) {
+            let stream = stream.expect("accept");
+            let mut writer = stream.try_clone().unwrap();
+            conns.push(stream.try_clone().unwrap());
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { return };
+                    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                    let cmd = v["cmd"].as_str().unwrap_or("").to_string();
+                    if writer.write_all(answer(&cmd).as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let mut events = conns[0].try_clone().unwrap();
+        for g in garbage {
+            events.write_all(format!("{g}\n").as_bytes()).unwrap();
+        }
+        events.write_all(format!("{}\n", serde_json::to_string(&message).unwrap()).as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        for c in &conns {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    let mut tray = Tray::start(&desktop, home.path());
+    wait_until("the tray to register with the watcher", WAIT, || desktop.item());
+    wait_note(&desktop, "the message after the garbage", |n| n.summary == "bob in salon" && n.body == "still there?");
+    server.join().unwrap();
+    wait_icon(&desktop, "network-offline");
+    tray.assert_alive();
 }

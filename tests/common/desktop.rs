@@ -21,6 +21,8 @@ pub struct MenuEntry {
     pub id: i32,
     pub label: String,
     pub enabled: bool,
+    /// For a checkmark entry, whether it is checked.
+    pub checked: Option<bool>,
     /// Labels of the submenus above it, outermost first.
     pub path: Vec<String>,
 }
@@ -198,7 +200,15 @@ impl Desktop {
 
     /// A dump of the menu's layout, for failure messages and the docs.
     pub fn menu_text(&self) -> String {
-        self.menu().iter().map(|e| format!("{}{}{}\n", "  ".repeat(e.path.len()), e.label, if e.enabled { "" } else { "  (disabled)" })).collect()
+        let entry = |e: &MenuEntry| {
+            let check = match e.checked {
+                Some(true) => "[x] ",
+                Some(false) => "[ ] ",
+                None => "",
+            };
+            format!("{}{check}{}{}\n", "  ".repeat(e.path.len()), e.label, if e.enabled { "" } else { "  (disabled)" })
+        };
+        self.menu().iter().map(entry).collect()
     }
 }
 
@@ -224,8 +234,9 @@ fn flatten(v: &Value, path: &[String], out: &mut Vec<MenuEntry>) {
     let label = text("label");
     let enabled = !matches!(prop("enabled"), Some(Value::Bool(false)));
     let kind = text("type");
+    let checked = (text("toggle-type") == "checkmark").then(|| matches!(prop("toggle-state"), Some(Value::I32(1))));
     if kind != "separator" {
-        out.push(MenuEntry { id: *id, label: label.clone(), enabled, path: path.to_vec() });
+        out.push(MenuEntry { id: *id, label: label.clone(), enabled, checked, path: path.to_vec() });
     }
     let mut below = path.to_vec();
     below.push(label);
