@@ -40,8 +40,18 @@ impl Target {
         Ok((self.connect().await?, events))
     }
 
-    /// `aperod` detaches by itself and returns once its socket answers.
+    /// Through systemd when `apero service install` set it up, so the
+    /// daemon stays supervised; else `aperod` itself, which detaches and
+    /// returns once its socket answers.
     pub async fn start(&self) -> Result<(), StartError> {
+        if self.home.is_none() && systemd_unit_installed() {
+            let started = tokio::process::Command::new("systemctl").args(["--user", "start", "aperod.service"]).stdin(Stdio::null()).output().await;
+            match started {
+                Ok(out) if out.status.success() => return Ok(()),
+                Ok(out) => tracing::warn!("systemctl --user start aperod failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+                Err(e) => tracing::warn!("cannot run systemctl: {e}"),
+            }
+        }
         let path = find_program("aperod");
         let mut cmd = tokio::process::Command::new(&path);
         if let Some(h) = &self.home {
@@ -80,4 +90,9 @@ pub async fn timed<T>(what: impl std::future::Future<Output = Result<T, ClientEr
     tokio::time::timeout(Duration::from_secs(30), what)
         .await
         .unwrap_or_else(|_| Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "the daemon did not answer within 30 s"))))
+}
+
+/// The unit `apero service install` writes (Linux only; elsewhere never there).
+fn systemd_unit_installed() -> bool {
+    crate::settings::config_dir().join("systemd/user/aperod.service").is_file()
 }

@@ -15,6 +15,13 @@ pub enum SettingsError {
     Encode(#[from] serde_json::Error),
 }
 
+/// `$XDG_CONFIG_HOME`, else `~/.config`.
+pub fn config_dir() -> PathBuf {
+    std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".config")
+    })
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -25,10 +32,7 @@ pub struct Settings {
 impl Settings {
     /// `$XDG_CONFIG_HOME/apero/tray.json`, else `~/.config/apero/tray.json`.
     pub fn default_path() -> PathBuf {
-        let base = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
-            std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".config")
-        });
-        base.join("apero").join("tray.json")
+        config_dir().join("apero").join("tray.json")
     }
 
     /// A missing file is the defaults; a broken one too, with a warning,
