@@ -168,6 +168,47 @@ fn tray_goes_offline_with_the_daemon_and_reconnects() {
     assert!(status.success(), "{status:?}");
 }
 
+/// Someone speaking turns the icon into the speaking one (bob speaks from a
+/// WAV file through the `wav` backend; alice listens on `null`).
+#[test]
+fn tray_shows_when_someone_speaks() {
+    let Some(desktop) = Desktop::start() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(speech) = common::audio::speech(dir.path(), "Bonsoir, on commence quand tout le monde est là. Apportez des olives.") else { return };
+    let out = dir.path().join("bob-out.wav");
+    let alice = Daemon::start_with("alice", &["--audio", "null"], &[]);
+    let bob = Daemon::start_with("bob", &["--audio", "wav", "--wav-in", speech.to_str().unwrap(), "--wav-out", out.to_str().unwrap()], &[]);
+    let room = alice.create_room("apéro");
+    bob.json(&["join", &alice.invite("apéro", &[])]);
+    let _tray = Tray::start(&desktop, alice.home());
+    wait_icon(&desktop, "user-available");
+    alice.json(&["call", "join", &room]);
+    wait_icon(&desktop, "call-start");
+    bob.json(&["call", "join", &room]);
+    wait_icon(&desktop, "audio-input-microphone-high");
+    // Speech has pauses: wait for a moment the tooltip names the speaker.
+    wait_until("the tooltip to name bob as speaking", WAIT, || format!("{:?}", desktop.item_property("ToolTip")).contains("speaking: bob").then_some(()));
+}
+
+/// At login the tray may start before the panel and before the daemon:
+/// it waits for both and then shows up, online.
+#[test]
+fn tray_started_before_the_panel_and_the_daemon_shows_up_later() {
+    let Some(desktop) = Desktop::bus_only() else { return };
+    let mut alice = Daemon::start_with("alice", &["--audio", "null"], &[]);
+    alice.kill9();
+    let mut tray = Tray::start(&desktop, alice.home());
+    std::thread::sleep(Duration::from_secs(1));
+    tray.assert_alive();
+    assert!(desktop.item().is_none());
+    desktop.serve();
+    wait_until("the tray to register once the watcher appears", WAIT, || desktop.item());
+    wait_icon(&desktop, "network-offline");
+    alice.restart();
+    wait_icon(&desktop, "user-available");
+    tray.assert_alive();
+}
+
 /// Not the daemon: a hostile socket where the daemon should be, answering
 /// the tray's requests correctly but streaming garbage among its events.
 /// The tray must skip what it cannot read, act on what follows, and go

@@ -104,7 +104,15 @@ pub struct Desktop {
 impl Desktop {
     /// `None` (after saying why, loudly) when no session bus can be started here.
     pub fn start() -> Option<Desktop> {
-        let spawned = Command::new("dbus-daemon").args(["--session", "--nofork", "--print-address=1"]).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn();
+        let d = Desktop::bus_only()?;
+        d.serve();
+        Some(d)
+    }
+
+    /// A session bus with nothing on it yet, as at the start of a login
+    /// before the panel is up; [`Desktop::serve`] brings the panel.
+    pub fn bus_only() -> Option<Desktop> {
+        let spawned = Command::new("dbus-daemon").args(["--session", "--nofork", "--print-address=1"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn();
         let mut bus = match spawned {
             Ok(c) => c,
             Err(e) => {
@@ -122,18 +130,21 @@ impl Desktop {
         }
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         let recorded = Arc::new(Mutex::new(Recorded::default()));
-        let conn = rt
+        let conn = rt.block_on(async { zbus::connection::Builder::address(address.as_str())?.build().await }).expect("connect to the bus");
+        Some(Desktop { address, bus, rt, conn, recorded })
+    }
+
+    /// Serves and names the watcher and the notification service.
+    pub fn serve(&self) {
+        self.rt
             .block_on(async {
-                zbus::connection::Builder::address(address.as_str())?
-                    .serve_at("/StatusNotifierWatcher", Watcher(recorded.clone()))?
-                    .serve_at("/org/freedesktop/Notifications", Notifications(recorded.clone()))?
-                    .name("org.kde.StatusNotifierWatcher")?
-                    .name("org.freedesktop.Notifications")?
-                    .build()
-                    .await
+                let server = self.conn.object_server();
+                server.at("/StatusNotifierWatcher", Watcher(self.recorded.clone())).await?;
+                server.at("/org/freedesktop/Notifications", Notifications(self.recorded.clone())).await?;
+                self.conn.request_name("org.kde.StatusNotifierWatcher").await?;
+                self.conn.request_name("org.freedesktop.Notifications").await
             })
             .expect("serve the watcher and the notification service");
-        Some(Desktop { address, bus, rt, conn, recorded })
     }
 
     /// Where the registered item lives: (bus name, object path).
