@@ -162,6 +162,12 @@ fn tray_goes_offline_with_the_daemon_and_reconnects() {
     wait_icon(&desktop, "user-available");
     wait_until("the room back in the menu", WAIT, || desktop.menu().iter().any(|e| e.label.starts_with("atelier (")).then_some(()));
 
+    // Stopping the daemon from the menu stops it for real.
+    click(&desktop, "Stop the daemon", None);
+    wait_icon(&desktop, "network-offline");
+    wait_until("the daemon to stop answering", WAIT, || (!alice.cli(&["status"]).status.success()).then_some(()));
+    tray.assert_alive();
+
     // Quit from the menu ends the tray cleanly.
     click(&desktop, "Quit", None);
     let status = wait_until("the tray to quit", WAIT, || tray.child.try_wait().expect("wait"));

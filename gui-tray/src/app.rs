@@ -192,6 +192,8 @@ impl App {
                 Ok(())
             }
             Err(e) => Err(e),
+            // The daemon is on its way out; the event stream's end says so.
+            Ok(()) if action == Action::StopDaemon => Ok(()),
             Ok(()) => self.refresh(client).await,
         }
     }

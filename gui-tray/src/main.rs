@@ -22,6 +22,7 @@
 //! - `daemon`: connecting and starting `aperod`; `notify`, `clipboard`,
 //!   `terminal`, `settings`: one job each.
 //! - `linux` / `other`: the two front-ends.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod app;
 mod clipboard;
