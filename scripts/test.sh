@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 # cmake builds libopus; libasound2-dev is cpal's ALSA; espeak-ng, sox and a
 # user-mode PulseAudio with its ALSA plugin make speech and virtual sound
 # devices for the voice tests; tmux drives the terminal chat test; iproute2,
-# iptables and nftables build the NAT testbed (network namespaces, as root).
+# iptables and nftables build the NAT testbed (network namespaces, as root);
+# the tray tests run a private session bus (dbus-daemon) and `apero service`
+# checks its unit with systemd-analyze (from systemd).
 apero_install_deps build-essential pkg-config cmake libasound2-dev tmux espeak-ng sox \
-    pulseaudio pulseaudio-utils libasound2-plugins alsa-utils iproute2 iptables nftables
+    pulseaudio pulseaudio-utils libasound2-plugins alsa-utils iproute2 iptables nftables dbus systemd
 apero_need_cargo
 
 export CARGO_TERM_COLOR=never

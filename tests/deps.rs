@@ -1,6 +1,6 @@
-//! The thin clients must never pull in the daemon's engine: the CLI (and the
-//! control crate it shares with the tray) depend on neither libp2p, nor cpal,
-//! nor opus.
+//! The thin clients must never pull in the daemon's engine: the CLI, the
+//! tray and the control crate they share depend on neither libp2p, nor cpal,
+//! nor opus, nor SQLite.
 
 use std::process::Command;
 
@@ -8,7 +8,7 @@ use std::process::Command;
 fn clients_do_not_depend_on_the_engine() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    for package in ["apero", "apero-control"] {
+    for package in ["apero", "apero-tray", "apero-control"] {
         let out = Command::new(&cargo)
             .current_dir(root)
             .args(["tree", "--offline", "-p", package, "-e", "normal", "--prefix", "none"])

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{call, chat, daemon, files, invite, room};
+use commands::{call, chat, daemon, files, invite, room, service};
 
 /// Group calls, chat and files with friends, with no server in between.
 ///
@@ -70,6 +70,9 @@ enum Command {
     Transfers,
     /// Stop a download and delete its partial file.
     Cancel(files::CancelArgs),
+    /// Start apero at login (install), stop doing so (uninstall), or see what is set up (status).
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
     /// Print a shell completion script (e.g. `apero completions bash > ~/.local/share/bash-completion/completions/apero`).
     Completions {
         shell: clap_complete::Shell,
@@ -122,6 +125,7 @@ fn main() -> ExitCode {
             Command::Get(a) => files::get(&ctx, a).await,
             Command::Transfers => files::transfers(&ctx).await,
             Command::Cancel(a) => files::cancel(&ctx, a).await,
+            Command::Service(c) => service::run(&ctx, c).await,
             Command::Completions { shell } => {
                 let mut cmd = <Cli as clap::CommandFactory>::command();
                 clap_complete::generate(shell, &mut cmd, "apero", &mut std::io::stdout());

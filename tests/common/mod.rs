@@ -17,16 +17,25 @@ pub fn aperod_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_aperod"))
 }
 
-/// The CLI lives in another package; it is built by the same workspace build
-/// (`cargo build --workspace`), and built here if a lone `cargo test` skipped it.
-pub fn apero_bin() -> PathBuf {
-    let path = aperod_bin().with_file_name("apero");
+/// The CLI and the tray live in other packages; they are built by the same
+/// workspace build (`cargo build --workspace`), and built here if a lone
+/// `cargo test` skipped them.
+fn sibling_bin(name: &str) -> PathBuf {
+    let path = aperod_bin().with_file_name(name);
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo).args(["build", "-p", "apero"]).status().map(|s| s.success()).unwrap_or(false);
-        assert!(ok && path.exists(), "could not build the apero CLI");
+        let ok = Command::new(cargo).args(["build", "-p", name]).status().map(|s| s.success()).unwrap_or(false);
+        assert!(ok && path.exists(), "could not build {name}");
     }
     path
+}
+
+pub fn apero_bin() -> PathBuf {
+    sibling_bin("apero")
+}
+
+pub fn tray_bin() -> PathBuf {
+    sibling_bin("apero-tray")
 }
 
 pub struct Daemon {

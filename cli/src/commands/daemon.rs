@@ -29,15 +29,8 @@ pub struct UpArgs {
     relay: bool,
 }
 
-/// `aperod` next to this binary (an install or a cargo build), else on PATH.
 fn aperod_path() -> PathBuf {
-    if let Ok(me) = std::env::current_exe() {
-        let sibling = me.with_file_name("aperod");
-        if sibling.exists() {
-            return sibling;
-        }
-    }
-    PathBuf::from("aperod")
+    apero_control::find_program("aperod")
 }
 
 pub async fn up(ctx: &Ctx, args: UpArgs) -> anyhow::Result<()> {

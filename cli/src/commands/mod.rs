@@ -4,4 +4,6 @@ pub mod daemon;
 pub mod duration;
 pub mod invite;
 pub mod room;
+pub mod service;
+pub mod service_files;
 pub mod files;

@@ -17,7 +17,7 @@ mod types;
 
 pub use client::{Client, ClientError, EventStream};
 pub use framing::{read_line_capped, LineRead};
-pub use paths::{default_data_dir, default_socket_path, socket_path_in};
+pub use paths::{default_data_dir, default_socket_path, find_program, socket_path_in};
 pub use types::*;
 
 /// Bumped whenever a request, response or event changes incompatibly.

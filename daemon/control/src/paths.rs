@@ -29,3 +29,19 @@ pub fn default_data_dir() -> PathBuf {
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
     home.join(".local").join("share").join("apero")
 }
+
+/// One of apero's programs (`aperod`, `apero`, `apero-tray`): next to the
+/// running executable (an install or a cargo build puts them together),
+/// else on PATH, else the bare name (so that a later spawn fails with a
+/// "cannot run" error that names it). The clients start each other with it.
+pub fn find_program(name: &str) -> PathBuf {
+    let exe = if cfg!(windows) { format!("{name}.exe") } else { name.to_string() };
+    if let Some(sibling) = std::env::current_exe().ok().and_then(|me| me.canonicalize().ok()).map(|me| me.with_file_name(&exe)) {
+        if sibling.is_file() {
+            return sibling;
+        }
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(&exe)).find(|p| p.is_file()))
+        .unwrap_or_else(|| PathBuf::from(exe))
+}

@@ -1,0 +1,132 @@
+//! `apero-tray`: apero's status icon. A thin client of the daemon's control
+//! socket, like the `apero` command: it knows only what `aperod` tells it,
+//! and never links the daemon's network or audio stack.
+//!
+//! # Which tray library, and why
+//!
+//! On Linux the tray is a StatusNotifierItem published with `ksni`: pure
+//! Rust over D-Bus (zbus), no GTK and no libappindicator to install, and
+//! testable end to end on a private session bus — the test owns the watcher
+//! and the notification service and clicks the menu over `dbusmenu`. KDE,
+//! GNOME (with the AppIndicator extension most distributions ship), XFCE,
+//! Cinnamon, and the wlroots bars all host such items. Windows and macOS,
+//! where most of our users are, have no D-Bus: there the same menu model is
+//! drawn with `tray-icon` (Win32 `Shell_NotifyIcon`, `NSStatusItem`), which
+//! on Linux would have needed GTK and libappindicator. See docs/tray.md.
+//!
+//! # Layout
+//!
+//! - `state`: what the daemon told us; `menu`: the menu as data, and the
+//!   view (icon, tooltip, menu) a front-end draws; `icon`: the pixmaps.
+//! - `app`: the one loop: connect, subscribe, reconnect, carry out clicks.
+//! - `daemon`: connecting and starting `aperod`; `notify`, `clipboard`,
+//!   `terminal`, `settings`: one job each.
+//! - `linux` / `other`: the two front-ends.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod app;
+mod clipboard;
+mod daemon;
+mod icon;
+mod menu;
+mod notify;
+mod settings;
+mod state;
+mod terminal;
+
+#[cfg(all(unix, not(target_os = "macos")))]
+mod linux;
+#[cfg(any(windows, target_os = "macos"))]
+mod other;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio::sync::{mpsc, watch};
+
+use app::App;
+use menu::{Action, View};
+use settings::Settings;
+use state::State;
+
+/// apero's status icon: shows whether the daemon runs, whether you are in a
+/// call, muted, or someone speaks; its menu joins and leaves calls, mutes,
+/// copies invite codes, opens a room's chat and starts or stops the daemon.
+///
+/// It notifies you of new messages, people joining a call and offered files
+/// (turn them off per room in the room's menu; the choice is kept in
+/// $XDG_CONFIG_HOME/apero/tray.json). When the daemon is not running it
+/// shows itself offline and reconnects by itself every few seconds.
+/// `apero service install` starts it at login.
+#[derive(Parser, Debug)]
+#[command(name = "apero-tray", version)]
+struct Args {
+    /// Talk to the daemon that keeps its state in DIR (as `aperod --home DIR`).
+    #[arg(long, value_name = "DIR", env = "APERO_HOME")]
+    home: Option<PathBuf>,
+    /// The tray's settings file (default: $XDG_CONFIG_HOME/apero/tray.json).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Show no desktop notifications at all.
+    #[arg(long)]
+    no_notifications: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,zbus=warn".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let socket = match &args.home {
+        Some(h) => apero_control::socket_path_in(h),
+        None => apero_control::default_socket_path(),
+    };
+    let settings_path = args.config.clone().unwrap_or_else(Settings::default_path);
+    let settings = Settings::load(&settings_path);
+    let state = State::offline("connecting…");
+    let (view_tx, view_rx) = watch::channel(View::of(&state, &settings));
+    let (action_tx, action_rx) = mpsc::channel(32);
+    // Built where it runs: the clipboard handle need not cross threads.
+    let make_app = move || App {
+        target: daemon::Target { socket, home: args.home },
+        settings_path,
+        settings,
+        notifier: notify::Notifier::new(!args.no_notifications),
+        view: view_tx,
+        state,
+        clipboard: clipboard::Clipboard::default(),
+    };
+    match run(make_app, view_rx, action_tx, action_rx) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("apero-tray: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Linux: the front-end is a D-Bus service, so it and the app share one
+/// runtime; the tray ends when the app quits or D-Bus fails.
+#[cfg(all(unix, not(target_os = "macos")))]
+fn run(make_app: impl FnOnce() -> App, view: watch::Receiver<View>, actions: mpsc::Sender<Action>, action_rx: mpsc::Receiver<Action>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async {
+        tokio::select! {
+            () = make_app().run(action_rx) => Ok(()),
+            r = linux::run(view, actions) => r.map_err(|e| e.context("cannot publish the tray icon on the session D-Bus")),
+        }
+    })
+}
+
+/// Windows and macOS: the platform's event loop must own the main thread,
+/// so the app runs on a runtime in another thread.
+#[cfg(any(windows, target_os = "macos"))]
+fn run(make_app: impl FnOnce() -> App + Send + 'static, view: watch::Receiver<View>, actions: mpsc::Sender<Action>, action_rx: mpsc::Receiver<Action>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let handle = rt.handle().clone();
+    std::thread::spawn(move || rt.block_on(make_app().run(action_rx)));
+    other::run(handle, view, actions)
+}

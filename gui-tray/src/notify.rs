@@ -1,0 +1,161 @@
+//! Desktop notifications: which events deserve one (pure functions, tested)
+//! and showing them (the freedesktop D-Bus service on Linux, `notify-rust`
+//! for the platform's own elsewhere).
+
+use apero_control::{Event, FileInfo, MessageInfo};
+
+use crate::settings::Settings;
+use crate::state::State;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub summary: String,
+    pub body: String,
+}
+
+impl Note {
+    pub fn new(summary: impl Into<String>, body: impl Into<String>) -> Note {
+        Note { summary: summary.into(), body: body.into() }
+    }
+}
+
+const PREVIEW_CHARS: usize = 80;
+
+/// The first words of a message, cut at a word boundary.
+pub fn preview(text: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= PREVIEW_CHARS {
+        return flat;
+    }
+    let cut: String = flat.chars().take(PREVIEW_CHARS).collect();
+    let at = cut.rfind(' ').filter(|&i| i > PREVIEW_CHARS / 2).unwrap_or(cut.len());
+    format!("{}…", &cut[..at])
+}
+
+fn size_text(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.0} kB", bytes as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
+        _ => format!("{:.1} GB", bytes as f64 / 1e9),
+    }
+}
+
+pub fn message(state: &State, room: &str, m: &MessageInfo) -> Note {
+    let who = if m.author_name.is_empty() { "someone" } else { &m.author_name };
+    Note::new(format!("{who} in {}", state.room_name(room)), preview(&m.text))
+}
+
+pub fn file(state: &State, room: &str, f: &FileInfo) -> Note {
+    Note::new(format!("{} offered a file in {}", f.from_name, state.room_name(room)), format!("{} ({}) — `apero get {}`", f.name, size_text(f.size), &f.id[..f.id.len().min(8)]))
+}
+
+pub fn joined_call(state: &State, room: &str, names: &[String]) -> Note {
+    Note::new(format!("{} joined the call", names.join(", ")), format!("in {}", state.room_name(room)))
+}
+
+/// The notification for an event that needs no more than the state, if
+/// the event deserves one. Our own messages and offers never do, nor
+/// anything in a room whose notifications are off. Call joins need names
+/// from the daemon and are made by the caller with [`joined_call`].
+pub fn for_event(state: &State, settings: &Settings, event: &Event) -> Option<Note> {
+    match event {
+        Event::Message { room, message: m } if m.author != state.me_id && settings.notifies(room) => Some(message(state, room, m)),
+        Event::FileOffered { room, file: f } if f.from != state.me_id && settings.notifies(room) => Some(file(state, room, f)),
+        _ => None,
+    }
+}
+
+/// Shows notifications without ever blocking the tray: each one is sent
+/// from a task of its own, and a failure (no notification service) is
+/// logged, not fatal.
+#[derive(Clone, Default)]
+pub struct Notifier {
+    pub enabled: bool,
+    #[cfg(all(unix, not(target_os = "macos")))]
+    bus: std::sync::Arc<tokio::sync::OnceCell<zbus::Connection>>,
+}
+
+impl Notifier {
+    pub fn new(enabled: bool) -> Notifier {
+        Notifier { enabled, ..Notifier::default() }
+    }
+
+    pub fn show(&self, note: Note) {
+        tracing::info!(summary = %note.summary, body = %note.body, "notification");
+        if !self.enabled {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.send(&note).await {
+                tracing::warn!("cannot show a notification: {e}");
+            }
+        });
+    }
+
+    /// The freedesktop Notifications service on the session bus.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    async fn send(&self, note: &Note) -> zbus::Result<()> {
+        let conn = self.bus.get_or_try_init(zbus::Connection::session).await?;
+        let hints: std::collections::HashMap<&str, zbus::zvariant::Value> = std::collections::HashMap::new();
+        let body = ("apero", 0u32, "call-start", note.summary.as_str(), note.body.as_str(), Vec::<&str>::new(), hints, -1i32);
+        conn.call_method(Some("org.freedesktop.Notifications"), "/org/freedesktop/Notifications", Some("org.freedesktop.Notifications"), "Notify", &body).await?;
+        Ok(())
+    }
+
+    /// Toasts on Windows, the notification centre on macOS.
+    #[cfg(any(windows, target_os = "macos"))]
+    async fn send(&self, note: &Note) -> Result<(), notify_rust::error::Error> {
+        let note = note.clone();
+        tokio::task::spawn_blocking(move || notify_rust::Notification::new().appname("apero").summary(&note.summary).body(&note.body).show().map(drop))
+            .await
+            .unwrap_or(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::tests::{room, snapshot};
+
+    fn state() -> State {
+        let mut s = State::default();
+        s.apply(snapshot(vec![room("r1", "apéro", 2, 0)], None, false, &[]));
+        s
+    }
+
+    fn msg(author: &str, text: &str) -> Event {
+        Event::Message {
+            room: "r1".into(),
+            message: MessageInfo { id: "m".into(), room: "r1".into(), author: author.into(), author_name: "bob".into(), text: text.into(), time: 0, lamport: 1 },
+        }
+    }
+
+    #[test]
+    fn messages_from_others_notify_unless_the_room_is_silent() {
+        let s = state();
+        let mut settings = Settings::default();
+        assert_eq!(for_event(&s, &settings, &msg("id-bob", "on commence à 19h ?")), Some(Note::new("bob in apéro", "on commence à 19h ?")));
+        assert_eq!(for_event(&s, &settings, &msg("id-me", "mine")), None);
+        settings.toggle("r1");
+        assert_eq!(for_event(&s, &settings, &msg("id-bob", "hi")), None);
+        assert_eq!(for_event(&s, &settings, &Event::Lagged { missed: 3 }), None);
+    }
+
+    #[test]
+    fn previews_cut_long_text_at_a_word() {
+        assert_eq!(preview("  two\n lines "), "two lines");
+        let long = "word ".repeat(40);
+        let p = preview(&long);
+        assert!(p.ends_with("word…") && p.chars().count() <= PREVIEW_CHARS + 1, "{p}");
+        let unspaced = "é".repeat(200);
+        assert_eq!(preview(&unspaced).chars().count(), PREVIEW_CHARS + 1);
+    }
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(size_text(999), "999 B");
+        assert_eq!(size_text(2_500_000), "2.5 MB");
+    }
+}

@@ -1,0 +1,235 @@
+//! What the tray knows about the daemon, rebuilt from the daemon's answers
+//! and events; the menu, the icon and the notifications are all functions
+//! of it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use apero_control::{CallStatus, RoomInfo, Status};
+
+/// What the icon shows, from the least to the most urgent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IconState {
+    Offline,
+    Online,
+    InCall,
+    Muted,
+    /// In a call and someone (us included, unless muted) is speaking.
+    Speaking,
+}
+
+impl IconState {
+    /// A freedesktop icon-theme name, used by hosts that find it in their
+    /// theme; others draw our pixmap (see `icon.rs`).
+    pub fn theme_name(self) -> &'static str {
+        match self {
+            IconState::Offline => "network-offline",
+            IconState::Online => "user-available",
+            IconState::InCall => "call-start",
+            IconState::Muted => "microphone-sensitivity-muted",
+            IconState::Speaking => "audio-input-microphone-high",
+        }
+    }
+}
+
+/// The call we are in.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Call {
+    pub room: String,
+    pub room_name: String,
+    pub muted: bool,
+    pub people: usize,
+    /// Names of who is speaking right now.
+    pub speaking: Vec<String>,
+}
+
+/// Everything the daemon told us at one moment.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub status: Status,
+    pub rooms: Vec<RoomInfo>,
+    pub call: CallStatus,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// `Some(why)` while the daemon does not answer.
+    pub offline: Option<String>,
+    pub me_id: String,
+    pub me_name: String,
+    pub rooms: Vec<RoomInfo>,
+    pub call: Option<Call>,
+    /// Who is in each room's call, as far as events told us; lets a
+    /// `call_changed` event say who just joined.
+    calls: HashMap<String, BTreeSet<String>>,
+}
+
+impl State {
+    pub fn offline(why: impl Into<String>) -> State {
+        State { offline: Some(why.into()), ..State::default() }
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.offline.is_none()
+    }
+
+    pub fn set_offline(&mut self, why: impl Into<String>) {
+        *self = State::offline(why);
+    }
+
+    pub fn apply(&mut self, s: Snapshot) {
+        self.offline = None;
+        self.me_id = s.status.peer_id;
+        self.me_name = s.status.name;
+        // A room whose call emptied forgets its people, so the next call's
+        // first member counts as joining.
+        for r in &s.rooms {
+            if r.call == 0 {
+                self.calls.remove(&r.id);
+            }
+        }
+        self.rooms = s.rooms;
+        self.call = s.call.room.map(|room| Call {
+            room_name: s.call.room_name.unwrap_or_else(|| room.clone()),
+            room,
+            muted: s.call.muted,
+            people: s.call.participants.len(),
+            speaking: s.call.participants.iter().filter(|p| p.speaking && !(p.is_self && s.call.muted)).map(|p| p.name.clone()).collect(),
+        });
+    }
+
+    pub fn room_name<'a>(&'a self, room: &'a str) -> &'a str {
+        self.rooms.iter().find(|r| r.id == room).map(|r| r.name.as_str()).unwrap_or(room)
+    }
+
+    /// Records a room's call participants and returns who joined since the
+    /// last time (never ourselves). When we did not know the call before and
+    /// it was already going on, nobody counts as new: they were there first.
+    pub fn call_changed(&mut self, room: &str, participants: &[String]) -> Vec<String> {
+        let now: BTreeSet<String> = participants.iter().cloned().collect();
+        let known_empty = self.rooms.iter().any(|r| r.id == room && r.call == 0);
+        let joined = match self.calls.get(room) {
+            Some(before) => now.difference(before).cloned().collect(),
+            None if known_empty => now.iter().cloned().collect(),
+            None => Vec::new(),
+        };
+        self.calls.insert(room.to_string(), now);
+        joined.into_iter().filter(|p| *p != self.me_id).collect()
+    }
+
+    pub fn icon(&self) -> IconState {
+        match (&self.offline, &self.call) {
+            (Some(_), _) => IconState::Offline,
+            (None, None) => IconState::Online,
+            (None, Some(c)) if !c.speaking.is_empty() => IconState::Speaking,
+            (None, Some(c)) if c.muted => IconState::Muted,
+            (None, Some(_)) => IconState::InCall,
+        }
+    }
+
+    /// One line for the tooltip and the menu's first entry.
+    pub fn summary(&self) -> String {
+        if let Some(why) = &self.offline {
+            return format!("apero is offline: {why}");
+        }
+        match &self.call {
+            None => format!("apero: online as {}", self.me_name),
+            Some(c) => {
+                let mut s = format!("In the call of {} ({} in it)", c.room_name, c.people);
+                if c.muted {
+                    s.push_str(", muted");
+                }
+                if !c.speaking.is_empty() {
+                    s.push_str(&format!(", speaking: {}", c.speaking.join(", ")));
+                }
+                s
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use apero_control::{Dropped, Participant};
+
+    pub fn room(id: &str, name: &str, online: usize, call: usize) -> RoomInfo {
+        RoomInfo { id: id.into(), name: name.into(), members: 3, online, call, in_call: false }
+    }
+
+    fn participant(name: &str, is_self: bool, speaking: bool) -> Participant {
+        Participant {
+            peer_id: format!("id-{name}"),
+            name: name.into(),
+            is_self,
+            speaking,
+            muted: false,
+            path: "direct".into(),
+            rtt_ms: None,
+            loss_pct: 0.0,
+            jitter_ms: 0.0,
+            latency_ms: None,
+            stats: None,
+        }
+    }
+
+    pub fn snapshot(rooms: Vec<RoomInfo>, call_room: Option<&str>, muted: bool, speaking: &[&str]) -> Snapshot {
+        let status = Status {
+            peer_id: "id-me".into(),
+            name: "me".into(),
+            version: "0".into(),
+            pid: 1,
+            home: "/h".into(),
+            listen: vec![],
+            peers: vec![],
+            rooms: rooms.len(),
+            dropped: Dropped::default(),
+            nat: String::new(),
+            external: vec![],
+            relays: vec![],
+        };
+        let mut participants = vec![participant("me", true, speaking.contains(&"me"))];
+        participants.push(participant("bob", false, speaking.contains(&"bob")));
+        let call = CallStatus {
+            room: call_room.map(String::from),
+            room_name: call_room.map(|r| format!("{r}-name")),
+            muted,
+            backend: "null".into(),
+            participants: if call_room.is_some() { participants } else { vec![] },
+            sent_bytes: 0,
+            timing: None,
+        };
+        Snapshot { status, rooms, call }
+    }
+
+    #[test]
+    fn icon_follows_the_most_urgent_state() {
+        let mut s = State::offline("gone");
+        assert_eq!(s.icon(), IconState::Offline);
+        s.apply(snapshot(vec![room("r", "apéro", 1, 0)], None, false, &[]));
+        assert_eq!(s.icon(), IconState::Online);
+        s.apply(snapshot(vec![], Some("r"), false, &[]));
+        assert_eq!(s.icon(), IconState::InCall);
+        s.apply(snapshot(vec![], Some("r"), true, &[]));
+        assert_eq!(s.icon(), IconState::Muted);
+        s.apply(snapshot(vec![], Some("r"), true, &["bob"]));
+        assert_eq!(s.icon(), IconState::Speaking);
+        assert!(s.summary().contains("speaking: bob"), "{}", s.summary());
+        // Our own voice activity does not count while muted.
+        s.apply(snapshot(vec![], Some("r"), true, &["me"]));
+        assert_eq!(s.icon(), IconState::Muted);
+        s.set_offline("killed");
+        assert_eq!((s.icon(), s.rooms.len(), s.call.is_none()), (IconState::Offline, 0, true));
+    }
+
+    #[test]
+    fn call_changed_reports_newcomers_but_not_us_nor_earlier_ones() {
+        let mut s = State::default();
+        s.apply(snapshot(vec![room("quiet", "q", 1, 0), room("busy", "b", 2, 2)], None, false, &[]));
+        assert_eq!(s.call_changed("quiet", &["id-bob".into()]), vec!["id-bob"]);
+        assert_eq!(s.call_changed("quiet", &["id-bob".into(), "id-me".into()]), Vec::<String>::new());
+        assert_eq!(s.call_changed("quiet", &["id-bob".into(), "id-me".into(), "id-eve".into()]), vec!["id-eve"]);
+        // A call already going on before we looked: its people are not news.
+        assert!(s.call_changed("busy", &["id-x".into(), "id-y".into()]).is_empty());
+        assert_eq!(s.call_changed("busy", &["id-x".into(), "id-y".into(), "id-z".into()]), vec!["id-z"]);
+    }
+}
