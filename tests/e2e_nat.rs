@@ -154,7 +154,11 @@ fn symmetric_nats_stay_relayed_past_the_default_circuit_limits() {
     wait_relay(&a);
     let room = a.create_room("apéro");
     let code = a.invite(&room, &[]);
+    let start = Instant::now();
     b.json(&["join", &code, "--timeout", "60s"]);
+    let first = deliver(&a, &b, &room, "first, relayed", Duration::from_secs(3));
+    println!("FIGURE relayed_join_to_first_message_s {:.2}", start.elapsed().as_secs_f64());
+    println!("FIGURE relayed_first_message_ms {:.0}", first.as_secs_f64() * 1000.0);
     let alice = a.peer_id();
     let p = wait_path(&b, &alice, "relayed", Duration::from_secs(10));
     assert_eq!(p["via"], r.peer_id(), "{p}");
@@ -180,13 +184,14 @@ fn udp_blocked_falls_back_to_tcp() {
     if !can_run("udp_blocked_falls_back_to_tcp") {
         return;
     }
+    let dir = tempfile::tempdir().unwrap();
     let mut tb = Testbed::new();
     let l1 = tb.home(1, Nat::Cone);
     let l2 = tb.home(2, Nat::Cone);
     tb.block_udp(1);
     let r = tb.relay();
-    let a = tb.peer("alice", &l1, &r, &[]);
-    let b = tb.peer("bob", &l2, &r, &[]);
+    let a = tb.peer("alice", &l1, &r, &as_strs(&audio_args(dir.path(), "alice")));
+    let b = tb.peer("bob", &l2, &r, &as_strs(&audio_args(dir.path(), "bob")));
     wait_relay(&a);
     let room = a.create_room("office");
     let code = a.json(&["invite", &room, "--short"])["code"].as_str().unwrap().to_string();
@@ -196,9 +201,27 @@ fn udp_blocked_falls_back_to_tcp() {
     let bob = b.peer_id();
     let p = peer_entry(&a, &bob).expect("alice connected to bob");
     assert_eq!(p["transport"], "tcp", "{p}");
+    println!("alice reaches bob {} over tcp", p["path"]);
     // Alice's relay reservation itself can only be over TCP.
     let relay = peer_entry(&a, &r.peer_id()).expect("alice connected to the relay");
     assert_eq!(relay["transport"], "tcp", "{relay}");
+
+    // Calls and files work over TCP too.
+    start_call(&a, &b, &room);
+    assert_voice_flows(&b, &a, 3);
+    assert_voice_flows(&a, &b, 3);
+    let file = dir.path().join("slides.bin");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    let id = a.json(&["send", &room, file.to_str().unwrap()])[0]["id"].as_str().unwrap().to_string();
+    wait_until("the offer to reach bob", Duration::from_secs(20), || {
+        b.json(&["files", &room]).as_array().unwrap().iter().any(|f| f["id"] == id).then_some(())
+    });
+    let got = dir.path().join("got");
+    std::fs::create_dir_all(&got).unwrap();
+    b.json(&["get", &id, "--to", got.to_str().unwrap()]);
+    let path = got.join("slides.bin");
+    wait_until("the download to finish", Duration::from_secs(60), || (std::fs::read(&path).ok()? == data).then_some(()));
 }
 
 #[test]
@@ -318,4 +341,81 @@ fn hole_punching_twenty_times() {
     println!("FIGURE first_message_ms median {:.0} max {:.0}", relayed_ms[runs / 2], relayed_ms[runs - 1]);
     println!("FIGURE direct_message_ms median {:.0} max {:.0}", direct_ms[runs / 2], direct_ms[runs - 1]);
     assert_eq!(ok, runs, "only {ok} of {runs} runs went direct within 10 s");
+}
+
+/// CPU seconds and resident memory (KiB) of a process, from /proc.
+fn cpu_and_rss(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ")".
+    let rest: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| rest.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after ")".
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0);
+    (cpu, rss)
+}
+
+/// Benchmark (bench/nat.sh): five friends behind five symmetric NATs in one
+/// call, a full mesh of 10 relayed voice circuits through one relay. Prints
+/// the relay's CPU and memory, idle and loaded, and a caller's CPU in the
+/// same run as the yardstick.
+#[test]
+#[ignore]
+fn bench_relay_with_ten_voice_circuits() {
+    if !can_run("bench_relay_with_ten_voice_circuits") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut tb = Testbed::new();
+    let homes: Vec<String> = (1..=5).map(|i| tb.home(i, Nat::Symmetric)).collect();
+    let r = tb.relay();
+    let rpid = r.pid().unwrap();
+    let names = ["ana", "ben", "cleo", "dan", "eve"];
+    let members: Vec<Daemon> =
+        names.iter().zip(&homes).map(|(n, h)| tb.peer(n, h, &r, &as_strs(&audio_args(dir.path(), n)))).collect();
+    for m in &members {
+        wait_relay(m);
+    }
+    let room = members[0].create_room("big call");
+    for m in &members[1..] {
+        let code = members[0].invite(&room, &[]);
+        m.json(&["join", &code, "--timeout", "60s"]);
+    }
+    let window = 30.0;
+    let (c0, rss_idle) = cpu_and_rss(rpid);
+    std::thread::sleep(Duration::from_secs_f64(window));
+    let (c1, _) = cpu_and_rss(rpid);
+    for m in &members {
+        m.json(&["call", "join", &room]);
+    }
+    for m in &members {
+        wait_until(&format!("{} to see all five", m.name), Duration::from_secs(60), || {
+            (m.json(&["call", "status"])["participants"].as_array().map(|p| p.len()).unwrap_or(0) >= 5).then_some(())
+        });
+    }
+    let ids: Vec<String> = members.iter().map(|m| m.peer_id()).collect();
+    for (i, m) in members.iter().enumerate() {
+        for (j, id) in ids.iter().enumerate() {
+            if i != j {
+                assert_eq!(peer_entry(m, id).expect("connected")["path"], "relayed");
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let caller = members[1].pid().unwrap();
+    let (c2, _) = cpu_and_rss(rpid);
+    let (m0, _) = cpu_and_rss(caller);
+    std::thread::sleep(Duration::from_secs_f64(window));
+    let (c3, rss_loaded) = cpu_and_rss(rpid);
+    let (m1, _) = cpu_and_rss(caller);
+    let idle = (c1 - c0) / window * 100.0;
+    let loaded = (c3 - c2) / window * 100.0;
+    let member = (m1 - m0) / window * 100.0;
+    println!("FIGURE relay_cpu_pct idle {idle:.1} with_10_voice_circuits {loaded:.1}");
+    println!("FIGURE relay_rss_mib idle {:.1} with_10_voice_circuits {:.1}", rss_idle as f64 / 1024.0, rss_loaded as f64 / 1024.0);
+    println!("FIGURE caller_cpu_pct {member:.1} (one of the five, same run); relay/caller ratio {:.2}", loaded / member.max(0.01));
+    for m in &members {
+        m.json(&["call", "leave"]);
+    }
 }

@@ -328,7 +328,7 @@ mod tests {
         assert_eq!(ShortCode::parse(&s), Some(c));
         assert_eq!(ShortCode::parse(&s.to_uppercase().replace('-', " ")), Some(c));
         assert!(looks_short(&s));
-        for bad in ["", "7", "7-guitar", "0-guitar-orbit", "100-guitar-orbit", "7-guitar-notaword", "x-guitar-orbit", "7-guitar-orbit-extra"] {
+        for bad in ["", "7", "7-guitar", "0-guitar-orbit", "1000-guitar-orbit", "7-guitar-notaword", "x-guitar-orbit", "7-guitar-orbit-extra"] {
             assert_eq!(ShortCode::parse(bad), None, "{bad}");
         }
     }
