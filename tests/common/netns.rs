@@ -117,6 +117,15 @@ impl Testbed {
         sh(&["ip", "netns", "exec", &n, "nft", "add", "rule", "inet", "fw", "through", "meta", "l4proto", "udp", "drop"]);
     }
 
+    /// Homes can reach the relay but not each other (as behind a carrier-grade
+    /// NAT that filters everything else): every path between them is relayed.
+    pub fn isolate_homes(&self) {
+        let p = self.ns("pub");
+        sh(&["ip", "netns", "exec", &p, "nft", "add", "table", "bridge", "iso"]);
+        sh(&["ip", "netns", "exec", &p, "nft", "add", "chain", "bridge", "iso", "through", "{ type filter hook forward priority 0; }"]);
+        sh(&["ip", "netns", "exec", &p, "nft", "add", "rule", "bridge", "iso", "through", "ip", "saddr", "!=", RELAY_IP, "ip", "daddr", "!=", RELAY_IP, "drop"]);
+    }
+
     /// An isolated LAN (no router, no internet) with `hosts` machines on one
     /// bridge, 10.77.100.x. Returns their namespaces.
     pub fn lan(&mut self, hosts: u8) -> Vec<String> {

@@ -38,6 +38,10 @@ const PROVIDERS_ENOUGH: usize = 1;
 struct Connection {
     id: ConnectionId,
     addr: Multiaddr,
+    /// Through a relay: for an inbound circuit the remote address is just
+    /// `/p2p/PEER`, so this comes from the whole endpoint.
+    relayed: bool,
+    via: Option<PeerId>,
 }
 
 fn is_relayed(addr: &Multiaddr) -> bool {
@@ -203,13 +207,13 @@ impl EventLoop {
             .connections
             .iter()
             .filter_map(|(peer, conns)| {
-                let best = conns.iter().find(|c| !is_relayed(&c.addr)).or_else(|| conns.first())?;
-                let relayed = is_relayed(&best.addr);
+                let best = conns.iter().find(|c| !c.relayed).or_else(|| conns.first())?;
+                let relayed = best.relayed;
                 Some(ConnectedPeer {
                     peer: *peer,
                     addr: best.addr.clone(),
                     relayed,
-                    via: if relayed { relay_of(&best.addr) } else { None },
+                    via: best.via,
                     rtt: self.rtt.get(peer).copied(),
                 })
             })
@@ -347,15 +351,19 @@ impl EventLoop {
             SwarmEvent::ExternalAddrExpired { address } => tracing::info!("no longer reachable at {address}"),
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, connection_id, num_established, .. } => {
                 let addr = endpoint.get_remote_address().clone();
-                let relayed = is_relayed(&addr);
+                let relayed = endpoint.is_relayed();
+                let via = match &endpoint {
+                    ConnectedPoint::Dialer { address, .. } => relay_of(address),
+                    ConnectedPoint::Listener { local_addr, .. } => relay_of(local_addr),
+                };
                 let conns = self.connections.entry(peer_id).or_default();
-                conns.push(Connection { id: connection_id, addr: addr.clone() });
+                conns.push(Connection { id: connection_id, addr: addr.clone(), relayed, via });
                 if !relayed {
                     // A direct path (often DCUtR's hole punch): move off the
                     // relay, so that nothing dies with it. After a grace
                     // period, for requests already under way on it.
                     let when = Instant::now() + RELAY_GRACE;
-                    self.to_close.extend(conns.iter().filter(|c| is_relayed(&c.addr)).map(|c| (when, c.id)));
+                    self.to_close.extend(conns.iter().filter(|c| c.relayed).map(|c| (when, c.id)));
                 }
                 if num_established.get() == 1 {
                     tracing::info!(%peer_id, %addr, "connected");
@@ -400,7 +408,7 @@ impl EventLoop {
                         addrs = info.listen_addrs.iter().filter(|a| !is_relayed(a)).cloned().collect();
                     }
                     // The address we reached it at is the one known to work.
-                    if let Some(c) = self.connections.get(&peer_id).and_then(|c| c.iter().find(|c| !is_relayed(&c.addr))) {
+                    if let Some(c) = self.connections.get(&peer_id).and_then(|c| c.iter().find(|c| !c.relayed)) {
                         let a = c.addr.clone();
                         let a: Multiaddr = a.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect();
                         addrs.retain(|x| *x != a);
@@ -415,8 +423,8 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), connection })) => {
                 // The best path's RTT is the one that matters.
-                let direct = self.connections.get(&peer).map(|c| c.iter().any(|c| c.id == connection && !is_relayed(&c.addr)));
-                let has_direct = self.connections.get(&peer).is_some_and(|c| c.iter().any(|c| !is_relayed(&c.addr)));
+                let direct = self.connections.get(&peer).map(|c| c.iter().any(|c| c.id == connection && !c.relayed));
+                let has_direct = self.connections.get(&peer).is_some_and(|c| c.iter().any(|c| !c.relayed));
                 if direct == Some(true) || !has_direct {
                     self.rtt.insert(peer, rtt);
                 }
