@@ -121,12 +121,8 @@ pub struct ShortCodes {
 }
 
 impl ShortCodes {
-    fn forget_expired(map: &mut HashMap<u16, Live>, now: u64) -> Vec<u16> {
-        let gone: Vec<u16> = map.iter().filter(|(_, l)| now > l.expires).map(|(n, _)| *n).collect();
-        for n in &gone {
-            map.remove(n);
-        }
-        gone
+    fn forget_expired(map: &mut HashMap<u16, Live>, now: u64) {
+        map.retain(|_, l| now <= l.expires);
     }
 }
 

@@ -62,29 +62,22 @@ const OFFER_SELECT: &str = "SELECT e.raw, e.author, COALESCE(m.name, ''), e.room
 impl Store {
     /// Offers in a room, oldest first (one per file: the first offer wins).
     pub fn offers(&self, room: &str) -> Result<Vec<OfferRow>> {
-        let conn = self.lock();
-        let mut st = conn.prepare(&format!(
-            "{OFFER_SELECT} WHERE e.kind = 'offer' AND e.room = ?1 ORDER BY e.lamport, e.author, e.id"
-        ))?;
-        let rows = st
-            .query_map([room], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = self.offer_rows("e.room = ?1 ORDER BY e.lamport, e.author, e.id", room)?;
         let mut seen = std::collections::HashSet::new();
-        Ok(rows
-            .into_iter()
-            .filter_map(|(raw, a, n, room)| offer_of(&raw, a, n, room))
-            .filter(|o| seen.insert(o.file.clone()))
-            .collect())
+        Ok(rows.into_iter().filter(|o| seen.insert(o.file.clone())).collect())
     }
 
     /// Offers whose file id starts with `prefix`, in rooms we are in.
     pub fn offers_matching(&self, prefix: &str) -> Result<Vec<OfferRow>> {
+        self.offer_rows("e.text >= ?1 AND e.text < ?1 || 'g' ORDER BY e.lamport", prefix)
+    }
+
+    /// Offer entries matching `condition` (one parameter), decoded.
+    fn offer_rows(&self, condition: &str, param: &str) -> Result<Vec<OfferRow>> {
         let conn = self.lock();
-        let mut st = conn.prepare(&format!(
-            "{OFFER_SELECT} WHERE e.kind = 'offer' AND e.text >= ?1 AND e.text < ?1 || 'g' ORDER BY e.lamport"
-        ))?;
+        let mut st = conn.prepare(&format!("{OFFER_SELECT} WHERE e.kind = 'offer' AND {condition}"))?;
         let rows = st
-            .query_map([prefix], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .query_map([param], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows.into_iter().filter_map(|(raw, a, n, room)| offer_of(&raw, a, n, room)).collect())
     }
