@@ -180,6 +180,48 @@ fn symmetric_nats_stay_relayed_past_the_default_circuit_limits() {
 }
 
 #[test]
+fn a_public_member_relays_for_its_rooms_only() {
+    if !can_run("a_public_member_relays_for_its_rooms_only") {
+        return;
+    }
+    let mut tb = Testbed::new();
+    let l1 = tb.home(1, Nat::Symmetric);
+    let l2 = tb.home(2, Nat::Symmetric);
+    let l3 = tb.home(3, Nat::Symmetric);
+    // No `--relay`: pat only has a public address, and AutoNAT has to find it.
+    let p = tb.public_friend("pat");
+    let a = tb.peer("alice", &l1, &p, &[]);
+    let b = tb.peer("bob", &l2, &p, &[]);
+    let c = tb.peer("carol", &l3, &p, &[]);
+    wait_until("pat to find it is public and relay for members", Duration::from_secs(60), || {
+        let s = status(&p);
+        (s["nat"] == "public" && s["relaying"] == "members").then_some(())
+    });
+    let room = p.create_room("workshop");
+    for d in [&a, &b] {
+        d.json(&["join", &p.invite(&room, &[]), "--timeout", "30s"]);
+        wait_relay(d);
+        assert_eq!(status(d)["relays"], serde_json::json!([p.peer_id()]));
+    }
+    // alice and bob cannot punch through symmetric NATs: only pat's relay
+    // connects them.
+    let alice = a.peer_id();
+    let path = wait_path(&b, &alice, "relayed", Duration::from_secs(30));
+    assert_eq!(path["via"], p.peer_id(), "{path}");
+    deliver(&a, &b, &room, "through pat", Duration::from_secs(3));
+
+    // carol shares no room with pat: no reservation, and not even alice's own
+    // invite gets her through pat's relay to alice.
+    assert_eq!(status(&c)["relays"], serde_json::json!([]), "carol got a reservation on pat");
+    let own = a.create_room("alice's own");
+    let code = a.invite(&own, &[]);
+    let (kind, msg) = c.json_err(&["join", &code, "--timeout", "15s"]);
+    println!("carol's join through pat's relay: {kind}: {msg}");
+    assert_eq!(c.json(&["room", "list"]).as_array().unwrap().len(), 0);
+    assert_eq!(status(&c)["relays"], serde_json::json!([]));
+}
+
+#[test]
 fn udp_blocked_falls_back_to_tcp() {
     if !can_run("udp_blocked_falls_back_to_tcp") {
         return;

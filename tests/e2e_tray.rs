@@ -243,6 +243,7 @@ fn tray_survives_garbage_in_the_event_stream() {
                 nat: String::new(),
                 external: vec![],
                 relays: vec![],
+                relaying: "off".into(),
             }),
             "room_list" => Reply::Rooms(vec![RoomInfo { id: "r1".into(), name: "salon".into(), members: 2, online: 2, call: 0, in_call: false }]),
             _ => Reply::Call(CallStatus { room: None, room_name: None, muted: false, backend: "none".into(), participants: vec![], sent_bytes: 0, timing: None }),

@@ -209,7 +209,19 @@ impl App {
         }
     }
 
+    /// Who may use us as a relay if we turn out to be public: everyone we
+    /// share a room with. Called before a join is answered, so the newcomer
+    /// can reach the others through us at once.
+    pub fn refresh_relay_members(&self) {
+        match self.store.all_room_peers(&self.peer_id.to_string()) {
+            Ok(peers) => self.node.relay_members.replace(peers.iter().filter_map(|p| p.parse().ok())),
+            Err(e) => tracing::warn!("cannot list room peers for the relay: {e}"),
+        }
+    }
+
     async fn redial(&self) {
+        // Also catches rooms we left, whose members no longer need us.
+        self.refresh_relay_members();
         let Ok(info) = self.node.info().await else { return };
         let connected: Vec<PeerId> = info.peers.iter().map(|p| p.peer).collect();
         let peers = match self.store.all_room_peers(&self.peer_id.to_string()) {
@@ -248,6 +260,9 @@ impl App {
 
     /// Tells local subscribers about newly stored entries.
     pub fn announce(&self, room: &str, inserted: &[Verified]) {
+        if inserted.iter().any(|v| matches!(v.entry.body, Body::Create { .. } | Body::Admit { .. } | Body::Leave)) {
+            self.refresh_relay_members();
+        }
         for v in inserted {
             let author = v.author.to_string();
             match &v.entry.body {

@@ -186,6 +186,7 @@ pub(crate) mod tests {
             nat: String::new(),
             external: vec![],
             relays: vec![],
+            relaying: String::new(),
         };
         let mut participants = vec![participant("me", true, speaking.contains(&"me"))];
         participants.push(participant("bob", false, speaking.contains(&"bob")));

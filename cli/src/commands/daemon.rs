@@ -118,6 +118,11 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
     if !s.relays.is_empty() {
         println!("Relays holding a place for us: {}", s.relays.iter().map(|r| short_id(r)).collect::<Vec<_>>().join(", "));
     }
+    match s.relaying.as_str() {
+        "members" => println!("Relaying for: members of your rooms (you are publicly reachable)"),
+        "anyone" => println!("Relaying for: anyone, within rate limits (aperod --relay)"),
+        _ => {}
+    }
     println!("Rooms: {}", s.rooms);
     if s.peers.is_empty() {
         println!("Connected to nobody right now.");

@@ -146,6 +146,10 @@ pub struct Status {
     /// Relays we hold a reservation on (their peer ids).
     #[serde(default)]
     pub relays: Vec<String>,
+    /// Whom this daemon relays for: `"off"`, `"members"` (AutoNAT found it
+    /// public: members of its rooms) or `"anyone"` (`aperod --relay`).
+    #[serde(default)]
+    pub relaying: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

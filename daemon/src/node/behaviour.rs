@@ -6,7 +6,7 @@ use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{autonat, dcutr, identify, kad, mdns, noise, ping, relay, tcp, yamux, StreamProtocol, Swarm, SwarmBuilder};
 
-use super::{NodeConfig, NodeError};
+use super::{NodeConfig, NodeError, RelayMembers};
 use crate::wire;
 
 #[derive(NetworkBehaviour)]
@@ -19,8 +19,9 @@ pub(super) struct Behaviour {
     pub streams: libp2p_stream::Behaviour,
     /// Listening on relays (`/p2p-circuit`) when we cannot be dialed.
     pub relay_client: relay::client::Behaviour,
-    /// Relaying for others (`--relay`).
-    pub relay: Toggle<relay::Behaviour>,
+    /// Relaying for anyone (`--relay`), or for room members once AutoNAT
+    /// finds us public; advertised (and accepting) only in those cases.
+    pub relay: relay::Behaviour,
     /// Upgrades relayed connections to direct ones by hole punching.
     pub dcutr: dcutr::Behaviour,
     pub autonat: autonat::Behaviour,
@@ -36,10 +37,14 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The libp2p defaults (2 minutes, 128 KiB per circuit) cut a call within
 /// seconds; these let a relayed call run for hours while the rate limits keep
-/// strangers from using us as a free proxy.
-fn relay_config() -> relay::Config {
+/// strangers from using us as a free proxy. With `members`, only they may
+/// reserve or open circuits (a friend's desktop relays for its friends, not
+/// for the whole DHT).
+fn relay_config(members: Option<RelayMembers>) -> relay::Config {
     let n = |v: u32| std::num::NonZeroU32::new(v).expect("non-zero");
     let mut c = relay::Config {
+        reservation_rate_limiters: Vec::new(),
+        circuit_src_rate_limiters: Vec::new(),
         max_reservations: 256,
         max_reservations_per_peer: 4,
         reservation_duration: Duration::from_secs(60 * 60),
@@ -49,6 +54,13 @@ fn relay_config() -> relay::Config {
         max_circuit_bytes: 8 << 30,
         ..Default::default()
     };
+    if let Some(m) = members {
+        // First in the list: the limiters stop at the first refusal, so
+        // strangers do not use up the members' rate.
+        let m2 = m.clone();
+        c.reservation_rate_limiters.push(Box::new(move |peer, _: &libp2p::Multiaddr, _| m.contains(&peer)));
+        c.circuit_src_rate_limiters.push(Box::new(move |peer, _: &libp2p::Multiaddr, _| m2.contains(&peer)));
+    }
     c = c
         .reservation_rate_per_peer(n(30), Duration::from_secs(120))
         .reservation_rate_per_ip(n(60), Duration::from_secs(60))
@@ -57,7 +69,7 @@ fn relay_config() -> relay::Config {
     c
 }
 
-pub(super) fn build_swarm(key: Keypair, config: &NodeConfig) -> Result<Swarm<Behaviour>, NodeError> {
+pub(super) fn build_swarm(key: Keypair, config: &NodeConfig, members: RelayMembers) -> Result<Swarm<Behaviour>, NodeError> {
     let setup = |e: &dyn std::fmt::Display| NodeError::Setup(e.to_string());
     let mdns_on = config.mdns;
     let lab = config.lab;
@@ -95,19 +107,25 @@ pub(super) fn build_swarm(key: Keypair, config: &NodeConfig) -> Result<Swarm<Beh
                     request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
                 ),
                 identify: identify::Behaviour::new(
-                    identify::Config::new("/apero/1".into(), key.public()).with_agent_version(agent),
+                    identify::Config::new("/apero/1".into(), key.public())
+                        .with_agent_version(agent)
+                        // Friends learn our new relayed or changed addresses
+                        // at once instead of at the next periodic identify.
+                        .with_push_listen_addr_updates(true),
                 ),
                 ping: ping::Behaviour::new(ping::Config::new()),
                 mdns: Toggle::from(mdns),
                 streams: libp2p_stream::Behaviour::new(),
                 relay_client,
-                relay: Toggle::from(relay_server.then(|| {
-                    let mut r = relay::Behaviour::new(peer_id, relay_config());
-                    // By default a relay only advertises itself once it has a
-                    // confirmed external address; `--relay` says it is public.
-                    r.set_status(Some(relay::Status::Enable));
+                relay: {
+                    let mut r = relay::Behaviour::new(peer_id, relay_config((!relay_server).then_some(members)));
+                    // By default a relay turns itself on once it has any
+                    // confirmed external address, relayed ones included; we
+                    // decide instead: `--relay` says it is public, AutoNAT
+                    // decides for everyone else (see `on_nat`).
+                    r.set_status(Some(if relay_server { relay::Status::Enable } else { relay::Status::Disable }));
                     r
-                })),
+                },
                 dcutr: dcutr::Behaviour::new(peer_id),
                 autonat: autonat::Behaviour::new(
                     peer_id,

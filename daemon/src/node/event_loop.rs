@@ -19,7 +19,7 @@ use libp2p::{autonat, dcutr, identify, mdns, ping, relay, Multiaddr, PeerId, Swa
 use tokio::sync::{mpsc, oneshot};
 
 use super::behaviour::{Behaviour, BehaviourEvent};
-use super::{Command, ConnectedPeer, Nat, NodeConfig, NodeError, NodeEvent, NodeInfo};
+use super::{Command, ConnectedPeer, Nat, NodeConfig, NodeError, NodeEvent, NodeInfo, Relaying};
 use crate::wire::PeerResponse;
 
 /// Two relays, so that losing one does not make us unreachable.
@@ -169,6 +169,10 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Request { peer, addrs, request, reply } => {
+                let mut addrs = addrs;
+                if !addrs.is_empty() && !self.swarm.is_connected(&peer) {
+                    addrs.extend(self.circuits_to(peer));
+                }
                 let rooms = &mut self.swarm.behaviour_mut().rooms;
                 let id = if addrs.is_empty() {
                     rooms.send_request(&peer, request)
@@ -224,7 +228,27 @@ impl EventLoop {
             external: self.swarm.external_addresses().cloned().collect(),
             nat: self.nat,
             relays: self.relays.accepted.iter().copied().collect(),
+            relaying: if self.relay_server {
+                Relaying::Anyone
+            } else if self.nat == Nat::Public {
+                Relaying::Members
+            } else {
+                Relaying::Off
+            },
         }
+    }
+
+    /// Friends behind NATs tend to use the same relays (a friend with a
+    /// public address, the bootstrap relay), and what we know of a peer's
+    /// addresses may predate its reservation: try reaching it through ours.
+    fn circuits_to(&self, peer: PeerId) -> Vec<Multiaddr> {
+        let mut out = Vec::new();
+        for relay in self.relays.accepted.iter().filter(|r| **r != peer) {
+            for a in self.relays.candidates.get(relay).into_iter().flatten() {
+                out.push(a.clone().with(Protocol::P2p(*relay)).with(Protocol::P2pCircuit).with(Protocol::P2p(peer)));
+            }
+        }
+        out
     }
 
     fn announce(&mut self, key: &[u8]) {
@@ -233,10 +257,11 @@ impl EventLoop {
         }
     }
 
-    fn dial(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+    fn dial(&mut self, peer: PeerId, mut addrs: Vec<Multiaddr>) {
         if self.swarm.is_connected(&peer) {
             return;
         }
+        addrs.extend(self.circuits_to(peer));
         let opts = DialOpts::peer_id(peer).addresses(addrs).condition(PeerCondition::DisconnectedAndNotDialing).build();
         if let Err(e) = self.swarm.dial(opts) {
             tracing::debug!(%peer, "not dialing: {e}");
@@ -451,7 +476,13 @@ impl EventLoop {
                 }
                 other => tracing::debug!("relay client: {other:?}"),
             },
-            SwarmEvent::Behaviour(BehaviourEvent::Relay(event)) => tracing::debug!("relay: {event:?}"),
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(event)) => match event {
+                relay::Event::ReservationReqAccepted { renewed: false, .. }
+                | relay::Event::ReservationReqDenied { .. }
+                | relay::Event::CircuitReqAccepted { .. }
+                | relay::Event::CircuitReqDenied { .. } => tracing::info!("relay: {event:?}"),
+                other => tracing::debug!("relay: {other:?}"),
+            },
             SwarmEvent::Behaviour(BehaviourEvent::Dcutr(dcutr::Event { remote_peer_id, result })) => match result {
                 Ok(_) => tracing::info!(peer = %remote_peer_id, "hole punch succeeded: direct connection"),
                 Err(e) => tracing::info!(peer = %remote_peer_id, "hole punch failed, staying relayed: {e}"),
@@ -474,8 +505,12 @@ impl EventLoop {
             autonat::NatStatus::Private => Nat::Private,
             autonat::NatStatus::Unknown => Nat::Unknown,
         };
-        let mode = if self.nat == Nat::Public { kad::Mode::Server } else { kad::Mode::Client };
+        let public = self.nat == Nat::Public;
+        let mode = if public { kad::Mode::Server } else { kad::Mode::Client };
         self.swarm.behaviour_mut().kad.set_mode(Some(mode));
+        // Reachable: offer our friends what `--relay` offers everyone.
+        let status = if public { relay::Status::Enable } else { relay::Status::Disable };
+        self.swarm.behaviour_mut().relay.set_status(Some(status));
         if self.nat != Nat::Public {
             self.reserve_relays();
         }

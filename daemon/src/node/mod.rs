@@ -92,6 +92,29 @@ pub struct NodeInfo {
     pub nat: Nat,
     /// Relays holding a reservation for us.
     pub relays: Vec<PeerId>,
+    /// Whom we relay for.
+    pub relaying: Relaying,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Relaying {
+    /// Not reachable (or not known to be): nobody could use us.
+    #[default]
+    Off,
+    /// AutoNAT found us public: members of our rooms may reserve and open circuits.
+    Members,
+    /// `--relay`: anyone, within the rate limits.
+    Anyone,
+}
+
+impl Relaying {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relaying::Off => "off",
+            Relaying::Members => "members",
+            Relaying::Anyone => "anyone",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -133,12 +156,30 @@ impl ConnectedPeer {
     }
 }
 
+/// Peers that share a room with us: the only ones a publicly reachable
+/// daemon (without `--relay`) relays for. Read by the relay behaviour inside
+/// the swarm, written by the daemon whenever membership changes.
+#[derive(Clone, Default)]
+pub struct RelayMembers(std::sync::Arc<std::sync::RwLock<std::collections::HashSet<PeerId>>>);
+
+impl RelayMembers {
+    pub fn contains(&self, peer: &PeerId) -> bool {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).contains(peer)
+    }
+
+    pub fn replace(&self, peers: impl IntoIterator<Item = PeerId>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = peers.into_iter().collect();
+    }
+}
+
 #[derive(Clone)]
 pub struct Node {
     commands: mpsc::Sender<Command>,
     pub peer_id: PeerId,
     /// Opens and accepts raw streams (voice) without going through the loop.
     pub streams: libp2p_stream::Control,
+    /// Who may use us as a relay once AutoNAT finds us public.
+    pub relay_members: RelayMembers,
 }
 
 /// Room for bursts without letting a stuck consumer grow memory forever.
@@ -147,12 +188,13 @@ const EVENT_QUEUE: usize = 1024;
 
 pub fn new(key: Keypair, config: NodeConfig) -> Result<(Node, mpsc::Receiver<NodeEvent>, EventLoop), NodeError> {
     let peer_id = key.public().to_peer_id();
-    let swarm = behaviour::build_swarm(key, &config)?;
+    let relay_members = RelayMembers::default();
+    let swarm = behaviour::build_swarm(key, &config, relay_members.clone())?;
     let streams = swarm.behaviour().streams.new_control();
     let (ctx, crx) = mpsc::channel(COMMAND_QUEUE);
     let (etx, erx) = mpsc::channel(EVENT_QUEUE);
     let event_loop = EventLoop::new(swarm, crx, etx, &config)?;
-    Ok((Node { commands: ctx, peer_id, streams }, erx, event_loop))
+    Ok((Node { commands: ctx, peer_id, streams, relay_members }, erx, event_loop))
 }
 
 impl Node {

@@ -173,6 +173,7 @@ impl App {
             nat: info.nat.as_str().into(),
             external: info.external.iter().map(|a| a.to_string()).collect(),
             relays: info.relays.iter().map(|r| r.to_string()).collect(),
+            relaying: info.relaying.as_str().into(),
         })
     }
 }
