@@ -8,6 +8,11 @@
 //! Every namespace name carries a prefix unique to the test, interfaces are
 //! created directly inside their namespaces (so parallel tests never clash),
 //! and everything is deleted on drop, also when the test panics.
+//!
+//! `APERO_TESTBED_DELAY_MS=N` puts N ms of one-way delay on each home's link
+//! to its router (shared/tools/delaylink.py instead of a veth pair), so two
+//! homes are 4·N ms apart and a home is 2·N ms from the relay: the figures in
+//! docs/benchmarks.md are taken that way, the tests run without it.
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -42,6 +47,8 @@ pub enum Nat {
 pub struct Testbed {
     prefix: String,
     namespaces: Vec<String>,
+    delay_ms: u32,
+    links: Vec<std::process::Child>,
     // One testbed at a time: on a 2-core machine parallel ones starve each
     // other's daemons and turn timings (and hole punches) into noise.
     _serial: std::sync::MutexGuard<'static, ()>,
@@ -60,7 +67,8 @@ impl Testbed {
         static N: AtomicU32 = AtomicU32::new(0);
         let prefix = format!("ap{}x{}", std::process::id() % 100_000, N.fetch_add(1, Ordering::Relaxed));
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        let mut t = Testbed { prefix, namespaces: Vec::new(), _serial: serial };
+        let delay_ms = std::env::var("APERO_TESTBED_DELAY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut t = Testbed { prefix, namespaces: Vec::new(), delay_ms, links: Vec::new(), _serial: serial };
         let p = t.add_ns("pub");
         sh(&["ip", "-n", &p, "link", "add", "br0", "type", "bridge"]);
         sh(&["ip", "-n", &p, "link", "set", "br0", "up"]);
@@ -92,11 +100,15 @@ impl Testbed {
         sh(&["ip", "-n", &p, "link", "set", &format!("pw{i}"), "up"]);
         sh(&["ip", "-n", &n, "addr", "add", &format!("198.18.0.{i}/24"), "dev", "wan"]);
         sh(&["ip", "-n", &n, "link", "set", "wan", "up"]);
-        sh(&["ip", "-n", &n, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", &l]);
-        sh(&["ip", "-n", &n, "addr", "add", &format!("10.77.{i}.1/24"), "dev", "lan"]);
-        sh(&["ip", "-n", &n, "link", "set", "lan", "up"]);
-        sh(&["ip", "-n", &l, "addr", "add", &format!("10.77.{i}.2/24"), "dev", "eth0"]);
-        sh(&["ip", "-n", &l, "link", "set", "eth0", "up"]);
+        if self.delay_ms > 0 {
+            self.delay_link(&n, &l, i);
+        } else {
+            sh(&["ip", "-n", &n, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", &l]);
+            sh(&["ip", "-n", &n, "addr", "add", &format!("10.77.{i}.1/24"), "dev", "lan"]);
+            sh(&["ip", "-n", &n, "link", "set", "lan", "up"]);
+            sh(&["ip", "-n", &l, "addr", "add", &format!("10.77.{i}.2/24"), "dev", "eth0"]);
+            sh(&["ip", "-n", &l, "link", "set", "eth0", "up"]);
+        }
         sh(&["ip", "-n", &l, "route", "add", "default", "via", &format!("10.77.{i}.1")]);
         sh(&["ip", "netns", "exec", &n, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
         let mut masq = vec!["ip", "netns", "exec", &n, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE"];
@@ -107,6 +119,25 @@ impl Testbed {
         // As every home router does; without it no hole punch works here.
         sh(&["ip", "netns", "exec", &n, "iptables", "-A", "INPUT", "-i", "wan", "-m", "conntrack", "--ctstate", "NEW,INVALID", "-j", "DROP"]);
         l
+    }
+
+    /// The home's access link through delaylink (point to point `dl0`,
+    /// 10.77.i.1 on the router, 10.77.i.2 on the host).
+    fn delay_link(&mut self, router: &str, host: &str, i: u8) {
+        use std::io::BufRead;
+        let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/tools/delaylink.py");
+        let mut child = Command::new("python3")
+            .args([tool, router, host, "--addr-a", &format!("10.77.{i}.1"), "--addr-b", &format!("10.77.{i}.2")])
+            .args(["--delay", &self.delay_ms.to_string(), "--seed", &i.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start delaylink");
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufReader::new(out).read_line(&mut line);
+        }
+        assert!(line.contains("READY"), "delaylink did not come up: {line:?}");
+        self.links.push(child);
     }
 
     /// A corporate firewall: home `i`'s router forwards no UDP at all.
@@ -149,18 +180,23 @@ impl Testbed {
 
     /// The relay and DHT bootstrap node on the public segment.
     pub fn relay(&self) -> Daemon {
+        self.public("relay", &["--relay"])
+    }
+
+    /// An ordinary daemon (no `--relay`) with the public address: a friend's
+    /// desktop with a forwarded port. Others bootstrap from it as from the relay.
+    pub fn public_friend(&self, name: &str) -> Daemon {
+        self.public(name, &[])
+    }
+
+    fn public(&self, name: &str, extra: &[&str]) -> Daemon {
         let listen_q = format!("/ip4/{RELAY_IP}/udp/4001/quic-v1");
         let listen_t = format!("/ip4/{RELAY_IP}/tcp/4001");
+        let mut args = vec!["--lab", "--bootstrap", "none", "--listen", &listen_q, "--listen", &listen_t];
+        args.extend_from_slice(extra);
         Daemon::start_opts(
-            "relay",
-            DaemonOpts {
-                netns: Some(self.ns("pub")),
-                args: vec!["--relay", "--lab", "--bootstrap", "none", "--listen", &listen_q, "--listen", &listen_t]
-                    .into_iter()
-                    .map(String::from)
-                    .collect(),
-                ..Default::default()
-            },
+            name,
+            DaemonOpts { netns: Some(self.ns("pub")), args: args.into_iter().map(String::from).collect(), ..Default::default() },
         )
     }
 
@@ -185,6 +221,10 @@ impl Testbed {
 
 impl Drop for Testbed {
     fn drop(&mut self) {
+        for l in &mut self.links {
+            let _ = l.kill();
+            let _ = l.wait();
+        }
         for ns in self.namespaces.iter().rev() {
             // Processes still inside would keep it alive; the daemons are
             // dropped (killed) before the testbed in every test.

@@ -107,6 +107,8 @@ pub struct EventLoop {
     nat: Nat,
     provided: HashSet<Vec<u8>>,
     provider_queries: HashMap<QueryId, ProviderQuery>,
+    /// Who waits for an announce to be stored (`Node::provide_stored`).
+    provide_waiters: HashMap<QueryId, oneshot::Sender<bool>>,
     /// Relayed connections to close once their grace period is over.
     to_close: Vec<(Instant, ConnectionId)>,
 }
@@ -146,6 +148,7 @@ impl EventLoop {
             nat: if config.relay_server { Nat::Public } else { Nat::Unknown },
             provided: HashSet::new(),
             provider_queries: HashMap::new(),
+            provide_waiters: HashMap::new(),
             to_close: Vec::new(),
         })
     }
@@ -190,8 +193,10 @@ impl EventLoop {
             Command::Info { reply } => {
                 let _ = reply.send(self.info());
             }
-            Command::Provide { key } => {
-                self.announce(&key);
+            Command::Provide { key, stored } => {
+                if let (Some(id), Some(tx)) = (self.announce(&key), stored) {
+                    self.provide_waiters.insert(id, tx);
+                }
                 self.provided.insert(key);
             }
             Command::Unprovide { key } => {
@@ -251,9 +256,13 @@ impl EventLoop {
         out
     }
 
-    fn announce(&mut self, key: &[u8]) {
-        if let Err(e) = self.swarm.behaviour_mut().kad.start_providing(kad::RecordKey::new(&key)) {
-            tracing::warn!("cannot announce in the DHT: {e}");
+    fn announce(&mut self, key: &[u8]) -> Option<QueryId> {
+        match self.swarm.behaviour_mut().kad.start_providing(kad::RecordKey::new(&key)) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::warn!("cannot announce in the DHT: {e}");
+                None
+            }
         }
     }
 
@@ -547,7 +556,14 @@ impl EventLoop {
                 }
             }
             QueryResult::GetProviders(Err(e)) => tracing::debug!("provider lookup: {e}"),
-            QueryResult::StartProviding(Err(e)) => tracing::debug!("announcing in the DHT failed: {e}"),
+            QueryResult::StartProviding(res) => {
+                if let Err(e) = &res {
+                    tracing::debug!("announcing in the DHT failed: {e}");
+                }
+                if let Some(tx) = self.provide_waiters.remove(&id) {
+                    let _ = tx.send(res.is_ok());
+                }
+            }
             QueryResult::Bootstrap(Err(e)) => tracing::debug!("DHT bootstrap: {e}"),
             _ => {}
         }

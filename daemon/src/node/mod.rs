@@ -75,7 +75,7 @@ pub(crate) enum Command {
     Info { reply: oneshot::Sender<NodeInfo> },
     /// Announce in the DHT that we provide `key` (re-announced whenever our
     /// reachable addresses change) until `Unprovide`.
-    Provide { key: Vec<u8> },
+    Provide { key: Vec<u8>, stored: Option<oneshot::Sender<bool>> },
     Unprovide { key: Vec<u8> },
     /// Who provides `key`; providers found are dialed at once (the DHT only
     /// knows their addresses while the query runs).
@@ -229,7 +229,18 @@ impl Node {
     }
 
     pub async fn provide(&self, key: Vec<u8>) {
-        let _ = self.commands.send(Command::Provide { key }).await;
+        let _ = self.commands.send(Command::Provide { key, stored: None }).await;
+    }
+
+    /// Like `provide`, and waits until the DHT has the record (true) or the
+    /// announce failed or `within` passed (false): what is looked up right
+    /// after is then found at the first try.
+    pub async fn provide_stored(&self, key: Vec<u8>, within: std::time::Duration) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Provide { key, stored: Some(tx) }).await.is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(within, rx).await, Ok(Ok(true)))
     }
 
     pub async fn unprovide(&self, key: Vec<u8>) {

@@ -36,7 +36,9 @@ pub const MAX_TTL_SECS: u64 = 30 * 60;
 const ASK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Lookups are repeated while the joiner waits: the inviter may not yet have
 /// a relay reservation, so its record may carry no address at first.
-const LOOKUP_EVERY: Duration = Duration::from_secs(2);
+const LOOKUP_EVERY: Duration = Duration::from_secs(1);
+/// How long making a short code waits for the DHT to store its announce.
+const ANNOUNCE_WAIT: Duration = Duration::from_secs(5);
 /// A lookup answers at the first provider found; on the public DHT that
 /// can take a while.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -162,9 +164,13 @@ impl App {
         let number = number.ok_or_else(|| AppError::Unreachable("could not find a free short number; try again".into()))?;
         let code = ShortCode::random(number);
         self.short.live.lock().expect("short codes lock").insert(number, Live { code, room: room.id.clone(), expires, spent: false });
-        for b in bucket(now)..=bucket(expires) {
-            self.node.provide(dht_key(number, b)).await;
-        }
+        // The code is given out only once the DHT can answer for it (or
+        // after a few seconds, on a DHT that is slow or absent: LAN peers
+        // found by mDNS are asked directly), so the friend's first lookup
+        // finds us.
+        let stores = (bucket(now)..=bucket(expires)).map(|b| self.node.provide_stored(dht_key(number, b), ANNOUNCE_WAIT));
+        let stored = futures::future::join_all(stores).await;
+        tracing::debug!(?stored, "short code announced");
         let app = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(ttl_secs + 1)).await;
