@@ -19,13 +19,18 @@ DELAYLINK = ROOT.parent / "shared" / "tools" / "delaylink.py"
 RATE = 48_000
 
 
+def ns_prefix(ns):
+    """Runs a command inside namespace `ns` (or here when None)."""
+    return ["ip", "netns", "exec", ns] if ns else []
+
+
 def binaries(profile="release"):
     d = ROOT / "target" / profile
     return d / "aperod", d / "apero"
 
 
 class Daemon:
-    def __init__(self, name, workdir, ns=None, args=(), profile="release", listen=None):
+    def __init__(self, name, workdir, ns=None, args=(), profile="release", listen=None, env=None):
         self.name = name
         self.home = Path(tempfile.mkdtemp(prefix=f"apb-{name}-", dir="/tmp"))
         self.aperod, self.apero = binaries(profile)
@@ -39,7 +44,7 @@ class Daemon:
             cmd += ["--listen", l]
         cmd += list(args)
         self.log = open(self.home / "bench.log", "w")
-        env = dict(os.environ, RUST_LOG="warn")
+        env = {**os.environ, "RUST_LOG": "warn", **(env or {})}
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env)
         for _ in range(200):
             if self.try_cli("status") is not None:
@@ -69,6 +74,11 @@ class Daemon:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        keep = os.environ.get("APERO_BENCH_KEEP_LOGS")
+        if keep:
+            # Daemon logs survive the run for a look afterwards.
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.home / "bench.log", Path(keep) / f"{self.name}-{self.home.name}.log")
         shutil.rmtree(self.home, ignore_errors=True)
 
 
@@ -145,6 +155,32 @@ def onsets(x, threshold=0.1, quiet_s=0.2):
         if i - last > quiet_s * RATE:
             out.append(int(i))
         last = i
+    return out
+
+
+def wait_participants(d, n, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        if len(d.cli("call", "status")["participants"]) >= n:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{d.name} never saw {n} participants")
+
+
+def click_latencies(sa, sb, b_out, period, skip=4):
+    """(click time in A's input, ns since the epoch; mouth-to-ear ms) for each
+    click heard in B's output file, from both daemons' first-sample times.
+    The first `skip` periods (joining, first buffering) are left out."""
+    t_in0 = sa["timing"]["first_input_ns"]
+    t_out0 = sb["timing"]["first_output_ns"]
+    out = []
+    for m in onsets(read_wav(b_out), threshold=0.05):
+        t_out = t_out0 + m * 1e9 / RATE
+        k = int((t_out - t_in0) // (period * 1e9))
+        if k < skip:
+            continue
+        t_click = t_in0 + k * period * 1e9
+        out.append((t_click, (t_out - t_click) / 1e6))
     return out
 
 

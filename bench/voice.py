@@ -12,7 +12,6 @@ sox, and numpy/scipy/pesq (bench/voice.sh makes a venv with them).
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 import time
@@ -21,19 +20,10 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import correlate, resample_poly
 
-from lib import RATE, Daemon, Link, clicks, onsets, pct, proc_cpu_seconds, proc_rss_mib, read_wav, silence, speech
+from lib import Daemon, Link, click_latencies, clicks, pct, wait_participants, proc_cpu_seconds, proc_rss_mib, read_wav, silence, speech
 
 PHRASE = ("Bonsoir tout le monde. This is apero, a group call with no server in between. "
           "The quick brown fox jumps over the lazy dog. Can you hear me clearly?")
-
-
-def wait_participants(d, n, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        if len(d.cli("call", "status")["participants"]) >= n:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"{d.name} never saw {n} participants")
 
 
 def call(work, a_in, secs, link=None, design="stream", tag="x"):
@@ -70,16 +60,7 @@ def alice_stats(sb):
 def latency(work, secs, link=None, design="stream", tag="lat"):
     period = clicks(work / "clicks.wav")
     sa, sb, b_out = call(work, work / "clicks.wav", secs, link, design, tag)
-    t_in0 = sa["timing"]["first_input_ns"]
-    t_out0 = sb["timing"]["first_output_ns"]
-    x = read_wav(b_out)
-    lats = []
-    for m in onsets(x, threshold=0.05):
-        t_out = t_out0 + m * 1e9 / RATE
-        k = math.floor((t_out - t_in0) / (period * 1e9))
-        if k < 4:  # skip the first two seconds: joining, first buffering
-            continue
-        lats.append((t_out - (t_in0 + k * period * 1e9)) / 1e6)
+    lats = [lat for _, lat in click_latencies(sa, sb, b_out, period)]
     st = alice_stats(sb)
     frames = max(1, st.get("played", 0) + st.get("concealed", 0) + st.get("fec_recovered", 0))
     return {

@@ -8,6 +8,7 @@
 //! writing it.
 
 pub mod names;
+pub mod pace;
 pub mod share;
 pub mod serve;
 pub mod transfer;

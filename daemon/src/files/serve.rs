@@ -14,7 +14,8 @@ use futures::StreamExt;
 use libp2p::PeerId;
 use tokio::sync::Semaphore;
 
-use super::wire::{self, FileRefusal, FileReply, FileRequest};
+use super::pace::{self, TokenBucket};
+use super::wire::{self, FileRefusal, FileReply, FileRequest, WireError};
 use super::{chunk_count, chunk_len, hash_chunk, mtime_ns};
 use crate::app::App;
 use crate::store::SharedRow;
@@ -26,64 +27,40 @@ const STREAMS_PER_PEER: usize = 16;
 const REQUESTS_PER_SEC: f64 = 2000.0;
 const IDLE: Duration = Duration::from_secs(60);
 
-/// A token bucket over all file bytes we send, so a user can keep uplink
-/// for calls.
-pub struct UploadLimit {
-    bytes_per_sec: f64,
-    state: tokio::sync::Mutex<(f64, Instant)>,
-}
-
-impl UploadLimit {
-    fn new(kbit: u64) -> Option<Arc<UploadLimit>> {
-        (kbit > 0).then(|| {
-            let bps = kbit as f64 * 1000.0 / 8.0;
-            Arc::new(UploadLimit { bytes_per_sec: bps, state: tokio::sync::Mutex::new((0.0, Instant::now())) })
-        })
-    }
-
-    /// Waits until `n` bytes may go out.
-    async fn take(&self, n: usize) {
-        let wait = {
-            let mut st = self.state.lock().await;
-            let now = Instant::now();
-            // Up to a quarter second of burst.
-            let burst = self.bytes_per_sec / 4.0;
-            st.0 = (st.0 + now.duration_since(st.1).as_secs_f64() * self.bytes_per_sec).min(burst);
-            st.1 = now;
-            st.0 -= n as f64;
-            if st.0 < 0.0 {
-                Duration::from_secs_f64(-st.0 / self.bytes_per_sec)
-            } else {
-                Duration::ZERO
-            }
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-    }
-}
-
 pub async fn accept_loop(mut control: libp2p_stream::Control, app: Arc<App>, upload_limit_kbit: u64) {
-    let limit = UploadLimit::new(upload_limit_kbit);
+    // `--upload-limit`: over all file bytes we send, so a user can keep
+    // uplink for calls; up to a quarter second of burst.
+    let limit = (upload_limit_kbit > 0).then(|| Arc::new(TokenBucket::new(upload_limit_kbit * 1000 / 8, Duration::from_millis(250))));
     let mut incoming = match control.accept(wire::PROTOCOL) {
         Ok(i) => i,
         Err(e) => return tracing::error!("cannot accept file streams: {e}"),
     };
-    let mut per_peer: HashMap<PeerId, Arc<Semaphore>> = HashMap::new();
+    // Per peer: its streams, and the pace it asked for (shared by all of
+    // its streams, since they cross the same path).
+    let mut per_peer: HashMap<PeerId, (Arc<Semaphore>, Arc<TokenBucket>)> = HashMap::new();
     while let Some((peer, stream)) = incoming.next().await {
-        per_peer.retain(|_, s| s.available_permits() < STREAMS_PER_PEER);
-        let sem = per_peer.entry(peer).or_insert_with(|| Arc::new(Semaphore::new(STREAMS_PER_PEER))).clone();
+        per_peer.retain(|_, s| s.0.available_permits() < STREAMS_PER_PEER);
+        let (sem, pacer) = per_peer
+            .entry(peer)
+            .or_insert_with(|| (Arc::new(Semaphore::new(STREAMS_PER_PEER)), Arc::new(TokenBucket::new(0, Duration::from_millis(2)))))
+            .clone();
         let Ok(permit) = sem.try_acquire_owned() else {
             app.counters.files.fetch_add(1, Ordering::Relaxed);
             continue; // dropping the stream resets it
         };
         let app = app.clone();
-        let limit = limit.clone();
+        let limits = Limits { pacer, upload: limit.clone() };
         tokio::spawn(async move {
-            serve_stream(&app, peer, stream, limit).await;
+            serve_stream(&app, peer, stream, limits).await;
             drop(permit);
         });
     }
+}
+
+struct Limits {
+    /// The rate this peer's downloader asked for (`Pace`), 0 for none.
+    pacer: Arc<TokenBucket>,
+    upload: Option<Arc<TokenBucket>>,
 }
 
 struct Open {
@@ -91,7 +68,7 @@ struct Open {
     file: Arc<File>,
 }
 
-async fn serve_stream(app: &Arc<App>, peer: PeerId, mut stream: libp2p::Stream, limit: Option<Arc<UploadLimit>>) {
+async fn serve_stream(app: &Arc<App>, peer: PeerId, mut stream: libp2p::Stream, limits: Limits) {
     let mut open: HashMap<String, Open> = HashMap::new();
     let mut tokens = 50.0f64;
     let mut last = Instant::now();
@@ -109,15 +86,22 @@ async fn serve_stream(app: &Arc<App>, peer: PeerId, mut stream: libp2p::Stream, 
         let now = Instant::now();
         tokens = (tokens + now.duration_since(last).as_secs_f64() * REQUESTS_PER_SEC).min(50.0);
         last = now;
-        let answer = if tokens < 1.0 {
-            Err(FileRefusal::Busy)
-        } else {
-            tokens -= 1.0;
-            answer(app, peer, &mut open, req).await
-        };
-        let result = match answer {
+        if tokens < 1.0 {
+            app.counters.files.fetch_add(1, Ordering::Relaxed);
+            if wire::write_reply(&mut stream, &FileReply::Refused { reason: FileRefusal::Busy }, &[]).await.is_err() {
+                return;
+            }
+            continue;
+        }
+        tokens -= 1.0;
+        if let FileRequest::Pace { rate } = req {
+            limits.pacer.set_rate(rate);
+            continue;
+        }
+        let result = match answer(app, peer, &mut open, req).await {
+            Ok((reply @ FileReply::Chunk { .. }, payload)) => send_chunk(&mut stream, &reply, &payload, &limits).await,
             Ok((reply, payload)) => {
-                if let Some(l) = &limit {
+                if let Some(l) = &limits.upload {
                     l.take(payload.len()).await;
                 }
                 wire::write_reply(&mut stream, &reply, &payload).await
@@ -134,6 +118,33 @@ async fn serve_stream(app: &Arc<App>, peer: PeerId, mut stream: libp2p::Stream, 
     }
 }
 
+/// A chunk in stamped pieces: small and spaced out when the downloader
+/// paces us (someone is in a call), one piece at full speed otherwise.
+async fn send_chunk(stream: &mut libp2p::Stream, reply: &FileReply, data: &[u8], limits: &Limits) -> Result<(), WireError> {
+    use futures::AsyncWriteExt;
+    wire::write_frame(stream, reply).await?;
+    let rate = match (limits.pacer.rate(), limits.upload.as_ref().map(|u| u.rate())) {
+        (0, None) => 0,
+        (0, Some(u)) => u,
+        (p, u) => p.min(u.unwrap_or(u64::MAX)),
+    };
+    let piece = if rate > 0 { pace::piece_len(rate) } else { data.len().max(1) };
+    for part in data.chunks(piece) {
+        limits.pacer.take(part.len()).await;
+        if let Some(u) = &limits.upload {
+            u.take(part.len()).await;
+        }
+        stream.write_all(&wire::piece_header(pace::now_us(), part.len() as u32)).await?;
+        stream.write_all(part).await?;
+        if rate > 0 {
+            // The stamp says when the piece left; it must not sit here.
+            stream.flush().await?;
+        }
+    }
+    stream.flush().await?;
+    Ok(())
+}
+
 async fn answer(
     app: &Arc<App>,
     peer: PeerId,
@@ -142,6 +153,7 @@ async fn answer(
 ) -> Result<(FileReply, Vec<u8>), FileRefusal> {
     let (room, file) = match &req {
         FileRequest::Hashes { room, file } | FileRequest::Chunk { room, file, .. } => (room.clone(), file.clone()),
+        FileRequest::Pace { .. } => return Err(FileRefusal::BadRequest),
     };
     if !open.contains_key(&file) {
         if !app.store.is_member(&room, &peer.to_string()).unwrap_or(false) {
@@ -165,8 +177,9 @@ async fn answer(
         return Err(FileRefusal::Changed);
     }
     match req {
+        FileRequest::Pace { .. } => Err(FileRefusal::BadRequest),
         FileRequest::Hashes { .. } => Ok((
-            FileReply::Hashes { size: o.row.size, chunk_size: o.row.chunk_size, len: o.row.hashes.len() as u64 },
+            FileReply::Hashes { size: o.row.size, chunk_size: o.row.chunk_size, len: o.row.hashes.len() as u64, voice: app.voice.in_call() },
             o.row.hashes.clone(),
         )),
         FileRequest::Chunk { index, .. } => {
@@ -188,7 +201,7 @@ async fn answer(
             })
             .await
             .map_err(|_| FileRefusal::Changed)??;
-            Ok((FileReply::Chunk { index, len: len as u64 }, data))
+            Ok((FileReply::Chunk { index, len: len as u64, voice: app.voice.in_call() }, data))
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use super::pace::{self, DelayControl};
 use super::wire::{self, FileRefusal, FileReply, FileRequest};
 use super::{hash_chunk, names, Bitmap, Manifest};
 use crate::app::{App, AppError, AppResult};
@@ -296,15 +297,16 @@ impl App {
                 &offer.file[..12]
             )));
         }
-        // The chunk-hash list, checked against the file id.
-        let manifest = match row.hashes.clone() {
+        // The chunk-hash list, checked against the file id; and whether the
+        // member who sent it is in a call.
+        let (manifest, in_call_source) = match row.hashes.clone() {
             Some(h) if super::root_of(offer.size, offer.chunk_size, &h) == offer.file => {
-                Manifest { size: offer.size, chunk_size: offer.chunk_size, hashes: h }
+                (Manifest { size: offer.size, chunk_size: offer.chunk_size, hashes: h }, None)
             }
             _ => {
-                let m = self.fetch_manifest(offer, &sources).await?;
+                let (m, voice) = self.fetch_manifest(offer, &sources).await?;
                 crate::app::log_store(self.store.download_progress(&offer.file, Some(&m.hashes), bitmap.bytes()));
-                m
+                (m, voice)
             }
         };
         let part = OpenOptions::new()
@@ -315,7 +317,7 @@ impl App {
             .open(&row.part)
             .map_err(|e| Stop::Failed(format!("cannot write {}: {e}", row.part)))?;
         part.set_len(offer.size).map_err(|e| Stop::Failed(format!("cannot size {}: {e}", row.part)))?;
-        let part = Arc::new(part);
+        let part = Arc::new(Mutex::new(part));
         let total = manifest.chunks();
         let queue: Arc<Mutex<VecDeque<u64>>> = Arc::new(Mutex::new((0..total).filter(|&i| !bitmap.get(i)).collect()));
         let manifest = Arc::new(manifest);
@@ -325,6 +327,15 @@ impl App {
         r.sources.store(sources.len(), Ordering::Relaxed);
         for peer in &sources {
             let bad = Arc::new(AtomicU64::new(0));
+            let path = Arc::new(SourcePath {
+                control: Mutex::new(DelayControl::default()),
+                voice: AtomicBool::new(in_call_source == Some(*peer)),
+                rate: AtomicU64::new(0),
+            });
+            // Decided before the first request: an unpaced first round of
+            // chunks would put seconds of file in front of the call.
+            path.decide(self);
+            workers.spawn(pace_source(self.clone(), *peer, path.clone()));
             for _ in 0..PER_SOURCE {
                 let w = Worker {
                     app: self.clone(),
@@ -337,6 +348,7 @@ impl App {
                     running: r.clone(),
                     source_bad: bad.clone(),
                     reasons: reasons.clone(),
+                    path: path.clone(),
                 };
                 workers.spawn(w.run());
             }
@@ -345,14 +357,17 @@ impl App {
         let mut last_save = Instant::now();
         let mut last_progress = Instant::now();
         let mut dirty = false;
-        while bitmap.count() < total {
+        let mut got_total = bitmap.count();
+        while got_total < total {
             tokio::select! {
                 got = done_rx.recv() => match got {
                     Some(i) => {
                         bitmap.set(i);
+                        got_total = bitmap.count();
                         dirty = true;
                     }
-                    None => break, // every worker gave up
+                    // Every worker gave up (the pacing tasks never end on their own).
+                    None => break,
                 },
                 _ = cancel.changed() => {
                     workers.abort_all();
@@ -398,7 +413,7 @@ impl App {
         let part_path = PathBuf::from(&row.part);
         let name = names::sanitize(&offer.name);
         let final_path = tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
-            part.sync_all()?;
+            part.lock().unwrap_or_else(|p| p.into_inner()).sync_all()?;
             let dest = names::unique_path(&dir, &name);
             // link + unlink never replaces an existing file, even one created
             // since unique_path looked.
@@ -421,7 +436,9 @@ impl App {
         Ok(final_path)
     }
 
-    async fn fetch_manifest(&self, offer: &OfferRow, sources: &[PeerId]) -> Result<Manifest, Stop> {
+    /// The chunk-hash list from the first source that has it, and that
+    /// source if it says it is in a call.
+    async fn fetch_manifest(&self, offer: &OfferRow, sources: &[PeerId]) -> Result<(Manifest, Option<PeerId>), Stop> {
         let mut why = Vec::new();
         let expected_len = super::chunk_count(offer.size, offer.chunk_size) * 32;
         for peer in sources {
@@ -432,13 +449,13 @@ impl App {
                     .map_err(|e| e.to_string())?;
                 futures::AsyncWriteExt::flush(&mut s).await.map_err(|e| e.to_string())?;
                 match wire::read_frame::<FileReply, _>(&mut s).await.map_err(|e| e.to_string())? {
-                    Some(FileReply::Hashes { size, chunk_size, len }) if size == offer.size && chunk_size == offer.chunk_size && len == expected_len => {
+                    Some(FileReply::Hashes { size, chunk_size, len, voice }) if size == offer.size && chunk_size == offer.chunk_size && len == expected_len => {
                         let mut h = vec![0u8; len as usize];
                         futures::AsyncReadExt::read_exact(&mut s, &mut h).await.map_err(|e| e.to_string())?;
                         if super::root_of(size, chunk_size, &h) != offer.file {
                             return Err("sent a chunk list that does not match the offer".to_string());
                         }
-                        Ok(Manifest { size, chunk_size, hashes: h })
+                        Ok((Manifest { size, chunk_size, hashes: h }, voice.then_some(*peer)))
                     }
                     Some(FileReply::Refused { reason }) => Err(reason.to_string()),
                     _ => Err("sent a malformed answer".to_string()),
@@ -474,12 +491,69 @@ struct Worker {
     peer: PeerId,
     room: String,
     manifest: Arc<Manifest>,
-    part: Arc<File>,
+    /// The partial file, behind a lock: parallel writes into one file make
+    /// the kernel spin on its inode lock, costing more CPU than the copy.
+    part: Arc<Mutex<File>>,
     queue: Arc<Mutex<VecDeque<u64>>>,
     done: mpsc::Sender<u64>,
     running: Arc<Running>,
     source_bad: Arc<AtomicU64>,
     reasons: Arc<Mutex<Vec<String>>>,
+    path: Arc<SourcePath>,
+}
+
+/// What the workers fetching from one source learn about the path to it.
+struct SourcePath {
+    control: Mutex<DelayControl>,
+    /// The source said it is in a call.
+    voice: AtomicBool,
+    /// The rate last asked of the source (bytes/s, 0: unpaced).
+    rate: AtomicU64,
+}
+
+impl SourcePath {
+    /// One tick of the controller; returns the rate to ask for.
+    fn decide(&self, app: &App) -> u64 {
+        // For measurements only (docs/benchmarks.md): what a call suffers
+        // when transfers do not yield.
+        let never = std::env::var_os("APERO_NO_PACE").is_some();
+        let paced = !never && (app.voice.in_call() || self.voice.load(Ordering::Relaxed));
+        let rate = self.control.lock().unwrap_or_else(|p| p.into_inner()).tick(paced, Instant::now());
+        self.rate.store(rate, Ordering::Relaxed);
+        rate
+    }
+}
+
+/// Tells one source how fast to send: paced below the path's capacity while
+/// either of us is in a call, as fast as it can otherwise. The stream stays
+/// open (a `Pace` every few seconds) so a call that starts mid-transfer is
+/// felt within a tick.
+async fn pace_source(app: Arc<App>, peer: PeerId, path: Arc<SourcePath>) {
+    let Ok(mut s) = app.node.streams.clone().open_stream(peer, wire::PROTOCOL).await else { return };
+    let mut tick = tokio::time::interval(pace::TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sent: Option<(u64, Instant)> = None;
+    let mut last_log = Instant::now();
+    loop {
+        tick.tick().await;
+        let rate = path.decide(&app);
+        if last_log.elapsed() > Duration::from_secs(1) {
+            let q = path.control.lock().unwrap_or_else(|p| p.into_inner()).last_queuing;
+            tracing::debug!(%peer, rate, ?q, "file pace");
+            last_log = Instant::now();
+        }
+        let due = match last_sent {
+            None => true,
+            Some((r, at)) => r != rate || at.elapsed() > Duration::from_secs(5),
+        };
+        if !due {
+            continue;
+        }
+        if wire::write_frame(&mut s, &FileRequest::Pace { rate }).await.is_err() || futures::AsyncWriteExt::flush(&mut s).await.is_err() {
+            return;
+        }
+        last_sent = Some((rate, Instant::now()));
+    }
 }
 
 impl Worker {
@@ -503,6 +577,12 @@ impl Worker {
             Ok(s) => s,
             Err(e) => return self.give_up(format!("cannot open a stream: {e}")),
         };
+        // On this stream, ahead of the first request: the source reads it
+        // before it sends a byte of a chunk.
+        let rate = self.path.rate.load(Ordering::Relaxed);
+        if rate > 0 && wire::write_frame(&mut stream, &FileRequest::Pace { rate }).await.is_err() {
+            return self.give_up("connection lost".into());
+        }
         let mut buf = Vec::new();
         while let Some(i) = self.next() {
             if self.source_bad.load(Ordering::Relaxed) >= MAX_BAD_PER_SOURCE {
@@ -543,14 +623,21 @@ impl Worker {
         futures::AsyncWriteExt::flush(s).await.map_err(|e| FetchError::Gone(e.to_string()))?;
         let expected = self.manifest.chunk_len(index);
         match wire::read_frame::<FileReply, _>(s).await {
-            Ok(Some(FileReply::Chunk { index: got, len })) if got == index && len == expected => {}
+            Ok(Some(FileReply::Chunk { index: got, len, voice })) if got == index && len == expected => {
+                self.path.voice.store(voice, Ordering::Relaxed);
+            }
             Ok(Some(FileReply::Refused { reason })) => return Err(FetchError::Refused(reason)),
             Ok(Some(_)) => return Err(FetchError::Gone("malformed answer".into())),
             Ok(None) => return Err(FetchError::Gone("stream closed".into())),
             Err(e) => return Err(FetchError::Gone(e.to_string())),
         }
         buf.resize(expected as usize, 0);
-        futures::AsyncReadExt::read_exact(s, buf).await.map_err(|e| FetchError::Gone(e.to_string()))?;
+        wire::read_pieces(s, buf, |sent, n| {
+            let now = pace::now_us();
+            self.path.control.lock().unwrap_or_else(|p| p.into_inner()).sample(sent, now, n, Instant::now());
+        })
+        .await
+        .map_err(|e| FetchError::Gone(e.to_string()))?;
         self.running.fetched.fetch_add(expected, Ordering::Relaxed);
         let data = std::mem::take(buf);
         let want = self.manifest.chunk_hash(index).map(<[u8]>::to_vec);
@@ -560,6 +647,7 @@ impl Worker {
             if want.as_deref() != Some(&hash_chunk(&data)[..]) {
                 return (Ok(false), data);
             }
+            let part = part.lock().unwrap_or_else(|p| p.into_inner());
             (part.write_all_at(&data, offset).map(|_| true), data)
         })
         .await

@@ -352,6 +352,10 @@ impl EventLoop {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!("listening on {address}");
+                if address.iter().any(|p| matches!(p, Protocol::QuicV1)) {
+                    let n = super::sockets::raise_udp_buffers(super::sockets::RECV_BUFFER);
+                    tracing::debug!("raised the receive buffer of {n} UDP socket(s)");
+                }
                 if self.relay_server && !is_relayed(&address) {
                     // A relay is public by definition: what it listens on is
                     // what others reach (and what reservations hand out).

@@ -8,6 +8,7 @@
 
 mod behaviour;
 mod event_loop;
+mod sockets;
 
 use std::time::Duration;
 

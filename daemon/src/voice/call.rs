@@ -57,6 +57,12 @@ impl Voice {
         self.control.clone()
     }
 
+    /// Whether we are in a call (in any room): file transfers then pace
+    /// themselves so the call keeps the path.
+    pub fn in_call(&self) -> bool {
+        lock(&self.local).is_some()
+    }
+
     pub fn call_size(&self, room: &str) -> (usize, bool) {
         let others = lock(&self.remote).get(room).map(|s| s.len()).unwrap_or(0);
         let me = lock(&self.local).as_ref().is_some_and(|c| c.room == room);
