@@ -18,9 +18,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Queuing delay the controller aims for. A call's mouth-to-ear latency
-/// grows by about this much (plus the jitter it causes), well inside the
-/// 20 ms we allow a transfer to cost a call.
-pub const TARGET: Duration = Duration::from_millis(5);
+/// grows by about this much plus the jitter it causes, and the jitter buffer
+/// works in 10 ms frames: at 5 ms one run in three grew by a frame.
+pub const TARGET: Duration = Duration::from_millis(3);
 /// How often the downloader recomputes the rate and tells the sender.
 pub const TICK: Duration = Duration::from_millis(20);
 /// Never below this: a transfer keeps moving, and keeps producing samples.
@@ -83,11 +83,12 @@ impl TokenBucket {
     }
 }
 
-/// How big the pieces of a chunk are at a given pace: small enough that one
-/// piece adds little to a queue a voice packet waits in (about 2 ms of the
-/// link), large enough not to cost a write per few packets on a fast path.
+/// How big the pieces of a chunk are at a given pace: small enough that a
+/// voice packet queued behind one waits little (about 1 ms of the link, one
+/// packet on a slow one), large enough not to cost a write per packet on a
+/// fast path.
 pub fn piece_len(rate: u64) -> usize {
-    ((rate / 500) as usize).clamp(4096, 64 * 1024)
+    ((rate / 1000) as usize).clamp(1200, 64 * 1024)
 }
 
 /// The downloader's controller for one source.
@@ -328,6 +329,7 @@ mod tests {
         let secs = t.elapsed().as_secs_f64();
         // 200 KiB at 1 MB/s: about 0.2 s.
         assert!(secs > 0.15 && secs < 0.5, "{secs}");
+        assert_eq!(b.rate(), 1_000_000);
         b.set_rate(0);
         let t = Instant::now();
         b.take(100_000_000).await;
@@ -336,7 +338,7 @@ mod tests {
 
     #[test]
     fn pieces_stay_small_when_slow() {
-        assert_eq!(piece_len(125_000), 4096);
+        assert_eq!(piece_len(125_000), 1200);
         assert_eq!(piece_len(1 << 30), 64 * 1024);
     }
 }
