@@ -294,3 +294,31 @@ fn transfers_can_be_listed_and_cancelled() {
     let left: Vec<_> = std::fs::read_dir(&out).map(|r| r.collect()).unwrap_or_default();
     assert!(left.is_empty(), "the partial file was deleted: {left:?}");
 }
+
+#[test]
+fn a_download_yields_to_a_call_on_either_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Daemon::start_with("alice", &["--audio", "null"], &[]);
+    let b = Daemon::start_with("bob", &["--audio", "null"], &[]);
+    let room = room_with(&a, &[&b]);
+    // First the sender is in a call (bob learns it from her answers), then
+    // the downloader.
+    for (k, caller) in [&a, &b].into_iter().enumerate() {
+        let src = dir.path().join(format!("talk{k}.mp4"));
+        // (xorshift seeds differ in more than the low bit.)
+        let data = random_file(&src, 16 * MIB, 40 + 2 * k as u64);
+        let id = send(&a, &room, &src, &[])["id"].as_str().unwrap().to_string();
+        wait_offer(&b, &room, &id);
+        caller.json(&["call", "join", &room]);
+        let mut child = spawn_get(&b, &id, &dir.path().join("dl"));
+        let t = wait_until("the download to yield to the call", Duration::from_secs(20), || {
+            transfer(&b, &id).filter(|t| t["state"] == "running" && t["paced_bps"].as_u64().unwrap_or(0) > 0)
+        });
+        println!("{} in the call: bob asks for {} B/s", caller.name, t["paced_bps"]);
+        assert!(child.wait().unwrap().success());
+        let done = transfer(&b, &id).unwrap();
+        assert_eq!(done["state"], "done", "{done}");
+        assert_eq!(std::fs::read(done["path"].as_str().unwrap()).unwrap(), data, "bit-exact through the pacing");
+        caller.json(&["call", "leave"]);
+    }
+}

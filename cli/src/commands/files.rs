@@ -171,6 +171,12 @@ pub async fn transfers(ctx: &Ctx) -> anyhow::Result<()> {
     for t in list {
         let pct = if t.size == 0 { 100.0 } else { 100.0 * t.done_bytes as f64 / t.size as f64 };
         let extra = match t.state.as_str() {
+            "running" if t.paced_bps > 0 => format!(
+                "{}/s from {} source(s), yielding to a call (at most {}/s)",
+                human_bytes(t.rate_bps as u64),
+                t.sources,
+                human_bytes(t.paced_bps)
+            ),
             "running" => format!("{}/s from {} source(s)", human_bytes(t.rate_bps as u64), t.sources),
             "done" => t.path.clone().unwrap_or_default(),
             _ => t.error.clone().unwrap_or_default(),

@@ -347,6 +347,10 @@ pub struct TransferInfo {
     pub sources: usize,
     /// Chunks that failed verification and were fetched again.
     pub bad_chunks: u64,
+    /// While a call runs (ours or a source's): the rate, bytes/s, this
+    /// download asks of its sources so the call keeps the path; 0: unpaced.
+    #[serde(default)]
+    pub paced_bps: u64,
     /// The final file, once done.
     pub path: Option<String>,
     pub error: Option<String>,

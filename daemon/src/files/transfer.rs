@@ -43,6 +43,8 @@ pub struct Running {
     bad: AtomicU64,
     sources: AtomicUsize,
     rate: Mutex<VecDeque<(Instant, u64)>>,
+    /// The pace asked of each source (bytes/s, 0: none).
+    paces: Mutex<HashMap<PeerId, u64>>,
     cancel: watch::Sender<bool>,
 }
 
@@ -59,6 +61,7 @@ impl Running {
             rate_bps: self.rate(),
             sources: self.sources.load(Ordering::Relaxed),
             bad_chunks: self.bad.load(Ordering::Relaxed),
+            paced_bps: if state == "running" { self.paces.lock().unwrap_or_else(|p| p.into_inner()).values().sum() } else { 0 },
             path,
             error,
         }
@@ -147,6 +150,7 @@ impl App {
             bad: AtomicU64::new(0),
             sources: AtomicUsize::new(0),
             rate: Mutex::new(VecDeque::new()),
+            paces: Mutex::new(HashMap::new()),
             cancel,
         });
         self.transfers.lock().insert(row.file.clone(), running.clone());
@@ -335,7 +339,7 @@ impl App {
             // Decided before the first request: an unpaced first round of
             // chunks would put seconds of file in front of the call.
             path.decide(self);
-            workers.spawn(pace_source(self.clone(), *peer, path.clone()));
+            workers.spawn(pace_source(self.clone(), r.clone(), *peer, path.clone()));
             for _ in 0..PER_SOURCE {
                 let w = Worker {
                     app: self.clone(),
@@ -528,7 +532,7 @@ impl SourcePath {
 /// either of us is in a call, as fast as it can otherwise. The stream stays
 /// open (a `Pace` every few seconds) so a call that starts mid-transfer is
 /// felt within a tick.
-async fn pace_source(app: Arc<App>, peer: PeerId, path: Arc<SourcePath>) {
+async fn pace_source(app: Arc<App>, running: Arc<Running>, peer: PeerId, path: Arc<SourcePath>) {
     let Ok(mut s) = app.node.streams.clone().open_stream(peer, wire::PROTOCOL).await else { return };
     let mut tick = tokio::time::interval(pace::TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -537,6 +541,7 @@ async fn pace_source(app: Arc<App>, peer: PeerId, path: Arc<SourcePath>) {
     loop {
         tick.tick().await;
         let rate = path.decide(&app);
+        running.paces.lock().unwrap_or_else(|p| p.into_inner()).insert(peer, rate);
         if last_log.elapsed() > Duration::from_secs(1) {
             let q = path.control.lock().unwrap_or_else(|p| p.into_inner()).last_queuing;
             tracing::debug!(%peer, rate, ?q, "file pace");
@@ -693,6 +698,7 @@ fn row_info(d: &DownloadRow) -> TransferInfo {
         rate_bps: 0.0,
         sources: 0,
         bad_chunks: 0,
+        paced_bps: 0,
         path: d.final_path.clone(),
         error: d.error.clone(),
     }

@@ -107,6 +107,8 @@ pub struct EventLoop {
     nat: Nat,
     provided: HashSet<Vec<u8>>,
     provider_queries: HashMap<QueryId, ProviderQuery>,
+    /// Said once: the kernel would not give our QUIC sockets big buffers.
+    warned_rcvbuf: bool,
     /// Who waits for an announce to be stored (`Node::provide_stored`).
     provide_waiters: HashMap<QueryId, oneshot::Sender<bool>>,
     /// Relayed connections to close once their grace period is over.
@@ -149,6 +151,7 @@ impl EventLoop {
             provided: HashSet::new(),
             provider_queries: HashMap::new(),
             provide_waiters: HashMap::new(),
+            warned_rcvbuf: false,
             to_close: Vec::new(),
         })
     }
@@ -353,8 +356,16 @@ impl EventLoop {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!("listening on {address}");
                 if address.iter().any(|p| matches!(p, Protocol::QuicV1)) {
-                    let n = super::sockets::raise_udp_buffers(super::sockets::RECV_BUFFER);
+                    let (n, capped) = super::sockets::raise_udp_buffers(super::sockets::RECV_BUFFER);
                     tracing::debug!("raised the receive buffer of {n} UDP socket(s)");
+                    if let Some(got) = capped.filter(|_| !self.warned_rcvbuf) {
+                        self.warned_rcvbuf = true;
+                        tracing::warn!(
+                            "the kernel caps UDP receive buffers at {} KiB (net.core.rmem_max): fast file transfers over QUIC may lose packets \
+                             at this machine and slow down; `sudo sysctl -w net.core.rmem_max=4194304` lifts the cap",
+                            got / 1024
+                        );
+                    }
                 }
                 if self.relay_server && !is_relayed(&address) {
                     // A relay is public by definition: what it listens on is

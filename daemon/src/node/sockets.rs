@@ -13,11 +13,13 @@
 pub const RECV_BUFFER: libc::c_int = 4 << 20;
 
 /// Raises the receive buffer of every UDP socket of this process to at
-/// least `bytes`; returns how many sockets it raised.
+/// least `bytes`; returns how many sockets it raised, and the smallest size
+/// one of them ended up with when the kernel's cap kept it below `bytes`.
 #[cfg(target_os = "linux")]
-pub fn raise_udp_buffers(bytes: libc::c_int) -> usize {
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return 0 };
+pub fn raise_udp_buffers(bytes: libc::c_int) -> (usize, Option<libc::c_int>) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return (0, None) };
     let mut raised = 0;
+    let mut capped: Option<libc::c_int> = None;
     for entry in dir.flatten() {
         let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<libc::c_int>().ok()) else { continue };
         if !is_udp(fd) {
@@ -32,14 +34,18 @@ pub fn raise_udp_buffers(bytes: libc::c_int) -> usize {
             if rc == 0 {
                 raised += 1;
             }
+            // Linux reports twice what it grants (its own bookkeeping).
+            if let Some(got) = sockopt(fd, libc::SO_RCVBUF).map(|g| g / 2).filter(|g| *g < bytes) {
+                capped = Some(capped.map_or(got, |c| c.min(got)));
+            }
         }
     }
-    raised
+    (raised, capped)
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn raise_udp_buffers(_bytes: libc::c_int) -> usize {
-    0
+pub fn raise_udp_buffers(_bytes: libc::c_int) -> (usize, Option<libc::c_int>) {
+    (0, None)
 }
 
 #[cfg(target_os = "linux")]
@@ -69,11 +75,13 @@ mod tests {
         let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let tcp_before = sockopt(tcp.as_raw_fd(), libc::SO_RCVBUF).unwrap();
         let want = 1 << 20;
-        assert!(raise_udp_buffers(want) >= 1);
+        let (raised, capped) = raise_udp_buffers(want);
+        assert!(raised >= 1);
         // Linux reports twice what was set (bookkeeping), capped by rmem_max.
         let got = sockopt(udp.as_raw_fd(), libc::SO_RCVBUF).unwrap();
         let max: i32 = std::fs::read_to_string("/proc/sys/net/core/rmem_max").unwrap().trim().parse().unwrap();
         assert!(got >= want.min(max), "{got}");
+        assert_eq!(capped.is_some(), max < want, "{capped:?} with rmem_max {max}");
         assert_eq!(sockopt(tcp.as_raw_fd(), libc::SO_RCVBUF).unwrap(), tcp_before);
         assert!(!is_udp(tcp.as_raw_fd()));
     }
