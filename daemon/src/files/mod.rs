@@ -7,6 +7,7 @@
 //! member can check it against the offer and then check every chunk before
 //! writing it.
 
+mod fetch;
 pub mod names;
 pub mod pace;
 pub mod share;

@@ -89,7 +89,7 @@ impl App {
     fn offer_info(&self, o: &OfferRow, online: &[String]) -> AppResult<FileInfo> {
         let holders = self.store.holders(&o.room, &o.file)?;
         let me = self.peer_id.to_string();
-        let have = self.store.shared(&o.file)?.iter().any(|s| still_there(s));
+        let have = self.store.shared(&o.file)?.iter().any(still_there);
         let name = names::sanitize(&o.name);
         let mime = if o.mime.is_empty() { guess_mime(&name).to_string() } else { o.mime.clone() };
         Ok(FileInfo {

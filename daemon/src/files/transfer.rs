@@ -3,8 +3,7 @@
 //! (so a restart resumes), and rename into place only when all are verified.
 
 use std::collections::{HashMap, VecDeque};
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,20 +14,19 @@ use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::pace::{self, DelayControl};
-use super::wire::{self, FileRefusal, FileReply, FileRequest};
-use super::{hash_chunk, names, Bitmap, Manifest};
+use super::fetch::{pace_source, SourcePath, Worker};
+use super::pace::DelayControl;
+use super::wire::{self, FileReply, FileRequest};
+use super::{names, Bitmap, Manifest};
 use crate::app::{App, AppError, AppResult};
 use crate::room::entry::Body;
 use crate::store::{DownloadRow, OfferRow, SharedRow};
 
 /// Chunk requests in flight per source (one stream each).
 const PER_SOURCE: usize = 4;
-/// A source that sends this many bad chunks is dropped.
-const MAX_BAD_PER_SOURCE: u64 = 3;
 const SAVE_EVERY: Duration = Duration::from_millis(500);
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
-const CHUNK_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const CHUNK_TIMEOUT: Duration = Duration::from_secs(60);
 const WAIT_FOR_SOURCES: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
@@ -37,14 +35,14 @@ pub struct Transfers {
 }
 
 pub struct Running {
-    offer: OfferRow,
-    done: AtomicU64,
-    fetched: AtomicU64,
-    bad: AtomicU64,
+    pub(super) offer: OfferRow,
+    pub(super) done: AtomicU64,
+    pub(super) fetched: AtomicU64,
+    pub(super) bad: AtomicU64,
     sources: AtomicUsize,
     rate: Mutex<VecDeque<(Instant, u64)>>,
     /// The pace asked of each source (bytes/s, 0: none).
-    paces: Mutex<HashMap<PeerId, u64>>,
+    pub(super) paces: Mutex<HashMap<PeerId, u64>>,
     cancel: watch::Sender<bool>,
 }
 
@@ -479,7 +477,7 @@ impl App {
         })
     }
 
-    fn peer_label(&self, peer: &PeerId) -> String {
+    pub(super) fn peer_label(&self, peer: &PeerId) -> String {
         self.store.peer_name(&peer.to_string()).ok().flatten().unwrap_or_else(|| peer.to_string())
     }
 }
@@ -488,192 +486,6 @@ impl Transfers {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Running>>> {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-struct Worker {
-    app: Arc<App>,
-    peer: PeerId,
-    room: String,
-    manifest: Arc<Manifest>,
-    /// The partial file, behind a lock: parallel writes into one file make
-    /// the kernel spin on its inode lock, costing more CPU than the copy.
-    part: Arc<Mutex<File>>,
-    queue: Arc<Mutex<VecDeque<u64>>>,
-    done: mpsc::Sender<u64>,
-    running: Arc<Running>,
-    source_bad: Arc<AtomicU64>,
-    reasons: Arc<Mutex<Vec<String>>>,
-    path: Arc<SourcePath>,
-}
-
-/// What the workers fetching from one source learn about the path to it.
-struct SourcePath {
-    control: Mutex<DelayControl>,
-    /// The source said it is in a call.
-    voice: AtomicBool,
-    /// The rate last asked of the source (bytes/s, 0: unpaced).
-    rate: AtomicU64,
-}
-
-impl SourcePath {
-    /// One tick of the controller; returns the rate to ask for.
-    fn decide(&self, app: &App) -> u64 {
-        // For measurements only (docs/benchmarks.md): what a call suffers
-        // when transfers do not yield.
-        let never = std::env::var_os("APERO_NO_PACE").is_some();
-        let paced = !never && (app.voice.in_call() || self.voice.load(Ordering::Relaxed));
-        let rate = self.control.lock().unwrap_or_else(|p| p.into_inner()).tick(paced, Instant::now());
-        self.rate.store(rate, Ordering::Relaxed);
-        rate
-    }
-}
-
-/// Tells one source how fast to send: paced below the path's capacity while
-/// either of us is in a call, as fast as it can otherwise. The stream stays
-/// open (a `Pace` every few seconds) so a call that starts mid-transfer is
-/// felt within a tick.
-async fn pace_source(app: Arc<App>, running: Arc<Running>, peer: PeerId, path: Arc<SourcePath>) {
-    let Ok(mut s) = app.node.streams.clone().open_stream(peer, wire::PROTOCOL).await else { return };
-    let mut tick = tokio::time::interval(pace::TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_sent: Option<(u64, Instant)> = None;
-    let mut last_log = Instant::now();
-    loop {
-        tick.tick().await;
-        let rate = path.decide(&app);
-        running.paces.lock().unwrap_or_else(|p| p.into_inner()).insert(peer, rate);
-        if last_log.elapsed() > Duration::from_secs(1) {
-            let q = path.control.lock().unwrap_or_else(|p| p.into_inner()).last_queuing;
-            tracing::debug!(%peer, rate, ?q, "file pace");
-            last_log = Instant::now();
-        }
-        let due = match last_sent {
-            None => true,
-            Some((r, at)) => r != rate || at.elapsed() > Duration::from_secs(5),
-        };
-        if !due {
-            continue;
-        }
-        if wire::write_frame(&mut s, &FileRequest::Pace { rate }).await.is_err() || futures::AsyncWriteExt::flush(&mut s).await.is_err() {
-            return;
-        }
-        last_sent = Some((rate, Instant::now()));
-    }
-}
-
-impl Worker {
-    fn next(&self) -> Option<u64> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
-    }
-    fn give_back(&self, i: u64) {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(i);
-    }
-    fn give_up(&self, why: String) {
-        let label = self.app.peer_label(&self.peer);
-        let mut r = self.reasons.lock().unwrap_or_else(|p| p.into_inner());
-        let line = format!("{label}: {why}");
-        if !r.contains(&line) {
-            r.push(line);
-        }
-    }
-
-    async fn run(self) {
-        let mut stream = match self.app.node.streams.clone().open_stream(self.peer, wire::PROTOCOL).await {
-            Ok(s) => s,
-            Err(e) => return self.give_up(format!("cannot open a stream: {e}")),
-        };
-        // On this stream, ahead of the first request: the source reads it
-        // before it sends a byte of a chunk.
-        let rate = self.path.rate.load(Ordering::Relaxed);
-        if rate > 0 && wire::write_frame(&mut stream, &FileRequest::Pace { rate }).await.is_err() {
-            return self.give_up("connection lost".into());
-        }
-        let mut buf = Vec::new();
-        while let Some(i) = self.next() {
-            if self.source_bad.load(Ordering::Relaxed) >= MAX_BAD_PER_SOURCE {
-                self.give_back(i);
-                return self.give_up("too many chunks failed verification".into());
-            }
-            match tokio::time::timeout(CHUNK_TIMEOUT, self.fetch(&mut stream, i, &mut buf)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(FetchError::Bad)) => {
-                    self.give_back(i);
-                    self.running.bad.fetch_add(1, Ordering::Relaxed);
-                    self.source_bad.fetch_add(1, Ordering::Relaxed);
-                    self.app.counters.files.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(peer = %self.peer, chunk = i, "chunk failed verification; fetching it again");
-                    if self.source_bad.load(Ordering::Relaxed) >= MAX_BAD_PER_SOURCE {
-                        return self.give_up("sent chunks that failed verification".into());
-                    }
-                }
-                Ok(Err(FetchError::Refused(reason))) => {
-                    self.give_back(i);
-                    return self.give_up(reason.to_string());
-                }
-                Ok(Err(FetchError::Gone(e))) => {
-                    self.give_back(i);
-                    return self.give_up(format!("connection lost ({e})"));
-                }
-                Err(_) => {
-                    self.give_back(i);
-                    return self.give_up("timed out".into());
-                }
-            }
-        }
-    }
-
-    async fn fetch(&self, s: &mut libp2p::Stream, index: u64, buf: &mut Vec<u8>) -> Result<(), FetchError> {
-        let req = FileRequest::Chunk { room: self.room.clone(), file: self.running.offer.file.clone(), index };
-        wire::write_frame(s, &req).await.map_err(|e| FetchError::Gone(e.to_string()))?;
-        futures::AsyncWriteExt::flush(s).await.map_err(|e| FetchError::Gone(e.to_string()))?;
-        let expected = self.manifest.chunk_len(index);
-        match wire::read_frame::<FileReply, _>(s).await {
-            Ok(Some(FileReply::Chunk { index: got, len, voice })) if got == index && len == expected => {
-                self.path.voice.store(voice, Ordering::Relaxed);
-            }
-            Ok(Some(FileReply::Refused { reason })) => return Err(FetchError::Refused(reason)),
-            Ok(Some(_)) => return Err(FetchError::Gone("malformed answer".into())),
-            Ok(None) => return Err(FetchError::Gone("stream closed".into())),
-            Err(e) => return Err(FetchError::Gone(e.to_string())),
-        }
-        buf.resize(expected as usize, 0);
-        wire::read_pieces(s, buf, |sent, n| {
-            let now = pace::now_us();
-            self.path.control.lock().unwrap_or_else(|p| p.into_inner()).sample(sent, now, n, Instant::now());
-        })
-        .await
-        .map_err(|e| FetchError::Gone(e.to_string()))?;
-        self.running.fetched.fetch_add(expected, Ordering::Relaxed);
-        let data = std::mem::take(buf);
-        let want = self.manifest.chunk_hash(index).map(<[u8]>::to_vec);
-        let part = self.part.clone();
-        let offset = index * u64::from(self.manifest.chunk_size);
-        let (ok, data) = tokio::task::spawn_blocking(move || {
-            if want.as_deref() != Some(&hash_chunk(&data)[..]) {
-                return (Ok(false), data);
-            }
-            let part = part.lock().unwrap_or_else(|p| p.into_inner());
-            (part.write_all_at(&data, offset).map(|_| true), data)
-        })
-        .await
-        .map_err(|e| FetchError::Gone(e.to_string()))?;
-        *buf = data;
-        match ok {
-            Ok(true) => {
-                self.running.done.fetch_add(expected, Ordering::Relaxed);
-                let _ = self.done.send(index).await;
-                Ok(())
-            }
-            Ok(false) => Err(FetchError::Bad),
-            Err(e) => Err(FetchError::Gone(format!("cannot write: {e}"))),
-        }
-    }
-}
-
-enum FetchError {
-    Bad,
-    Refused(FileRefusal),
-    Gone(String),
 }
 
 fn verified_bytes(bitmap: &Bitmap, size: u64, chunk_size: u32) -> u64 {
