@@ -277,12 +277,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", choices=["loopback", "delay10", "voice"], help="run one case")
+    ap.add_argument("--rounds", type=int, help="rounds per case (default 3, --quick 1)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results-files.json"))
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="apero-fbench-", dir="/tmp"))
     results = {"date": time.strftime("%Y-%m-%d %H:%M")}
     big, small = (256 * MIB, 64 * MIB) if args.quick else (1024 * MIB, 256 * MIB)
-    rounds = 1 if args.quick else 3
+    rounds = args.rounds or (1 if args.quick else 3)
     warm_memory(work, 3 * big)
     if args.only in (None, "loopback"):
         results["loopback"] = run_case("lo", big, work, rounds)
