@@ -214,20 +214,24 @@ impl App {
     /// can reach the others through us at once.
     pub fn refresh_relay_members(&self) {
         match self.store.all_room_peers(&self.peer_id.to_string()) {
-            Ok(peers) => self.node.relay_members.replace(peers.iter().filter_map(|p| p.parse().ok())),
+            Ok(peers) => self.set_relay_members(&peers),
             Err(e) => tracing::warn!("cannot list room peers for the relay: {e}"),
         }
     }
 
+    fn set_relay_members(&self, peers: &[String]) {
+        self.node.relay_members.replace(peers.iter().filter_map(|p| p.parse().ok()));
+    }
+
     async fn redial(&self) {
-        // Also catches rooms we left, whose members no longer need us.
-        self.refresh_relay_members();
-        let Ok(info) = self.node.info().await else { return };
-        let connected: Vec<PeerId> = info.peers.iter().map(|p| p.peer).collect();
         let peers = match self.store.all_room_peers(&self.peer_id.to_string()) {
             Ok(p) => p,
             Err(e) => return tracing::warn!("cannot list room peers: {e}"),
         };
+        // Also catches rooms we left, whose members no longer need us.
+        self.set_relay_members(&peers);
+        let Ok(info) = self.node.info().await else { return };
+        let connected: Vec<PeerId> = info.peers.iter().map(|p| p.peer).collect();
         for p in peers {
             let Ok(peer) = p.parse::<PeerId>() else { continue };
             if connected.contains(&peer) {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
@@ -20,6 +20,10 @@ use crate::app::App;
 
 /// A source that sends this many bad chunks is dropped.
 const MAX_BAD_PER_SOURCE: u64 = 3;
+
+/// `APERO_NO_PACE`, for measurements only (docs/benchmarks.md): what a call
+/// suffers when transfers do not yield.
+static NEVER_PACE: LazyLock<bool> = LazyLock::new(|| std::env::var_os("APERO_NO_PACE").is_some());
 
 pub(super) struct Worker {
     pub(super) app: Arc<App>,
@@ -49,10 +53,7 @@ pub(super) struct SourcePath {
 impl SourcePath {
     /// One tick of the controller; returns the rate to ask for.
     pub(super) fn decide(&self, app: &App) -> u64 {
-        // For measurements only (docs/benchmarks.md): what a call suffers
-        // when transfers do not yield.
-        let never = std::env::var_os("APERO_NO_PACE").is_some();
-        let paced = !never && (app.voice.in_call() || self.voice.load(Ordering::Relaxed));
+        let paced = !*NEVER_PACE && (app.voice.in_call() || self.voice.load(Ordering::Relaxed));
         let rate = self.control.lock().unwrap_or_else(|p| p.into_inner()).tick(paced, Instant::now());
         self.rate.store(rate, Ordering::Relaxed);
         rate

@@ -166,7 +166,7 @@ impl DelayControl {
     }
 
     fn delivery_rate(&self, now: Instant) -> f64 {
-        let (Some(first), Some(_)) = (self.delivery.front(), self.delivery.back()) else { return 0.0 };
+        let Some(first) = self.delivery.front() else { return 0.0 };
         let bytes: u64 = self.delivery.iter().map(|d| d.1).sum();
         let dt = now.duration_since(first.0).as_secs_f64();
         if dt < 0.1 {

@@ -86,19 +86,17 @@ async fn serve_stream(app: &Arc<App>, peer: PeerId, mut stream: libp2p::Stream, 
         let now = Instant::now();
         tokens = (tokens + now.duration_since(last).as_secs_f64() * REQUESTS_PER_SEC).min(50.0);
         last = now;
-        if tokens < 1.0 {
-            app.counters.files.fetch_add(1, Ordering::Relaxed);
-            if wire::write_reply(&mut stream, &FileReply::Refused { reason: FileRefusal::Busy }, &[]).await.is_err() {
-                return;
+        let answer = if tokens < 1.0 {
+            Err(FileRefusal::Busy)
+        } else {
+            tokens -= 1.0;
+            if let FileRequest::Pace { rate } = req {
+                limits.pacer.set_rate(rate);
+                continue;
             }
-            continue;
-        }
-        tokens -= 1.0;
-        if let FileRequest::Pace { rate } = req {
-            limits.pacer.set_rate(rate);
-            continue;
-        }
-        let result = match answer(app, peer, &mut open, req).await {
+            answer(app, peer, &mut open, req).await
+        };
+        let result = match answer {
             Ok((reply @ FileReply::Chunk { .. }, payload)) => send_chunk(&mut stream, &reply, &payload, &limits).await,
             Ok((reply, payload)) => {
                 if let Some(l) = &limits.upload {

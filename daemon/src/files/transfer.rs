@@ -359,13 +359,11 @@ impl App {
         let mut last_save = Instant::now();
         let mut last_progress = Instant::now();
         let mut dirty = false;
-        let mut got_total = bitmap.count();
-        while got_total < total {
+        while bitmap.count() < total {
             tokio::select! {
                 got = done_rx.recv() => match got {
                     Some(i) => {
                         bitmap.set(i);
-                        got_total = bitmap.count();
                         dirty = true;
                     }
                     // Every worker gave up (the pacing tasks never end on their own).
