@@ -117,7 +117,112 @@ pub enum ErrorKind {
     /// No peer that could admit us was reachable in time.
     Unreachable,
     AlreadyMember,
+    /// A bug or a broken invariant in the daemon (its log says more).
     Internal,
+    /// A file or directory could not be read or written.
+    Io,
+    /// The sound devices or the audio backend failed.
+    Audio,
+}
+
+impl ErrorKind {
+    /// The CLI's exit code for this kind: 2 for what the user asked wrongly,
+    /// 3 for what does not exist or is no longer valid, 4 for peers that
+    /// refused or could not be reached, 5 for local failures (disk, audio,
+    /// the daemon itself). 1 stays for "could not talk to the daemon".
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::BadRequest | ErrorKind::TooLarge | ErrorKind::HelloRequired | ErrorKind::Ambiguous | ErrorKind::VersionMismatch => 2,
+            ErrorKind::NotFound
+            | ErrorKind::InvalidCode
+            | ErrorKind::Expired
+            | ErrorKind::Revoked
+            | ErrorKind::AlreadyUsed
+            | ErrorKind::AlreadyMember => 3,
+            ErrorKind::Refused | ErrorKind::Unreachable => 4,
+            ErrorKind::Internal | ErrorKind::Io | ErrorKind::Audio => 5,
+        }
+    }
+}
+
+/// Declares a state enum that travels as the lowercase string it always
+/// did, so JSON consumers written against the string form keep working.
+macro_rules! wire_state {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name {
+            $($(#[$vmeta])* #[doc = concat!("`\"", $text, "\"`")] $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_state! {
+    /// Whether AutoNAT found us reachable from the internet.
+    Nat { #[default] Unknown => "unknown", Public => "public", Private => "private" }
+}
+
+wire_state! {
+    /// Whom a daemon relays for.
+    Relaying {
+        /// Not reachable (or not known to be): nobody could use us.
+        #[default] Off => "off",
+        /// AutoNAT found us public: members of our rooms may reserve and open circuits.
+        Members => "members",
+        /// `aperod --relay`: anyone, within the rate limits.
+        Anyone => "anyone",
+    }
+}
+
+wire_state! {
+    /// How a connected peer is reached.
+    PeerPath { #[default] Direct => "direct", Relayed => "relayed" }
+}
+
+wire_state! {
+    /// The transport of a peer's best connection.
+    Transport { #[default] Quic => "quic", Tcp => "tcp" }
+}
+
+wire_state! {
+    /// How a call participant's voice reaches us.
+    CallPath {
+        /// Ourselves.
+        Local => "local",
+        Direct => "direct",
+        Relayed => "relayed",
+        /// In the call but not connected right now.
+        #[default] Unknown => "unknown",
+    }
+}
+
+wire_state! {
+    /// Where a download stands.
+    TransferState {
+        #[default] Running => "running",
+        /// Stopped short but resumable (`apero get` again).
+        Paused => "paused",
+        Done => "done",
+        Failed => "failed",
+        Cancelled => "cancelled",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,35 +242,32 @@ pub struct Status {
     pub peers: Vec<PeerInfo>,
     pub rooms: usize,
     pub dropped: Dropped,
-    /// `"public"`, `"private"` or `"unknown"`, as AutoNAT last found.
+    /// As AutoNAT last found.
     #[serde(default)]
-    pub nat: String,
+    pub nat: Nat,
     /// Addresses others can reach us at (confirmed or relayed).
     #[serde(default)]
     pub external: Vec<String>,
     /// Relays we hold a reservation on (their peer ids).
     #[serde(default)]
     pub relays: Vec<String>,
-    /// Whom this daemon relays for: `"off"`, `"members"` (AutoNAT found it
-    /// public: members of its rooms) or `"anyone"` (`aperod --relay`).
+    /// Whom this daemon relays for.
     #[serde(default)]
-    pub relaying: String,
+    pub relaying: Relaying,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerInfo {
     pub peer_id: String,
     pub name: Option<String>,
-    /// `"direct"` or `"relayed"`.
-    pub path: String,
+    pub path: PeerPath,
     pub addr: String,
     pub rtt_ms: Option<f64>,
     /// The relay's peer id when `path` is `"relayed"`.
     #[serde(default)]
     pub via: Option<String>,
-    /// `"quic"` or `"tcp"`.
     #[serde(default)]
-    pub transport: String,
+    pub transport: Transport,
 }
 
 /// Inputs the daemon threw away instead of acting on, by reason.
@@ -232,8 +334,7 @@ pub struct Participant {
     pub is_self: bool,
     pub speaking: bool,
     pub muted: bool,
-    /// `"direct"`, `"relayed"`, or `"local"` for ourselves.
-    pub path: String,
+    pub path: CallPath,
     pub rtt_ms: Option<f64>,
     pub loss_pct: f64,
     pub jitter_ms: f64,
@@ -335,8 +436,7 @@ pub struct TransferInfo {
     pub room: String,
     pub name: String,
     pub size: u64,
-    /// `running`, `paused`, `done`, `failed` or `cancelled`.
-    pub state: String,
+    pub state: TransferState,
     /// Verified bytes on disk.
     pub done_bytes: u64,
     /// Bytes received over the network by this run (resumes fetch less).
@@ -386,6 +486,26 @@ mod tests {
         assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"cmd":"say","room":"r","text":"hi"}"#);
         let e: Result<Request, _> = serde_json::from_str(r#"{"cmd":"say","room":"r","text":"t","extra":1}"#);
         assert!(e.is_err(), "unknown fields are refused");
+    }
+
+    #[test]
+    fn states_travel_as_the_strings_they_always_were() {
+        fn check<T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Copy + std::fmt::Display>(all: &[T]) {
+            for s in all {
+                let json = serde_json::to_string(s).unwrap();
+                assert_eq!(json, format!("\"{s}\""));
+                assert_eq!(serde_json::from_str::<T>(&json).unwrap(), *s);
+            }
+        }
+        check(Nat::ALL);
+        check(Relaying::ALL);
+        check(PeerPath::ALL);
+        check(Transport::ALL);
+        check(CallPath::ALL);
+        check(TransferState::ALL);
+        let words: Vec<&str> = TransferState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(words, ["running", "paused", "done", "failed", "cancelled"]);
+        assert_eq!(serde_json::to_string(&ErrorKind::Io).unwrap(), "\"io\"");
     }
 
     fn any_request() -> impl Strategy<Value = Request> {
