@@ -1,179 +1,132 @@
-//! The daemon's state and logic, between the control socket and the network.
+//! The composition root and the control dispatcher.
 //!
-//! `App` owns the database and a handle to the node. It runs one task that
-//! consumes [`NodeEvent`]s (never blocking on the node, so the two cannot
-//! deadlock) and one maintenance task that redials room peers and runs
-//! periodic anti-entropy. Requests from peers and from the control socket are
-//! each handled on their own task.
+//! `App` builds the services (rooms, short codes, calls, files), wires the
+//! small handles they share, routes what the network brings (connections,
+//! peers' requests) to the service that owns it, and answers control
+//! requests by calling the services. It holds no state of its own beyond
+//! the handles and the shutdown signal.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use apero_control::{Dropped, ErrorKind, Event};
+use apero_control::{Event, HelloReply, PeerInfo, PeerPath, Reply, Request, RoomInfo, Status, Transport, PROTOCOL_VERSION};
 use libp2p::identity::Keypair;
-use libp2p::{Multiaddr, PeerId};
-use tokio::sync::{broadcast, mpsc, watch};
+use libp2p::PeerId;
+use tokio::sync::{mpsc, watch};
 
-use crate::node::{Node, NodeError, NodeEvent};
-use crate::room::entry::{Body, Entry, Verified};
-use crate::store::{Ingested, Store, StoreError};
-use crate::wire::{PeerRequest, PeerResponse, BATCH_BYTES};
+use crate::counters::Counters;
+use crate::error::{ServiceError, ServiceResult};
+use crate::events::EventSink;
+use crate::files::{FileDeps, Files};
+use crate::handles::{EntryListener, InCall};
+use crate::node::{Node, NodeEvent};
+use crate::room::{short, Identity, Rooms, ShortCodes};
+use crate::store::Store;
+use crate::voice::call::{CallDeps, Calls, VoiceConfig};
+use crate::wire::{PeerRequest, PeerResponse, RefuseReason};
 
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Ambiguous(String),
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    TooLarge(String),
-    #[error("{0}")]
-    InvalidCode(String),
-    #[error("{0}")]
-    Expired(String),
-    #[error("this invite code was revoked by the person who made it; ask them for a new one")]
-    Revoked,
-    #[error("this single-use invite code was already used; ask for a new one")]
-    AlreadyUsed,
-    #[error("{0}")]
-    Refused(String),
-    #[error("{0}")]
-    Unreachable(String),
-    #[error("{0}")]
-    AlreadyMember(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Node(#[from] NodeError),
-}
-
-impl AppError {
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            AppError::NotFound(_) => ErrorKind::NotFound,
-            AppError::Ambiguous(_) => ErrorKind::Ambiguous,
-            AppError::BadRequest(_) => ErrorKind::BadRequest,
-            AppError::TooLarge(_) => ErrorKind::TooLarge,
-            AppError::InvalidCode(_) => ErrorKind::InvalidCode,
-            AppError::Expired(_) => ErrorKind::Expired,
-            AppError::Revoked => ErrorKind::Revoked,
-            AppError::AlreadyUsed => ErrorKind::AlreadyUsed,
-            AppError::Refused(_) => ErrorKind::Refused,
-            AppError::Unreachable(_) => ErrorKind::Unreachable,
-            AppError::AlreadyMember(_) => ErrorKind::AlreadyMember,
-            AppError::Store(_) | AppError::Node(_) => ErrorKind::Internal,
-        }
-    }
-}
-
-pub type AppResult<T> = Result<T, AppError>;
-
-#[derive(Default)]
-pub struct Counters {
-    pub bad_frames: Arc<AtomicU64>,
-    pub bad_signatures: AtomicU64,
-    pub not_members: AtomicU64,
-    pub refused_joins: AtomicU64,
-    pub bad_control: AtomicU64,
-    pub files: AtomicU64,
-}
-
-impl Counters {
-    pub fn bump(counter: &AtomicU64, by: u64) {
-        counter.fetch_add(by, Ordering::Relaxed);
-    }
-
-    pub fn snapshot(&self) -> Dropped {
-        Dropped {
-            bad_frames: self.bad_frames.load(Ordering::Relaxed),
-            bad_signatures: self.bad_signatures.load(Ordering::Relaxed),
-            not_members: self.not_members.load(Ordering::Relaxed),
-            refused_joins: self.refused_joins.load(Ordering::Relaxed),
-            bad_control: self.bad_control.load(Ordering::Relaxed),
-            voice: 0,
-            files: self.files.load(Ordering::Relaxed),
-        }
-    }
+/// What the composition root needs beyond the store and the node.
+pub struct AppConfig {
+    pub name: String,
+    pub home: PathBuf,
+    pub voice: VoiceConfig,
+    pub voice_kbps: u32,
+    pub upload_limit_kbit: u64,
+    pub pace_transfers: bool,
 }
 
 pub struct App {
-    pub store: Store,
-    pub node: Node,
-    pub key: Keypair,
-    pub peer_id: PeerId,
-    pub name: String,
-    pub home: PathBuf,
-    pub events: broadcast::Sender<Event>,
-    pub counters: Counters,
+    pub rooms: Arc<Rooms>,
+    pub short: Arc<ShortCodes>,
+    pub calls: Arc<Calls>,
+    pub files: Arc<Files>,
+    pub events: EventSink,
+    pub counters: Arc<Counters>,
     pub shutdown: watch::Sender<bool>,
-    pub voice: crate::voice::call::Voice,
-    pub transfers: crate::files::transfer::Transfers,
-    pub short: crate::room::short::ShortCodes,
-    /// Last time a repair sync was started per (peer, room), to stop a peer
-    /// from making us sync in a loop.
-    repairs: Mutex<HashMap<(PeerId, String), Instant>>,
+    node: Node,
+    store: Arc<Store>,
+    me: Arc<Identity>,
 }
 
-const EVENT_BACKLOG: usize = 1024;
-const REDIAL_EVERY: Duration = Duration::from_secs(10);
-const RESYNC_EVERY: Duration = Duration::from_secs(30);
-const REPAIR_MIN_GAP: Duration = Duration::from_secs(5);
-
 impl App {
-    pub fn new(store: Store, node: Node, key: Keypair, name: String, home: PathBuf, counters: Counters, voice: crate::voice::call::Voice) -> Arc<App> {
-        let (events, _) = broadcast::channel(EVENT_BACKLOG);
+    /// Builds and starts the services: their accept loops, the node-event
+    /// router and room maintenance.
+    pub fn start(
+        store: Arc<Store>,
+        node: Node,
+        node_events: mpsc::Receiver<NodeEvent>,
+        key: Keypair,
+        counters: Arc<Counters>,
+        config: AppConfig,
+    ) -> Result<Arc<App>, crate::voice::backend::AudioError> {
+        let events = EventSink::default();
+        let in_call = InCall::default();
+        let me = Arc::new(Identity { peer_id: node.peer_id, key, name: config.name.clone(), home: config.home });
+        let rooms = Rooms::new(store.clone(), node.clone(), me.clone(), events.clone(), counters.clone());
+        let short = ShortCodes::new(rooms.clone(), node.clone(), counters.clone());
+        let calls = Calls::new(
+            config.voice,
+            CallDeps {
+                store: store.clone(),
+                node: node.clone(),
+                events: events.clone(),
+                counters: counters.clone(),
+                in_call: in_call.clone(),
+                name: config.name,
+                kbps: config.voice_kbps,
+            },
+        )?;
+        let files = Files::new(FileDeps {
+            store: store.clone(),
+            node: node.clone(),
+            events: events.clone(),
+            counters: counters.clone(),
+            publisher: rooms.publisher(),
+            in_call,
+            upload_limit_kbit: config.upload_limit_kbit,
+            pace_transfers: config.pace_transfers,
+        });
+        // Weak: `App` owns the file service; the room service only calls it.
+        let listener: Arc<dyn EntryListener> = files.clone();
+        rooms.listen(Arc::downgrade(&listener));
         let (shutdown, _) = watch::channel(false);
-        Arc::new(App {
-            store,
-            peer_id: node.peer_id,
-            node,
-            key,
-            name,
-            home,
-            events,
-            counters,
-            shutdown,
-            voice,
-            transfers: Default::default(),
-            short: Default::default(),
-            repairs: Mutex::new(HashMap::new()),
-        })
+        let app = Arc::new(App { rooms, short, calls, files, events, counters, shutdown, node, store, me });
+        app.calls.spawn_accept_loop();
+        app.files.spawn_server();
+        tokio::spawn(app.clone().route_node_events(node_events));
+        tokio::spawn(app.rooms.clone().run_maintenance(app.shutdown.subscribe()));
+        Ok(app)
     }
 
-    pub fn emit(&self, event: Event) {
-        // No subscriber is fine.
-        let _ = self.events.send(event);
+    pub fn peer_id(&self) -> PeerId {
+        self.me.peer_id
     }
 
-    pub async fn run_node_events(self: Arc<Self>, mut rx: mpsc::Receiver<NodeEvent>) {
+    /// Routes each node event to the services it concerns. Never waits on
+    /// the database or the network itself: anything slow is spawned or
+    /// queued, so the node's event queue keeps draining.
+    async fn route_node_events(self: Arc<Self>, mut rx: mpsc::Receiver<NodeEvent>) {
         while let Some(event) = rx.recv().await {
             match event {
                 NodeEvent::PeerConnected { peer, .. } => {
-                    log_store(self.store.touch_peer(&peer.to_string()));
-                    self.emit(Event::PeerConnected { peer_id: peer.to_string() });
+                    self.rooms.note_seen(peer);
+                    self.events.emit(Event::PeerConnected { peer_id: peer.to_string() });
                     let app = self.clone();
                     tokio::spawn(async move {
-                        app.call_on_connect(peer).await;
-                        app.sync_peer(peer).await;
+                        app.calls.on_connect(peer).await;
+                        app.rooms.sync_peer(peer).await;
                     });
                 }
                 NodeEvent::PeerDisconnected { peer } => {
-                    self.call_on_disconnect(peer);
-                    log_store(self.store.touch_peer(&peer.to_string()));
-                    self.emit(Event::PeerDisconnected { peer_id: peer.to_string() });
+                    self.calls.on_disconnect(peer);
+                    self.rooms.note_seen(peer);
+                    self.events.emit(Event::PeerDisconnected { peer_id: peer.to_string() });
                 }
-                NodeEvent::Identified { peer, listen_addrs } => {
-                    let addrs: Vec<String> = listen_addrs.iter().map(|a| a.to_string()).collect();
-                    log_store(self.store.save_addrs(&peer.to_string(), &addrs));
-                }
+                NodeEvent::Identified { peer, listen_addrs } => self.rooms.note_addrs(peer, &listen_addrs),
                 NodeEvent::NetworkChanged => {
-                    let app = self.clone();
-                    tokio::spawn(async move { app.redial().await });
+                    let rooms = self.rooms.clone();
+                    tokio::spawn(async move { rooms.redial().await });
                 }
                 NodeEvent::LanPeer { .. } => {}
                 NodeEvent::InboundRequest { peer, request, channel } => {
@@ -187,207 +140,126 @@ impl App {
         }
     }
 
-    /// Keeps us connected to everyone we share a room with, and in sync.
-    pub async fn run_maintenance(self: Arc<Self>) {
-        let mut redial = tokio::time::interval(REDIAL_EVERY);
-        let mut resync = tokio::time::interval(RESYNC_EVERY);
-        resync.reset(); // The first sync happens on connect.
-        let mut stop = self.shutdown.subscribe();
-        loop {
-            tokio::select! {
-                _ = redial.tick() => self.redial().await,
-                _ = resync.tick() => {
-                    if let Ok(info) = self.node.info().await {
-                        for p in info.peers {
-                            let app = self.clone();
-                            tokio::spawn(async move { app.sync_peer(p.peer).await });
-                        }
-                    }
-                }
-                _ = stop.changed() => break,
-            }
-        }
-    }
-
-    /// Who may use us as a relay if we turn out to be public: everyone we
-    /// share a room with. Called before a join is answered, so the newcomer
-    /// can reach the others through us at once.
-    pub fn refresh_relay_members(&self) {
-        match self.store.all_room_peers(&self.peer_id.to_string()) {
-            Ok(peers) => self.set_relay_members(&peers),
-            Err(e) => tracing::warn!("cannot list room peers for the relay: {e}"),
-        }
-    }
-
-    fn set_relay_members(&self, peers: &[String]) {
-        self.node.relay_members.replace(peers.iter().filter_map(|p| p.parse().ok()));
-    }
-
-    async fn redial(&self) {
-        let peers = match self.store.all_room_peers(&self.peer_id.to_string()) {
-            Ok(p) => p,
-            Err(e) => return tracing::warn!("cannot list room peers: {e}"),
-        };
-        // Also catches rooms we left, whose members no longer need us.
-        self.set_relay_members(&peers);
-        let Ok(info) = self.node.info().await else { return };
-        let connected: Vec<PeerId> = info.peers.iter().map(|p| p.peer).collect();
-        for p in peers {
-            let Ok(peer) = p.parse::<PeerId>() else { continue };
-            if connected.contains(&peer) {
-                continue;
-            }
-            let addrs = self.known_addrs(&p);
-            if !addrs.is_empty() {
-                self.node.dial(peer, addrs).await;
-            }
-        }
-    }
-
-    pub fn known_addrs(&self, peer: &str) -> Vec<Multiaddr> {
-        self.store.addrs(peer).unwrap_or_default().iter().filter_map(|a| a.parse().ok()).collect()
-    }
-
-    /// Signs a new local entry, stores it durably, and spreads it.
-    pub async fn publish(self: &Arc<Self>, room: &str, body: Body) -> AppResult<Verified> {
-        let lamport = if matches!(body, Body::Create { .. }) { 1 } else { self.store.next_lamport(room)? };
-        let v = Entry::sign(&self.key, room, lamport, crate::store::now_ms(), body);
-        let allow_create = lamport == 1;
-        let result = self.store.ingest(room, vec![v.entry.clone()], allow_create)?;
-        if result.inserted.is_empty() {
-            return Err(AppError::Refused("you are no longer a member of this room".into()));
-        }
-        self.announce(room, &result.inserted);
-        self.spread(room, vec![v.entry.clone()], None).await;
-        Ok(v)
-    }
-
-    /// Tells local subscribers about newly stored entries.
-    pub fn announce(&self, room: &str, inserted: &[Verified]) {
-        if inserted.iter().any(|v| matches!(v.entry.body, Body::Create { .. } | Body::Admit { .. } | Body::Leave)) {
-            self.refresh_relay_members();
-        }
-        for v in inserted {
-            let author = v.author.to_string();
-            match &v.entry.body {
-                Body::Message { text } => {
-                    let author_name = self.store.author_name(room, &author).unwrap_or_default();
-                    self.emit(Event::Message {
-                        room: room.to_string(),
-                        message: apero_control::MessageInfo {
-                            id: v.id.clone(),
-                            room: room.to_string(),
-                            author,
-                            author_name,
-                            text: text.clone(),
-                            time: v.entry.time,
-                            lamport: v.entry.lamport,
-                        },
-                    });
-                }
-                Body::Admit { member, name } => {
-                    self.emit(Event::MemberJoined { room: room.to_string(), peer_id: member.clone(), name: name.clone() })
-                }
-                Body::Leave => {
-                    let name = self.store.author_name(room, &author).unwrap_or_default();
-                    self.emit(Event::MemberLeft { room: room.to_string(), peer_id: author, name })
-                }
-                Body::Offer { file, .. } => {
-                    if let Ok(Some(info)) = self.file_info(room, file) {
-                        self.emit(Event::FileOffered { room: room.to_string(), file: info });
-                    }
-                }
-                Body::Create { .. } | Body::Have { .. } => {}
-            }
-        }
-    }
-
-    /// Counts what a batch from a peer contained that we had to drop.
-    pub fn count_rejects(&self, r: &Ingested) {
-        Counters::bump(&self.counters.bad_signatures, r.bad_signature as u64);
-        Counters::bump(&self.counters.not_members, r.not_member as u64);
-        Counters::bump(&self.counters.bad_frames, r.malformed as u64);
-    }
-
-    /// Sends entries to every connected member of the room except `except`.
-    /// Members that are offline get them by anti-entropy when they return.
-    pub async fn spread(self: &Arc<Self>, room: &str, entries: Vec<Entry>, except: Option<PeerId>) {
-        let Ok(info) = self.node.info().await else { return };
-        let mut sends = Vec::new();
-        for p in info.peers {
-            if Some(p.peer) == except || !self.store.is_member(room, &p.peer.to_string()).unwrap_or(false) {
-                continue;
-            }
-            for batch in batches(&entries) {
-                let app = self.clone();
-                let req = PeerRequest::Push { room: room.to_string(), entries: batch };
-                sends.push(tokio::spawn(async move {
-                    if let Err(e) = app.node.request(p.peer, vec![], req).await {
-                        tracing::debug!(peer = %p.peer, "push failed (sync will catch up): {e}");
-                    }
-                }));
-            }
-        }
-        for s in sends {
-            let _ = s.await;
-        }
-    }
-
-    /// Starts a repair sync with `peer` unless one ran very recently.
-    pub fn schedule_repair(self: &Arc<Self>, peer: PeerId, room: &str) {
-        let key = (peer, room.to_string());
-        {
-            let mut repairs = self.repairs.lock().unwrap_or_else(|p| p.into_inner());
-            if repairs.get(&key).is_some_and(|t| t.elapsed() < REPAIR_MIN_GAP) {
-                return;
-            }
-            repairs.insert(key, Instant::now());
-        }
-        let app = self.clone();
-        let room = room.to_string();
-        tokio::spawn(async move { app.sync_room(peer, &room).await });
-    }
-}
-
-/// Splits entries into pushes that stay well under the frame cap.
-pub fn batches(entries: &[Entry]) -> Vec<Vec<Entry>> {
-    let mut out = vec![Vec::new()];
-    let mut size = 0;
-    for e in entries {
-        let len = serde_json::to_vec(e).map(|v| v.len()).unwrap_or(0);
-        if size + len > BATCH_BYTES && !out.last().is_some_and(|b: &Vec<Entry>| b.is_empty()) {
-            out.push(Vec::new());
-            size = 0;
-        }
-        size += len;
-        if let Some(last) = out.last_mut() {
-            last.push(e.clone());
-        }
-    }
-    out.retain(|b| !b.is_empty());
-    out
-}
-
-pub fn log_store<T>(r: Result<T, StoreError>) {
-    if let Err(e) = r {
-        tracing::warn!("database: {e}");
-    }
-}
-
-/// Routes a peer's request to its handler.
-impl App {
-    pub async fn handle_peer(self: &Arc<Self>, peer: PeerId, request: PeerRequest) -> PeerResponse {
+    /// Routes a peer's request to the service that answers it.
+    async fn handle_peer(&self, peer: PeerId, request: PeerRequest) -> PeerResponse {
         let result = match request {
-            PeerRequest::Join { code, name } => self.handle_join(peer, &code, &name).await,
-            PeerRequest::Sync { room, digests } => self.handle_sync(peer, &room, digests),
-            PeerRequest::Fetch { room, ids } => self.handle_fetch(peer, &room, &ids),
-            PeerRequest::Push { room, entries } => self.handle_push(peer, &room, entries).await,
-            PeerRequest::Call { room, joined } => self.handle_call(peer, &room, joined),
-            PeerRequest::ShortJoin { number, pake } => self.handle_short_join(peer, number, &pake).await,
+            PeerRequest::Join { code, name } => self.rooms.handle_join(peer, &code, &name).await,
+            PeerRequest::Sync { room, digests } => self.rooms.handle_sync(peer, &room, digests),
+            PeerRequest::Fetch { room, ids } => self.rooms.handle_fetch(peer, &room, &ids),
+            PeerRequest::Push { room, entries } => self.rooms.handle_push(peer, &room, entries).await,
+            PeerRequest::Call { room, joined } => self.calls.handle_call(peer, &room, joined),
+            PeerRequest::ShortJoin { number, pake } => self.short.handle_short_join(peer, number, &pake).await,
         };
         result.unwrap_or_else(|e| {
             tracing::warn!(%peer, "failed to answer a peer: {e}");
-            PeerResponse::Refused { reason: crate::wire::RefuseReason::BadRequest }
+            PeerResponse::Refused { reason: RefuseReason::BadRequest }
+        })
+    }
+
+    /// Answers one control request. `Subscribe` and `Shutdown` change the
+    /// connection itself and are the control socket's.
+    pub async fn dispatch(&self, request: Request) -> ServiceResult<Reply> {
+        Ok(match request {
+            Request::Status => Reply::Status(self.status().await?),
+            Request::RoomCreate { name } => Reply::RoomCreated(self.rooms.room_create(&name).await?),
+            Request::RoomList => Reply::Rooms(self.room_list().await?),
+            Request::RoomLeave { room } => {
+                self.rooms.room_leave(&room).await?;
+                Reply::Done
+            }
+            Request::RoomMembers { room } => Reply::Members(self.rooms.room_members(&room).await?),
+            Request::InviteCreate { room, ttl_secs, once: _, short: true } => Reply::Invite(self.short.create(&room, ttl_secs).await?),
+            Request::InviteCreate { room, ttl_secs, once, short: false } => Reply::Invite(self.rooms.invite_create(&room, ttl_secs, once).await?),
+            Request::InviteList { room } => Reply::Invites(self.rooms.invite_list(&room)?),
+            Request::InviteRevoke { code_or_id } => {
+                self.rooms.invite_revoke(&code_or_id)?;
+                Reply::Done
+            }
+            Request::Join { code, timeout_secs } => {
+                let timeout = Duration::from_secs(timeout_secs.clamp(1, 3600));
+                // Short codes (`7-guitar-orbit`) go through the PAKE first.
+                let joined = if short::looks_short(&code) {
+                    self.short.join(&code, timeout).await?
+                } else {
+                    self.rooms.join(&code, timeout).await?
+                };
+                Reply::Joined(joined)
+            }
+            Request::Say { room, text } => Reply::Message(self.rooms.say(&room, &text).await?),
+            Request::History { room, limit } => Reply::History(self.rooms.history(&room, limit)?),
+            Request::CallJoin { room } => {
+                let room = self.rooms.resolve_room(&room)?;
+                Reply::Call(self.calls.join(&room).await?)
+            }
+            Request::CallLeave => {
+                self.calls.leave().await?;
+                Reply::Done
+            }
+            Request::CallStatus => Reply::Call(self.calls.status().await?),
+            Request::Mute { muted } => Reply::Call(self.calls.set_muted(muted).await?),
+            Request::AudioDevices => Reply::AudioDevices(self.calls.audio_devices()?),
+            Request::AudioUse { input, output } => Reply::AudioDevices(self.calls.audio_use(input, output).await?),
+            Request::Send { room, paths, name } => {
+                let room = self.rooms.resolve_room(&room)?;
+                Reply::Offered(self.files.send_files(&room, paths, name).await?)
+            }
+            Request::Files { room } => {
+                let room = self.rooms.resolve_room(&room)?;
+                Reply::Files(self.files.files(&room).await?)
+            }
+            Request::Get { file, dir } => Reply::Transfer(self.files.get(&file, dir).await?),
+            Request::Transfers => Reply::Transfers(self.files.transfers_list()?),
+            Request::Cancel { file } => Reply::Transfer(self.files.cancel(&file).await?),
+            Request::Hello { .. } => Reply::Hello(HelloReply { version: PROTOCOL_VERSION, daemon: env!("CARGO_PKG_VERSION").into() }),
+            Request::Subscribe | Request::Shutdown => {
+                return Err(ServiceError::Internal("subscribe and shutdown are handled by the control socket".into()))
+            }
+        })
+    }
+
+    /// Rooms with who is in each one's call.
+    async fn room_list(&self) -> ServiceResult<Vec<RoomInfo>> {
+        Ok(self
+            .rooms
+            .room_list()
+            .await?
+            .into_iter()
+            .map(|r| {
+                let (call, in_call) = self.calls.call_size(&r.id);
+                RoomInfo { id: r.id, name: r.name, members: r.members, online: r.online, call, in_call }
+            })
+            .collect())
+    }
+
+    pub async fn status(&self) -> ServiceResult<Status> {
+        let info = self.node.info().await?;
+        let peers = info
+            .peers
+            .iter()
+            .map(|p| PeerInfo {
+                peer_id: p.peer.to_string(),
+                name: self.store.peer_name(&p.peer.to_string()).ok().flatten(),
+                path: if p.relayed { PeerPath::Relayed } else { PeerPath::Direct },
+                addr: p.addr.to_string(),
+                rtt_ms: p.rtt.map(|d| d.as_secs_f64() * 1000.0),
+                via: p.via.map(|v| v.to_string()),
+                transport: if p.is_quic() { Transport::Quic } else { Transport::Tcp },
+            })
+            .collect();
+        Ok(Status {
+            peer_id: self.me.peer_id.to_string(),
+            name: self.me.name.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            home: self.me.home.display().to_string(),
+            listen: info.listen.iter().map(|a| a.to_string()).collect(),
+            peers,
+            rooms: self.store.rooms(false)?.len(),
+            dropped: self.counters.snapshot(self.calls.dropped()),
+            nat: info.nat,
+            external: info.external.iter().map(|a| a.to_string()).collect(),
+            relays: info.relays.iter().map(|r| r.to_string()).collect(),
+            relaying: info.relaying,
         })
     }
 }

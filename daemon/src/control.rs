@@ -16,7 +16,8 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::app::{App, AppError, Counters};
+use crate::app::App;
+use crate::counters::Counters;
 
 /// Binds the socket so that only its owner can use it.
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
@@ -57,6 +58,8 @@ async fn send(w: &mut OwnedWriteHalf, response: &Response) -> std::io::Result<()
 async fn connection(stream: UnixStream, app: Arc<App>) {
     // The socket file is 0600 already; checking the peer's uid as well keeps
     // us safe if someone loosens its mode or its directory.
+    // SAFETY: geteuid takes no arguments, touches no memory of ours and
+    // cannot fail.
     let me = unsafe { libc::geteuid() };
     match stream.peer_cred() {
         Ok(cred) if cred.uid() == me => {}
@@ -133,10 +136,10 @@ async fn connection(stream: UnixStream, app: Arc<App>) {
                 return;
             }
             other => {
-                let resp = match dispatch(&app, other).await {
+                let resp = match app.dispatch(other).await {
                     Ok(reply) => Response::Ok(reply),
                     Err(e) => {
-                        if matches!(e, AppError::Store(_) | AppError::Node(_)) {
+                        if e.is_internal() {
                             tracing::error!("request failed: {e}");
                         }
                         error(e.kind(), e.to_string())
@@ -178,50 +181,4 @@ async fn stream_events(
             }
         }
     }
-}
-
-async fn dispatch(app: &Arc<App>, request: Request) -> Result<Reply, AppError> {
-    Ok(match request {
-        Request::Status => Reply::Status(app.status().await?),
-        Request::RoomCreate { name } => Reply::RoomCreated(app.room_create(&name).await?),
-        Request::RoomList => Reply::Rooms(app.room_list().await?),
-        Request::RoomLeave { room } => {
-            app.room_leave(&room).await?;
-            Reply::Done
-        }
-        Request::RoomMembers { room } => Reply::Members(app.room_members(&room).await?),
-        Request::InviteCreate { room, ttl_secs, once, short } => Reply::Invite(app.invite_create(&room, ttl_secs, once, short).await?),
-        Request::InviteList { room } => Reply::Invites(app.invite_list(&room)?),
-        Request::InviteRevoke { code_or_id } => {
-            app.invite_revoke(&code_or_id)?;
-            Reply::Done
-        }
-        Request::Join { code, timeout_secs } => {
-            let timeout = Duration::from_secs(timeout_secs.clamp(1, 3600));
-            Reply::Joined(app.join(&code, timeout).await?)
-        }
-        Request::Say { room, text } => Reply::Message(app.say(&room, &text).await?),
-        Request::History { room, limit } => Reply::History(app.history(&room, limit)?),
-        Request::CallJoin { room } => Reply::Call(app.call_join(&room).await?),
-        Request::CallLeave => {
-            app.call_leave().await?;
-            Reply::Done
-        }
-        Request::CallStatus => Reply::Call(app.call_status().await?),
-        Request::Mute { muted } => Reply::Call(app.set_muted(muted).await?),
-        Request::AudioDevices => Reply::AudioDevices(app.audio_devices()?),
-        Request::AudioUse { input, output } => Reply::AudioDevices(app.audio_use(input, output).await?),
-        Request::Send { room, paths, name } => Reply::Offered(app.send_files(&room, paths, name).await?),
-        Request::Files { room } => Reply::Files(app.files(&room).await?),
-        Request::Get { file, dir } => Reply::Transfer(app.get(&file, dir).await?),
-        Request::Transfers => Reply::Transfers(app.transfers_list()?),
-        Request::Cancel { file } => Reply::Transfer(app.cancel(&file).await?),
-        Request::Hello { .. } => Reply::Hello(HelloReply { version: PROTOCOL_VERSION, daemon: env!("CARGO_PKG_VERSION").into() }),
-        Request::Subscribe | Request::Shutdown => unreachable_request(),
-    })
-}
-
-/// Handled before dispatch; kept total so a refactor cannot make it panic.
-fn unreachable_request() -> Reply {
-    Reply::Done
 }

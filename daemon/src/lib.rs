@@ -1,10 +1,22 @@
 //! aperod: the apero daemon. See `main.rs` for the process and `run` for how
 //! the parts are put together.
 
+//!
+//! The layers, top to bottom (`scripts/check-layers.py` keeps them so):
+//! `config` → `control` (the socket) → `app` (composition root and
+//! dispatcher) → the services `room`, `voice`, `files` (which never import
+//! each other) → `handles`, `events`, `counters`, `error` → `node`, `store`,
+//! `entry`, `wire`, `identity`, `lock`. See docs/architecture.md.
+
 pub mod app;
 pub mod config;
 pub mod control;
+pub mod counters;
+pub mod entry;
+pub mod error;
+pub mod events;
 pub mod files;
+pub mod handles;
 pub mod identity;
 pub mod lock;
 pub mod node;
@@ -33,9 +45,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let key = identity::load_or_create(&paths.key())?;
     let db = store::Store::open(&paths.db()).with_context(|| format!("opening {}", paths.db().display()))?;
 
-    let counters = app::Counters::default();
+    let db = std::sync::Arc::new(db);
+    let counters = std::sync::Arc::new(counters::Counters::default());
     let node_config = node::NodeConfig {
         bad_frames: counters.bad_frames.clone(),
+        shed_events: counters.shed_events.clone(),
         listen: config.listen.clone(),
         mdns: config.mdns,
         bootstrap: config.bootstrap.clone(),
@@ -45,18 +59,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let (node, node_events, event_loop) = node::new(key.clone(), node_config)?;
     let net = tokio::spawn(event_loop.run());
-    let voice = voice::call::Voice::new(config.voice.clone(), node.streams.clone())?;
-    let app = app::App::new(db, node.clone(), key, config.name.clone(), paths.data.clone(), counters, voice);
-    let admission = std::sync::Arc::new(voice::call::AppAdmission(std::sync::Arc::downgrade(&app)));
-    tokio::spawn(voice::transport::accept_loop(node.streams.clone(), admission, app.voice.counters.clone()));
-    app.pause_interrupted();
-    tokio::spawn(files::serve::accept_loop(node.streams.clone(), app.clone(), config.upload_limit_kbit));
-    tokio::spawn(app.clone().run_node_events(node_events));
-    tokio::spawn(app.clone().run_maintenance());
+    let app_config = app::AppConfig {
+        name: config.name.clone(),
+        home: paths.data.clone(),
+        voice: config.voice.clone(),
+        voice_kbps: 0, // WIRE: config.voice_kbps
+        upload_limit_kbit: config.upload_limit_kbit,
+        pace_transfers: true, // WIRE: config.pace_transfers
+    };
+    let app = app::App::start(db.clone(), node.clone(), node_events, key, counters, app_config)?;
 
     let listener = control::bind(&paths.socket).with_context(|| format!("binding {}", paths.socket.display()))?;
     let server = tokio::spawn(control::serve(listener, app.clone()));
-    tracing::info!(peer_id = %app.peer_id, name = %config.name, socket = %paths.socket.display(), "aperod is running");
+    tracing::info!(peer_id = %app.peer_id(), name = %config.name, socket = %paths.socket.display(), "aperod is running");
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -67,7 +82,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         _ = stop.changed() => tracing::info!("shutdown requested"),
     }
     // Leaving the call finishes the audio backend's files.
-    if let Err(e) = app.call_leave().await {
+    if let Err(e) = app.calls.leave().await {
         tracing::warn!("{e}");
     }
     let _ = app.shutdown.send(true);
@@ -75,7 +90,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&paths.socket);
     node.shutdown().await;
     let _ = tokio::time::timeout(Duration::from_secs(3), net).await;
-    if let Err(e) = app.store.close() {
+    if let Err(e) = db.close() {
         tracing::warn!("closing the database: {e}");
     }
     tracing::info!("stopped");

@@ -12,7 +12,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 use serde::{Deserialize, Serialize};
 
-use crate::room::entry::Entry;
+use crate::entry::Entry;
 
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/apero/room/1");
 

@@ -6,27 +6,63 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
 use super::pace::{self, DelayControl};
+use super::service::Files;
 use super::transfer::{Running, CHUNK_TIMEOUT};
 use super::wire::{self, FileRefusal, FileReply, FileRequest};
 use super::{hash_chunk, Manifest};
-use crate::app::App;
 
 /// A source that sends this many bad chunks is dropped.
 const MAX_BAD_PER_SOURCE: u64 = 3;
 
-/// `APERO_NO_PACE`, for measurements only (docs/benchmarks.md): what a call
-/// suffers when transfers do not yield.
-static NEVER_PACE: LazyLock<bool> = LazyLock::new(|| std::env::var_os("APERO_NO_PACE").is_some());
+/// Why the workers for one source stopped asking it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Why {
+    /// It refused, for a reason it gave.
+    Refused(FileRefusal),
+    /// It kept sending chunks that failed verification.
+    BadChunks,
+    /// Its chunk list does not match the offer.
+    BadManifest,
+    NoStream(String),
+    Lost(String),
+    TimedOut,
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Refused(r) => write!(f, "{r}"),
+            Why::BadChunks => f.write_str("sent chunks that failed verification"),
+            Why::BadManifest => f.write_str("sent a chunk list that does not match the offer"),
+            Why::NoStream(e) => write!(f, "cannot open a stream: {e}"),
+            Why::Lost(e) => write!(f, "connection lost ({e})"),
+            Why::TimedOut => f.write_str("timed out"),
+        }
+    }
+}
+
+/// One source's reason, with the name to show for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct GiveUp {
+    pub(super) source: String,
+    pub(super) why: Why,
+}
+
+impl std::fmt::Display for GiveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.source, self.why)
+    }
+}
 
 pub(super) struct Worker {
-    pub(super) app: Arc<App>,
+    pub(super) files: Arc<Files>,
     pub(super) peer: PeerId,
     pub(super) room: String,
     pub(super) manifest: Arc<Manifest>,
@@ -37,7 +73,7 @@ pub(super) struct Worker {
     pub(super) done: mpsc::Sender<u64>,
     pub(super) running: Arc<Running>,
     pub(super) source_bad: Arc<AtomicU64>,
-    pub(super) reasons: Arc<Mutex<Vec<String>>>,
+    pub(super) reasons: Arc<Mutex<Vec<GiveUp>>>,
     pub(super) path: Arc<SourcePath>,
 }
 
@@ -52,8 +88,8 @@ pub(super) struct SourcePath {
 
 impl SourcePath {
     /// One tick of the controller; returns the rate to ask for.
-    pub(super) fn decide(&self, app: &App) -> u64 {
-        let paced = !*NEVER_PACE && (app.voice.in_call() || self.voice.load(Ordering::Relaxed));
+    pub(super) fn decide(&self, files: &Files) -> u64 {
+        let paced = files.deps.pace_transfers && (files.in_call() || self.voice.load(Ordering::Relaxed));
         let rate = self.control.lock().unwrap_or_else(|p| p.into_inner()).tick(paced, Instant::now());
         self.rate.store(rate, Ordering::Relaxed);
         rate
@@ -64,15 +100,15 @@ impl SourcePath {
 /// either of us is in a call, as fast as it can otherwise. The stream stays
 /// open (a `Pace` every few seconds) so a call that starts mid-transfer is
 /// felt within a tick.
-pub(super) async fn pace_source(app: Arc<App>, running: Arc<Running>, peer: PeerId, path: Arc<SourcePath>) {
-    let Ok(mut s) = app.node.streams.clone().open_stream(peer, wire::PROTOCOL).await else { return };
+pub(super) async fn pace_source(files: Arc<Files>, running: Arc<Running>, peer: PeerId, path: Arc<SourcePath>) {
+    let Ok(mut s) = files.deps.node.streams.clone().open_stream(peer, wire::PROTOCOL).await else { return };
     let mut tick = tokio::time::interval(pace::TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_sent: Option<(u64, Instant)> = None;
     let mut last_log = Instant::now();
     loop {
         tick.tick().await;
-        let rate = path.decide(&app);
+        let rate = path.decide(&files);
         running.paces.lock().unwrap_or_else(|p| p.into_inner()).insert(peer, rate);
         if last_log.elapsed() > Duration::from_secs(1) {
             let q = path.control.lock().unwrap_or_else(|p| p.into_inner()).last_queuing;
@@ -100,32 +136,31 @@ impl Worker {
     fn give_back(&self, i: u64) {
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(i);
     }
-    fn give_up(&self, why: String) {
-        let label = self.app.peer_label(&self.peer);
+    fn give_up(&self, why: Why) {
+        let line = GiveUp { source: self.files.peer_label(&self.peer), why };
         let mut r = self.reasons.lock().unwrap_or_else(|p| p.into_inner());
-        let line = format!("{label}: {why}");
         if !r.contains(&line) {
             r.push(line);
         }
     }
 
     pub(super) async fn run(self) {
-        let mut stream = match self.app.node.streams.clone().open_stream(self.peer, wire::PROTOCOL).await {
+        let mut stream = match self.files.deps.node.streams.clone().open_stream(self.peer, wire::PROTOCOL).await {
             Ok(s) => s,
-            Err(e) => return self.give_up(format!("cannot open a stream: {e}")),
+            Err(e) => return self.give_up(Why::NoStream(e.to_string())),
         };
         // On this stream, ahead of the first request: the source reads it
         // before it sends a byte of a chunk (0 too: a pace left over from an
         // earlier download from this source must not hold this one back).
         let rate = self.path.rate.load(Ordering::Relaxed);
         if wire::write_frame(&mut stream, &FileRequest::Pace { rate }).await.is_err() {
-            return self.give_up("connection lost".into());
+            return self.give_up(Why::Lost("could not send the pace".into()));
         }
         let mut buf = Vec::new();
         while let Some(i) = self.next() {
             if self.source_bad.load(Ordering::Relaxed) >= MAX_BAD_PER_SOURCE {
                 self.give_back(i);
-                return self.give_up("too many chunks failed verification".into());
+                return self.give_up(Why::BadChunks);
             }
             match tokio::time::timeout(CHUNK_TIMEOUT, self.fetch(&mut stream, i, &mut buf)).await {
                 Ok(Ok(())) => {}
@@ -133,23 +168,23 @@ impl Worker {
                     self.give_back(i);
                     self.running.bad.fetch_add(1, Ordering::Relaxed);
                     self.source_bad.fetch_add(1, Ordering::Relaxed);
-                    self.app.counters.files.fetch_add(1, Ordering::Relaxed);
+                    self.files.bad_input();
                     tracing::warn!(peer = %self.peer, chunk = i, "chunk failed verification; fetching it again");
                     if self.source_bad.load(Ordering::Relaxed) >= MAX_BAD_PER_SOURCE {
-                        return self.give_up("sent chunks that failed verification".into());
+                        return self.give_up(Why::BadChunks);
                     }
                 }
                 Ok(Err(FetchError::Refused(reason))) => {
                     self.give_back(i);
-                    return self.give_up(reason.to_string());
+                    return self.give_up(Why::Refused(reason));
                 }
                 Ok(Err(FetchError::Gone(e))) => {
                     self.give_back(i);
-                    return self.give_up(format!("connection lost ({e})"));
+                    return self.give_up(Why::Lost(e));
                 }
                 Err(_) => {
                     self.give_back(i);
-                    return self.give_up("timed out".into());
+                    return self.give_up(Why::TimedOut);
                 }
             }
         }

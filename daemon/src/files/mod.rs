@@ -10,18 +10,20 @@
 mod fetch;
 pub mod names;
 pub mod pace;
-pub mod share;
 pub mod serve;
+pub mod service;
+pub mod share;
 pub mod transfer;
 pub mod wire;
+
+pub use service::{FileDeps, Files};
 
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
 pub const CHUNK: u32 = 1024 * 1024;
-pub const MIN_CHUNK: u32 = 16 * 1024;
-pub const MAX_CHUNK: u32 = 4 * 1024 * 1024;
+pub use crate::entry::{MAX_CHUNK, MIN_CHUNK};
 /// 4 TiB in 1 MiB chunks: a chunk-hash list stays a few tens of MiB at most.
 pub const MAX_CHUNKS: u64 = 4 * 1024 * 1024;
 

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,7 @@ use tokio::sync::Semaphore;
 use super::pace::{self, TokenBucket};
 use super::wire::{self, FileRefusal, FileReply, FileRequest, WireError};
 use super::{chunk_count, chunk_len, hash_chunk, mtime_ns};
-use crate::app::App;
+use super::service::Files;
 use crate::store::SharedRow;
 
 /// A downloader keeps a few streams open per source; more than this at once
@@ -27,7 +26,7 @@ const STREAMS_PER_PEER: usize = 16;
 const REQUESTS_PER_SEC: f64 = 2000.0;
 const IDLE: Duration = Duration::from_secs(60);
 
-pub async fn accept_loop(mut control: libp2p_stream::Control, app: Arc<App>, upload_limit_kbit: u64) {
+pub async fn accept_loop(mut control: libp2p_stream::Control, files: Arc<Files>, upload_limit_kbit: u64) {
     // `--upload-limit`: over all file bytes we send, so a user can keep
     // uplink for calls; up to a quarter second of burst.
     let limit = (upload_limit_kbit > 0).then(|| Arc::new(TokenBucket::new(upload_limit_kbit * 1000 / 8, Duration::from_millis(250))));
@@ -45,13 +44,13 @@ pub async fn accept_loop(mut control: libp2p_stream::Control, app: Arc<App>, upl
             .or_insert_with(|| (Arc::new(Semaphore::new(STREAMS_PER_PEER)), Arc::new(TokenBucket::new(0, Duration::from_millis(2)))))
             .clone();
         let Ok(permit) = sem.try_acquire_owned() else {
-            app.counters.files.fetch_add(1, Ordering::Relaxed);
+            files.bad_input();
             continue; // dropping the stream resets it
         };
-        let app = app.clone();
+        let files = files.clone();
         let limits = Limits { pacer, upload: limit.clone() };
         tokio::spawn(async move {
-            serve_stream(&app, peer, stream, limits).await;
+            serve_stream(&files, peer, stream, limits).await;
             drop(permit);
         });
     }
@@ -68,7 +67,7 @@ struct Open {
     file: Arc<File>,
 }
 
-async fn serve_stream(app: &Arc<App>, peer: PeerId, mut stream: libp2p::Stream, limits: Limits) {
+async fn serve_stream(files: &Arc<Files>, peer: PeerId, mut stream: libp2p::Stream, limits: Limits) {
     let mut open: HashMap<String, Open> = HashMap::new();
     let mut tokens = 50.0f64;
     let mut last = Instant::now();
@@ -78,7 +77,7 @@ async fn serve_stream(app: &Arc<App>, peer: PeerId, mut stream: libp2p::Stream, 
             Ok(Ok(None)) | Err(_) => return,
             Ok(Err(e)) => {
                 tracing::debug!(%peer, "bad file request: {e}");
-                app.counters.files.fetch_add(1, Ordering::Relaxed);
+                files.bad_input();
                 let _ = wire::write_reply(&mut stream, &FileReply::Refused { reason: FileRefusal::BadRequest }, &[]).await;
                 return;
             }
@@ -94,7 +93,7 @@ async fn serve_stream(app: &Arc<App>, peer: PeerId, mut stream: libp2p::Stream, 
                 limits.pacer.set_rate(rate);
                 continue;
             }
-            answer(app, peer, &mut open, req).await
+            answer(files, peer, &mut open, req).await
         };
         let result = match answer {
             Ok((reply @ FileReply::Chunk { .. }, payload)) => send_chunk(&mut stream, &reply, &payload, &limits).await,
@@ -105,7 +104,7 @@ async fn serve_stream(app: &Arc<App>, peer: PeerId, mut stream: libp2p::Stream, 
                 wire::write_reply(&mut stream, &reply, &payload).await
             }
             Err(reason) => {
-                app.counters.files.fetch_add(1, Ordering::Relaxed);
+                files.bad_input();
                 tracing::debug!(%peer, "refused a file request: {reason}");
                 wire::write_reply(&mut stream, &FileReply::Refused { reason }, &[]).await
             }
@@ -144,7 +143,7 @@ async fn send_chunk(stream: &mut libp2p::Stream, reply: &FileReply, data: &[u8],
 }
 
 async fn answer(
-    app: &Arc<App>,
+    files: &Arc<Files>,
     peer: PeerId,
     open: &mut HashMap<String, Open>,
     req: FileRequest,
@@ -154,13 +153,13 @@ async fn answer(
         FileRequest::Pace { .. } => return Err(FileRefusal::BadRequest),
     };
     if !open.contains_key(&file) {
-        if !app.store.is_member(&room, &peer.to_string()).unwrap_or(false) {
+        if !files.deps.store.is_member(&room, &peer.to_string()).unwrap_or(false) {
             return Err(FileRefusal::NotMember);
         }
-        if !app.store.offered_in(&room, &file).unwrap_or(false) {
+        if !files.deps.store.offered_in(&room, &file).unwrap_or(false) {
             return Err(FileRefusal::Unknown);
         }
-        let o = open_copy(app, &file)?;
+        let o = open_copy(files, &file)?;
         if open.len() >= 8 {
             open.clear();
         }
@@ -177,7 +176,7 @@ async fn answer(
     match req {
         FileRequest::Pace { .. } => Err(FileRefusal::BadRequest),
         FileRequest::Hashes { .. } => Ok((
-            FileReply::Hashes { size: o.row.size, chunk_size: o.row.chunk_size, len: o.row.hashes.len() as u64, voice: app.voice.in_call() },
+            FileReply::Hashes { size: o.row.size, chunk_size: o.row.chunk_size, len: o.row.hashes.len() as u64, voice: files.in_call() },
             o.row.hashes.clone(),
         )),
         FileRequest::Chunk { index, .. } => {
@@ -199,14 +198,14 @@ async fn answer(
             })
             .await
             .map_err(|_| FileRefusal::Changed)??;
-            Ok((FileReply::Chunk { index, len: len as u64, voice: app.voice.in_call() }, data))
+            Ok((FileReply::Chunk { index, len: len as u64, voice: files.in_call() }, data))
         }
     }
 }
 
 /// The first local copy of `file` that still matches what was offered.
-fn open_copy(app: &App, file: &str) -> Result<Open, FileRefusal> {
-    let rows = app.store.shared(file).map_err(|_| FileRefusal::Unknown)?;
+fn open_copy(files: &Files, file: &str) -> Result<Open, FileRefusal> {
+    let rows = files.deps.store.shared(file).map_err(|_| FileRefusal::Unknown)?;
     if rows.is_empty() {
         return Err(FileRefusal::Unknown);
     }

@@ -1,46 +1,45 @@
 //! Offering files to a room and listing what was offered.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use apero_control::{FileInfo, OfferInfo};
 
+use super::service::Files;
 use super::{guess_mime, hash_file, names, CHUNK};
-use crate::app::{App, AppError, AppResult};
-use crate::room::entry::{Body, MAX_FILE_NAME_BYTES};
-use crate::store::{OfferRow, SharedRow};
+use crate::entry::{Body, MAX_FILE_NAME_BYTES};
+use crate::error::{ServiceError, ServiceResult};
+use crate::store::{OfferRow, RoomRow, SharedRow};
 
 /// More at once is almost certainly a mistake (a glob gone wrong).
 const MAX_PATHS: usize = 256;
 
-impl App {
+impl Files {
     /// Hashes each file and announces a signed offer. Nothing is copied: the
     /// file stays where it is and is served from there.
-    pub async fn send_files(self: &Arc<Self>, room: &str, paths: Vec<String>, name: Option<String>) -> AppResult<Vec<OfferInfo>> {
-        let room = self.resolve_room(room)?;
+    pub async fn send_files(&self, room: &RoomRow, paths: Vec<String>, name: Option<String>) -> ServiceResult<Vec<OfferInfo>> {
         if paths.is_empty() {
-            return Err(AppError::BadRequest("no file given".into()));
+            return Err(ServiceError::BadRequest("no file given".into()));
         }
         if paths.len() > MAX_PATHS {
-            return Err(AppError::TooLarge(format!("at most {MAX_PATHS} files at once")));
+            return Err(ServiceError::TooLarge(format!("at most {MAX_PATHS} files at once")));
         }
         if name.is_some() && paths.len() != 1 {
-            return Err(AppError::BadRequest("--name works with one file only".into()));
+            return Err(ServiceError::BadRequest("--name works with one file only".into()));
         }
         // Check them all before announcing any.
         let mut files = Vec::new();
         for p in &paths {
             let path = PathBuf::from(p);
             if !path.is_absolute() {
-                return Err(AppError::BadRequest(format!("{p}: the path must be absolute")));
+                return Err(ServiceError::BadRequest(format!("{p}: the path must be absolute")));
             }
-            let meta = std::fs::metadata(&path).map_err(|e| AppError::NotFound(format!("{p}: {e}")))?;
+            let meta = std::fs::metadata(&path).map_err(|e| ServiceError::NotFound(format!("{p}: {e}")))?;
             if !meta.is_file() {
-                return Err(AppError::BadRequest(format!("{p}: not a regular file (folders: send the files inside, or a zip)")));
+                return Err(ServiceError::BadRequest(format!("{p}: not a regular file (folders: send the files inside, or a zip)")));
             }
             let offered = name.clone().unwrap_or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
             if offered.is_empty() || offered.len() > MAX_FILE_NAME_BYTES {
-                return Err(AppError::BadRequest(format!("{p}: the file name must be 1 to {MAX_FILE_NAME_BYTES} bytes")));
+                return Err(ServiceError::BadRequest(format!("{p}: the file name must be 1 to {MAX_FILE_NAME_BYTES} bytes")));
             }
             files.push((path, offered));
         }
@@ -49,10 +48,10 @@ impl App {
             let p = path.clone();
             let (manifest, mtime_ns) = tokio::task::spawn_blocking(move || hash_file(&p, CHUNK, |_| {}))
                 .await
-                .map_err(|e| AppError::BadRequest(e.to_string()))?
-                .map_err(|e| AppError::BadRequest(format!("{}: {e}", path.display())))?;
+                .map_err(ServiceError::task)?
+                .map_err(|e| ServiceError::Io(format!("cannot read {}: {e}", path.display())))?;
             let id = manifest.root();
-            self.store.shared_add(&SharedRow {
+            self.deps.store.shared_add(&SharedRow {
                 file: id.clone(),
                 path: path.to_string_lossy().into_owned(),
                 size: manifest.size,
@@ -61,35 +60,32 @@ impl App {
                 hashes: manifest.hashes.clone(),
             })?;
             let mime = guess_mime(&offered).to_string();
-            if !self.store.offered_in(&room.id, &id)? {
-                self.publish(
-                    &room.id,
-                    Body::Offer { file: id.clone(), name: offered.clone(), size: manifest.size, chunk_size: manifest.chunk_size, mime: mime.clone() },
-                )
-                .await?;
+            if !self.deps.store.offered_in(&room.id, &id)? {
+                let offer =
+                    Body::Offer { file: id.clone(), name: offered.clone(), size: manifest.size, chunk_size: manifest.chunk_size, mime: mime.clone() };
+                self.deps.publisher.publish(room.id.clone(), offer).await?;
             }
             out.push(OfferInfo { hash: id.clone(), id, name: offered, size: manifest.size, mime });
         }
         Ok(out)
     }
 
-    pub async fn files(&self, room: &str) -> AppResult<Vec<FileInfo>> {
-        let room = self.resolve_room(room)?;
+    pub async fn files(&self, room: &RoomRow) -> ServiceResult<Vec<FileInfo>> {
         let online: Vec<String> =
-            self.node.info().await.map(|i| i.peers.iter().map(|p| p.peer.to_string()).collect()).unwrap_or_default();
-        let offers = self.store.offers(&room.id)?;
+            self.deps.node.info().await.map(|i| i.peers.iter().map(|p| p.peer.to_string()).collect()).unwrap_or_default();
+        let offers = self.deps.store.offers(&room.id)?;
         offers.iter().map(|o| self.offer_info(o, &online)).collect()
     }
 
-    pub fn file_info(&self, room: &str, file: &str) -> AppResult<Option<FileInfo>> {
-        let offers = self.store.offers(room)?;
+    pub fn file_info(&self, room: &str, file: &str) -> ServiceResult<Option<FileInfo>> {
+        let offers = self.deps.store.offers(room)?;
         offers.iter().find(|o| o.file == file).map(|o| self.offer_info(o, &[])).transpose()
     }
 
-    fn offer_info(&self, o: &OfferRow, online: &[String]) -> AppResult<FileInfo> {
-        let holders = self.store.holders(&o.room, &o.file)?;
+    fn offer_info(&self, o: &OfferRow, online: &[String]) -> ServiceResult<FileInfo> {
+        let holders = self.deps.store.holders(&o.room, &o.file)?;
         let me = self.peer_id.to_string();
-        let have = self.store.shared(&o.file)?.iter().any(still_there);
+        let have = self.deps.store.shared(&o.file)?.iter().any(still_there);
         let name = names::sanitize(&o.name);
         let mime = if o.mime.is_empty() { guess_mime(&name).to_string() } else { o.mime.clone() };
         Ok(FileInfo {

@@ -9,18 +9,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use apero_control::{Event, TransferInfo};
+use apero_control::{Event, TransferInfo, TransferState};
 use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::fetch::{pace_source, SourcePath, Worker};
+use super::fetch::{pace_source, GiveUp, SourcePath, Why, Worker};
 use super::pace::DelayControl;
-use super::wire::{self, FileReply, FileRequest};
+use super::service::Files;
+use super::wire::{self, FileRefusal, FileReply, FileRequest};
 use super::{names, Bitmap, Manifest};
-use crate::app::{App, AppError, AppResult};
-use crate::room::entry::Body;
-use crate::store::{DownloadRow, OfferRow, SharedRow};
+use crate::entry::Body;
+use crate::error::{ServiceError, ServiceResult};
+use crate::store::{log_error as log_store, DownloadRow, OfferRow, SharedRow};
 
 /// Chunk requests in flight per source (one stream each).
 const PER_SOURCE: usize = 4;
@@ -28,11 +29,6 @@ const SAVE_EVERY: Duration = Duration::from_millis(500);
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 pub(super) const CHUNK_TIMEOUT: Duration = Duration::from_secs(60);
 const WAIT_FOR_SOURCES: Duration = Duration::from_secs(10);
-
-#[derive(Default)]
-pub struct Transfers {
-    running: Mutex<HashMap<String, Arc<Running>>>,
-}
 
 pub struct Running {
     pub(super) offer: OfferRow,
@@ -47,19 +43,19 @@ pub struct Running {
 }
 
 impl Running {
-    fn info(&self, state: &str, path: Option<String>, error: Option<String>) -> TransferInfo {
+    fn info(&self, state: TransferState, path: Option<String>, error: Option<String>) -> TransferInfo {
         TransferInfo {
             id: self.offer.file.clone(),
             room: self.offer.room.clone(),
             name: names::sanitize(&self.offer.name),
             size: self.offer.size,
-            state: state.into(),
+            state,
             done_bytes: self.done.load(Ordering::Relaxed),
             fetched_bytes: self.fetched.load(Ordering::Relaxed),
             rate_bps: self.rate(),
             sources: self.sources.load(Ordering::Relaxed),
             bad_chunks: self.bad.load(Ordering::Relaxed),
-            paced_bps: if state == "running" { self.paces.lock().unwrap_or_else(|p| p.into_inner()).values().sum() } else { 0 },
+            paced_bps: if state == TransferState::Running { self.paces.lock().unwrap_or_else(|p| p.into_inner()).values().sum() } else { 0 },
             path,
             error,
         }
@@ -89,36 +85,35 @@ enum Stop {
     Failed(String),
 }
 
-impl App {
+impl Files {
     /// Starts (or resumes, or reports) the download of `file` (an id or a
     /// unique prefix of one).
-    pub async fn get(self: &Arc<Self>, file: &str, dir: Option<String>) -> AppResult<TransferInfo> {
+    pub async fn get(self: &Arc<Self>, file: &str, dir: Option<String>) -> ServiceResult<TransferInfo> {
         let offer = self.resolve_offer(file)?;
-        if let Some(r) = self.transfers.lock().get(&offer.file) {
-            return Ok(r.info("running", None, None));
+        if let Some(r) = self.running().get(&offer.file) {
+            return Ok(r.info(TransferState::Running, None, None));
         }
-        let existing = self.store.download(&offer.file)?;
+        let existing = self.deps.store.download(&offer.file)?;
         if let Some(d) = &existing {
-            if d.state == "done" && d.final_path.as_deref().is_some_and(|p| Path::new(p).exists()) {
+            if d.state == TransferState::Done && d.final_path.as_deref().is_some_and(|p| Path::new(p).exists()) {
                 return Ok(row_info(d));
             }
         }
-        if offer.author == self.peer_id.to_string() && !self.store.shared(&offer.file)?.is_empty() {
-            return Err(AppError::BadRequest("you offered this file: it is already on this machine".into()));
+        if offer.author == self.peer_id.to_string() && !self.deps.store.shared(&offer.file)?.is_empty() {
+            return Err(ServiceError::BadRequest("you offered this file: it is already on this machine".into()));
         }
         let dir = match dir {
             Some(d) => PathBuf::from(d),
             None => default_download_dir(),
         };
         if !dir.is_absolute() {
-            return Err(AppError::BadRequest("the download directory must be an absolute path".into()));
+            return Err(ServiceError::BadRequest("the download directory must be an absolute path".into()));
         }
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| AppError::BadRequest(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(|e| ServiceError::Io(format!("cannot create {}: {e}", dir.display())))?;
         let chunks = super::chunk_count(offer.size, offer.chunk_size);
         let row = match existing {
             // Resume where the verified chunks are, even if asked for another dir.
-            Some(d) if d.state != "done" && Path::new(&d.part).exists() => d,
+            Some(d) if d.state != TransferState::Done && Path::new(&d.part).exists() => d,
             _ => {
                 let safe = names::sanitize(&offer.name);
                 let part = dir.join(format!(".{}.{}.apero-part", safe, &offer.file[..12]));
@@ -132,13 +127,13 @@ impl App {
                     part: part.to_string_lossy().into_owned(),
                     hashes: None,
                     bitmap: Bitmap::new(chunks).bytes().to_vec(),
-                    state: "running".into(),
+                    state: TransferState::Running,
                     final_path: None,
                     error: None,
                 }
             }
         };
-        self.store.download_put(&DownloadRow { state: "running".into(), error: None, ..row.clone() })?;
+        self.deps.store.download_put(&DownloadRow { state: TransferState::Running, error: None, ..row.clone() })?;
         let bitmap = Bitmap::from_bytes(row.bitmap.clone(), chunks);
         let (cancel, _) = watch::channel(false);
         let running = Arc::new(Running {
@@ -151,80 +146,80 @@ impl App {
             paces: Mutex::new(HashMap::new()),
             cancel,
         });
-        self.transfers.lock().insert(row.file.clone(), running.clone());
-        let info = running.info("running", None, None);
-        let app = self.clone();
-        tokio::spawn(async move { app.run_download(running, row, bitmap).await });
+        self.running().insert(row.file.clone(), running.clone());
+        let info = running.info(TransferState::Running, None, None);
+        let files = self.clone();
+        tokio::spawn(async move { files.run_download(running, row, bitmap).await });
         Ok(info)
     }
 
-    pub fn transfers_list(&self) -> AppResult<Vec<TransferInfo>> {
-        let running = self.transfers.lock();
-        Ok(self
-            .store
-            .downloads()?
+    pub fn transfers_list(&self) -> ServiceResult<Vec<TransferInfo>> {
+        let downloads = self.deps.store.downloads()?;
+        let running = self.running();
+        Ok(downloads
             .iter()
             .map(|d| match running.get(&d.file) {
-                Some(r) => r.info("running", None, None),
+                Some(r) => r.info(TransferState::Running, None, None),
                 None => row_info(d),
             })
             .collect())
     }
 
-    pub async fn cancel(self: &Arc<Self>, file: &str) -> AppResult<TransferInfo> {
+    pub async fn cancel(&self, file: &str) -> ServiceResult<TransferInfo> {
         let id = match self.resolve_offer(file) {
             Ok(o) => o.file,
             Err(_) => self
+                .deps
                 .store
                 .downloads()?
                 .into_iter()
                 .find(|d| d.file.starts_with(file))
                 .map(|d| d.file)
-                .ok_or_else(|| AppError::NotFound(format!("no transfer {file}")))?,
+                .ok_or_else(|| ServiceError::NotFound(format!("no transfer {file}")))?,
         };
-        let running = self.transfers.lock().get(&id).cloned();
+        let running = self.running().get(&id).cloned();
         if let Some(r) = running {
             let _ = r.cancel.send(true);
             // The task removes the partial file and the row.
             for _ in 0..100 {
-                if !self.transfers.lock().contains_key(&id) {
+                if !self.running().contains_key(&id) {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            return Ok(r.info("cancelled", None, None));
+            return Ok(r.info(TransferState::Cancelled, None, None));
         }
-        let d = self.store.download(&id)?.ok_or_else(|| AppError::NotFound(format!("no transfer {file}")))?;
-        if d.state == "done" {
-            return Err(AppError::BadRequest("this download is already complete".into()));
+        let d = self.deps.store.download(&id)?.ok_or_else(|| ServiceError::NotFound(format!("no transfer {file}")))?;
+        if d.state == TransferState::Done {
+            return Err(ServiceError::BadRequest("this download is already complete".into()));
         }
         let _ = std::fs::remove_file(&d.part);
-        self.store.download_delete(&id)?;
+        self.deps.store.download_delete(&id)?;
         let mut info = row_info(&d);
-        info.state = "cancelled".into();
+        info.state = TransferState::Cancelled;
         Ok(info)
     }
 
     /// Downloads that were running when the daemon stopped are paused.
-    pub fn pause_interrupted(&self) {
-        if let Ok(ds) = self.store.downloads() {
-            for d in ds.iter().filter(|d| d.state == "running") {
-                let _ = self.store.download_state(&d.file, "paused", None, Some("interrupted: the daemon stopped"));
+    pub(super) fn pause_interrupted(&self) {
+        if let Ok(ds) = self.deps.store.downloads() {
+            for d in ds.iter().filter(|d| d.state == TransferState::Running) {
+                let _ = self.deps.store.download_state(&d.file, TransferState::Paused, None, Some("interrupted: the daemon stopped"));
             }
         }
     }
 
-    pub fn resolve_offer(&self, file: &str) -> AppResult<OfferRow> {
+    pub fn resolve_offer(&self, file: &str) -> ServiceResult<OfferRow> {
         let prefix = file.trim().to_ascii_lowercase();
         if prefix.len() < 4 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(AppError::BadRequest(format!("{file:?} is not a file id (see `apero files ROOM`)")));
+            return Err(ServiceError::BadRequest(format!("{file:?} is not a file id (see `apero files ROOM`)")));
         }
-        let mut offers = self.store.offers_matching(&prefix)?;
+        let mut offers = self.deps.store.offers_matching(&prefix)?;
         offers.dedup_by(|a, b| a.file == b.file);
         match offers.len() {
-            0 => Err(AppError::NotFound(format!("no file {file} in your rooms (`apero files ROOM` lists them)"))),
+            0 => Err(ServiceError::NotFound(format!("no file {file} in your rooms (`apero files ROOM` lists them)"))),
             1 => Ok(offers.remove(0)),
-            _ => Err(AppError::Ambiguous(format!("{file} matches several files; give more of the id"))),
+            _ => Err(ServiceError::Ambiguous(format!("{file} matches several files; give more of the id"))),
         }
     }
 
@@ -234,27 +229,27 @@ impl App {
         let info = match result {
             Ok(path) => {
                 let p = path.to_string_lossy().into_owned();
-                crate::app::log_store(self.store.download_state(&file, "done", Some(&p), None));
-                if let Err(e) = self.publish(&r.offer.room, Body::Have { file: file.clone() }).await {
+                log_store(self.deps.store.download_state(&file, TransferState::Done, Some(&p), None));
+                if let Err(e) = self.deps.publisher.publish(r.offer.room.clone(), Body::Have { file: file.clone() }).await {
                     tracing::warn!("could not announce that we have {file}: {e}");
                 }
-                r.info("done", Some(p), None)
+                r.info(TransferState::Done, Some(p), None)
             }
             Err(Stop::Cancelled) => {
                 let _ = std::fs::remove_file(&row.part);
-                crate::app::log_store(self.store.download_delete(&file));
-                r.info("cancelled", None, None)
+                log_store(self.deps.store.download_delete(&file));
+                r.info(TransferState::Cancelled, None, None)
             }
             Err(Stop::Paused(e)) => {
-                crate::app::log_store(self.store.download_state(&file, "paused", None, Some(&e)));
-                r.info("paused", None, Some(e))
+                log_store(self.deps.store.download_state(&file, TransferState::Paused, None, Some(&e)));
+                r.info(TransferState::Paused, None, Some(e))
             }
             Err(Stop::Failed(e)) => {
-                crate::app::log_store(self.store.download_state(&file, "failed", None, Some(&e)));
-                r.info("failed", None, Some(e))
+                log_store(self.deps.store.download_state(&file, TransferState::Failed, None, Some(&e)));
+                r.info(TransferState::Failed, None, Some(e))
             }
         };
-        self.transfers.lock().remove(&file);
+        self.running().remove(&file);
         self.emit(Event::Transfer { transfer: info });
     }
 
@@ -263,6 +258,7 @@ impl App {
     async fn sources(&self, offer: &OfferRow) -> Vec<PeerId> {
         let me = self.peer_id.to_string();
         let holders: Vec<PeerId> = self
+            .deps
             .store
             .holders(&offer.room, &offer.file)
             .unwrap_or_default()
@@ -273,15 +269,15 @@ impl App {
         let deadline = Instant::now() + WAIT_FOR_SOURCES;
         loop {
             let connected: Vec<PeerId> =
-                self.node.info().await.map(|i| i.peers.iter().map(|p| p.peer).collect()).unwrap_or_default();
+                self.deps.node.info().await.map(|i| i.peers.iter().map(|p| p.peer).collect()).unwrap_or_default();
             let online: Vec<PeerId> = holders.iter().filter(|h| connected.contains(h)).copied().collect();
             if !online.is_empty() || Instant::now() > deadline {
                 return online;
             }
             for h in &holders {
-                let addrs = self.known_addrs(&h.to_string());
+                let addrs = self.deps.store.known_addrs(&h.to_string());
                 if !addrs.is_empty() {
-                    self.node.dial(*h, addrs).await;
+                    self.deps.node.dial(*h, addrs).await;
                 }
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -292,7 +288,7 @@ impl App {
         let offer = &r.offer;
         let mut cancel = r.cancel.subscribe();
         let sources = self.sources(offer).await;
-        let known = self.store.holders(&offer.room, &offer.file).map(|h| h.len()).unwrap_or(0);
+        let known = self.deps.store.holders(&offer.room, &offer.file).map(|h| h.len()).unwrap_or(0);
         if sources.is_empty() && bitmap.count() < super::chunk_count(offer.size, offer.chunk_size) {
             return Err(Stop::Paused(format!(
                 "nobody who has this file is online ({known} member(s) have it); `apero get {}` again later resumes",
@@ -307,7 +303,7 @@ impl App {
             }
             _ => {
                 let (m, voice) = self.fetch_manifest(offer, &sources).await?;
-                crate::app::log_store(self.store.download_progress(&offer.file, Some(&m.hashes), bitmap.bytes()));
+                log_store(self.deps.store.download_progress(&offer.file, Some(&m.hashes), bitmap.bytes()));
                 (m, voice)
             }
         };
@@ -325,7 +321,7 @@ impl App {
         let manifest = Arc::new(manifest);
         let (done_tx, mut done_rx) = mpsc::channel::<u64>(64);
         let mut workers = JoinSet::new();
-        let reasons: Arc<Mutex<Vec<String>>> = Arc::default();
+        let reasons: Arc<Mutex<Vec<GiveUp>>> = Arc::default();
         r.sources.store(sources.len(), Ordering::Relaxed);
         for peer in &sources {
             let bad = Arc::new(AtomicU64::new(0));
@@ -340,7 +336,7 @@ impl App {
             workers.spawn(pace_source(self.clone(), r.clone(), *peer, path.clone()));
             for _ in 0..PER_SOURCE {
                 let w = Worker {
-                    app: self.clone(),
+                    files: self.clone(),
                     peer: *peer,
                     room: offer.room.clone(),
                     manifest: manifest.clone(),
@@ -378,36 +374,22 @@ impl App {
                 // The data was written before its bit: a crash loses at most
                 // some bits (chunks fetched again), never marks a chunk that
                 // is not on disk.
-                crate::app::log_store(self.store.download_progress(&offer.file, None, bitmap.bytes()));
+                log_store(self.deps.store.download_progress(&offer.file, None, bitmap.bytes()));
                 last_save = Instant::now();
                 dirty = false;
             }
             if last_progress.elapsed() > PROGRESS_EVERY {
-                self.emit(Event::Transfer { transfer: r.info("running", None, None) });
+                self.emit(Event::Transfer { transfer: r.info(TransferState::Running, None, None) });
                 last_progress = Instant::now();
             }
         }
         workers.abort_all();
         if dirty {
-            crate::app::log_store(self.store.download_progress(&offer.file, None, bitmap.bytes()));
+            log_store(self.deps.store.download_progress(&offer.file, None, bitmap.bytes()));
         }
         if bitmap.count() < total {
             let reasons = reasons.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            return Err(if reasons.iter().any(|x| x.contains("changed")) {
-                Stop::Failed(format!(
-                    "the file changed on the sender's disk after it was offered, and no other member has the original; {} — ask them to send it again",
-                    reasons.join("; ")
-                ))
-            } else if r.bad.load(Ordering::Relaxed) > 0 && reasons.iter().all(|x| x.contains("verification")) {
-                Stop::Failed(format!("every source sent chunks that failed verification: {}", reasons.join("; ")))
-            } else {
-                Stop::Paused(format!(
-                    "lost every source ({}); `apero get {}` again resumes from the {} verified chunks",
-                    reasons.join("; "),
-                    &offer.file[..12],
-                    bitmap.count()
-                ))
-            });
+            return Err(why_stopped(&reasons, r.bad.load(Ordering::Relaxed), &offer.file, bitmap.count()));
         }
         let dir = PathBuf::from(&row.dir);
         let part_path = PathBuf::from(&row.part);
@@ -422,10 +404,10 @@ impl App {
             Ok(dest)
         })
         .await
-        .map_err(|e| Stop::Failed(e.to_string()))?
+        .map_err(|e| Stop::Failed(format!("the task finishing the file failed: {e}")))?
         .map_err(|e| Stop::Failed(format!("cannot move the finished file into place: {e}")))?;
         let meta = std::fs::metadata(&final_path).map_err(|e| Stop::Failed(e.to_string()))?;
-        crate::app::log_store(self.store.shared_add(&SharedRow {
+        log_store(self.deps.store.shared_add(&SharedRow {
             file: offer.file.clone(),
             path: final_path.to_string_lossy().into_owned(),
             size: offer.size,
@@ -439,50 +421,62 @@ impl App {
     /// The chunk-hash list from the first source that has it, and that
     /// source if it says it is in a call.
     async fn fetch_manifest(&self, offer: &OfferRow, sources: &[PeerId]) -> Result<(Manifest, Option<PeerId>), Stop> {
-        let mut why = Vec::new();
+        let mut why: Vec<GiveUp> = Vec::new();
         let expected_len = super::chunk_count(offer.size, offer.chunk_size) * 32;
         for peer in sources {
             let attempt = async {
-                let mut s = self.node.streams.clone().open_stream(*peer, wire::PROTOCOL).await.map_err(|e| e.to_string())?;
+                let lost = |e: &dyn std::fmt::Display| Why::Lost(e.to_string());
+                let mut s = self.deps.node.streams.clone().open_stream(*peer, wire::PROTOCOL).await.map_err(|e| Why::NoStream(e.to_string()))?;
                 wire::write_frame(&mut s, &FileRequest::Hashes { room: offer.room.clone(), file: offer.file.clone() })
                     .await
-                    .map_err(|e| e.to_string())?;
-                futures::AsyncWriteExt::flush(&mut s).await.map_err(|e| e.to_string())?;
-                match wire::read_frame::<FileReply, _>(&mut s).await.map_err(|e| e.to_string())? {
+                    .map_err(|e| lost(&e))?;
+                futures::AsyncWriteExt::flush(&mut s).await.map_err(|e| lost(&e))?;
+                match wire::read_frame::<FileReply, _>(&mut s).await.map_err(|e| lost(&e))? {
                     Some(FileReply::Hashes { size, chunk_size, len, voice }) if size == offer.size && chunk_size == offer.chunk_size && len == expected_len => {
                         let mut h = vec![0u8; len as usize];
-                        futures::AsyncReadExt::read_exact(&mut s, &mut h).await.map_err(|e| e.to_string())?;
+                        futures::AsyncReadExt::read_exact(&mut s, &mut h).await.map_err(|e| lost(&e))?;
                         if super::root_of(size, chunk_size, &h) != offer.file {
-                            return Err("sent a chunk list that does not match the offer".to_string());
+                            return Err(Why::BadManifest);
                         }
                         Ok((Manifest { size, chunk_size, hashes: h }, voice.then_some(*peer)))
                     }
-                    Some(FileReply::Refused { reason }) => Err(reason.to_string()),
-                    _ => Err("sent a malformed answer".to_string()),
+                    Some(FileReply::Refused { reason }) => Err(Why::Refused(reason)),
+                    _ => Err(Why::Lost("sent a malformed answer".into())),
                 }
             };
-            match tokio::time::timeout(CHUNK_TIMEOUT, attempt).await {
-                Ok(Ok(m)) => return Ok(m),
-                Ok(Err(e)) => why.push(format!("{}: {e}", self.peer_label(peer))),
-                Err(_) => why.push(format!("{}: timed out", self.peer_label(peer))),
+            let result = tokio::time::timeout(CHUNK_TIMEOUT, attempt).await.unwrap_or(Err(Why::TimedOut));
+            match result {
+                Ok(m) => return Ok(m),
+                Err(w) => why.push(GiveUp { source: self.peer_label(peer), why: w }),
             }
         }
-        let all = why.join("; ");
-        Err(if all.contains("changed") {
+        let all = join(&why);
+        Err(if why.iter().any(|g| g.why == Why::Refused(FileRefusal::Changed)) {
             Stop::Failed(format!("the file changed on the sender's disk after it was offered ({all}); ask them to send it again"))
         } else {
             Stop::Paused(format!("could not get the file's chunk list: {all}"))
         })
     }
 
-    pub(super) fn peer_label(&self, peer: &PeerId) -> String {
-        self.store.peer_name(&peer.to_string()).ok().flatten().unwrap_or_else(|| peer.to_string())
-    }
 }
 
-impl Transfers {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Running>>> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner())
+fn join(reasons: &[GiveUp]) -> String {
+    reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// Why a download ended with chunks missing, from what each source's
+/// workers gave up on: a source whose copy changed, sources that only sent
+/// bad chunks, or sources that went away (resumable).
+fn why_stopped(reasons: &[GiveUp], bad_chunks: u64, file: &str, verified: u64) -> Stop {
+    let all = join(reasons);
+    if reasons.iter().any(|g| g.why == Why::Refused(FileRefusal::Changed)) {
+        Stop::Failed(format!(
+            "the file changed on the sender's disk after it was offered, and no other member has the original; {all} — ask them to send it again"
+        ))
+    } else if bad_chunks > 0 && !reasons.is_empty() && reasons.iter().all(|g| g.why == Why::BadChunks) {
+        Stop::Failed(format!("every source sent chunks that failed verification: {all}"))
+    } else {
+        Stop::Paused(format!("lost every source ({all}); `apero get {}` again resumes from the {verified} verified chunks", &file[..12.min(file.len())]))
     }
 }
 
@@ -491,7 +485,7 @@ fn verified_bytes(bitmap: &Bitmap, size: u64, chunk_size: u32) -> u64 {
 }
 
 fn row_info(d: &DownloadRow) -> TransferInfo {
-    let done = if d.state == "done" {
+    let done = if d.state == TransferState::Done {
         d.size
     } else {
         let bitmap = Bitmap::from_bytes(d.bitmap.clone(), super::chunk_count(d.size, d.chunk_size));
@@ -502,7 +496,7 @@ fn row_info(d: &DownloadRow) -> TransferInfo {
         room: d.room.clone(),
         name: names::sanitize(&d.name),
         size: d.size,
-        state: d.state.clone(),
+        state: d.state,
         done_bytes: done,
         fetched_bytes: 0,
         rate_bps: 0.0,

@@ -1,118 +1,56 @@
 //! The task that owns the Swarm. Besides serving [`Command`]s it keeps us
-//! reachable on its own: it dials the DHT bootstrap nodes, holds reservations
-//! on up to [`WANT_RELAYS`] relays while AutoNAT does not find us public,
-//! re-announces DHT records when our addresses change, and drops a relayed
-//! connection as soon as a direct one (DCUtR) to the same peer is up.
+//! reachable on its own: it dials the DHT bootstrap nodes, holds relay
+//! reservations while AutoNAT does not find us public ([`Relays`]),
+//! re-announces DHT records when our addresses change ([`Dht`]), and drops
+//! a relayed connection as soon as a direct one to the same peer is up
+//! ([`Connections`]).
+//!
+//! It never waits on the daemon: events go out with `try_send`, and what a
+//! full queue cannot take is shed and counted (a peer's request then times
+//! out on its side, and is retried).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use libp2p::core::transport::ListenerId;
 use libp2p::core::ConnectedPoint;
-use libp2p::kad::{self, GetProvidersOk, QueryId, QueryResult};
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::swarm::{ConnectionId, SwarmEvent};
-use libp2p::{autonat, dcutr, identify, mdns, ping, relay, Multiaddr, PeerId, Swarm};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{autonat, dcutr, identify, kad, mdns, ping, relay, Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
 
+use super::addrs::{is_relayed, peer_of};
 use super::behaviour::{Behaviour, BehaviourEvent};
-use super::{Command, ConnectedPeer, Nat, NodeConfig, NodeError, NodeEvent, NodeInfo, Relaying};
-use crate::wire::PeerResponse;
+use super::connections::Connections;
+use super::dht::Dht;
+use super::relays::Relays;
+use super::{Command, Nat, NodeConfig, NodeError, NodeEvent, NodeInfo, Relaying};
+use crate::wire::{PeerRequest, PeerResponse};
 
-/// Two relays, so that losing one does not make us unreachable.
-const WANT_RELAYS: usize = 2;
 /// How often reservations, bootstrap connections and DHT records are checked.
 const TICK: Duration = Duration::from_secs(5);
 const BOOTSTRAP_REDIAL: Duration = Duration::from_secs(60);
-/// A relay that refused or dropped us is tried again after this long.
-const RELAY_BACKOFF: Duration = Duration::from_secs(20);
-/// How long a relayed connection lives on once a direct one is up.
-const RELAY_GRACE: Duration = Duration::from_secs(3);
-/// A lookup answers as soon as this many providers are found (and dialed);
-/// the query goes on in the background.
-const PROVIDERS_ENOUGH: usize = 1;
-
-struct Connection {
-    id: ConnectionId,
-    addr: Multiaddr,
-    /// Through a relay: for an inbound circuit the remote address is just
-    /// `/p2p/PEER`, so this comes from the whole endpoint.
-    relayed: bool,
-    via: Option<PeerId>,
-}
-
-fn is_relayed(addr: &Multiaddr) -> bool {
-    addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
-}
-
-/// The relay in `/.../p2p/RELAY/p2p-circuit/...`.
-fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
-    let mut last = None;
-    for p in addr.iter() {
-        match p {
-            Protocol::P2p(id) => last = Some(id),
-            Protocol::P2pCircuit => return last,
-            _ => {}
-        }
-    }
-    None
-}
-
-fn is_loopback(addr: &Multiaddr) -> bool {
-    addr.iter().any(|p| match p {
-        Protocol::Ip4(ip) => ip.is_loopback(),
-        Protocol::Ip6(ip) => ip.is_loopback(),
-        _ => false,
-    })
-}
-
-fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
-    addr.iter().find_map(|p| match p {
-        Protocol::P2p(id) => Some(id),
-        _ => None,
-    })
-}
-
-#[derive(Default)]
-struct Relays {
-    /// Peers that offered the relay (hop) protocol, with addresses to reach them.
-    candidates: HashMap<PeerId, Vec<Multiaddr>>,
-    /// Our `/p2p-circuit` listeners, by relay.
-    listeners: HashMap<ListenerId, PeerId>,
-    /// Relays that accepted a reservation.
-    accepted: HashSet<PeerId>,
-    retry_after: HashMap<PeerId, Instant>,
-}
-
-struct ProviderQuery {
-    reply: Option<oneshot::Sender<Vec<PeerId>>>,
-    found: Vec<PeerId>,
-}
 
 pub struct EventLoop {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NodeEvent>,
+    shed: Arc<AtomicU64>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<PeerResponse, NodeError>>>,
-    connections: HashMap<PeerId, Vec<Connection>>,
-    rtt: HashMap<PeerId, Duration>,
+    connections: Connections,
     bootstrap: Vec<(PeerId, Multiaddr)>,
     bootstrapped: bool,
     last_bootstrap_dial: Option<Instant>,
     relays: Relays,
     relay_server: bool,
     nat: Nat,
-    provided: HashSet<Vec<u8>>,
-    provider_queries: HashMap<QueryId, ProviderQuery>,
+    dht: Dht,
     /// Said once: the kernel would not give our QUIC sockets big buffers.
     warned_rcvbuf: bool,
-    /// Who waits for an announce to be stored (`Node::provide_stored`).
-    provide_waiters: HashMap<QueryId, oneshot::Sender<bool>>,
-    /// Relayed connections to close once their grace period is over.
-    to_close: Vec<(Instant, ConnectionId)>,
 }
 
 impl EventLoop {
@@ -139,20 +77,17 @@ impl EventLoop {
             swarm,
             commands,
             events,
+            shed: config.shed_events.clone(),
             pending: HashMap::new(),
-            connections: HashMap::new(),
-            rtt: HashMap::new(),
+            connections: Connections::default(),
             bootstrap,
             bootstrapped: false,
             last_bootstrap_dial: None,
             relays: Relays::default(),
             relay_server: config.relay_server,
             nat: if config.relay_server { Nat::Public } else { Nat::Unknown },
-            provided: HashSet::new(),
-            provider_queries: HashMap::new(),
-            provide_waiters: HashMap::new(),
+            dht: Dht::default(),
             warned_rcvbuf: false,
-            to_close: Vec::new(),
         })
     }
 
@@ -161,7 +96,7 @@ impl EventLoop {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                event = self.swarm.select_next_some() => self.on_swarm_event(event).await,
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown) | None => break,
                     Some(c) => self.on_command(c),
@@ -177,7 +112,7 @@ impl EventLoop {
             Command::Request { peer, addrs, request, reply } => {
                 let mut addrs = addrs;
                 if !addrs.is_empty() && !self.swarm.is_connected(&peer) {
-                    addrs.extend(self.circuits_to(peer));
+                    addrs.extend(self.relays.circuits_to(peer));
                 }
                 let rooms = &mut self.swarm.behaviour_mut().rooms;
                 let id = if addrs.is_empty() {
@@ -196,46 +131,20 @@ impl EventLoop {
             Command::Info { reply } => {
                 let _ = reply.send(self.info());
             }
-            Command::Provide { key, stored } => {
-                if let (Some(id), Some(tx)) = (self.announce(&key), stored) {
-                    self.provide_waiters.insert(id, tx);
-                }
-                self.provided.insert(key);
-            }
-            Command::Unprovide { key } => {
-                self.swarm.behaviour_mut().kad.stop_providing(&kad::RecordKey::new(&key));
-                self.provided.remove(&key);
-            }
-            Command::Providers { key, reply } => {
-                let id = self.swarm.behaviour_mut().kad.get_providers(kad::RecordKey::new(&key));
-                self.provider_queries.insert(id, ProviderQuery { reply: Some(reply), found: Vec::new() });
-            }
+            Command::Provide { key, stored } => self.dht.provide(&mut self.swarm, key, stored),
+            Command::Unprovide { key } => self.dht.unprovide(&mut self.swarm, &key),
+            Command::Providers { key, reply } => self.dht.providers(&mut self.swarm, key, reply),
             Command::Shutdown => {}
         }
     }
 
     fn info(&self) -> NodeInfo {
-        let peers = self
-            .connections
-            .iter()
-            .filter_map(|(peer, conns)| {
-                let best = conns.iter().find(|c| !c.relayed).or_else(|| conns.first())?;
-                let relayed = best.relayed;
-                Some(ConnectedPeer {
-                    peer: *peer,
-                    addr: best.addr.clone(),
-                    relayed,
-                    via: best.via,
-                    rtt: self.rtt.get(peer).copied(),
-                })
-            })
-            .collect();
         NodeInfo {
             listen: self.swarm.listeners().cloned().collect(),
-            peers,
+            peers: self.connections.peers(),
             external: self.swarm.external_addresses().cloned().collect(),
             nat: self.nat,
-            relays: self.relays.accepted.iter().copied().collect(),
+            relays: self.relays.accepted(),
             relaying: if self.relay_server {
                 Relaying::Anyone
             } else if self.nat == Nat::Public {
@@ -246,46 +155,22 @@ impl EventLoop {
         }
     }
 
-    /// Friends behind NATs tend to use the same relays (a friend with a
-    /// public address, the bootstrap relay), and what we know of a peer's
-    /// addresses may predate its reservation: try reaching it through ours.
-    fn circuits_to(&self, peer: PeerId) -> Vec<Multiaddr> {
-        let mut out = Vec::new();
-        for relay in self.relays.accepted.iter().filter(|r| **r != peer) {
-            for a in self.relays.candidates.get(relay).into_iter().flatten() {
-                out.push(a.clone().with(Protocol::P2p(*relay)).with(Protocol::P2pCircuit).with(Protocol::P2p(peer)));
-            }
-        }
-        out
-    }
-
-    fn announce(&mut self, key: &[u8]) -> Option<QueryId> {
-        match self.swarm.behaviour_mut().kad.start_providing(kad::RecordKey::new(&key)) {
-            Ok(id) => Some(id),
-            Err(e) => {
-                tracing::warn!("cannot announce in the DHT: {e}");
-                None
-            }
-        }
-    }
-
     fn dial(&mut self, peer: PeerId, mut addrs: Vec<Multiaddr>) {
         if self.swarm.is_connected(&peer) {
             return;
         }
-        addrs.extend(self.circuits_to(peer));
+        addrs.extend(self.relays.circuits_to(peer));
         let opts = DialOpts::peer_id(peer).addresses(addrs).condition(PeerCondition::DisconnectedAndNotDialing).build();
         if let Err(e) = self.swarm.dial(opts) {
             tracing::debug!(%peer, "not dialing: {e}");
         }
     }
 
-    /// Periodic upkeep: bootstrap connections and relay reservations.
+    /// Periodic upkeep: relayed connections past their grace, bootstrap
+    /// connections and relay reservations.
     fn maintain(&mut self) {
         let now = Instant::now();
-        let (due, later): (Vec<_>, Vec<_>) = self.to_close.drain(..).partition(|(t, _)| *t <= now);
-        self.to_close = later;
-        for (_, id) in due {
+        for id in self.connections.due_closes(now) {
             if self.swarm.close_connection(id) {
                 tracing::info!("direct path is up, closed the relayed connection");
             }
@@ -311,172 +196,112 @@ impl EventLoop {
     }
 
     fn reserve_relays(&mut self) {
-        if self.nat == Nat::Public {
-            return;
+        if self.nat != Nat::Public {
+            self.relays.reserve(&mut self.swarm);
         }
-        let mut active: HashSet<PeerId> = self.relays.listeners.values().copied().collect();
-        let now = Instant::now();
-        let mut candidates: Vec<(PeerId, Vec<Multiaddr>)> = self
-            .relays
-            .candidates
-            .iter()
-            .filter(|(p, _)| !active.contains(p))
-            .filter(|(p, _)| self.relays.retry_after.get(p).is_none_or(|t| now >= *t))
-            .map(|(p, a)| (*p, a.clone()))
-            .collect();
-        // Relays we are already connected to first: no dial needed.
-        candidates.sort_by_key(|(p, _)| !self.swarm.is_connected(p));
-        for (relay, addrs) in candidates {
-            if active.len() >= WANT_RELAYS {
-                break;
+    }
+
+    /// Hands an event to the daemon without waiting: the Swarm must keep
+    /// turning even when the daemon is slow.
+    fn emit(&mut self, event: NodeEvent) {
+        match self.events.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event)) => {
+                self.shed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("the daemon is behind the network: shed {}", event.kind());
             }
-            let Some(addr) = addrs.first() else { continue };
-            let circuit = addr.clone().with(Protocol::P2p(relay)).with(Protocol::P2pCircuit);
-            match self.swarm.listen_on(circuit.clone()) {
-                Ok(id) => {
-                    tracing::info!(%relay, "asking for a reservation on {circuit}");
-                    self.relays.listeners.insert(id, relay);
-                    active.insert(relay);
-                }
-                Err(e) => {
-                    tracing::debug!(%relay, "cannot listen on relay: {e}");
-                    self.relays.retry_after.insert(relay, now + RELAY_BACKOFF);
-                }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    fn on_new_listen_addr(&mut self, address: Multiaddr) {
+        tracing::info!("listening on {address}");
+        if address.iter().any(|p| matches!(p, Protocol::QuicV1)) {
+            let (n, capped) = super::sockets::raise_udp_buffers(super::sockets::RECV_BUFFER);
+            tracing::debug!("raised the receive buffer of {n} UDP socket(s)");
+            if let Some(got) = capped.filter(|_| !self.warned_rcvbuf) {
+                self.warned_rcvbuf = true;
+                tracing::warn!(
+                    "the kernel caps UDP receive buffers at {} KiB (net.core.rmem_max): fast file transfers over QUIC may lose packets \
+                     at this machine and slow down; `sudo sysctl -w net.core.rmem_max=4194304` lifts the cap",
+                    got / 1024
+                );
+            }
+        }
+        if self.relay_server && !is_relayed(&address) {
+            // A relay is public by definition: what it listens on is
+            // what others reach (and what reservations hand out).
+            self.swarm.add_external_address(address.clone());
+        }
+        if !is_relayed(&address) {
+            self.emit(NodeEvent::NetworkChanged);
+        }
+    }
+
+    fn on_connected(&mut self, peer_id: PeerId, endpoint: ConnectedPoint, connection_id: libp2p::swarm::ConnectionId, first: bool) {
+        self.connections.established(peer_id, connection_id, &endpoint);
+        let addr = endpoint.get_remote_address().clone();
+        if first {
+            tracing::info!(%peer_id, %addr, "connected");
+            self.emit(NodeEvent::PeerConnected { peer: peer_id, addr });
+        }
+        if !self.bootstrapped && self.bootstrap.iter().any(|(p, _)| *p == peer_id) {
+            self.bootstrapped = true;
+            let _ = self.swarm.behaviour_mut().kad.bootstrap();
+        }
+        if let ConnectedPoint::Dialer { address, .. } = &endpoint {
+            if !endpoint.is_relayed() {
+                self.relays.dialed(&peer_id, address);
             }
         }
     }
 
-    async fn emit(&mut self, event: NodeEvent) {
-        // Backpressure on purpose: the consumer never waits on us while we wait on it.
-        let _ = self.events.send(event).await;
-    }
-
-    async fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::NewListenAddr { address, .. } => {
-                tracing::info!("listening on {address}");
-                if address.iter().any(|p| matches!(p, Protocol::QuicV1)) {
-                    let (n, capped) = super::sockets::raise_udp_buffers(super::sockets::RECV_BUFFER);
-                    tracing::debug!("raised the receive buffer of {n} UDP socket(s)");
-                    if let Some(got) = capped.filter(|_| !self.warned_rcvbuf) {
-                        self.warned_rcvbuf = true;
-                        tracing::warn!(
-                            "the kernel caps UDP receive buffers at {} KiB (net.core.rmem_max): fast file transfers over QUIC may lose packets \
-                             at this machine and slow down; `sudo sysctl -w net.core.rmem_max=4194304` lifts the cap",
-                            got / 1024
-                        );
-                    }
-                }
-                if self.relay_server && !is_relayed(&address) {
-                    // A relay is public by definition: what it listens on is
-                    // what others reach (and what reservations hand out).
-                    self.swarm.add_external_address(address.clone());
-                }
-                if !is_relayed(&address) {
-                    self.emit(NodeEvent::NetworkChanged).await;
-                }
-            }
+            SwarmEvent::NewListenAddr { address, .. } => self.on_new_listen_addr(address),
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 tracing::info!("no longer listening on {address}");
                 if !is_relayed(&address) {
-                    self.emit(NodeEvent::NetworkChanged).await;
+                    self.emit(NodeEvent::NetworkChanged);
                 }
             }
             SwarmEvent::ListenerClosed { listener_id, reason, .. } => {
-                if let Some(relay) = self.relays.listeners.remove(&listener_id) {
+                if let Some(relay) = self.relays.listener_closed(listener_id) {
                     tracing::info!(%relay, "relay reservation ended: {reason:?}");
-                    self.relays.accepted.remove(&relay);
-                    self.relays.retry_after.insert(relay, Instant::now() + RELAY_BACKOFF);
                 }
             }
             SwarmEvent::ExternalAddrConfirmed { address } => {
                 tracing::info!("reachable at {address}");
-                // Records announced before carried no (or stale) addresses.
-                let keys: Vec<Vec<u8>> = self.provided.iter().cloned().collect();
-                for k in keys {
-                    self.announce(&k);
-                }
+                self.dht.reannounce(&mut self.swarm);
             }
             SwarmEvent::ExternalAddrExpired { address } => tracing::info!("no longer reachable at {address}"),
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, connection_id, num_established, .. } => {
-                let addr = endpoint.get_remote_address().clone();
-                let relayed = endpoint.is_relayed();
-                let via = match &endpoint {
-                    ConnectedPoint::Dialer { address, .. } => relay_of(address),
-                    ConnectedPoint::Listener { local_addr, .. } => relay_of(local_addr),
-                };
-                let conns = self.connections.entry(peer_id).or_default();
-                conns.push(Connection { id: connection_id, addr: addr.clone(), relayed, via });
-                if !relayed {
-                    // A direct path (often DCUtR's hole punch): move off the
-                    // relay, so that nothing dies with it. After a grace
-                    // period, for requests already under way on it.
-                    let when = Instant::now() + RELAY_GRACE;
-                    self.to_close.extend(conns.iter().filter(|c| c.relayed).map(|c| (when, c.id)));
-                }
-                if num_established.get() == 1 {
-                    tracing::info!(%peer_id, %addr, "connected");
-                    self.emit(NodeEvent::PeerConnected { peer: peer_id, addr }).await;
-                }
-                if !self.bootstrapped && self.bootstrap.iter().any(|(p, _)| *p == peer_id) {
-                    self.bootstrapped = true;
-                    let _ = self.swarm.behaviour_mut().kad.bootstrap();
-                }
-                if let ConnectedPoint::Dialer { address, .. } = &endpoint {
-                    if !relayed {
-                        if let Some(c) = self.relays.candidates.get_mut(&peer_id) {
-                            // The address that worked goes first.
-                            c.retain(|a| a != address);
-                            c.insert(0, address.clone());
-                        }
-                    }
-                }
+                self.on_connected(peer_id, endpoint, connection_id, num_established.get() == 1);
             }
             SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, .. } => {
-                if let Some(conns) = self.connections.get_mut(&peer_id) {
-                    conns.retain(|c| c.id != connection_id);
-                }
-                if num_established == 0 {
-                    self.connections.remove(&peer_id);
-                    self.rtt.remove(&peer_id);
+                if self.connections.closed(peer_id, connection_id, num_established) {
                     tracing::info!(%peer_id, "disconnected");
-                    self.emit(NodeEvent::PeerDisconnected { peer: peer_id }).await;
+                    self.emit(NodeEvent::PeerDisconnected { peer: peer_id });
                 }
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 // Friends being offline is normal: keep this out of the default log.
                 tracing::debug!(?peer_id, "dial failed: {error}");
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Rooms(event)) => self.on_rooms_event(event).await,
+            SwarmEvent::Behaviour(BehaviourEvent::Rooms(event)) => self.on_rooms_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
                 tracing::debug!(%peer_id, protocols = ?info.protocols, addrs = ?info.listen_addrs, "identified");
                 if info.protocols.contains(&relay::HOP_PROTOCOL_NAME) {
-                    let mut addrs: Vec<Multiaddr> =
-                        info.listen_addrs.iter().filter(|a| !is_relayed(a) && !is_loopback(a)).cloned().collect();
-                    if addrs.is_empty() {
-                        addrs = info.listen_addrs.iter().filter(|a| !is_relayed(a)).cloned().collect();
-                    }
-                    // The address we reached it at is the one known to work.
-                    if let Some(c) = self.connections.get(&peer_id).and_then(|c| c.iter().find(|c| !c.relayed)) {
-                        let a = c.addr.clone();
-                        let a: Multiaddr = a.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect();
-                        addrs.retain(|x| *x != a);
-                        addrs.insert(0, a);
-                    }
-                    if !addrs.is_empty() && self.relays.candidates.insert(peer_id, addrs).is_none() {
+                    let reached_at = self.connections.direct_addr(&peer_id);
+                    if self.relays.offered(peer_id, &info.listen_addrs, reached_at) {
                         tracing::debug!(%peer_id, "found a relay");
                         self.reserve_relays();
                     }
                 }
-                self.emit(NodeEvent::Identified { peer: peer_id, listen_addrs: info.listen_addrs }).await;
+                self.emit(NodeEvent::Identified { peer: peer_id, listen_addrs: info.listen_addrs });
             }
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), connection })) => {
-                // The best path's RTT is the one that matters.
-                let direct = self.connections.get(&peer).map(|c| c.iter().any(|c| c.id == connection && !c.relayed));
-                let has_direct = self.connections.get(&peer).is_some_and(|c| c.iter().any(|c| !c.relayed));
-                if direct == Some(true) || !has_direct {
-                    self.rtt.insert(peer, rtt);
-                }
+                self.connections.ping(peer, connection, rtt);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
@@ -488,7 +313,7 @@ impl EventLoop {
                         self.swarm.add_peer_address(peer, a.clone());
                     }
                     self.dial(peer, addrs);
-                    self.emit(NodeEvent::LanPeer { peer }).await;
+                    self.emit(NodeEvent::LanPeer { peer });
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::RelayClient(event)) => match event {
@@ -496,7 +321,7 @@ impl EventLoop {
                     if !renewal {
                         tracing::info!(relay = %relay_peer_id, "relay reservation accepted");
                     }
-                    self.relays.accepted.insert(relay_peer_id);
+                    self.relays.reservation_accepted(relay_peer_id);
                 }
                 other => tracing::debug!("relay client: {other:?}"),
             },
@@ -514,7 +339,7 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Autonat(autonat::Event::StatusChanged { old, new })) => {
                 self.on_nat(old, new);
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.dht.on_event(&mut self.swarm, event),
             _ => {}
         }
     }
@@ -535,67 +360,14 @@ impl EventLoop {
         // Reachable: offer our friends what `--relay` offers everyone.
         let status = if public { relay::Status::Enable } else { relay::Status::Disable };
         self.swarm.behaviour_mut().relay.set_status(Some(status));
-        if self.nat != Nat::Public {
-            self.reserve_relays();
-        }
+        self.reserve_relays();
     }
 
-    fn on_kad_event(&mut self, event: kad::Event) {
-        let kad::Event::OutboundQueryProgressed { id, result, step, .. } = event else {
-            tracing::trace!("kad: {event:?}");
-            return;
-        };
-        tracing::debug!(?id, last = step.last, "DHT query: {result:?}");
-        match result {
-            QueryResult::GetProviders(Ok(GetProvidersOk::FoundProviders { providers, .. })) => {
-                let me = *self.swarm.local_peer_id();
-                let new: Vec<PeerId> = providers.into_iter().filter(|p| *p != me).collect();
-                // Kademlia forgets the providers' addresses when the query
-                // ends, so dial now while it can still hand them out.
-                for p in &new {
-                    if !self.swarm.is_connected(p) {
-                        let _ = self.swarm.dial(DialOpts::peer_id(*p).condition(PeerCondition::DisconnectedAndNotDialing).build());
-                    }
-                }
-                if let Some(q) = self.provider_queries.get_mut(&id) {
-                    for p in new {
-                        if !q.found.contains(&p) {
-                            q.found.push(p);
-                        }
-                    }
-                    if q.found.len() >= PROVIDERS_ENOUGH {
-                        if let Some(r) = q.reply.take() {
-                            let _ = r.send(q.found.clone());
-                        }
-                    }
-                }
-            }
-            QueryResult::GetProviders(Err(e)) => tracing::debug!("provider lookup: {e}"),
-            QueryResult::StartProviding(res) => {
-                if let Err(e) = &res {
-                    tracing::debug!("announcing in the DHT failed: {e}");
-                }
-                if let Some(tx) = self.provide_waiters.remove(&id) {
-                    let _ = tx.send(res.is_ok());
-                }
-            }
-            QueryResult::Bootstrap(Err(e)) => tracing::debug!("DHT bootstrap: {e}"),
-            _ => {}
-        }
-        if step.last {
-            if let Some(mut q) = self.provider_queries.remove(&id) {
-                if let Some(r) = q.reply.take() {
-                    let _ = r.send(q.found);
-                }
-            }
-        }
-    }
-
-    async fn on_rooms_event(&mut self, event: request_response::Event<crate::wire::PeerRequest, PeerResponse>) {
+    fn on_rooms_event(&mut self, event: request_response::Event<PeerRequest, PeerResponse>) {
         use request_response::{Event, Message};
         match event {
             Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => {
-                self.emit(NodeEvent::InboundRequest { peer, request, channel }).await;
+                self.emit(NodeEvent::InboundRequest { peer, request, channel });
             }
             Event::Message { message: Message::Response { request_id, response }, .. } => {
                 if let Some(tx) = self.pending.remove(&request_id) {

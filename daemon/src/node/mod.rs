@@ -6,8 +6,12 @@
 //! bounded channel. Nothing here knows about rooms: requests and responses are
 //! opaque [`PeerRequest`]/[`PeerResponse`] values.
 
+mod addrs;
 mod behaviour;
+mod connections;
+mod dht;
 mod event_loop;
+mod relays;
 mod sockets;
 
 use std::time::Duration;
@@ -18,6 +22,8 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 
 pub use event_loop::EventLoop;
+
+pub use apero_control::{Nat, Relaying};
 
 use crate::wire::{PeerRequest, PeerResponse};
 
@@ -33,6 +39,8 @@ pub struct NodeConfig {
     pub agent: String,
     /// Shared with the daemon's counters; bumped by the codec.
     pub bad_frames: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Events the daemon was too slow to take, shed rather than waited for.
+    pub shed_events: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +70,20 @@ pub enum NodeEvent {
     NetworkChanged,
     /// mDNS found a peer on the local network.
     LanPeer { peer: PeerId },
+}
+
+impl NodeEvent {
+    /// For the log line when an event is shed.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NodeEvent::PeerConnected { .. } => "a connection event",
+            NodeEvent::PeerDisconnected { .. } => "a disconnection event",
+            NodeEvent::Identified { .. } => "an identify event",
+            NodeEvent::InboundRequest { .. } => "a peer's request",
+            NodeEvent::NetworkChanged => "a network change",
+            NodeEvent::LanPeer { .. } => "an mDNS discovery",
+        }
+    }
 }
 
 pub(crate) enum Command {
@@ -97,45 +119,6 @@ pub struct NodeInfo {
     pub relaying: Relaying,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Relaying {
-    /// Not reachable (or not known to be): nobody could use us.
-    #[default]
-    Off,
-    /// AutoNAT found us public: members of our rooms may reserve and open circuits.
-    Members,
-    /// `--relay`: anyone, within the rate limits.
-    Anyone,
-}
-
-impl Relaying {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Relaying::Off => "off",
-            Relaying::Members => "members",
-            Relaying::Anyone => "anyone",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Nat {
-    #[default]
-    Unknown,
-    Public,
-    Private,
-}
-
-impl Nat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Nat::Unknown => "unknown",
-            Nat::Public => "public",
-            Nat::Private => "private",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct ConnectedPeer {
     pub peer: PeerId,
@@ -148,12 +131,8 @@ pub struct ConnectedPeer {
 }
 
 impl ConnectedPeer {
-    pub fn transport(&self) -> &'static str {
-        if self.addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::QuicV1)) {
-            "quic"
-        } else {
-            "tcp"
-        }
+    pub fn is_quic(&self) -> bool {
+        self.addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::QuicV1))
     }
 }
 

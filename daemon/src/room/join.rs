@@ -14,8 +14,10 @@ use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use rand::RngCore;
 
-use crate::app::{App, AppError, AppResult, Counters};
-use crate::room::entry::{Body, MAX_NAME_CHARS};
+use super::service::{log_store, Rooms};
+use crate::counters::Counters;
+use crate::entry::{Body, MAX_NAME_CHARS};
+use crate::error::{ServiceError, ServiceResult};
 use crate::room::invite::{Invite, InviteError, MAX_ADDRS};
 use crate::store::InviteRow;
 use crate::wire::{PeerAddrs, PeerRequest, PeerResponse, RefuseReason};
@@ -44,24 +46,22 @@ fn is_loopback(a: &Multiaddr) -> bool {
     })
 }
 
-impl App {
-    pub async fn invite_create(self: &Arc<Self>, room: &str, ttl_secs: u64, once: bool, short: bool) -> AppResult<InviteInfo> {
-        if short {
-            return self.short_invite_create(room, ttl_secs).await;
-        }
+impl Rooms {
+    /// A long invite code (short ones are the short-code service's).
+    pub async fn invite_create(self: &Arc<Self>, room: &str, ttl_secs: u64, once: bool) -> ServiceResult<InviteInfo> {
         let room = self.resolve_room(room)?;
         if ttl_secs == 0 {
-            return Err(AppError::BadRequest("an invite must live at least one second".into()));
+            return Err(ServiceError::BadRequest("an invite must live at least one second".into()));
         }
         let mut addrs = self.my_addrs().await?;
         addrs.truncate(MAX_ADDRS);
         let mut secret = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut secret);
         let mut room_bytes = [0u8; 16];
-        hex::decode_to_slice(&room.id, &mut room_bytes).map_err(|_| AppError::NotFound("corrupt room id".into()))?;
+        hex::decode_to_slice(&room.id, &mut room_bytes).map_err(|_| ServiceError::Internal(format!("corrupt room id {:?} in the database", room.id)))?;
         let invite = Invite {
             room: room_bytes,
-            inviter: self.key.public(),
+            inviter: self.me.key.public(),
             addrs,
             expires: now_secs().saturating_add(ttl_secs),
             secret,
@@ -70,7 +70,7 @@ impl App {
         let row = InviteRow {
             id: invite.id(),
             room: room.id,
-            code: invite.encode(&self.key),
+            code: invite.encode(&self.me.key),
             secret: hex::encode(secret),
             expires: invite.expires,
             once,
@@ -81,12 +81,12 @@ impl App {
         Ok(invite_info(&row))
     }
 
-    pub fn invite_list(&self, room: &str) -> AppResult<Vec<InviteInfo>> {
+    pub fn invite_list(&self, room: &str) -> ServiceResult<Vec<InviteInfo>> {
         let room = self.resolve_room(room)?;
         Ok(self.store.invites(&room.id)?.iter().map(invite_info).collect())
     }
 
-    pub fn invite_revoke(&self, code_or_id: &str) -> AppResult<()> {
+    pub fn invite_revoke(&self, code_or_id: &str) -> ServiceResult<()> {
         let id = match Invite::decode(code_or_id) {
             Ok(inv) => inv.id(),
             Err(_) => code_or_id.trim().to_string(),
@@ -94,13 +94,13 @@ impl App {
         if self.store.revoke_invite(&id)? {
             Ok(())
         } else {
-            Err(AppError::NotFound(format!("no invite of yours has the id or code {id:?}; `apero invite list ROOM` shows them")))
+            Err(ServiceError::NotFound(format!("no invite of yours has the id or code {id:?}; `apero invite list ROOM` shows them")))
         }
     }
 
     /// Where others can reach us: our listen addresses, then relayed ones,
     /// then loopback (useful only on this machine).
-    pub async fn my_addrs(&self) -> AppResult<Vec<Multiaddr>> {
+    pub async fn my_addrs(&self) -> ServiceResult<Vec<Multiaddr>> {
         let info = self.node.info().await?;
         let mut addrs = info.listen;
         for a in info.external {
@@ -113,31 +113,29 @@ impl App {
         Ok(addrs)
     }
 
-    /// Joiner side; short codes (`7-guitar-orbit`) go through the PAKE first.
-    pub async fn join(self: &Arc<Self>, code: &str, timeout: Duration) -> AppResult<Joined> {
-        if super::short::looks_short(code) {
-            return Box::pin(self.join_short(code, timeout)).await;
-        }
+    /// Joiner side, with a long code (short codes are turned into one by
+    /// the short-code service first).
+    pub async fn join(self: &Arc<Self>, code: &str, timeout: Duration) -> ServiceResult<Joined> {
         let invite = Invite::decode(code).map_err(|e| match e {
-            InviteError::Malformed => AppError::InvalidCode(e.to_string()),
-            InviteError::BadSignature => AppError::InvalidCode(e.to_string()),
+            InviteError::Malformed => ServiceError::InvalidCode(e.to_string()),
+            InviteError::BadSignature => ServiceError::InvalidCode(e.to_string()),
         })?;
         if now_secs() > invite.expires {
-            return Err(AppError::Expired("this invite code has expired; ask for a new one".into()));
+            return Err(ServiceError::Expired("this invite code has expired; ask for a new one".into()));
         }
         let inviter = invite.inviter_peer();
-        if inviter == self.peer_id {
-            return Err(AppError::BadRequest("this is your own invite code; give it to a friend".into()));
+        if inviter == self.me.peer_id {
+            return Err(ServiceError::BadRequest("this is your own invite code; give it to a friend".into()));
         }
         let room = invite.room_id();
         let known = self.store.room(&room)?;
         if known.as_ref().is_some_and(|r| !r.left) {
-            return Err(AppError::AlreadyMember(format!("you are already in this room ({})", known.map(|r| r.name).unwrap_or_default())));
+            return Err(ServiceError::AlreadyMember(format!("you are already in this room ({})", known.map(|r| r.name).unwrap_or_default())));
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        let request = PeerRequest::Join { code: code.trim().to_string(), name: self.name.clone() };
+        let request = PeerRequest::Join { code: code.trim().to_string(), name: self.me.name.clone() };
         let unreachable = |why: String| {
-            AppError::Unreachable(format!(
+            ServiceError::Unreachable(format!(
                 "could not reach the person who made this code (peer {inviter}) within {} s: {why}. They may be offline; try again when their apero is running",
                 timeout.as_secs()
             ))
@@ -150,13 +148,13 @@ impl App {
         let (name, entries, peers) = match resp {
             PeerResponse::Welcome { room: r, name, entries, peers } if r == room => (name, entries, peers),
             PeerResponse::Refused { reason } => return Err(refusal_error(reason)),
-            _ => return Err(AppError::Refused("the inviter sent an answer this version of apero does not understand".into())),
+            _ => return Err(ServiceError::Refused("the inviter sent an answer this version of apero does not understand".into())),
         };
         let result = self.store.ingest(&room, entries, known.is_none())?;
         self.count_rejects(&result);
-        if !self.store.is_member(&room, &self.peer_id.to_string())? {
+        if !self.store.is_member(&room, &self.me.peer_id.to_string())? {
             self.store.forget_room(&room)?;
-            return Err(AppError::Refused("the inviter's welcome did not admit us; nothing was kept".into()));
+            return Err(ServiceError::Refused("the inviter's welcome did not admit us; nothing was kept".into()));
         }
         self.store.set_room_left(&room, false)?;
         self.remember_peers(&peers).await;
@@ -169,17 +167,17 @@ impl App {
     async fn remember_peers(&self, peers: &[PeerAddrs]) {
         for p in peers.iter().take(256) {
             let Ok(peer) = p.peer_id.parse::<PeerId>() else { continue };
-            if peer == self.peer_id {
+            if peer == self.me.peer_id {
                 continue;
             }
             let addrs: Vec<String> = p.addrs.iter().take(16).cloned().collect();
-            crate::app::log_store(self.store.save_addrs(&p.peer_id, &addrs));
+            log_store(self.store.save_addrs(&p.peer_id, &addrs));
             self.node.dial(peer, addrs.iter().filter_map(|a| a.parse().ok()).collect()).await;
         }
     }
 
     /// Inviter side.
-    pub async fn handle_join(self: &Arc<Self>, peer: PeerId, code: &str, name: &str) -> AppResult<PeerResponse> {
+    pub async fn handle_join(self: &Arc<Self>, peer: PeerId, code: &str, name: &str) -> ServiceResult<PeerResponse> {
         let verdict = self.check_code(peer, code)?;
         let (room, room_name) = match verdict {
             Ok(r) => r,
@@ -200,7 +198,7 @@ impl App {
             if m.peer_id == peer.to_string() {
                 continue;
             }
-            let addrs = if m.peer_id == self.peer_id.to_string() {
+            let addrs = if m.peer_id == self.me.peer_id.to_string() {
                 self.my_addrs().await?.iter().map(|a| a.to_string()).collect()
             } else {
                 self.store.addrs(&m.peer_id)?
@@ -212,9 +210,9 @@ impl App {
 
     /// Decides on a code. The outer error is ours (database); the inner one
     /// is the refusal to send.
-    fn check_code(&self, peer: PeerId, code: &str) -> AppResult<Result<(String, String), RefuseReason>> {
+    fn check_code(&self, peer: PeerId, code: &str) -> ServiceResult<Result<(String, String), RefuseReason>> {
         let Ok(invite) = Invite::decode(code) else { return Ok(Err(RefuseReason::InvalidCode)) };
-        if invite.inviter != self.key.public() {
+        if invite.inviter != self.me.key.public() {
             return Ok(Err(RefuseReason::InvalidCode));
         }
         let Some(row) = self.store.invite(&invite.id())? else { return Ok(Err(RefuseReason::InvalidCode)) };
@@ -242,15 +240,15 @@ impl App {
     }
 }
 
-fn refusal_error(reason: RefuseReason) -> AppError {
+fn refusal_error(reason: RefuseReason) -> ServiceError {
     match reason {
-        RefuseReason::Expired => AppError::Expired("the inviter says this code has expired; ask for a new one".into()),
-        RefuseReason::Revoked => AppError::Revoked,
-        RefuseReason::AlreadyUsed => AppError::AlreadyUsed,
+        RefuseReason::Expired => ServiceError::Expired("the inviter says this code has expired; ask for a new one".into()),
+        RefuseReason::Revoked => ServiceError::Revoked,
+        RefuseReason::AlreadyUsed => ServiceError::AlreadyUsed,
         RefuseReason::InvalidCode | RefuseReason::UnknownRoom => {
-            AppError::InvalidCode("the inviter does not recognise this code (it may be forged, or the room was deleted)".into())
+            ServiceError::InvalidCode("the inviter does not recognise this code (it may be forged, or the room was deleted)".into())
         }
-        RefuseReason::BadRequest => AppError::Refused("the inviter could not process the request".into()),
-        RefuseReason::NoShortCode => AppError::Refused("that peer has no such short code".into()),
+        RefuseReason::BadRequest => ServiceError::Refused("the inviter could not process the request".into()),
+        RefuseReason::NoShortCode => ServiceError::Refused("that peer has no such short code".into()),
     }
 }

@@ -1,9 +1,18 @@
-//! Rooms: signed entries, invites, membership, chat and anti-entropy sync.
+//! Rooms: invites, membership, chat and anti-entropy sync (the room
+//! service, [`Rooms`]), and short invite codes ([`ShortCodes`], a service
+//! of its own that makes and uses long codes through the room service).
 
 pub mod chat;
-pub mod entry;
 pub mod invite;
 pub mod join;
-pub mod sync;
+pub mod service;
 pub mod short;
+pub mod sync;
 pub mod words;
+
+/// Entries are the rooms' data model; they live below the services (the
+/// store reads them too) and keep their old path for existing callers.
+pub use crate::entry;
+pub use chat::RoomSummary;
+pub use service::{Identity, Rooms};
+pub use short::ShortCodes;

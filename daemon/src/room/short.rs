@@ -21,9 +21,12 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use spake2::{Ed25519Group, Identity, Password, Spake2};
 
-use super::words::{index_of, WORDS};
 use super::join::now_secs;
-use crate::app::{App, AppError, AppResult};
+use super::service::{lock, Rooms};
+use super::words::{index_of, WORDS};
+use crate::counters::Counters;
+use crate::error::{ServiceError, ServiceResult};
+use crate::node::Node;
 use crate::wire::{PeerRequest, PeerResponse, RefuseReason};
 use apero_control::{InviteInfo, Joined};
 
@@ -115,25 +118,31 @@ struct Live {
     spent: bool,
 }
 
-/// The short codes this daemon handed out, by number. In memory only: they
-/// live minutes, and a restart simply ends them.
-#[derive(Default)]
+/// The short-code service: the codes this daemon handed out, by number,
+/// and both sides of the exchange. In memory only: codes live minutes, and
+/// a restart simply ends them. It makes and uses long codes through the
+/// room service.
 pub struct ShortCodes {
+    rooms: Arc<Rooms>,
+    node: Node,
+    counters: Arc<Counters>,
     live: Mutex<HashMap<u16, Live>>,
 }
 
-impl ShortCodes {
-    fn forget_expired(map: &mut HashMap<u16, Live>, now: u64) {
-        map.retain(|_, l| now <= l.expires);
-    }
+fn forget_expired(map: &mut HashMap<u16, Live>, now: u64) {
+    map.retain(|_, l| now <= l.expires);
 }
 
-impl App {
+impl ShortCodes {
+    pub fn new(rooms: Arc<Rooms>, node: Node, counters: Arc<Counters>) -> Arc<ShortCodes> {
+        Arc::new(ShortCodes { rooms, node, counters, live: Mutex::default() })
+    }
+
     /// Inviter: a new short code for `room`.
-    pub async fn short_invite_create(self: &Arc<Self>, room: &str, ttl_secs: u64) -> AppResult<InviteInfo> {
-        let room = self.resolve_room(room)?;
+    pub async fn create(&self, room: &str, ttl_secs: u64) -> ServiceResult<InviteInfo> {
+        let room = self.rooms.resolve_room(room)?;
         if ttl_secs == 0 || ttl_secs > MAX_TTL_SECS {
-            return Err(AppError::BadRequest(format!(
+            return Err(ServiceError::BadRequest(format!(
                 "a short code lives between 1 second and {} minutes; use a long code for longer",
                 MAX_TTL_SECS / 60
             )));
@@ -141,15 +150,15 @@ impl App {
         let now = now_secs();
         let expires = now + ttl_secs;
         let mut taken: Vec<u16> = {
-            let mut live = self.short.live.lock().expect("short codes lock");
-            ShortCodes::forget_expired(&mut live, now);
+            let mut live = lock(&self.live);
+            forget_expired(&mut live, now);
             live.keys().copied().collect()
         };
         // Avoid numbers somebody else announces right now: a joiner would
         // ask them too, and burn their code with our words.
         let mut number = None;
         for _ in 0..4 {
-            let n = pick_number(&taken).ok_or_else(|| AppError::BadRequest("too many short codes are live; wait for some to expire".into()))?;
+            let n = pick_number(&taken).ok_or_else(|| ServiceError::BadRequest("too many short codes are live; wait for some to expire".into()))?;
             let busy = tokio::time::timeout(Duration::from_secs(3), self.node.providers(dht_key(n, bucket(now))))
                 .await
                 .ok()
@@ -161,9 +170,9 @@ impl App {
             }
             taken.push(n);
         }
-        let number = number.ok_or_else(|| AppError::Unreachable("could not find a free short number; try again".into()))?;
+        let number = number.ok_or_else(|| ServiceError::Unreachable("could not find a free short number; try again".into()))?;
         let code = ShortCode::random(number);
-        self.short.live.lock().expect("short codes lock").insert(number, Live { code, room: room.id.clone(), expires, spent: false });
+        lock(&self.live).insert(number, Live { code, room: room.id.clone(), expires, spent: false });
         // The code is given out only once the DHT can answer for it (or
         // after a few seconds, on a DHT that is slow or absent: LAN peers
         // found by mDNS are asked directly), so the friend's first lookup
@@ -171,11 +180,11 @@ impl App {
         let stores = (bucket(now)..=bucket(expires)).map(|b| self.node.provide_stored(dht_key(number, b), ANNOUNCE_WAIT));
         let stored = futures::future::join_all(stores).await;
         tracing::debug!(?stored, "short code announced");
-        let app = self.clone();
+        let node = self.node.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(ttl_secs + 1)).await;
             for b in bucket(now)..=bucket(expires) {
-                app.node.unprovide(dht_key(number, b)).await;
+                node.unprovide(dht_key(number, b)).await;
             }
         });
         tracing::info!(number, room = %room.id, "short invite code created");
@@ -192,16 +201,16 @@ impl App {
 
     /// Inviter: one PAKE exchange for a number. Spends the code whatever
     /// the outcome.
-    pub async fn handle_short_join(self: &Arc<Self>, peer: PeerId, number: u16, pake: &str) -> AppResult<PeerResponse> {
+    pub async fn handle_short_join(&self, peer: PeerId, number: u16, pake: &str) -> ServiceResult<PeerResponse> {
         let now = now_secs();
         let (code, room, expires) = {
-            let mut live = self.short.live.lock().expect("short codes lock");
-            ShortCodes::forget_expired(&mut live, now);
+            let mut live = lock(&self.live);
+            forget_expired(&mut live, now);
             let Some(l) = live.get_mut(&number) else {
                 return Ok(PeerResponse::Refused { reason: RefuseReason::NoShortCode });
             };
             if l.spent {
-                crate::app::Counters::bump(&self.counters.refused_joins, 1);
+                Counters::bump(&self.counters.refused_joins, 1);
                 return Ok(PeerResponse::Refused { reason: RefuseReason::AlreadyUsed });
             }
             l.spent = true;
@@ -212,17 +221,17 @@ impl App {
         let (state, ours) = code.pake();
         let Ok(key) = state.finish(&their) else { return Ok(PeerResponse::Refused { reason: RefuseReason::InvalidCode }) };
         // The long code behind it: single use, and no longer-lived than the short one.
-        let long = self.invite_create(&room, expires.saturating_sub(now).max(60), true, false).await?;
+        let long = self.rooms.invite_create(&room, expires.saturating_sub(now).max(60), true).await?;
         let sealed = cipher(&key)
             .encrypt(Nonce::from_slice(&NONCE), long.code.as_bytes())
-            .map_err(|_| AppError::BadRequest("sealing failed".into()))?;
+            .map_err(|_| ServiceError::Internal("sealing the long invite code failed".into()))?;
         Ok(PeerResponse::ShortOffer { pake: hex::encode(ours), sealed: hex::encode(sealed) })
     }
 
     /// Joiner: finds the inviter, proves the words, and joins with the long
     /// code it receives.
-    pub async fn join_short(self: &Arc<Self>, text: &str, timeout: Duration) -> AppResult<Joined> {
-        let code = ShortCode::parse(text).ok_or_else(|| AppError::InvalidCode("this short code is not of the form 7-guitar-orbit".into()))?;
+    pub async fn join(&self, text: &str, timeout: Duration) -> ServiceResult<Joined> {
+        let code = ShortCode::parse(text).ok_or_else(|| ServiceError::InvalidCode("this short code is not of the form 7-guitar-orbit".into()))?;
         let deadline = tokio::time::Instant::now() + timeout;
         let mut asked: Vec<PeerId> = Vec::new();
         let mut next_lookup = tokio::time::Instant::now();
@@ -241,20 +250,20 @@ impl App {
                 }
                 next_lookup = tokio::time::Instant::now() + LOOKUP_EVERY;
             }
-            candidates.retain(|p| *p != self.peer_id);
+            candidates.retain(|p| *p != self.rooms.peer_id());
             for peer in candidates {
                 if asked.contains(&peer) {
                     continue;
                 }
                 match self.ask_short(peer, code, deadline).await? {
-                    Asked::Code(long) => return self.join(&long, deadline.saturating_duration_since(tokio::time::Instant::now())).await,
+                    Asked::Code(long) => return self.rooms.join(&long, deadline.saturating_duration_since(tokio::time::Instant::now())).await,
                     Asked::NotThem => asked.push(peer),
                     // Not reachable (yet): try again on the next round.
                     Asked::NoAnswer => {}
                 }
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(AppError::Unreachable(format!(
+                return Err(ServiceError::Unreachable(format!(
                     "nobody answered for short code {} within {} s. Check the number, and that your friend's apero is running and the code was made less than 10 minutes ago",
                     code.number,
                     timeout.as_secs()
@@ -264,7 +273,7 @@ impl App {
         }
     }
 
-    async fn ask_short(&self, peer: PeerId, code: ShortCode, deadline: tokio::time::Instant) -> AppResult<Asked> {
+    async fn ask_short(&self, peer: PeerId, code: ShortCode, deadline: tokio::time::Instant) -> ServiceResult<Asked> {
         let (state, ours) = code.pake();
         let request = PeerRequest::ShortJoin { number: code.number, pake: hex::encode(ours) };
         let until = deadline.min(tokio::time::Instant::now() + ASK_TIMEOUT);
@@ -279,7 +288,7 @@ impl App {
         match resp {
             PeerResponse::ShortOffer { pake, sealed } => {
                 let wrong = || {
-                    AppError::InvalidCode(format!(
+                    ServiceError::InvalidCode(format!(
                         "the words do not match short code {}; the code is now burned (ask your friend for a new one)",
                         code.number
                     ))
@@ -292,7 +301,7 @@ impl App {
                 tracing::info!(%peer, "short code accepted, joining with the long code");
                 Ok(Asked::Code(long))
             }
-            PeerResponse::Refused { reason: RefuseReason::AlreadyUsed } => Err(AppError::InvalidCode(format!(
+            PeerResponse::Refused { reason: RefuseReason::AlreadyUsed } => Err(ServiceError::InvalidCode(format!(
                 "short code {} was already used, or burned by a wrong guess; ask your friend for a new one",
                 code.number
             ))),

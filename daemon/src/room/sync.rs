@@ -8,15 +8,17 @@ use std::sync::Arc;
 
 use libp2p::PeerId;
 
-use crate::app::{batches, App, AppResult, Counters};
-use crate::room::entry::Entry;
+use super::service::{batches, Rooms};
+use crate::counters::Counters;
+use crate::entry::Entry;
+use crate::error::ServiceResult;
 use crate::wire::{Digest, PeerRequest, PeerResponse, RefuseReason, BATCH_BYTES};
 
 /// A peer may ask for at most this many ids at once.
 const MAX_IDS_PER_REQUEST: usize = 100_000;
 const MAX_ENTRIES_PER_PUSH: usize = 10_000;
 
-impl App {
+impl Rooms {
     pub async fn sync_peer(self: &Arc<Self>, peer: PeerId) {
         let rooms = self.store.shared_rooms(&peer.to_string()).unwrap_or_default();
         for room in rooms {
@@ -32,7 +34,7 @@ impl App {
         }
     }
 
-    async fn try_sync_room(self: &Arc<Self>, peer: PeerId, room: &str) -> AppResult<()> {
+    async fn try_sync_room(self: &Arc<Self>, peer: PeerId, room: &str) -> ServiceResult<()> {
         let digests = self.store.digests(room)?;
         let resp = self.node.request(peer, vec![], PeerRequest::Sync { room: room.to_string(), digests }).await?;
         let (authors, theirs) = match resp {
@@ -79,7 +81,7 @@ impl App {
 
     /// Refuses anyone who is not a current member, without saying whether
     /// the room exists.
-    fn check_member(&self, peer: PeerId, room: &str) -> AppResult<Option<PeerResponse>> {
+    fn check_member(&self, peer: PeerId, room: &str) -> ServiceResult<Option<PeerResponse>> {
         if self.store.is_member(room, &peer.to_string())? && self.store.room(room)?.is_some() {
             return Ok(None);
         }
@@ -87,7 +89,7 @@ impl App {
         Ok(Some(PeerResponse::Refused { reason: RefuseReason::UnknownRoom }))
     }
 
-    pub fn handle_sync(&self, peer: PeerId, room: &str, theirs: Vec<Digest>) -> AppResult<PeerResponse> {
+    pub fn handle_sync(&self, peer: PeerId, room: &str, theirs: Vec<Digest>) -> ServiceResult<PeerResponse> {
         if let Some(refusal) = self.check_member(peer, room)? {
             return Ok(refusal);
         }
@@ -107,7 +109,7 @@ impl App {
         Ok(PeerResponse::SyncIds { authors, ids })
     }
 
-    pub fn handle_fetch(&self, peer: PeerId, room: &str, ids: &[String]) -> AppResult<PeerResponse> {
+    pub fn handle_fetch(&self, peer: PeerId, room: &str, ids: &[String]) -> ServiceResult<PeerResponse> {
         if let Some(refusal) = self.check_member(peer, room)? {
             return Ok(refusal);
         }
@@ -115,7 +117,7 @@ impl App {
         Ok(PeerResponse::Entries { entries: self.store.entries_by_ids(room, ids, BATCH_BYTES)? })
     }
 
-    pub async fn handle_push(self: &Arc<Self>, peer: PeerId, room: &str, mut entries: Vec<Entry>) -> AppResult<PeerResponse> {
+    pub async fn handle_push(self: &Arc<Self>, peer: PeerId, room: &str, mut entries: Vec<Entry>) -> ServiceResult<PeerResponse> {
         if let Some(refusal) = self.check_member(peer, room)? {
             return Ok(refusal);
         }
@@ -134,9 +136,9 @@ impl App {
         let accepted = result.inserted.len() as u32;
         if !result.inserted.is_empty() {
             let fresh = result.inserted.into_iter().map(|v| v.entry).collect();
-            let app = self.clone();
+            let rooms = self.clone();
             let room = room.to_string();
-            tokio::spawn(async move { app.spread(&room, fresh, Some(peer)).await });
+            tokio::spawn(async move { rooms.spread(&room, fresh, Some(peer)).await });
         }
         Ok(PeerResponse::Ack { accepted })
     }

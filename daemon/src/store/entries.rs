@@ -4,7 +4,7 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{now_ms, Result, Store, StoreError};
-use crate::room::entry::{Body, Entry, Verified};
+use crate::entry::{Body, Entry, Verified};
 use crate::wire::Digest;
 
 /// What a batch did.
@@ -44,7 +44,7 @@ impl Store {
             }
             match e.verify() {
                 Ok(v) => verified.push(v),
-                Err(crate::room::entry::EntryError::BadSignature) => out.bad_signature += 1,
+                Err(crate::entry::EntryError::BadSignature) => out.bad_signature += 1,
                 Err(_) => out.malformed += 1,
             }
         }

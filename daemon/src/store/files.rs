@@ -4,7 +4,9 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{Result, Store, StoreError};
-use crate::room::entry::{Body, Entry};
+use apero_control::TransferState;
+
+use crate::entry::{Body, Entry};
 
 #[derive(Debug, Clone)]
 pub struct OfferRow {
@@ -40,7 +42,7 @@ pub struct DownloadRow {
     pub part: String,
     pub hashes: Option<Vec<u8>>,
     pub bitmap: Vec<u8>,
-    pub state: String,
+    pub state: TransferState,
     pub final_path: Option<String>,
     pub error: Option<String>,
 }
@@ -158,7 +160,7 @@ impl Store {
             "INSERT OR REPLACE INTO downloads (file, room, name, size, chunk_size, dir, part, hashes, bitmap, state, final_path, error, created_ms)
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
             params![
-                d.file, d.room, d.name, d.size as i64, d.chunk_size, d.dir, d.part, d.hashes, d.bitmap, d.state, d.final_path, d.error,
+                d.file, d.room, d.name, d.size as i64, d.chunk_size, d.dir, d.part, d.hashes, d.bitmap, d.state.as_str(), d.final_path, d.error,
                 super::now_ms() as i64
             ],
         )?;
@@ -173,10 +175,10 @@ impl Store {
         Ok(())
     }
 
-    pub fn download_state(&self, file: &str, state: &str, final_path: Option<&str>, error: Option<&str>) -> Result<()> {
+    pub fn download_state(&self, file: &str, state: TransferState, final_path: Option<&str>, error: Option<&str>) -> Result<()> {
         let n = self.lock().execute(
             "UPDATE downloads SET state = ?2, final_path = COALESCE(?3, final_path), error = ?4 WHERE file = ?1",
-            params![file, state, final_path, error],
+            params![file, state.as_str(), final_path, error],
         )?;
         if n == 0 {
             return Err(StoreError::Corrupt(format!("no download {file}")));
@@ -201,7 +203,12 @@ fn download_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DownloadRow> {
         part: r.get(6)?,
         hashes: r.get(7)?,
         bitmap: r.get(8)?,
-        state: r.get(9)?,
+        state: {
+            let s: String = r.get(9)?;
+            // An unknown word (a newer version's state) reads as paused:
+            // resumable, never silently done.
+            TransferState::ALL.iter().copied().find(|t| t.as_str() == s).unwrap_or(TransferState::Paused)
+        },
         final_path: r.get(10)?,
         error: r.get(11)?,
     })

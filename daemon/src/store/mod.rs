@@ -33,6 +33,14 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// For writes whose failure must not stop what the caller is doing
+/// (bookkeeping, progress): logged, and the next write tries again.
+pub fn log_error<T>(r: Result<T>) {
+    if let Err(e) = r {
+        tracing::warn!("database: {e}");
+    }
+}
+
 pub struct Store {
     conn: Mutex<Connection>,
 }

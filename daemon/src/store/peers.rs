@@ -18,6 +18,11 @@ impl Store {
         Ok(())
     }
 
+    /// What we last heard of a peer's addresses, parsed; none on error.
+    pub fn known_addrs(&self, peer: &str) -> Vec<libp2p::Multiaddr> {
+        self.addrs(peer).unwrap_or_default().iter().filter_map(|a| a.parse().ok()).collect()
+    }
+
     pub fn addrs(&self, peer: &str) -> Result<Vec<String>> {
         let json: Option<String> =
             self.lock().query_row("SELECT addrs FROM peers WHERE peer_id = ?1", [peer], |r| r.get(0)).optional()?;

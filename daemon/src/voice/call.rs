@@ -1,20 +1,26 @@
-//! Calls as the daemon sees them: which peers are in which room's call, our
-//! own call (at most one), signaling over the room protocol, and admission of
-//! incoming voice streams.
+//! The call service: which peers are in which room's call, our own call (at
+//! most one), signaling over the room protocol, and admission of incoming
+//! voice streams. The audio itself runs in [`Engine`]; per-peer state lives
+//! in one [`PeerVoice`] each, inside [`Shared`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
-use apero_control::{AudioDevicesInfo, CallStatus, Event, Participant};
+use apero_control::{AudioDevicesInfo, CallPath, CallStatus, Event, Participant};
 use libp2p::PeerId;
 
 use super::backend::{self, BackendConfig};
 use super::codec::Decoder;
-use super::engine::{lock, Engine, Shared};
+use super::engine::{lock, Engine, PeerVoice, Shared};
 use super::jitter::JitterBuffer;
 use super::transport::{self, Admission, Design, VoiceCounters};
-use crate::app::{App, AppError, AppResult};
+use crate::counters::Counters;
+use crate::error::{ServiceError, ServiceResult};
+use crate::events::EventSink;
+use crate::handles::InCall;
+use crate::node::Node;
+use crate::store::{RoomRow, Store};
 use crate::wire::{PeerRequest, PeerResponse, RefuseReason};
 
 #[derive(Debug, Clone)]
@@ -31,36 +37,70 @@ struct LocalCall {
     shared: Arc<Shared>,
 }
 
-pub struct Voice {
+/// What the call service is given.
+pub struct CallDeps {
+    pub store: Arc<Store>,
+    pub node: Node,
+    pub events: EventSink,
+    pub counters: Arc<Counters>,
+    /// Set while we are in a call: file transfers read it.
+    pub in_call: InCall,
+    /// Our display name, for our own line in `call status`.
+    pub name: String,
+    /// The encoder's clean-path bitrate, kbit/s (0: the default).
+    pub kbps: u32,
+}
+
+pub struct Calls {
+    deps: CallDeps,
+    peer_id: PeerId,
     config: Mutex<VoiceConfig>,
     local: Mutex<Option<LocalCall>>,
     /// Who we know to be in each room's call (other peers only).
     remote: Mutex<HashMap<String, HashSet<PeerId>>>,
-    control: libp2p_stream::Control,
     pub counters: Arc<VoiceCounters>,
 }
 
-impl Voice {
-    pub fn new(config: VoiceConfig, control: libp2p_stream::Control) -> Result<Voice, backend::AudioError> {
+fn audio(what: &str) -> impl Fn(backend::AudioError) -> ServiceError + '_ {
+    move |e| ServiceError::Audio(format!("{what}: {e}"))
+}
+
+/// A participant's numbers, taken under the peers lock and turned into a
+/// [`Participant`] after it is released (names come from the database).
+struct Snapshot {
+    peer: PeerId,
+    speaking: bool,
+    muted: bool,
+    loss_pct: f64,
+    jitter_ms: f64,
+    target_ms: f64,
+    stats: Option<serde_json::Value>,
+}
+
+impl Calls {
+    pub fn new(config: VoiceConfig, deps: CallDeps) -> Result<Arc<Calls>, backend::AudioError> {
         // Fail at start, not at the first call, when the backend is misconfigured.
         backend::by_name(&config.backend, &config.audio)?;
-        Ok(Voice {
+        Ok(Arc::new(Calls {
+            peer_id: deps.node.peer_id,
+            deps,
             config: Mutex::new(config),
             local: Mutex::new(None),
             remote: Mutex::new(HashMap::new()),
-            control,
             counters: Arc::new(VoiceCounters::default()),
-        })
+        }))
     }
 
-    pub fn control(&self) -> libp2p_stream::Control {
-        self.control.clone()
+    /// Starts accepting voice streams, admitted by this service.
+    pub fn spawn_accept_loop(self: &Arc<Self>) {
+        let admission: Arc<dyn Admission> = Arc::new(CallAdmission(Arc::downgrade(self)));
+        tokio::spawn(transport::accept_loop(self.deps.node.streams.clone(), admission, self.counters.clone()));
     }
 
-    /// Whether we are in a call (in any room): file transfers then pace
-    /// themselves so the call keeps the path.
-    pub fn in_call(&self) -> bool {
-        lock(&self.local).is_some()
+    /// Voice drops for `status`.
+    pub fn dropped(&self) -> u64 {
+        let v = &self.counters;
+        v.bad.load(Ordering::Relaxed) + v.flooded.load(Ordering::Relaxed) + v.refused_streams.load(Ordering::Relaxed)
     }
 
     pub fn call_size(&self, room: &str) -> (usize, bool) {
@@ -68,18 +108,10 @@ impl Voice {
         let me = lock(&self.local).as_ref().is_some_and(|c| c.room == room);
         (others + me as usize, me)
     }
-}
 
-fn room_bytes(room: &str) -> AppResult<[u8; 16]> {
-    let mut b = [0u8; 16];
-    hex::decode_to_slice(room, &mut b).map_err(|_| AppError::NotFound("corrupt room id".into()))?;
-    Ok(b)
-}
-
-impl App {
     fn participants(&self, room: &str) -> Vec<String> {
-        let mut v: Vec<String> = lock(&self.voice.remote).get(room).map(|s| s.iter().map(|p| p.to_string()).collect()).unwrap_or_default();
-        if lock(&self.voice.local).as_ref().is_some_and(|c| c.room == room) {
+        let mut v: Vec<String> = lock(&self.remote).get(room).map(|s| s.iter().map(|p| p.to_string()).collect()).unwrap_or_default();
+        if lock(&self.local).as_ref().is_some_and(|c| c.room == room) {
             v.push(self.peer_id.to_string());
         }
         v.sort();
@@ -87,52 +119,50 @@ impl App {
     }
 
     fn announce_call(&self, room: &str) {
-        self.emit(Event::CallChanged { room: room.to_string(), participants: self.participants(room) });
+        self.deps.events.emit(Event::CallChanged { room: room.to_string(), participants: self.participants(room) });
     }
 
     /// Starts receiving from and sending to `peer` in our call.
     fn add_to_local_call(&self, peer: PeerId) {
-        let local = lock(&self.voice.local);
+        let local = lock(&self.local);
         let Some(call) = local.as_ref() else { return };
-        let design = lock(&self.voice.config).design;
+        let design = lock(&self.config).design;
         let mut peers = lock(&call.shared.peers);
         if !peers.contains_key(&peer) {
             match Decoder::new() {
                 Ok(d) => {
-                    peers.insert(peer, JitterBuffer::new(d));
+                    peers.insert(peer, PeerVoice::new(JitterBuffer::new(d)));
                 }
                 Err(e) => return tracing::error!("opus decoder: {e}"),
             }
         }
-        drop(peers);
-        let mut senders = lock(&call.shared.senders);
-        if !senders.get(&peer).is_some_and(|tx| !tx.is_closed()) {
-            let tx = transport::spawn_sender(self.voice.control(), peer, call.room_bytes, call.shared.clone(), self.voice.counters.clone(), design);
-            senders.insert(peer, tx);
+        if let Some(p) = peers.get_mut(&peer) {
+            if !p.sender.as_ref().is_some_and(|tx| !tx.is_closed()) {
+                let streams = self.deps.node.streams.clone();
+                p.sender = Some(transport::spawn_sender(streams, peer, call.room_bytes, call.shared.clone(), self.counters.clone(), design));
+            }
         }
     }
 
     fn remove_from_local_call(&self, peer: &PeerId) {
-        if let Some(call) = lock(&self.voice.local).as_ref() {
-            lock(&call.shared.senders).remove(peer);
+        if let Some(call) = lock(&self.local).as_ref() {
             lock(&call.shared.peers).remove(peer);
-            lock(&call.shared.reported_loss).remove(peer);
         }
     }
 
     async fn signal(self: &Arc<Self>, room: &str, joined: bool, only: Option<PeerId>) {
-        let Ok(info) = self.node.info().await else { return };
+        let Ok(info) = self.deps.node.info().await else { return };
         let mut asks = Vec::new();
         for p in info.peers {
-            if only.is_some_and(|o| o != p.peer) || !self.store.is_member(room, &p.peer.to_string()).unwrap_or(false) {
+            if only.is_some_and(|o| o != p.peer) || !self.deps.store.is_member(room, &p.peer.to_string()).unwrap_or(false) {
                 continue;
             }
-            let app = self.clone();
+            let calls = self.clone();
             let room = room.to_string();
             asks.push(tokio::spawn(async move {
                 let req = PeerRequest::Call { room: room.clone(), joined };
-                if let Ok(PeerResponse::CallState { in_call }) = app.node.request(p.peer, vec![], req).await {
-                    app.note_remote(&room, p.peer, in_call);
+                if let Ok(PeerResponse::CallState { in_call }) = calls.deps.node.request(p.peer, vec![], req).await {
+                    calls.note_remote(&room, p.peer, in_call);
                 }
             }));
         }
@@ -143,11 +173,15 @@ impl App {
 
     fn note_remote(&self, room: &str, peer: PeerId, in_call: bool) {
         let changed = {
-            let mut remote = lock(&self.voice.remote);
+            let mut remote = lock(&self.remote);
             let set = remote.entry(room.to_string()).or_default();
-            if in_call { set.insert(peer) } else { set.remove(&peer) }
+            if in_call {
+                set.insert(peer)
+            } else {
+                set.remove(&peer)
+            }
         };
-        let ours = lock(&self.voice.local).as_ref().is_some_and(|c| c.room == room);
+        let ours = lock(&self.local).as_ref().is_some_and(|c| c.room == room);
         if ours {
             if in_call {
                 self.add_to_local_call(peer);
@@ -160,104 +194,132 @@ impl App {
         }
     }
 
-    pub async fn call_join(self: &Arc<Self>, room: &str) -> AppResult<CallStatus> {
-        let room = self.resolve_room(room)?;
-        if lock(&self.voice.local).as_ref().is_some_and(|c| c.room == room.id) {
-            return self.call_status().await;
+    pub async fn join(self: &Arc<Self>, room: &RoomRow) -> ServiceResult<CallStatus> {
+        if lock(&self.local).as_ref().is_some_and(|c| c.room == room.id) {
+            return self.status().await;
         }
-        self.call_leave().await?;
-        let config = lock(&self.voice.config).clone();
-        let backend = backend::by_name(&config.backend, &config.audio).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        self.leave().await?;
+        let room_bytes = room_bytes(&room.id)?;
+        let config = lock(&self.config).clone();
+        let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
         let shared = Shared::new();
-        let engine = Engine::start(backend.as_ref(), shared.clone()).map_err(|e| AppError::BadRequest(format!("cannot start audio: {e}")))?;
-        *lock(&self.voice.local) = Some(LocalCall { room: room.id.clone(), room_bytes: room_bytes(&room.id)?, engine, shared });
-        let known: Vec<PeerId> = lock(&self.voice.remote).get(&room.id).map(|s| s.iter().copied().collect()).unwrap_or_default();
+        let engine = Engine::start(backend.as_ref(), shared.clone(), self.deps.kbps).map_err(audio("cannot start audio"))?;
+        *lock(&self.local) = Some(LocalCall { room: room.id.clone(), room_bytes, engine, shared });
+        self.deps.in_call.set(true);
+        let known: Vec<PeerId> = lock(&self.remote).get(&room.id).map(|s| s.iter().copied().collect()).unwrap_or_default();
         for p in known {
             self.add_to_local_call(p);
         }
         self.announce_call(&room.id);
         self.signal(&room.id, true, None).await;
         tracing::info!(room = %room.id, backend = %config.backend, "joined the call");
-        self.call_status().await
+        self.status().await
     }
 
-    pub async fn call_leave(self: &Arc<Self>) -> AppResult<()> {
-        let Some(call) = lock(&self.voice.local).take() else { return Ok(()) };
+    pub async fn leave(self: &Arc<Self>) -> ServiceResult<()> {
+        let Some(call) = lock(&self.local).take() else { return Ok(()) };
+        self.deps.in_call.set(false);
         let room = call.room.clone();
-        lock(&call.shared.senders).clear();
+        // Closing the queues ends the sender tasks.
+        for p in lock(&call.shared.peers).values_mut() {
+            p.sender = None;
+        }
         let stopped = tokio::task::spawn_blocking(move || call.engine.stop()).await;
         self.announce_call(&room);
         self.signal(&room, false, None).await;
         tracing::info!(%room, "left the call");
         match stopped {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(AppError::BadRequest(format!("the audio backend did not stop cleanly: {e}"))),
-            Err(_) => Err(AppError::BadRequest("the audio backend panicked while stopping".into())),
+            Ok(Err(e)) => Err(ServiceError::Audio(format!("the audio backend did not stop cleanly: {e}"))),
+            Err(e) => Err(ServiceError::Internal(format!("the audio backend panicked while stopping: {e}"))),
         }
     }
 
-    pub async fn set_muted(&self, muted: bool) -> AppResult<CallStatus> {
-        match lock(&self.voice.local).as_ref() {
+    pub async fn set_muted(&self, muted: bool) -> ServiceResult<CallStatus> {
+        match lock(&self.local).as_ref() {
             Some(c) => c.shared.muted.store(muted, Ordering::Relaxed),
-            None => return Err(AppError::NotFound("you are in no call; join one with `apero call join ROOM`".into())),
+            None => return Err(ServiceError::NotFound("you are in no call; join one with `apero call join ROOM`".into())),
         }
-        self.call_status().await
+        self.status().await
     }
 
-    pub async fn call_status(&self) -> AppResult<CallStatus> {
+    pub async fn status(&self) -> ServiceResult<CallStatus> {
         let links: HashMap<PeerId, (bool, Option<f64>)> = self
+            .deps
             .node
             .info()
             .await
             .map(|i| i.peers.into_iter().map(|p| (p.peer, (p.relayed, p.rtt.map(|d| d.as_secs_f64() * 1000.0)))).collect())
             .unwrap_or_default();
-        let local = lock(&self.voice.local);
-        let backend = lock(&self.voice.config).backend.clone();
-        let Some(call) = local.as_ref() else {
+        let backend = lock(&self.config).backend.clone();
+        // Everything is copied out under the locks; the database is asked
+        // only after they are released.
+        let taken = lock(&self.local).as_ref().map(|call| {
+            let peers: Vec<Snapshot> = lock(&call.shared.peers)
+                .iter()
+                .map(|(peer, p)| Snapshot {
+                    peer: *peer,
+                    speaking: p.jitter.speaking(),
+                    muted: p.jitter.muted(),
+                    loss_pct: p.jitter.loss_pct,
+                    jitter_ms: p.jitter.jitter_ms(),
+                    target_ms: p.jitter.target_ms(),
+                    stats: serde_json::to_value(p.jitter.stats).ok(),
+                })
+                .collect();
+            let s = &call.shared;
+            let me = (s.speaking.load(Ordering::Relaxed), s.muted.load(Ordering::Relaxed), s.sent_bytes.load(Ordering::Relaxed));
+            let timing = serde_json::to_value(call.engine.timing()).ok();
+            (call.room.clone(), peers, me, timing)
+        });
+        let Some((room, peers, (speaking, muted, sent_bytes), timing)) = taken else {
             return Ok(CallStatus { room: None, room_name: None, muted: false, backend, participants: vec![], timing: None, sent_bytes: 0 });
         };
-        let name = self.store.room(&call.room)?.map(|r| r.name);
-        let me = self.peer_id.to_string();
+        let store = &self.deps.store;
         let mut participants = vec![Participant {
-            peer_id: me,
-            name: self.name.clone(),
+            peer_id: self.peer_id.to_string(),
+            name: self.deps.name.clone(),
             is_self: true,
-            speaking: call.shared.speaking.load(Ordering::Relaxed),
-            muted: call.shared.muted.load(Ordering::Relaxed),
-            path: "local".into(),
+            speaking,
+            muted,
+            path: CallPath::Local,
             rtt_ms: None,
             loss_pct: 0.0,
             jitter_ms: 0.0,
             latency_ms: None,
             stats: None,
         }];
-        for (peer, jb) in lock(&call.shared.peers).iter() {
-            let link = links.get(peer);
+        for p in peers {
+            let link = links.get(&p.peer);
             let rtt = link.and_then(|l| l.1);
             participants.push(Participant {
-                peer_id: peer.to_string(),
-                name: self.store.author_name(&call.room, &peer.to_string()).unwrap_or_default(),
+                peer_id: p.peer.to_string(),
+                name: store.author_name(&room, &p.peer.to_string()).unwrap_or_default(),
                 is_self: false,
-                speaking: jb.speaking(),
-                muted: jb.muted(),
-                path: link.map(|l| if l.0 { "relayed" } else { "direct" }).unwrap_or("unknown").to_string(),
+                speaking: p.speaking,
+                muted: p.muted,
+                path: match link {
+                    Some((true, _)) => CallPath::Relayed,
+                    Some((false, _)) => CallPath::Direct,
+                    None => CallPath::Unknown,
+                },
                 rtt_ms: rtt,
-                loss_pct: (jb.loss_pct * 10.0).round() / 10.0,
-                jitter_ms: (jb.jitter_ms() * 10.0).round() / 10.0,
+                loss_pct: (p.loss_pct * 10.0).round() / 10.0,
+                jitter_ms: (p.jitter_ms * 10.0).round() / 10.0,
                 // One-way network time, the jitter buffer, one frame to fill,
                 // one in the playback ring, and Opus' look-ahead.
-                latency_ms: rtt.map(|r| (r / 2.0 + jb.target_ms() + 10.0 + 10.0 + 6.5).round()),
-                stats: serde_json::to_value(jb.stats).ok(),
+                latency_ms: rtt.map(|r| (r / 2.0 + p.target_ms + 10.0 + 10.0 + 6.5).round()),
+                stats: p.stats,
             });
         }
-        let timing = serde_json::to_value(call.engine.timing()).ok();
-        Ok(CallStatus { room: Some(call.room.clone()), room_name: name, muted: call.shared.muted.load(Ordering::Relaxed), backend, participants, timing, sent_bytes: call.shared.sent_bytes.load(Ordering::Relaxed) })
+        let room_name = store.room(&room)?.map(|r| r.name);
+        Ok(CallStatus { room: Some(room), room_name, muted, backend, participants, timing, sent_bytes })
     }
 
-    pub fn audio_devices(&self) -> AppResult<AudioDevicesInfo> {
-        let config = lock(&self.voice.config).clone();
-        let b = backend::by_name(&config.backend, &config.audio).map_err(|e| AppError::BadRequest(e.to_string()))?;
-        let d = b.devices().map_err(|e| AppError::BadRequest(e.to_string()))?;
+    pub fn audio_devices(&self) -> ServiceResult<AudioDevicesInfo> {
+        let config = lock(&self.config).clone();
+        let b = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
+        let d = b.devices().map_err(audio("cannot list sound devices"))?;
         Ok(AudioDevicesInfo {
             backend: config.backend,
             inputs: d.inputs,
@@ -270,9 +332,9 @@ impl App {
     }
 
     /// Switches devices; a running call moves to them at once.
-    pub async fn audio_use(self: &Arc<Self>, input: Option<String>, output: Option<String>) -> AppResult<AudioDevicesInfo> {
+    pub async fn audio_use(&self, input: Option<String>, output: Option<String>) -> ServiceResult<AudioDevicesInfo> {
         {
-            let mut config = lock(&self.voice.config);
+            let mut config = lock(&self.config);
             if input.is_some() {
                 config.audio.input = input;
             }
@@ -280,16 +342,16 @@ impl App {
                 config.audio.output = output;
             }
         }
-        let room = lock(&self.voice.local).as_ref().map(|c| c.room.clone());
-        if let Some(room) = room {
-            let config = lock(&self.voice.config).clone();
-            let backend = backend::by_name(&config.backend, &config.audio).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let in_call = lock(&self.local).as_ref().map(|c| c.room.clone());
+        if let Some(room) = in_call {
+            let config = lock(&self.config).clone();
+            let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
             let old = {
-                let mut local = lock(&self.voice.local);
+                let mut local = lock(&self.local);
                 match local.as_mut() {
                     Some(call) => {
-                        let engine = Engine::start(backend.as_ref(), call.shared.clone())
-                            .map_err(|e| AppError::BadRequest(format!("cannot open the new devices: {e}")))?;
+                        let engine = Engine::start(backend.as_ref(), call.shared.clone(), self.deps.kbps)
+                            .map_err(audio("cannot open the new devices"))?;
                         Some(std::mem::replace(&mut call.engine, engine))
                     }
                     None => None,
@@ -304,29 +366,29 @@ impl App {
     }
 
     /// Peer side of signaling.
-    pub fn handle_call(&self, peer: PeerId, room: &str, joined: bool) -> AppResult<PeerResponse> {
-        if !self.store.is_member(room, &peer.to_string())? {
-            crate::app::Counters::bump(&self.counters.not_members, 1);
+    pub fn handle_call(&self, peer: PeerId, room: &str, joined: bool) -> ServiceResult<PeerResponse> {
+        if !self.deps.store.is_member(room, &peer.to_string())? {
+            Counters::bump(&self.deps.counters.not_members, 1);
             return Ok(PeerResponse::Refused { reason: RefuseReason::UnknownRoom });
         }
         self.note_remote(room, peer, joined);
-        let in_call = lock(&self.voice.local).as_ref().is_some_and(|c| c.room == room);
+        let in_call = lock(&self.local).as_ref().is_some_and(|c| c.room == room);
         Ok(PeerResponse::CallState { in_call })
     }
 
     /// A member connected: if we are in a call of a room we share, tell it.
-    pub async fn call_on_connect(self: &Arc<Self>, peer: PeerId) {
-        let room = lock(&self.voice.local).as_ref().map(|c| c.room.clone());
+    pub async fn on_connect(self: &Arc<Self>, peer: PeerId) {
+        let room = lock(&self.local).as_ref().map(|c| c.room.clone());
         if let Some(room) = room {
-            if self.store.is_member(&room, &peer.to_string()).unwrap_or(false) {
+            if self.deps.store.is_member(&room, &peer.to_string()).unwrap_or(false) {
                 self.signal(&room, true, Some(peer)).await;
             }
         }
     }
 
-    pub fn call_on_disconnect(&self, peer: PeerId) {
+    pub fn on_disconnect(&self, peer: PeerId) {
         let rooms: Vec<String> = {
-            let mut remote = lock(&self.voice.remote);
+            let mut remote = lock(&self.remote);
             remote.iter_mut().filter_map(|(room, set)| set.remove(&peer).then(|| room.clone())).collect()
         };
         self.remove_from_local_call(&peer);
@@ -336,22 +398,28 @@ impl App {
     }
 }
 
-/// Incoming voice streams: only from members of the room whose call we are in.
-pub struct AppAdmission(pub std::sync::Weak<App>);
+fn room_bytes(room: &str) -> ServiceResult<[u8; 16]> {
+    let mut b = [0u8; 16];
+    hex::decode_to_slice(room, &mut b).map_err(|_| ServiceError::Internal(format!("corrupt room id {room:?} in the database")))?;
+    Ok(b)
+}
 
-impl Admission for AppAdmission {
+/// Incoming voice streams: only from members of the room whose call we are in.
+struct CallAdmission(Weak<Calls>);
+
+impl Admission for CallAdmission {
     fn admit(&self, peer: &PeerId, room: &[u8; 16]) -> Option<Arc<Shared>> {
-        let app = self.0.upgrade()?;
+        let calls = self.0.upgrade()?;
         let (room_id, shared) = {
-            let local = lock(&app.voice.local);
+            let local = lock(&calls.local);
             let call = local.as_ref().filter(|c| &c.room_bytes == room)?;
             (call.room.clone(), call.shared.clone())
         };
-        if !app.store.is_member(&room_id, &peer.to_string()).unwrap_or(false) {
+        if !calls.deps.store.is_member(&room_id, &peer.to_string()).unwrap_or(false) {
             return None;
         }
         // Hearing someone is proof enough that they are in the call.
-        app.note_remote(&room_id, *peer, true);
+        calls.note_remote(&room_id, *peer, true);
         Some(shared)
     }
 }

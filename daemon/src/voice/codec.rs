@@ -19,13 +19,14 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    pub fn new() -> Result<Encoder, opus::Error> {
+    /// `kbps`: the bitrate on a clean path (`voice_kbps` in the config, a
+    /// measurement knob; 0 for the default), clamped to 8..=128.
+    pub fn new(kbps: u32) -> Result<Encoder, opus::Error> {
         let mut inner = opus::Encoder::new(RATE, Channels::Mono, Application::Voip)?;
         inner.set_inband_fec(true)?;
         inner.set_dtx(true)?;
         inner.set_max_bandwidth(Bandwidth::Fullband)?;
-        // A measurement knob (docs/benchmarks.md): the bitrate on a clean path.
-        let base_bps = std::env::var("APERO_VOICE_KBPS").ok().and_then(|v| v.parse::<i32>().ok()).map_or(DEFAULT_BPS, |k| k.clamp(8, 128) * 1000);
+        let base_bps = if kbps == 0 { DEFAULT_BPS } else { kbps.clamp(8, 128) as i32 * 1000 };
         let mut e = Encoder { inner, buf: vec![0; MAX_PACKET], loss_pct: u8::MAX, base_bps };
         e.adapt(0)?;
         Ok(e)
@@ -99,7 +100,7 @@ mod tests {
 
     #[test]
     fn speechlike_signal_survives_and_silence_is_suppressed() {
-        let mut enc = Encoder::new().unwrap();
+        let mut enc = Encoder::new(0).unwrap();
         let mut dec = Decoder::new().unwrap();
         let mut out = [0i16; FRAME];
         let mut energy = 0f64;

@@ -29,15 +29,31 @@ pub struct OutFrame {
     pub captured: Instant,
 }
 
-/// State shared between the audio thread and the network tasks.
+/// Everything about one participant of our call, in one place: what we
+/// hear of them, how we send to them, and what they hear of us.
+pub struct PeerVoice {
+    pub jitter: JitterBuffer,
+    /// The queue of the task that sends our frames to them.
+    pub sender: Option<mpsc::Sender<Arc<OutFrame>>>,
+    /// What they report of our packets' loss, in percent.
+    pub reported_loss: u8,
+}
+
+impl PeerVoice {
+    pub fn new(jitter: JitterBuffer) -> PeerVoice {
+        PeerVoice { jitter, sender: None, reported_loss: 0 }
+    }
+}
+
+/// State shared between the audio thread and the network tasks. The one
+/// lock (`peers`) is only ever held for in-memory work: nothing that holds
+/// it waits on the network or the database, so the audio thread, which takes
+/// it every 10 ms, never stalls behind them.
 pub struct Shared {
     pub base: Instant,
     pub muted: AtomicBool,
     pub speaking: AtomicBool,
-    pub peers: Mutex<HashMap<PeerId, JitterBuffer>>,
-    pub senders: Mutex<HashMap<PeerId, mpsc::Sender<Arc<OutFrame>>>>,
-    /// What each peer reports of our packets' loss, in percent.
-    pub reported_loss: Mutex<HashMap<PeerId, u8>>,
+    pub peers: Mutex<HashMap<PeerId, PeerVoice>>,
     /// Frames not sent because a peer's queue was full.
     pub send_dropped: AtomicU64,
     pub sent_bytes: AtomicU64,
@@ -50,8 +66,6 @@ impl Shared {
             muted: AtomicBool::new(false),
             speaking: AtomicBool::new(false),
             peers: Mutex::new(HashMap::new()),
-            senders: Mutex::new(HashMap::new()),
-            reported_loss: Mutex::new(HashMap::new()),
             send_dropped: AtomicU64::new(0),
             sent_bytes: AtomicU64::new(0),
         })
@@ -82,12 +96,13 @@ const VAD_HANGOVER: u32 = 30;
 const KEEPALIVE_FRAMES: u32 = 100;
 
 impl Engine {
-    pub fn start(backend: &dyn Backend, shared: Arc<Shared>) -> Result<Engine, AudioError> {
+    /// `kbps`: the encoder's clean-path bitrate (0: the default).
+    pub fn start(backend: &dyn Backend, shared: Arc<Shared>, kbps: u32) -> Result<Engine, AudioError> {
         let (cap_tx, cap_rx) = rtrb::RingBuffer::new(CAPTURE_RING);
         let (play_tx, play_rx) = rtrb::RingBuffer::new(PLAYBACK_RING);
         // Sound cards pull in bigger, irregular chunks than the paced backends.
         let fill = if backend.name() == "cpal" { FRAME * 3 } else { FRAME };
-        let encoder = Encoder::new().map_err(|e| AudioError::Device(format!("opus: {e}")))?;
+        let encoder = Encoder::new(kbps).map_err(|e| AudioError::Device(format!("opus: {e}")))?;
         let running = backend.start(Ports { capture: cap_tx, playback: play_rx })?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
@@ -148,7 +163,7 @@ fn run(shared: Arc<Shared>, mut cap: rtrb::Consumer<i16>, mut play: rtrb::Produc
             let speaking = !muted && hang > 0;
             shared.speaking.store(speaking, Ordering::Relaxed);
             let flags = if speaking { FLAG_SPEAKING } else { 0 } | if muted { FLAG_MUTED } else { 0 };
-            let loss = lock(&shared.reported_loss).values().copied().max().unwrap_or(0);
+            let loss = lock(&shared.peers).values().map(|p| p.reported_loss).max().unwrap_or(0);
             let _ = enc.adapt(loss);
             let payload = if muted { None } else { enc.encode(&frame).ok().flatten().map(<[u8]>::to_vec) };
             let packet = match payload {
@@ -175,7 +190,7 @@ fn run(shared: Arc<Shared>, mut cap: rtrb::Consumer<i16>, mut play: rtrb::Produc
             };
             if let Some(p) = packet {
                 let p = Arc::new(p);
-                for tx in lock(&shared.senders).values() {
+                for tx in lock(&shared.peers).values().filter_map(|p| p.sender.as_ref()) {
                     if tx.try_send(p.clone()).is_err() {
                         shared.send_dropped.fetch_add(1, Ordering::Relaxed);
                     }
@@ -187,18 +202,14 @@ fn run(shared: Arc<Shared>, mut cap: rtrb::Consumer<i16>, mut play: rtrb::Produc
         while queued < fill && play.slots() >= FRAME {
             mixer.clear();
             let now = shared.now_ms();
-            for jb in lock(&shared.peers).values_mut() {
-                if jb.pop(now, &mut peer_frame) {
+            for p in lock(&shared.peers).values_mut() {
+                if p.jitter.pop(now, &mut peer_frame) {
                     mixer.add(&peer_frame);
                 }
             }
             mixer.finish(&mut out);
-            if let Ok(mut chunk) = play.write_chunk_uninit(FRAME) {
-                let (a, b) = chunk.as_mut_slices();
-                for (dst, src) in a.iter_mut().chain(b.iter_mut()).zip(out.iter()) {
-                    dst.write(*src);
-                }
-                unsafe { chunk.commit_all() };
+            if let Ok(chunk) = play.write_chunk_uninit(FRAME) {
+                chunk.fill_from_iter(out.iter().copied());
             }
             queued += FRAME;
         }

@@ -304,7 +304,7 @@ mod tests {
     use crate::voice::codec::Encoder;
 
     fn packets(n: u32) -> Vec<VoiceFrame> {
-        let mut enc = Encoder::new().unwrap();
+        let mut enc = Encoder::new(0).unwrap();
         (0..n)
             .map(|i| {
                 let mut f = [0i16; FRAME];

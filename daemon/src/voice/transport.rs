@@ -55,7 +55,7 @@ fn encode(frame: &OutFrame, loss: u8, buf: &mut Vec<u8>) {
 }
 
 fn loss_of(shared: &Shared, peer: &PeerId) -> u8 {
-    lock(&shared.peers).get(peer).map(|jb| jb.loss_pct.round() as u8).unwrap_or(0)
+    lock(&shared.peers).get(peer).map(|p| p.jitter.loss_pct.round() as u8).unwrap_or(0)
 }
 
 /// Starts the task that sends our frames to `peer`; returns its queue.
@@ -224,10 +224,12 @@ async fn receive(peer: PeerId, mut stream: libp2p::Stream, admission: Arc<dyn Ad
             counters.bad.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        lock(&shared.reported_loss).insert(peer, frame.loss);
         let now_ms = shared.now_ms();
         match lock(&shared.peers).get_mut(&peer) {
-            Some(jb) => jb.push(frame, now_ms),
+            Some(p) => {
+                p.reported_loss = frame.loss;
+                p.jitter.push(frame, now_ms);
+            }
             // The peer left the call while this stream was open.
             None => return,
         }

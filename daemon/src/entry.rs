@@ -13,6 +13,10 @@ use apero_control::MAX_MESSAGE_BYTES;
 
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_ROOM_NAME_CHARS: usize = 100;
+/// Chunk sizes an offer may declare: small enough to verify and resend
+/// cheaply, large enough that the chunk-hash list stays short.
+pub const MIN_CHUNK: u32 = 16 * 1024;
+pub const MAX_CHUNK: u32 = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -157,7 +161,7 @@ impl Entry {
                 if !is_file_id(file) || name.is_empty() || name.len() > MAX_FILE_NAME_BYTES || mime.len() > MAX_MIME_BYTES {
                     return Err(EntryError::Malformed("file offer"));
                 }
-                if !(crate::files::MIN_CHUNK..=crate::files::MAX_CHUNK).contains(chunk_size) {
+                if !(MIN_CHUNK..=MAX_CHUNK).contains(chunk_size) {
                     return Err(EntryError::Malformed("chunk size"));
                 }
             }

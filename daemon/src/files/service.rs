@@ -1,0 +1,87 @@
+//! The file service: offers, serving chunks and downloads. It owns the
+//! running downloads; it publishes offers and "have" entries through the
+//! room service's [`Publisher`] handle, reads whether we are in a call from
+//! [`InCall`], and hears of new offers as an [`EntryListener`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use apero_control::Event;
+use libp2p::PeerId;
+
+use super::transfer::Running;
+use crate::counters::Counters;
+use crate::entry::{Body, Verified};
+use crate::events::EventSink;
+use crate::handles::{EntryListener, InCall, Publisher};
+use crate::node::Node;
+use crate::store::Store;
+
+/// What the file service is given.
+pub struct FileDeps {
+    pub store: Arc<Store>,
+    pub node: Node,
+    pub events: EventSink,
+    pub counters: Arc<Counters>,
+    pub publisher: Arc<dyn Publisher>,
+    pub in_call: InCall,
+    /// `--upload-limit`, kbit/s over everything we serve (0: none).
+    pub upload_limit_kbit: u64,
+    /// Downloads pace themselves while a call runs (off only to measure
+    /// what a call suffers without it).
+    pub pace_transfers: bool,
+}
+
+pub struct Files {
+    pub(super) deps: FileDeps,
+    pub(super) peer_id: PeerId,
+    /// Downloads under way, by file id.
+    pub(super) running: Mutex<HashMap<String, Arc<Running>>>,
+}
+
+impl Files {
+    /// Downloads that were running when the daemon stopped are marked
+    /// paused here.
+    pub fn new(deps: FileDeps) -> Arc<Files> {
+        let files = Arc::new(Files { peer_id: deps.node.peer_id, deps, running: Mutex::default() });
+        files.pause_interrupted();
+        files
+    }
+
+    /// Starts serving chunks to room members.
+    pub fn spawn_server(self: &Arc<Self>) {
+        tokio::spawn(super::serve::accept_loop(self.deps.node.streams.clone(), self.clone(), self.deps.upload_limit_kbit));
+    }
+
+    pub(super) fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Running>>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn in_call(&self) -> bool {
+        self.deps.in_call.get()
+    }
+
+    pub(super) fn peer_label(&self, peer: &PeerId) -> String {
+        self.deps.store.peer_name(&peer.to_string()).ok().flatten().unwrap_or_else(|| peer.to_string())
+    }
+
+    pub(super) fn emit(&self, event: Event) {
+        self.deps.events.emit(event);
+    }
+
+    pub(super) fn bad_input(&self) {
+        Counters::bump(&self.deps.counters.files, 1);
+    }
+}
+
+impl EntryListener for Files {
+    fn inserted(&self, room: &str, entries: &[Verified]) {
+        for v in entries {
+            if let Body::Offer { file, .. } = &v.entry.body {
+                if let Ok(Some(info)) = self.file_info(room, file) {
+                    self.emit(Event::FileOffered { room: room.to_string(), file: info });
+                }
+            }
+        }
+    }
+}
