@@ -70,8 +70,7 @@ fn three_members_chat_sync_and_agree_on_order() {
 fn killed_member_comes_back_with_everything() {
     let mut a = Daemon::start("alice");
     let b = Daemon::start("bob");
-    let room = a.create_room("soirée");
-    b.json(&["join", &a.invite(&room, &[])]);
+    let room = a.room_with("soirée", &[&b]);
     // Acknowledged messages survive kill -9 right after the acknowledgement.
     for i in 0..10 {
         a.json(&["say", &room, &format!("before {i}")]);
@@ -95,8 +94,7 @@ fn late_member_gets_history_from_any_online_member() {
     let mut a = Daemon::start("alice");
     let b = Daemon::start("bob");
     let c = Daemon::start("carol");
-    let room = a.create_room("atelier");
-    b.json(&["join", &a.invite(&room, &[])]);
+    let room = a.room_with("atelier", &[&b]);
     a.json(&["say", &room, "slides are ready"]);
     b.wait_history_len(&room, 1);
     a.kill9();
@@ -109,8 +107,7 @@ fn late_member_gets_history_from_any_online_member() {
 fn leave_is_announced_and_limits_hold() {
     let a = Daemon::start("alice");
     let b = Daemon::start("bob");
-    let room = a.create_room("club");
-    b.json(&["join", &a.invite(&room, &[])]);
+    let room = a.room_with("club", &[&b]);
 
     let (kind, msg) = a.json_err(&["say", &room, &"x".repeat(16 * 1024 + 1)]);
     assert_eq!(kind, "too_large", "{msg}");
@@ -135,8 +132,7 @@ fn chat_sends_typed_lines_and_shows_new_messages() {
 
     let a = Daemon::start("alice");
     let b = Daemon::start("bob");
-    let room = a.create_room("live");
-    b.json(&["join", &a.invite(&room, &[])]);
+    let room = a.room_with("live", &[&b]);
     a.json(&["say", &room, "earlier"]);
     b.wait_history_len(&room, 1);
 
@@ -178,17 +174,15 @@ fn chat_sends_typed_lines_and_shows_new_messages() {
     assert!(st.success());
 }
 
-/// The same in a real terminal, through tmux, when tmux is installed.
+/// The same in a real terminal, through tmux.
 #[test]
 fn chat_works_in_a_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("!!!!! SKIPPED chat_works_in_a_terminal: tmux is not installed (the test command installs it when root)");
-        return;
+    if common::which("tmux").is_none() {
+        return common::skip("tmux", "it plays the terminal (scripts/test.sh installs it when root)");
     }
     let a = Daemon::start("alice");
     let b = Daemon::start("bob");
-    let room = a.create_room("tty");
-    b.json(&["join", &a.invite(&room, &[])]);
+    let room = a.room_with("tty", &[&b]);
     let session = format!("apero-test-{}", std::process::id());
     let cmd = format!("{} --home {} chat tty", common::apero_bin().display(), b.home().display());
     let tmux = |args: &[&str]| Command::new("tmux").args(args).output().expect("tmux");

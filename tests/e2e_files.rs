@@ -28,15 +28,6 @@ fn random_file(path: &Path, len: usize, seed: u64) -> Vec<u8> {
     data
 }
 
-/// A room with `a` as creator and everyone else joined.
-fn room_with(a: &Daemon, others: &[&Daemon]) -> String {
-    let room = a.create_room("atelier");
-    for o in others {
-        o.json(&["join", &a.invite(&room, &[])]);
-    }
-    room
-}
-
 fn send(d: &Daemon, room: &str, path: &Path, extra: &[&str]) -> Value {
     let mut args = vec!["send", room, path.to_str().unwrap()];
     args.extend_from_slice(extra);
@@ -79,7 +70,7 @@ fn a_member_gets_the_file_bit_exact_and_a_stranger_gets_nothing() {
     let data = random_file(&src, 48 * MIB, 1);
     let a = Daemon::start("alice");
     let b = Daemon::start("bob");
-    let room = room_with(&a, &[&b]);
+    let room = a.room_with("atelier", &[&b]);
     let offer = send(&a, &room, &src, &[]);
     let id = offer["id"].as_str().unwrap().to_string();
     assert_eq!(offer["size"], 48 * MIB);
@@ -108,7 +99,7 @@ fn a_member_gets_the_file_bit_exact_and_a_stranger_gets_nothing() {
     });
 
     // A stranger asking alice directly for the hashes and a chunk: refused, no bytes.
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = common::rt();
     rt.block_on(async {
         use aperod::files::wire::{read_frame, write_frame, FileRefusal, FileReply, FileRequest, PROTOCOL};
         let (mut control, peer) = common::raw::raw_peer(&a).await;
@@ -150,7 +141,7 @@ fn a_download_killed_halfway_resumes_from_its_verified_chunks() {
     // Alice serves at 80 Mbit/s so that "halfway" lasts long enough to hit.
     let a = Daemon::start_with("alice", &["--upload-limit", "80000"], &[]);
     let mut b = Daemon::start("bob");
-    let room = room_with(&a, &[&b]);
+    let room = a.room_with("atelier", &[&b]);
     let id = send(&a, &room, &src, &[])["id"].as_str().unwrap().to_string();
     wait_offer(&b, &room, &id);
     let out = dir.path().join("dl");
@@ -182,7 +173,7 @@ fn a_changed_source_is_detected_and_another_member_finishes_it() {
     let a = Daemon::start("alice");
     let b = Daemon::start("bob");
     let c = Daemon::start("carol");
-    let room = room_with(&a, &[&b, &c]);
+    let room = a.room_with("atelier", &[&b, &c]);
     let offer = send(&a, &room, &src, &[]);
     let id = offer["id"].as_str().unwrap().to_string();
     assert_eq!(wait_offer(&b, &room, &id)["image"], true);
@@ -219,7 +210,7 @@ fn a_member_gets_the_file_from_another_member_when_the_sender_is_offline() {
     let mut a = Daemon::start("alice");
     let b = Daemon::start("bob");
     let c = Daemon::start("carol");
-    let room = room_with(&a, &[&b, &c]);
+    let room = a.room_with("atelier", &[&b, &c]);
     let id = send(&a, &room, &src, &[])["id"].as_str().unwrap().to_string();
     assert_eq!(get(&b, &id, &dir.path().join("bob"))["state"], "done");
     wait_until("carol to see bob as a source", Duration::from_secs(20), || {
@@ -236,7 +227,7 @@ fn hostile_names_are_saved_safely_inside_the_directory() {
     let dir = tempfile::tempdir().unwrap();
     let a = Daemon::start("alice");
     let b = Daemon::start("bob");
-    let room = room_with(&a, &[&b]);
+    let room = a.room_with("atelier", &[&b]);
     let out = dir.path().join("inbox");
     let names = ["../../.bashrc", "/etc/passwd", "con.txt", "two\nlines\r.txt", "..", "a/../../b"];
     let mut saved = Vec::new();
@@ -275,7 +266,7 @@ fn transfers_can_be_listed_and_cancelled() {
     random_file(&src, 32 * MIB, 5);
     let a = Daemon::start_with("alice", &["--upload-limit", "16000"], &[]);
     let b = Daemon::start("bob");
-    let room = room_with(&a, &[&b]);
+    let room = a.room_with("atelier", &[&b]);
     let id = send(&a, &room, &src, &[])["id"].as_str().unwrap().to_string();
     wait_offer(&b, &room, &id);
     let out = dir.path().join("dl");
@@ -300,7 +291,7 @@ fn a_download_yields_to_a_call_on_either_end() {
     let dir = tempfile::tempdir().unwrap();
     let a = Daemon::start_with("alice", &["--audio", "null"], &[]);
     let b = Daemon::start_with("bob", &["--audio", "null"], &[]);
-    let room = room_with(&a, &[&b]);
+    let room = a.room_with("atelier", &[&b]);
     // First the sender is in a call (bob learns it from her answers), then
     // the downloader.
     for (k, caller) in [&a, &b].into_iter().enumerate() {

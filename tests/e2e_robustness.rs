@@ -11,15 +11,9 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use apero_control::{Client, ErrorKind, Response};
+use aperod::wire::{PeerRequest, PeerResponse, RefuseReason};
 use common::raw::{framed, raw_peer, raw_peer_with, rpc, send_raw};
-use common::{wait_until, Daemon};
-use futures::AsyncWriteExt;
-use aperod::wire::{PeerRequest, PeerResponse};
-use libp2p::StreamProtocol;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
-}
+use common::{rt, wait_until, Daemon};
 
 fn error_kind(r: &Response) -> Option<ErrorKind> {
     match r {
@@ -91,16 +85,8 @@ fn garbage_and_strangers_on_the_peer_protocol_are_dropped_and_counted() {
         send_raw(&mut control, peer, &framed(b"{not json")).await;
         send_raw(&mut control, peer, &framed(br#"{"t":"delete_everything"}"#)).await;
         // A stranger asking for the room's history, and pushing a signed entry.
-        let sync = serde_json::to_vec(&aperod::wire::PeerRequest::Sync { room: room.clone(), digests: vec![] }).unwrap();
-        let mut s = control.open_stream(peer, StreamProtocol::new("/apero/room/1")).await.unwrap();
-        s.write_all(&framed(&sync)).await.unwrap();
-        s.flush().await.unwrap();
-        let mut len = [0u8; 4];
-        futures::AsyncReadExt::read_exact(&mut s, &mut len).await.unwrap();
-        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-        futures::AsyncReadExt::read_exact(&mut s, &mut body).await.unwrap();
-        let resp: aperod::wire::PeerResponse = serde_json::from_slice(&body).unwrap();
-        assert_eq!(resp, aperod::wire::PeerResponse::Refused { reason: aperod::wire::RefuseReason::UnknownRoom });
+        let resp = rpc(&mut control, peer, &PeerRequest::Sync { room: room.clone(), digests: vec![] }).await;
+        assert_eq!(resp, PeerResponse::Refused { reason: RefuseReason::UnknownRoom });
     });
     let dropped = wait_until("the bad frames to be counted", Duration::from_secs(10), || {
         let d = a.dropped();

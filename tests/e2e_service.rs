@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use common::{aperod_bin, apero_bin, tray_bin};
+use common::{aperod_bin, apero_bin, tray_bin, which};
 
 struct Home {
     dir: tempfile::TempDir,
@@ -128,7 +128,7 @@ fn install_writes_a_valid_unit_and_autostart_and_uninstall_undoes_it() {
             let err = String::from_utf8_lossy(&v.stderr);
             assert!(v.status.success() && !err.contains("aperod.service"), "systemd-analyze verify refused the unit:\n{err}\n{unit_text}");
         }
-        None => eprintln!("!!! SKIPPED: systemd-analyze is not installed; the unit was not verified"),
+        None => common::skip("systemd-analyze", "it verifies the unit; the rest of the test runs (it is in the `systemd` package)"),
     }
 
     let st = h.json(&["service", "status"]);
@@ -162,8 +162,4 @@ fn install_never_overwrites_a_file_it_did_not_write() {
     // And uninstall leaves it alone too.
     h.json(&["service", "uninstall"]);
     assert!(unit.exists());
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
 }

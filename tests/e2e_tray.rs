@@ -83,8 +83,7 @@ fn tray_shows_the_call_mutes_and_notifies() {
     let Some(desktop) = Desktop::start() else { return };
     let alice = Daemon::start_with("alice", &["--audio", "null"], &[]);
     let bob = Daemon::start_with("bob", &["--audio", "null"], &[]);
-    let room = alice.create_room("apéro");
-    bob.json(&["join", &alice.invite("apéro", &[])]);
+    let room = alice.room_with("apéro", &[&bob]);
     let mut tray = Tray::start(&desktop, alice.home());
 
     wait_until("the tray to register with the watcher", WAIT, || desktop.item());
@@ -184,8 +183,7 @@ fn tray_shows_when_someone_speaks() {
     let out = dir.path().join("bob-out.wav");
     let alice = Daemon::start_with("alice", &["--audio", "null"], &[]);
     let bob = Daemon::start_with("bob", &["--audio", "wav", "--wav-in", speech.to_str().unwrap(), "--wav-out", out.to_str().unwrap()], &[]);
-    let room = alice.create_room("apéro");
-    bob.json(&["join", &alice.invite("apéro", &[])]);
+    let room = alice.room_with("apéro", &[&bob]);
     let _tray = Tray::start(&desktop, alice.home());
     wait_icon(&desktop, "user-available");
     alice.json(&["call", "join", &room]);

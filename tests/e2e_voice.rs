@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::audio::{self, active_span, envelope, longest_gap, looped_correlation};
-use common::{wait_until, Daemon};
+use common::{wait_in_call, wait_until, Daemon};
 
 const SPEECH: &str = "Bonsoir tout le monde. This is apero, a group call with no server in between. \
                       Can you hear me clearly? One, two, three, four, five.";
@@ -28,26 +28,25 @@ fn member(name: &str, dir: &Path, input: &Path) -> Member {
     Member { d, out }
 }
 
-fn call_participants(d: &Daemon) -> usize {
-    d.json(&["call", "status"])["participants"].as_array().map(|a| a.len()).unwrap_or(0)
+/// Alice, whose microphone says [`SPEECH`] over and over, and silent
+/// `listeners`, in a room of alice's: (the speech, alice, the listeners, the
+/// room). `None` where no speech can be made (the test is skipped).
+fn speaker_and<const N: usize>(dir: &Path, listeners: [&str; N]) -> Option<(PathBuf, Member, [Member; N], String)> {
+    let speech = audio::speech(dir, SPEECH)?;
+    let silence = dir.join("silence.wav");
+    audio::write_silence(&silence, 2.0);
+    let a = member("alice", dir, &speech);
+    let others = listeners.map(|name| member(name, dir, &silence));
+    let room = a.d.room_with("apéro", &others.iter().map(|m| &m.d).collect::<Vec<_>>());
+    Some((speech, a, others, room))
 }
 
-fn wait_call(d: &Daemon, n: usize) {
-    wait_until(&format!("{} to see {n} participants", d.name), Duration::from_secs(20), || (call_participants(d) >= n).then_some(()));
-}
+const CALL: Duration = Duration::from_secs(20);
 
 #[test]
 fn three_daemons_hear_the_speaker() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
-    let silence = dir.path().join("silence.wav");
-    audio::write_silence(&silence, 2.0);
-    let a = member("alice", dir.path(), &speech);
-    let b = member("bob", dir.path(), &silence);
-    let c = member("carol", dir.path(), &silence);
-    let room = a.d.create_room("apéro");
-    b.d.json(&["join", &a.d.invite(&room, &[])]);
-    c.d.json(&["join", &a.d.invite(&room, &[])]);
+    let Some((speech, a, [b, c], room)) = speaker_and(dir.path(), ["bob", "carol"]) else { return };
 
     // B and C see that a call is going on before they join it.
     let st = a.d.json(&["call", "join", &room]);
@@ -58,7 +57,7 @@ fn three_daemons_hear_the_speaker() {
     b.d.json(&["call", "join", &room]);
     c.d.json(&["call", "join", &room]);
     for m in [&a, &b, &c] {
-        wait_call(&m.d, 3);
+        wait_in_call(&m.d, 3, CALL);
     }
     std::thread::sleep(Duration::from_secs(10));
     let st = b.d.json(&["call", "status"]);
@@ -90,22 +89,14 @@ fn three_daemons_hear_the_speaker() {
 #[test]
 fn joining_and_leaving_do_not_glitch_the_call() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
-    let silence = dir.path().join("silence.wav");
-    audio::write_silence(&silence, 2.0);
-    let a = member("alice", dir.path(), &speech);
-    let b = member("bob", dir.path(), &silence);
-    let d = member("dave", dir.path(), &silence);
-    let room = a.d.create_room("apéro");
-    b.d.json(&["join", &a.d.invite(&room, &[])]);
-    d.d.json(&["join", &a.d.invite(&room, &[])]);
+    let Some((speech, a, [b, d], room)) = speaker_and(dir.path(), ["bob", "dave"]) else { return };
     a.d.json(&["call", "join", &room]);
     b.d.json(&["call", "join", &room]);
-    wait_call(&b.d, 2);
+    wait_in_call(&b.d, 2, CALL);
     std::thread::sleep(Duration::from_secs(3));
     for _ in 0..2 {
         d.d.json(&["call", "join", &room]);
-        wait_call(&b.d, 3);
+        wait_in_call(&b.d, 3, CALL);
         std::thread::sleep(Duration::from_secs(2));
         d.d.json(&["call", "leave"]);
         std::thread::sleep(Duration::from_secs(2));
@@ -129,16 +120,10 @@ fn joining_and_leaving_do_not_glitch_the_call() {
 #[test]
 fn mute_silences_and_silence_is_cheap() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
-    let silence = dir.path().join("silence.wav");
-    audio::write_silence(&silence, 2.0);
-    let a = member("alice", dir.path(), &speech);
-    let b = member("bob", dir.path(), &silence);
-    let room = a.d.create_room("apéro");
-    b.d.json(&["join", &a.d.invite(&room, &[])]);
+    let Some((_, a, [b], room)) = speaker_and(dir.path(), ["bob"]) else { return };
     a.d.json(&["call", "join", &room]);
     b.d.json(&["call", "join", &room]);
-    wait_call(&b.d, 2);
+    wait_in_call(&b.d, 2, CALL);
     std::thread::sleep(Duration::from_secs(3));
     let st = a.d.json(&["mute"]);
     assert_eq!(st["muted"], true);
@@ -170,40 +155,34 @@ fn mute_silences_and_silence_is_cheap() {
 #[test]
 fn hostile_voice_traffic_is_dropped_and_the_call_goes_on() {
     use aperod::voice::frame::{encode_header, VoiceFrame};
+    use aperod::voice::transport::PROTOCOL as VOICE;
     use aperod::wire::{PeerRequest, PeerResponse};
-    use common::raw::{raw_peer_with, rpc};
+    use common::raw::{raw_peer_with, rpc, send_raw_on};
     use futures::AsyncWriteExt;
-    use libp2p::StreamProtocol;
 
     let dir = tempfile::tempdir().unwrap();
-    let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
-    let silence = dir.path().join("silence.wav");
-    audio::write_silence(&silence, 2.0);
-    let a = member("alice", dir.path(), &speech);
-    let b = member("bob", dir.path(), &silence);
-    let room = a.d.create_room("apéro");
-    b.d.json(&["join", &a.d.invite(&room, &[])]);
+    let Some((speech, a, [b], room)) = speaker_and(dir.path(), ["bob"]) else { return };
     let code = b.d.invite(&room, &[]);
     a.d.json(&["call", "join", &room]);
     b.d.json(&["call", "join", &room]);
-    wait_call(&b.d, 2);
+    wait_in_call(&b.d, 2, CALL);
     let received_from_alice = |d: &Daemon| -> u64 {
         let st = d.json(&["call", "status"]);
         st["participants"].as_array().unwrap().iter().find(|p| p["name"] == "alice").map(|p| p["stats"]["received"].as_u64().unwrap_or(0)).unwrap_or(0)
     };
     let mut room_bytes = [0u8; 16];
     hex::decode_to_slice(&room, &mut room_bytes).unwrap();
-    let voice = StreamProtocol::new("/apero/voice/1");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    // Kept to the end: the raw peers stay connected while bob's call goes on.
+    let rt = common::rt();
     rt.block_on(async {
         // A stranger: random bytes, then a well-formed header for the room.
         let (mut stranger, peer) = raw_peer_with(&b.d, libp2p::identity::Keypair::generate_ed25519()).await;
         let mut noise = vec![0u8; 3000];
         noise.iter_mut().enumerate().for_each(|(i, x)| *x = (i * 31 % 256) as u8);
-        send_raw_on(&mut stranger, peer, &voice, &noise).await;
+        send_raw_on(&mut stranger, peer, VOICE, &noise).await;
         let mut hdr = encode_header(&room_bytes).to_vec();
         hdr.extend_from_slice(&[0, 20, 1, 2, 3]);
-        send_raw_on(&mut stranger, peer, &voice, &hdr).await;
+        send_raw_on(&mut stranger, peer, VOICE, &hdr).await;
 
         // A member (it joins with a real code) that misbehaves.
         let key = libp2p::identity::Keypair::generate_ed25519();
@@ -213,10 +192,10 @@ fn hostile_voice_traffic_is_dropped_and_the_call_goes_on() {
         // Oversized length, then a truncated frame.
         let mut bad = encode_header(&room_bytes).to_vec();
         bad.extend_from_slice(&u16::MAX.to_be_bytes());
-        send_raw_on(&mut member, peer, &voice, &bad).await;
+        send_raw_on(&mut member, peer, VOICE, &bad).await;
         let mut trunc = encode_header(&room_bytes).to_vec();
         trunc.extend_from_slice(&[0, 200, 1, 2]);
-        send_raw_on(&mut member, peer, &voice, &trunc).await;
+        send_raw_on(&mut member, peer, VOICE, &trunc).await;
         // The burst, on one stream.
         let mut buf = encode_header(&room_bytes).to_vec();
         for i in 0..10_000u32 {
@@ -227,7 +206,7 @@ fn hostile_voice_traffic_is_dropped_and_the_call_goes_on() {
         // machine): a refused stream is retried, as a real flooder would.
         let mut sent = false;
         for _ in 0..10 {
-            let mut s = member.open_stream(peer, voice.clone()).await.unwrap();
+            let mut s = member.open_stream(peer, VOICE).await.unwrap();
             if s.write_all(&buf).await.is_ok() && s.close().await.is_ok() {
                 sent = true;
                 break;
@@ -256,14 +235,6 @@ fn hostile_voice_traffic_is_dropped_and_the_call_goes_on() {
     assert!(corr > 0.6, "bob hears alice poorly after the attack: {corr:.3}");
 }
 
-async fn send_raw_on(control: &mut libp2p_stream::Control, peer: libp2p::PeerId, proto: &libp2p::StreamProtocol, bytes: &[u8]) {
-    use futures::AsyncWriteExt;
-    if let Ok(mut s) = control.open_stream(peer, proto.clone()).await {
-        let _ = s.write_all(bytes).await;
-        let _ = s.close().await;
-    }
-}
-
 /// The real cpal backend through a real sound server: speech played into A's
 /// virtual microphone comes out of B's virtual speaker.
 #[test]
@@ -276,11 +247,10 @@ fn cpal_backend_through_a_sound_server() {
     let b = Daemon::start_with("bob", &["--audio", "cpal"], &[("PULSE_SERVER", &server), ("PULSE_SOURCE", "micB.monitor"), ("PULSE_SINK", "spkB")]);
     let devices = a.json(&["audio", "devices"]);
     assert!(!devices["inputs"].as_array().unwrap().is_empty(), "cpal lists devices: {devices}");
-    let room = a.create_room("apéro");
-    b.json(&["join", &a.invite(&room, &[])]);
+    let room = a.room_with("apéro", &[&b]);
     a.json(&["call", "join", &room]);
     b.json(&["call", "join", &room]);
-    wait_call(&b, 2);
+    wait_in_call(&b, 2, CALL);
     std::thread::sleep(Duration::from_secs(1));
     let heard = dir.path().join("heard.wav");
     let mut rec = rig

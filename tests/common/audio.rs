@@ -10,14 +10,24 @@ pub const RATE: u32 = 48_000;
 pub const BLOCK: usize = 480;
 
 /// Speech at 48 kHz mono 16-bit, made with espeak-ng and sox, or `None`
-/// (with a loud message) when they are not installed.
+/// when they are not installed (see [`super::skip`]: a failure under CI).
 pub fn speech(dir: &Path, text: &str) -> Option<PathBuf> {
+    for tool in ["espeak-ng", "sox"] {
+        if super::which(tool).is_none() {
+            super::skip(tool, "it makes the speech the voice tests send (scripts/test.sh installs it when root)");
+            return None;
+        }
+    }
     let raw = dir.join("speech-raw.wav");
     let out = dir.join("speech.wav");
-    let ok = Command::new("espeak-ng").arg("-w").arg(&raw).arg(text).status().map(|s| s.success()).unwrap_or(false)
-        && Command::new("sox").arg(&raw).args(["-r", "48000", "-c", "1", "-b", "16"]).arg(&out).status().map(|s| s.success()).unwrap_or(false);
-    if !ok {
-        eprintln!("!!!!! SKIPPED: espeak-ng and sox are needed for speech (scripts/test.sh installs them when root)");
+    let run = |cmd: &mut Command| -> Result<(), String> {
+        let o = cmd.output().map_err(|e| e.to_string())?;
+        o.status.success().then_some(()).ok_or_else(|| format!("{}: {}", o.status, String::from_utf8_lossy(&o.stderr).trim()))
+    };
+    let made = run(Command::new("espeak-ng").arg("-w").arg(&raw).arg(text))
+        .and_then(|()| run(Command::new("sox").arg(&raw).args(["-r", "48000", "-c", "1", "-b", "16"]).arg(&out)));
+    if let Err(e) = made {
+        super::skip("espeak-ng and sox", &format!("they are installed but made no speech: {e}"));
         return None;
     }
     Some(out)
@@ -116,12 +126,18 @@ pub struct PulseRig {
 }
 
 impl PulseRig {
+    /// `None` where no sound server can run here (see [`super::skip`]: a
+    /// failure under CI).
     pub fn start() -> Option<PulseRig> {
-        if Command::new("pulseaudio").arg("--version").output().is_err() {
-            eprintln!("!!!!! SKIPPED: pulseaudio is not installed (scripts/test.sh installs it when root)");
-            return None;
+        // pactl checks the server, paplay and parecord are the test's
+        // microphone and ears.
+        for tool in ["pulseaudio", "pactl", "paplay", "parecord"] {
+            if super::which(tool).is_none() {
+                super::skip(tool, "it runs the virtual sound devices (scripts/test.sh installs pulseaudio and pulseaudio-utils when root)");
+                return None;
+            }
         }
-        let dir = tempfile::Builder::new().prefix("apero-pulse-").tempdir_in("/tmp").ok()?;
+        let dir = tempfile::Builder::new().prefix("apero-pulse-").tempdir_in("/tmp").expect("tempdir");
         let mut pa = String::from("load-module module-native-protocol-unix auth-anonymous=1\n");
         for dev in ["micA", "spkA", "micB", "spkB"] {
             pa += &format!("load-module module-null-sink sink_name={dev} rate=48000 channels=1 sink_properties=device.description={dev}\n");
@@ -131,7 +147,7 @@ impl PulseRig {
         for dev in ["micA", "spkA", "micB", "spkB"] {
             pa += &format!("load-module module-loopback source=silence sink={dev} latency_msec=20\n");
         }
-        std::fs::write(dir.path().join("rig.pa"), pa).ok()?;
+        std::fs::write(dir.path().join("rig.pa"), pa).expect("write the rig's configuration");
         let rig = PulseRig { dir };
         let started = rig
             .cmd("pulseaudio")
@@ -146,7 +162,8 @@ impl PulseRig {
             rig.cmd("pactl").arg("info").output().map(|o| o.status.success()).unwrap_or(false)
         });
         if !up {
-            eprintln!("!!!!! SKIPPED: the PulseAudio server would not start here: {}", std::fs::read_to_string(rig.dir.path().join("pulse.log")).unwrap_or_default());
+            let log = std::fs::read_to_string(rig.dir.path().join("pulse.log")).unwrap_or_default();
+            super::skip("a PulseAudio server", &format!("it would not start here: {log}"));
             return None;
         }
         Some(rig)

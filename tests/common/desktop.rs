@@ -102,7 +102,8 @@ pub struct Desktop {
 }
 
 impl Desktop {
-    /// `None` (after saying why, loudly) when no session bus can be started here.
+    /// `None` when no session bus can be started here (see
+    /// [`crate::common::skip`]: a failure under CI).
     pub fn start() -> Option<Desktop> {
         let d = Desktop::bus_only()?;
         d.serve();
@@ -116,7 +117,7 @@ impl Desktop {
         let mut bus = match spawned {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("!!! SKIPPED: cannot start dbus-daemon ({e}); install the `dbus` package to run the tray tests");
+                crate::common::skip("dbus-daemon", &format!("it would not start ({e}); it is in the `dbus` package"));
                 return None;
             }
         };
@@ -124,8 +125,9 @@ impl Desktop {
         let read = BufReader::new(bus.stdout.take().expect("stdout")).read_line(&mut line);
         let address = line.trim().to_string();
         if read.is_err() || address.is_empty() {
-            eprintln!("!!! SKIPPED: dbus-daemon printed no address; the tray tests need a session bus");
             let _ = bus.kill();
+            let _ = bus.wait();
+            crate::common::skip("a session bus", "dbus-daemon printed no address");
             return None;
         }
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");

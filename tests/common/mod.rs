@@ -5,7 +5,10 @@
 
 pub mod audio;
 pub mod netns;
+pub mod prereq;
 pub mod raw;
+
+pub use prereq::{skip, which};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -71,6 +74,21 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// For the tests that drive a raw libp2p peer or the control client. A raw
+/// peer's swarm runs on it: it stays connected as long as the runtime lives.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+}
+
+/// Waits until `d` sees at least `n` participants in its call (itself
+/// included); returns its `call status`.
+pub fn wait_in_call(d: &Daemon, n: usize, timeout: Duration) -> Value {
+    wait_until(&format!("{} to see {n} in the call", d.name), timeout, || {
+        let st = d.json(&["call", "status"]);
+        (st["participants"].as_array().map_or(0, |p| p.len()) >= n).then_some(st)
+    })
 }
 
 impl Daemon {
@@ -217,6 +235,16 @@ impl Daemon {
         self.json(&["room", "create", name])["id"].as_str().expect("id").to_string()
     }
 
+    /// A new room of ours that each of `others` joined with an invite of
+    /// ours; its id.
+    pub fn room_with(&self, name: &str, others: &[&Daemon]) -> String {
+        let room = self.create_room(name);
+        for o in others {
+            o.json(&["join", &self.invite(&room, &[])]);
+        }
+        room
+    }
+
     pub fn invite(&self, room: &str, extra: &[&str]) -> String {
         let mut args = vec!["invite", room];
         args.extend_from_slice(extra);
@@ -227,7 +255,7 @@ impl Daemon {
         self.json(&["history", room]).as_array().expect("array").iter().map(|m| m["text"].as_str().unwrap_or("").to_string()).collect()
     }
 
-    /// `(author, text)` in the order this daemon shows them.
+    /// Message ids in the order this daemon shows them.
     pub fn history_ids(&self, room: &str) -> Vec<String> {
         self.json(&["history", room]).as_array().expect("array").iter().map(|m| m["id"].as_str().unwrap_or("").to_string()).collect()
     }

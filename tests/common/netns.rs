@@ -21,16 +21,16 @@ use super::{Daemon, DaemonOpts};
 
 pub const RELAY_IP: &str = "198.18.0.254";
 
-/// `true` when we can make namespaces; otherwise says loudly why the test is skipped.
-pub fn can_run(test: &str) -> bool {
-    let root = unsafe { libc::geteuid() } == 0;
-    let tools = ["ip", "iptables", "nft"].iter().all(|t| Command::new(t).arg("-V").output().map(|o| o.status.success()).unwrap_or(false));
-    if !root || !tools {
-        eprintln!();
-        eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-        eprintln!("!!! SKIPPED {test}: the NAT testbed needs root and ip/iptables/nft");
-        eprintln!("!!! (root: {root}, tools: {tools}). CI runs it as root.");
-        eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+/// Whether we can make namespaces here; when not, the test is skipped, or
+/// fails under CI (see [`super::skip`]), and the caller returns.
+pub fn can_run() -> bool {
+    if unsafe { libc::geteuid() } != 0 {
+        super::skip("root", "the NAT testbed makes network namespaces (CI runs it as root)");
+        return false;
+    }
+    let missing: Vec<&str> = ["ip", "iptables", "nft"].into_iter().filter(|t| super::which(t).is_none()).collect();
+    if !missing.is_empty() {
+        super::skip(&missing.join(", "), "the NAT testbed is built with them (scripts/test.sh installs them when root)");
         return false;
     }
     true

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use aperod::wire::{PeerRequest, PeerResponse};
+use aperod::wire::{PeerRequest, PeerResponse, PROTOCOL as ROOM};
 use futures::{AsyncWriteExt, StreamExt};
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
 
 use super::Daemon;
 
-/// Opens a raw stream on the room protocol from a throwaway libp2p identity.
+/// Connects to `target` over QUIC from a throwaway libp2p identity.
 pub async fn raw_peer(target: &Daemon) -> (libp2p_stream::Control, PeerId) {
     raw_peer_with(target, libp2p::identity::Keypair::generate_ed25519()).await
 }
@@ -45,10 +45,20 @@ pub async fn raw_peer_with(target: &Daemon, key: libp2p::identity::Keypair) -> (
     (control, peer)
 }
 
+/// `bytes` on a new stream of the room protocol.
 pub async fn send_raw(control: &mut libp2p_stream::Control, peer: PeerId, bytes: &[u8]) {
-    let mut s = control.open_stream(peer, StreamProtocol::new("/apero/room/1")).await.expect("open stream");
+    let mut s = control.open_stream(peer, ROOM).await.expect("open stream");
     let _ = s.write_all(bytes).await;
     let _ = s.close().await;
+}
+
+/// `bytes` on a new stream of `protocol`. The daemon may refuse or reset a
+/// hostile stream, and that is no failure of the test.
+pub async fn send_raw_on(control: &mut libp2p_stream::Control, peer: PeerId, protocol: StreamProtocol, bytes: &[u8]) {
+    if let Ok(mut s) = control.open_stream(peer, protocol).await {
+        let _ = s.write_all(bytes).await;
+        let _ = s.close().await;
+    }
 }
 
 pub fn framed(payload: &[u8]) -> Vec<u8> {
@@ -57,8 +67,9 @@ pub fn framed(payload: &[u8]) -> Vec<u8> {
     v
 }
 
+/// One request and its response on a new stream of the room protocol.
 pub async fn rpc(control: &mut libp2p_stream::Control, peer: PeerId, req: &PeerRequest) -> PeerResponse {
-    let mut s = control.open_stream(peer, StreamProtocol::new("/apero/room/1")).await.unwrap();
+    let mut s = control.open_stream(peer, ROOM).await.unwrap();
     s.write_all(&framed(&serde_json::to_vec(req).unwrap())).await.unwrap();
     s.flush().await.unwrap();
     let mut len = [0u8; 4];
@@ -67,4 +78,3 @@ pub async fn rpc(control: &mut libp2p_stream::Control, peer: PeerId, req: &PeerR
     futures::AsyncReadExt::read_exact(&mut s, &mut body).await.unwrap();
     serde_json::from_slice(&body).unwrap()
 }
-

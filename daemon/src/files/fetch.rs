@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::pace::{self, DelayControl};
 use super::service::Files;
-use super::transfer::{Running, CHUNK_TIMEOUT};
+use super::running::{Running, CHUNK_TIMEOUT};
 use super::wire::{self, FileRefusal, FileReply, FileRequest};
 use super::{hash_chunk, Manifest};
 

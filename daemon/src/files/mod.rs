@@ -10,6 +10,7 @@
 mod fetch;
 pub mod names;
 pub mod pace;
+mod running;
 pub mod serve;
 pub mod service;
 pub mod share;

@@ -26,7 +26,14 @@ const STREAMS_PER_PEER: usize = 16;
 const REQUESTS_PER_SEC: f64 = 2000.0;
 const IDLE: Duration = Duration::from_secs(60);
 
-pub async fn accept_loop(mut control: libp2p_stream::Control, files: Arc<Files>, upload_limit_kbit: u64) {
+impl Files {
+    /// Starts serving chunks to room members.
+    pub fn spawn_server(self: &Arc<Self>) {
+        tokio::spawn(accept_loop(self.deps.node.streams.clone(), self.clone(), self.deps.upload_limit_kbit));
+    }
+}
+
+async fn accept_loop(mut control: libp2p_stream::Control, files: Arc<Files>, upload_limit_kbit: u64) {
     // `--upload-limit`: over all file bytes we send, so a user can keep
     // uplink for calls; up to a quarter second of burst.
     let limit = (upload_limit_kbit > 0).then(|| Arc::new(TokenBucket::new(upload_limit_kbit * 1000 / 8, Duration::from_millis(250))));

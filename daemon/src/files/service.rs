@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use apero_control::Event;
 use libp2p::PeerId;
 
-use super::transfer::Running;
+use super::running::Running;
 use crate::counters::Counters;
 use crate::entry::{Body, Verified};
 use crate::events::EventSink;
@@ -46,11 +46,6 @@ impl Files {
         let files = Arc::new(Files { peer_id: deps.node.peer_id, deps, running: Mutex::default() });
         files.pause_interrupted();
         files
-    }
-
-    /// Starts serving chunks to room members.
-    pub fn spawn_server(self: &Arc<Self>) {
-        tokio::spawn(super::serve::accept_loop(self.deps.node.streams.clone(), self.clone(), self.deps.upload_limit_kbit));
     }
 
     pub(super) fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Running>>> {

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 
 use super::fetch::{pace_source, GiveUp, SourcePath, Why, Worker};
 use super::pace::DelayControl;
+use super::running::{Running, CHUNK_TIMEOUT};
 use super::service::Files;
 use super::wire::{self, FileRefusal, FileReply, FileRequest};
 use super::{names, Bitmap, Manifest};
@@ -27,55 +28,8 @@ use crate::store::{log_error as log_store, DownloadRow, OfferRow, SharedRow};
 const PER_SOURCE: usize = 4;
 const SAVE_EVERY: Duration = Duration::from_millis(500);
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
-pub(super) const CHUNK_TIMEOUT: Duration = Duration::from_secs(60);
 const WAIT_FOR_SOURCES: Duration = Duration::from_secs(10);
 
-pub struct Running {
-    pub(super) offer: OfferRow,
-    pub(super) done: AtomicU64,
-    pub(super) fetched: AtomicU64,
-    pub(super) bad: AtomicU64,
-    sources: AtomicUsize,
-    rate: Mutex<VecDeque<(Instant, u64)>>,
-    /// The pace asked of each source (bytes/s, 0: none).
-    pub(super) paces: Mutex<HashMap<PeerId, u64>>,
-    cancel: watch::Sender<bool>,
-}
-
-impl Running {
-    fn info(&self, state: TransferState, path: Option<String>, error: Option<String>) -> TransferInfo {
-        TransferInfo {
-            id: self.offer.file.clone(),
-            room: self.offer.room.clone(),
-            name: names::sanitize(&self.offer.name),
-            size: self.offer.size,
-            state,
-            done_bytes: self.done.load(Ordering::Relaxed),
-            fetched_bytes: self.fetched.load(Ordering::Relaxed),
-            rate_bps: self.rate(),
-            sources: self.sources.load(Ordering::Relaxed),
-            bad_chunks: self.bad.load(Ordering::Relaxed),
-            paced_bps: if state == TransferState::Running { self.paces.lock().unwrap_or_else(|p| p.into_inner()).values().sum() } else { 0 },
-            path,
-            error,
-        }
-    }
-
-    fn rate(&self) -> f64 {
-        let mut r = self.rate.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        r.push_back((now, self.done.load(Ordering::Relaxed)));
-        while r.len() > 2 && now.duration_since(r[0].0) > Duration::from_secs(3) {
-            r.pop_front();
-        }
-        let (t0, b0) = r[0];
-        let dt = now.duration_since(t0).as_secs_f64();
-        if dt < 0.2 {
-            return 0.0;
-        }
-        (r.back().map_or(b0, |x| x.1).saturating_sub(b0)) as f64 / dt
-    }
-}
 
 /// Why a download stopped short.
 enum Stop {
