@@ -222,8 +222,10 @@ impl Daemon {
         full.extend_from_slice(args);
         let out = self.cli(&full);
         assert!(!out.status.success(), "{}: apero {args:?} should have failed: {}", self.name, String::from_utf8_lossy(&out.stdout));
-        assert_eq!(out.status.code(), Some(1));
         let v: Value = serde_json::from_slice(&out.stdout).expect("error JSON");
+        // The exit code says which kind of failure it was (see `apero --help`).
+        let kind: apero_control::ErrorKind = serde_json::from_value(v["error"]["kind"].clone()).expect("a known error kind");
+        assert_eq!(out.status.code(), Some(kind.exit_code()), "{}: apero {args:?} exit code for {kind:?}", self.name);
         (v["error"]["kind"].as_str().unwrap_or("").to_string(), v["error"]["message"].as_str().unwrap_or("").to_string())
     }
 

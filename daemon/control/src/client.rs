@@ -32,6 +32,17 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// The exit code a command line should end with: the daemon's error
+    /// class decides ([`ErrorKind::exit_code`]); 1 when the daemon could not
+    /// be reached or talked to at all.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ClientError::Daemon(b) => b.kind.exit_code(),
+            ClientError::VersionMismatch { .. } => ErrorKind::VersionMismatch.exit_code(),
+            _ => 1,
+        }
+    }
 }
 
 /// A connection to `aperod`. One typed method per request.

@@ -7,17 +7,29 @@
 //! that each request line gets exactly one response line, except
 //! [`Request::Subscribe`], after which the daemon only writes [`Event`] lines.
 //!
+//! Besides the protocol it holds what every client needs the same way: where
+//! the socket and the config files are ([`socket_path`], [`config_home`],
+//! [`default_config_file`]), how to start the daemon ([`launch`]) and how to
+//! show sizes ([`human_bytes`]).
+//!
 //! This crate deliberately depends on serde and tokio only: the thin clients
 //! must never pull in the daemon's networking or audio stack.
 
 mod client;
+mod format;
 mod framing;
+pub mod launch;
 mod paths;
 mod types;
 
 pub use client::{Client, ClientError, EventStream};
 pub use framing::{read_line_capped, LineRead};
-pub use paths::{default_data_dir, default_socket_path, find_program, socket_path_in};
+pub use format::human_bytes;
+pub use launch::{start_daemon, LaunchError, LaunchOptions, Launched};
+pub use paths::{
+    config_home, default_config_file, default_data_dir, default_socket_path, find_program, socket_path, socket_path_in, systemd_unit_path,
+    SYSTEMD_UNIT,
+};
 pub use types::*;
 
 /// Bumped whenever a request, response or event changes incompatibly.

@@ -45,3 +45,53 @@ pub fn find_program(name: &str) -> PathBuf {
         .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(&exe)).find(|p| p.is_file()))
         .unwrap_or_else(|| PathBuf::from(exe))
 }
+
+/// The socket of the daemon whose home is `home` (`--home DIR`), or of the
+/// default one.
+pub fn socket_path(home: Option<&Path>) -> PathBuf {
+    home.map_or_else(default_socket_path, socket_path_in)
+}
+
+/// `$XDG_CONFIG_HOME`, else `~/.config`: where the daemon's config file,
+/// the tray's settings, the systemd user unit and autostart entries live.
+/// Every program computes it here, so they all look in the same place.
+pub fn config_home() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(d);
+    }
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".config")
+}
+
+/// The daemon's config file when no `--config FILE` is given:
+/// `DIR/config.toml` under `--home DIR` (a home holds everything of its
+/// daemon, so several daemons on one machine, tests included, never read
+/// the user's file), else `$XDG_CONFIG_HOME/apero/config.toml`.
+pub fn default_config_file(home: Option<&Path>) -> PathBuf {
+    match home {
+        Some(h) => h.join(CONFIG_NAME),
+        None => config_home().join("apero").join(CONFIG_NAME),
+    }
+}
+
+const CONFIG_NAME: &str = "config.toml";
+
+/// The systemd user unit `apero service install` writes for the daemon.
+pub const SYSTEMD_UNIT: &str = "aperod.service";
+
+/// Where that unit is, under a config home (see [`config_home`]).
+pub fn systemd_unit_path(config_home: &Path) -> PathBuf {
+    config_home.join("systemd").join("user").join(SYSTEMD_UNIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_home_holds_its_socket_and_config_file() {
+        let h = Path::new("/srv/apero-b");
+        assert_eq!(socket_path(Some(h)), h.join("aperod.sock"));
+        assert_eq!(default_config_file(Some(h)), h.join("config.toml"));
+        assert_eq!(systemd_unit_path(Path::new("/c")), Path::new("/c/systemd/user/aperod.service"));
+    }
+}

@@ -58,6 +58,9 @@ pub enum Request {
 }
 
 /// One line from the daemon to a client: `{"ok": ...}` or `{"error": ...}`.
+// A response lives from its making to its serialization, one at a time:
+// boxing the large variant would buy nothing but an allocation per line.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Response {
