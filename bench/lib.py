@@ -25,7 +25,9 @@ def ns_prefix(ns):
 
 
 def binaries(profile="release"):
-    d = ROOT / "target" / profile
+    # APERO_BENCH_BIN: a folder with another build's aperod and apero (bench/ab.py).
+    other = os.environ.get("APERO_BENCH_BIN")
+    d = Path(other) if other else ROOT / "target" / profile
     return d / "aperod", d / "apero"
 
 

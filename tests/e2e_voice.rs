@@ -263,7 +263,11 @@ fn cpal_backend_through_a_sound_server() {
     let played = rig.cmd("paplay").args(["-d", "micA"]).arg(&speech).status().expect("paplay");
     assert!(played.success());
     std::thread::sleep(Duration::from_secs(1));
-    unsafe { libc::kill(rec.id() as i32, libc::SIGINT) };
+    // SAFETY: kill takes plain integers; the pid is our own child's.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(rec.id() as i32, libc::SIGINT)
+    };
     let _ = rec.wait();
     a.json(&["call", "leave"]);
     b.json(&["call", "leave"]);

@@ -17,7 +17,7 @@ use commands::{call, chat, daemon, files, invite, room, service};
 /// room and `apero invite NAME` a code to give a friend, who runs
 /// `apero join CODE`. Every command that prints data takes `--json`.
 #[derive(Parser, Debug)]
-#[command(name = "apero", version, propagate_version = true)]
+#[command(name = "apero", version, propagate_version = true, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Talk to the daemon that keeps its state in DIR (as `aperod --home DIR`).
     #[arg(long, global = true, value_name = "DIR", env = "APERO_HOME")]
@@ -79,6 +79,20 @@ enum Command {
     },
 }
 
+/// Kept in step with `ErrorKind::exit_code` (a test checks).
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  the daemon could not be reached (not running: `apero up`), or apero itself failed
+  2  the request was wrong: bad arguments (to apero or to the daemon), an ambiguous name, another protocol version
+  3  not found, or no longer valid: unknown room or file, bad, expired, revoked or used invite code, already a member
+  4  a peer refused, or none could be reached in time
+  5  the daemon failed locally: disk, audio device, or a bug (its log says more)
+With --json an error is also printed as {\"error\": {\"kind\", \"message\"}}.";
+
+/// Our name in the hello.
+pub const CLIENT_NAME: &str = "apero-cli";
+
 pub struct Ctx {
     pub socket: PathBuf,
     pub home: Option<PathBuf>,
@@ -87,16 +101,13 @@ pub struct Ctx {
 
 impl Ctx {
     pub async fn client(&self) -> Result<apero_control::Client, apero_control::ClientError> {
-        apero_control::Client::connect(&self.socket, "apero-cli").await
+        apero_control::Client::connect(&self.socket, CLIENT_NAME).await
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let socket = match &cli.home {
-        Some(h) => apero_control::socket_path_in(h),
-        None => apero_control::default_socket_path(),
-    };
+    let socket = apero_control::socket_path(cli.home.as_deref());
     let ctx = Ctx { socket, home: cli.home.clone(), json: cli.json };
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -137,7 +148,54 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             output::error(&ctx, &e);
-            ExitCode::FAILURE
+            ExitCode::from(output::exit_code(&e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apero_control::{ClientError, ErrorBody, ErrorKind};
+
+    fn daemon_error(kind: ErrorKind) -> anyhow::Error {
+        ClientError::Daemon(ErrorBody { kind, message: "no".into() }).into()
+    }
+
+    #[test]
+    fn exit_codes_follow_the_error_kind_and_are_documented() {
+        let all = [
+            ErrorKind::BadRequest,
+            ErrorKind::TooLarge,
+            ErrorKind::VersionMismatch,
+            ErrorKind::HelloRequired,
+            ErrorKind::NotFound,
+            ErrorKind::Ambiguous,
+            ErrorKind::InvalidCode,
+            ErrorKind::Expired,
+            ErrorKind::Revoked,
+            ErrorKind::AlreadyUsed,
+            ErrorKind::Refused,
+            ErrorKind::Unreachable,
+            ErrorKind::AlreadyMember,
+            ErrorKind::Internal,
+            ErrorKind::Io,
+            ErrorKind::Audio,
+        ];
+        for kind in all {
+            let code = output::exit_code(&daemon_error(kind));
+            assert_eq!(i32::from(code), kind.exit_code(), "{kind:?}");
+            assert!(EXIT_CODES.contains(&format!("\n  {code}  ")), "exit code {code} ({kind:?}) is not in --help");
+        }
+        let unreachable = anyhow::Error::from(ClientError::NotRunning("/x".into()));
+        assert_eq!(output::exit_code(&unreachable), 1);
+        assert_eq!(output::exit_code(&anyhow::anyhow!("a local failure")), 1);
+        // Context on top keeps the daemon's class.
+        assert_eq!(output::exit_code(&daemon_error(ErrorKind::Expired).context("joining")), 3);
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

@@ -1,5 +1,6 @@
 //! Printing: human text by default, exactly one JSON document with `--json`.
 
+use apero_control::{ClientError, ErrorKind};
 use serde::Serialize;
 
 use crate::Ctx;
@@ -15,17 +16,26 @@ pub fn json<T: Serialize>(value: &T) {
 /// so scripts always get one document.
 pub fn error(ctx: &Ctx, e: &anyhow::Error) {
     if ctx.json {
-        let kind = e
-            .downcast_ref::<apero_control::ClientError>()
-            .map(|c| match c {
-                apero_control::ClientError::NotRunning(_) => "not_running".to_string(),
-                apero_control::ClientError::Daemon(b) => serde_json::to_value(b.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-                _ => "client".to_string(),
-            })
-            .unwrap_or_else(|| "client".to_string());
+        let kind = match e.downcast_ref::<ClientError>() {
+            Some(ClientError::NotRunning(_)) => "not_running".to_string(),
+            Some(ClientError::Daemon(b)) => wire_name(b.kind),
+            Some(ClientError::VersionMismatch { .. }) => wire_name(ErrorKind::VersionMismatch),
+            _ => "client".to_string(),
+        };
         json(&serde_json::json!({"error": {"kind": kind, "message": format!("{e:#}")}}));
     }
     eprintln!("apero: {e:#}");
+}
+
+fn wire_name(kind: ErrorKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}
+
+/// The process's exit code for an error (listed in `apero --help`): the
+/// daemon's class of error when it answered with one, else 1.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    let code = e.downcast_ref::<ClientError>().map_or(1, ClientError::exit_code);
+    u8::try_from(code).unwrap_or(1)
 }
 
 pub fn local_time(ms: u64) -> String {

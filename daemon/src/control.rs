@@ -60,6 +60,7 @@ async fn connection(stream: UnixStream, app: Arc<App>) {
     // us safe if someone loosens its mode or its directory.
     // SAFETY: geteuid takes no arguments, touches no memory of ours and
     // cannot fail.
+    #[allow(unsafe_code)]
     let me = unsafe { libc::geteuid() };
     match stream.peer_cred() {
         Ok(cred) if cred.uid() == me => {}

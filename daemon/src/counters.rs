@@ -35,6 +35,7 @@ impl Counters {
             bad_control: self.bad_control.load(Ordering::Relaxed),
             voice,
             files: self.files.load(Ordering::Relaxed),
+            shed_events: self.shed_events.load(Ordering::Relaxed),
         }
     }
 }

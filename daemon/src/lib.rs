@@ -63,9 +63,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         name: config.name.clone(),
         home: paths.data.clone(),
         voice: config.voice.clone(),
-        voice_kbps: 0, // WIRE: config.voice_kbps
+        voice_kbps: config.voice_kbps,
         upload_limit_kbit: config.upload_limit_kbit,
-        pace_transfers: true, // WIRE: config.pace_transfers
+        pace_transfers: config.pace_transfers,
     };
     let app = app::App::start(db.clone(), node.clone(), node_events, key, counters, app_config)?;
 

@@ -26,6 +26,9 @@ pub fn acquire(path: &Path, home: &Path) -> Result<HomeLock, LockError> {
         .truncate(false)
         .open(path)
         .map_err(|e| LockError::Io(path.display().to_string(), e))?;
+    // SAFETY: the descriptor belongs to `file`, which outlives the call;
+    // flock touches no memory of ours.
+    #[allow(unsafe_code)]
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc != 0 {
         let mut pid = String::new();

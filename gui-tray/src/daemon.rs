@@ -1,24 +1,15 @@
 //! Talking to `aperod`: connecting (one connection for requests, one for
 //! the event stream), reading a snapshot of the state, and starting the
-//! daemon like `apero up` does.
+//! daemon the way `apero up` does (`apero_control::launch`).
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
-use apero_control::{find_program, Client, ClientError, EventStream};
+use apero_control::{find_program, Client, ClientError, EventStream, LaunchError, LaunchOptions};
 
 use crate::state::Snapshot;
 
 const CLIENT_NAME: &str = "apero-tray";
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot run {}: {source} (is apero installed next to the tray or on PATH?)", .path.display())]
-    Spawn { path: PathBuf, source: std::io::Error },
-    #[error("the daemon did not start: {0}")]
-    Failed(String),
-}
 
 /// Where the daemon listens and how to start it.
 #[derive(Debug, Clone)]
@@ -42,27 +33,15 @@ impl Target {
 
     /// Through systemd when `apero service install` set it up, so the
     /// daemon stays supervised; else `aperod` itself, which detaches and
-    /// returns once its socket answers.
-    pub async fn start(&self) -> Result<(), StartError> {
-        if self.home.is_none() && systemd_unit_installed() {
-            let started = tokio::process::Command::new("systemctl").args(["--user", "start", "aperod.service"]).stdin(Stdio::null()).output().await;
-            match started {
-                Ok(out) if out.status.success() => return Ok(()),
-                Ok(out) => tracing::warn!("systemctl --user start aperod failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
-                Err(e) => tracing::warn!("cannot run systemctl: {e}"),
-            }
+    /// returns once its socket answers. The app loop connects afresh after.
+    pub async fn start(&self) -> Result<(), LaunchError> {
+        let opts = LaunchOptions { home: self.home.clone(), via_systemd: true, ..LaunchOptions::new(CLIENT_NAME) };
+        let launched = apero_control::start_daemon(&opts).await?;
+        for w in &launched.warnings {
+            tracing::warn!("{w}");
         }
-        let path = find_program("aperod");
-        let mut cmd = tokio::process::Command::new(&path);
-        if let Some(h) = &self.home {
-            cmd.arg("--home").arg(h);
-        }
-        let out = cmd.stdin(Stdio::null()).output().await.map_err(|source| StartError::Spawn { path, source })?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(StartError::Failed(String::from_utf8_lossy(&out.stderr).trim().trim_start_matches("aperod: ").to_string()))
-        }
+        tracing::info!(how = ?launched.start, "the daemon answers");
+        Ok(())
     }
 
     /// The arguments of `apero [--home DIR] chat ROOM`.
@@ -90,9 +69,4 @@ pub async fn timed<T>(what: impl std::future::Future<Output = Result<T, ClientEr
     tokio::time::timeout(Duration::from_secs(30), what)
         .await
         .unwrap_or_else(|_| Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "the daemon did not answer within 30 s"))))
-}
-
-/// The unit `apero service install` writes (Linux only; elsewhere never there).
-fn systemd_unit_installed() -> bool {
-    crate::settings::config_dir().join("systemd/user/aperod.service").is_file()
 }

@@ -80,10 +80,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
-    let socket = match &args.home {
-        Some(h) => apero_control::socket_path_in(h),
-        None => apero_control::default_socket_path(),
-    };
+    let socket = apero_control::socket_path(args.home.as_deref());
     let settings_path = args.config.clone().unwrap_or_else(Settings::default_path);
     let settings = Settings::load(&settings_path);
     let state = State::offline("connecting…");

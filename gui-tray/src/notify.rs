@@ -2,7 +2,7 @@
 //! and showing them (the freedesktop D-Bus service on Linux, `notify-rust`
 //! for the platform's own elsewhere).
 
-use apero_control::{Event, FileInfo, MessageInfo};
+use apero_control::{human_bytes, Event, FileInfo, MessageInfo};
 
 use crate::settings::Settings;
 use crate::state::State;
@@ -32,22 +32,13 @@ pub fn preview(text: &str) -> String {
     format!("{}…", &cut[..at])
 }
 
-fn size_text(bytes: u64) -> String {
-    match bytes {
-        0..1_000 => format!("{bytes} B"),
-        1_000..1_000_000 => format!("{:.0} kB", bytes as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
-        _ => format!("{:.1} GB", bytes as f64 / 1e9),
-    }
-}
-
 pub fn message(state: &State, room: &str, m: &MessageInfo) -> Note {
     let who = if m.author_name.is_empty() { "someone" } else { &m.author_name };
     Note::new(format!("{who} in {}", state.room_name(room)), preview(&m.text))
 }
 
 pub fn file(state: &State, room: &str, f: &FileInfo) -> Note {
-    Note::new(format!("{} offered a file in {}", f.from_name, state.room_name(room)), format!("{} ({}) — `apero get {}`", f.name, size_text(f.size), &f.id[..f.id.len().min(8)]))
+    Note::new(format!("{} offered a file in {}", f.from_name, state.room_name(room)), format!("{} ({}) — `apero get {}`", f.name, human_bytes(f.size), &f.id[..f.id.len().min(8)]))
 }
 
 pub fn joined_call(state: &State, room: &str, names: &[String]) -> Note {
@@ -154,8 +145,22 @@ mod tests {
     }
 
     #[test]
-    fn sizes_read_well() {
-        assert_eq!(size_text(999), "999 B");
-        assert_eq!(size_text(2_500_000), "2.5 MB");
+    fn offered_files_say_name_size_and_how_to_get_them() {
+        let f = FileInfo {
+            id: "3f9a1c2b77".into(),
+            room: "r1".into(),
+            name: "slides.pdf".into(),
+            size: 2_500_000,
+            mime: "application/pdf".into(),
+            image: false,
+            from: "id-bob".into(),
+            from_name: "bob".into(),
+            time: 0,
+            have: false,
+            sources: 1,
+            sources_online: 1,
+        };
+        let note = for_event(&state(), &Settings::default(), &Event::FileOffered { room: "r1".into(), file: f }).unwrap();
+        assert_eq!(note, Note::new("bob offered a file in apéro", "slides.pdf (2.4 MiB) — `apero get 3f9a1c2b`"));
     }
 }

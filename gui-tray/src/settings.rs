@@ -15,13 +15,6 @@ pub enum SettingsError {
     Encode(#[from] serde_json::Error),
 }
 
-/// `$XDG_CONFIG_HOME`, else `~/.config`.
-pub fn config_dir() -> PathBuf {
-    std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
-        std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".config")
-    })
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -32,7 +25,7 @@ pub struct Settings {
 impl Settings {
     /// `$XDG_CONFIG_HOME/apero/tray.json`, else `~/.config/apero/tray.json`.
     pub fn default_path() -> PathBuf {
-        config_dir().join("apero").join("tray.json")
+        apero_control::config_home().join("apero").join("tray.json")
     }
 
     /// A missing file is the defaults; a broken one too, with a warning,

@@ -150,7 +150,7 @@ impl State {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use apero_control::{Dropped, Participant};
+    use apero_control::{CallPath, Dropped, Nat, Participant, Relaying};
 
     pub fn room(id: &str, name: &str, online: usize, call: usize) -> RoomInfo {
         RoomInfo { id: id.into(), name: name.into(), members: 3, online, call, in_call: false }
@@ -163,7 +163,7 @@ pub(crate) mod tests {
             is_self,
             speaking,
             muted: false,
-            path: "direct".into(),
+            path: CallPath::Direct,
             rtt_ms: None,
             loss_pct: 0.0,
             jitter_ms: 0.0,
@@ -183,10 +183,10 @@ pub(crate) mod tests {
             peers: vec![],
             rooms: rooms.len(),
             dropped: Dropped::default(),
-            nat: String::new(),
+            nat: Nat::Unknown,
             external: vec![],
             relays: vec![],
-            relaying: String::new(),
+            relaying: Relaying::Off,
         };
         let mut participants = vec![participant("me", true, speaking.contains(&"me"))];
         participants.push(participant("bob", false, speaking.contains(&"bob")));

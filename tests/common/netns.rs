@@ -24,7 +24,10 @@ pub const RELAY_IP: &str = "198.18.0.254";
 /// Whether we can make namespaces here; when not, the test is skipped, or
 /// fails under CI (see [`super::skip`]), and the caller returns.
 pub fn can_run() -> bool {
-    if unsafe { libc::geteuid() } != 0 {
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    #[allow(unsafe_code)]
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
         super::skip("root", "the NAT testbed makes network namespaces (CI runs it as root)");
         return false;
     }

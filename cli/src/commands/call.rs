@@ -89,7 +89,7 @@ fn print_status(ctx: &Ctx, st: &CallStatus) {
                 "  {:<16} {:<10} {:<8} {:<9} rtt {} loss {:.1}% jitter {:.1} ms latency ~{} {state}",
                 p.name,
                 short_id(&p.peer_id),
-                p.path,
+                p.path.as_str(),
                 "",
                 p.rtt_ms.map(|r| format!("{r:.0} ms")).unwrap_or_else(|| "?".into()),
                 p.loss_pct,

@@ -1,14 +1,15 @@
 //! `apero up`, `apero down`, `apero status`.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use apero_control::launch::Start;
+use apero_control::{LaunchError, LaunchOptions, Nat, Relaying};
 use clap::Args;
 
 use crate::output::{self, short_id};
-use crate::Ctx;
+use crate::{Ctx, CLIENT_NAME};
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
@@ -27,47 +28,58 @@ pub struct UpArgs {
     /// Also relay for others (on a machine with a public address).
     #[arg(long)]
     relay: bool,
+    /// The daemon's config file (default: $XDG_CONFIG_HOME/apero/config.toml,
+    /// or DIR/config.toml with --home DIR); see docs/config.md.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Any other aperod option, after `--`: `apero up -- --audio null --upload-limit 2000`.
+    #[arg(last = true, value_name = "APEROD_OPTIONS")]
+    aperod: Vec<OsString>,
 }
 
-fn aperod_path() -> PathBuf {
-    apero_control::find_program("aperod")
+impl UpArgs {
+    /// These options as `aperod` takes them (but `--config`, which the launcher passes).
+    fn aperod_args(&self) -> Vec<OsString> {
+        let mut v: Vec<OsString> = Vec::new();
+        let mut flag = |name: &str, value: Option<&str>| {
+            v.push(name.into());
+            v.extend(value.map(OsString::from));
+        };
+        if let Some(n) = &self.name {
+            flag("--name", Some(n));
+        }
+        for l in &self.listen {
+            flag("--listen", Some(l));
+        }
+        if self.no_mdns {
+            flag("--no-mdns", None);
+        }
+        for b in &self.bootstrap {
+            flag("--bootstrap", Some(b));
+        }
+        if self.relay {
+            flag("--relay", None);
+        }
+        v.extend(self.aperod.iter().cloned());
+        v
+    }
 }
 
 pub async fn up(ctx: &Ctx, args: UpArgs) -> anyhow::Result<()> {
-    if ctx.client().await.is_err() {
-        let mut cmd = Command::new(aperod_path());
-        if let Some(h) = &ctx.home {
-            cmd.arg("--home").arg(h);
-        }
-        if let Some(n) = &args.name {
-            cmd.arg("--name").arg(n);
-        }
-        for l in &args.listen {
-            cmd.arg("--listen").arg(l);
-        }
-        if args.no_mdns {
-            cmd.arg("--no-mdns");
-        }
-        for b in &args.bootstrap {
-            cmd.arg("--bootstrap").arg(b);
-        }
-        if args.relay {
-            cmd.arg("--relay");
-        }
-        // aperod detaches itself and returns once its socket answers.
-        let out = cmd.output().with_context(|| format!("cannot run {} (is apero installed?)", aperod_path().display()))?;
-        if !out.status.success() {
-            bail!("the daemon did not start: {}", String::from_utf8_lossy(&out.stderr).trim().trim_start_matches("aperod: "));
-        }
+    let opts =
+        LaunchOptions { home: ctx.home.clone(), config: args.config.clone(), args: args.aperod_args(), ..LaunchOptions::new(CLIENT_NAME) };
+    let launched = apero_control::start_daemon(&opts).await.map_err(|e| match e {
+        // Keeps the daemon's class of error, and so the exit code.
+        LaunchError::Client(c) => anyhow::Error::from(c),
+        other => other.into(),
+    })?;
+    for w in &launched.warnings {
+        eprintln!("note: {w}");
     }
-    let start = Instant::now();
-    let mut client = loop {
-        match ctx.client().await {
-            Ok(c) => break c,
-            Err(e) if start.elapsed() > Duration::from_secs(10) => return Err(e.into()),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
+    if launched.start == Start::AlreadyRunning && (opts.config.is_some() || !opts.args.is_empty()) {
+        eprintln!("note: the daemon was already running, so these options were not applied; `apero down` first to restart it with them");
+    }
+    let mut client = launched.client;
     let status = client.status().await?;
     if ctx.json {
         output::json(&status);
@@ -106,10 +118,10 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
     for a in &s.listen {
         println!("  {a}");
     }
-    let nat = match s.nat.as_str() {
-        "public" => "reachable directly (public address)",
-        "private" => "behind a NAT or firewall",
-        _ => "not known yet",
+    let nat = match s.nat {
+        Nat::Public => "reachable directly (public address)",
+        Nat::Private => "behind a NAT or firewall",
+        Nat::Unknown => "not known yet",
     };
     println!("Reachability: {nat}");
     for a in &s.external {
@@ -118,10 +130,10 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
     if !s.relays.is_empty() {
         println!("Relays holding a place for us: {}", s.relays.iter().map(|r| short_id(r)).collect::<Vec<_>>().join(", "));
     }
-    match s.relaying.as_str() {
-        "members" => println!("Relaying for: members of your rooms (you are publicly reachable)"),
-        "anyone" => println!("Relaying for: anyone, within rate limits (aperod --relay)"),
-        _ => {}
+    match s.relaying {
+        Relaying::Members => println!("Relaying for: members of your rooms (you are publicly reachable)"),
+        Relaying::Anyone => println!("Relaying for: anyone, within rate limits (aperod --relay)"),
+        Relaying::Off => {}
     }
     println!("Rooms: {}", s.rooms);
     if s.peers.is_empty() {
@@ -132,9 +144,12 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
             let rtt = p.rtt_ms.map(|r| format!("{r:.1} ms")).unwrap_or_else(|| "—".into());
             let path = match &p.via {
                 Some(v) => format!("{} via {}", p.path, short_id(v)),
-                None => p.path.clone(),
+                None => p.path.to_string(),
             };
-            println!("  {:<16} {:<10} {:<22} {:<4} rtt {:<9} {}", p.name.as_deref().unwrap_or("?"), short_id(&p.peer_id), path, p.transport, rtt, p.addr);
+            // as_str: Display of the states does not pad.
+            let transport = p.transport.as_str();
+            let name = p.name.as_deref().unwrap_or("?");
+            println!("  {name:<16} {:<10} {path:<22} {transport:<4} rtt {rtt:<9} {}", short_id(&p.peer_id), p.addr);
         }
     }
     let d = &s.dropped;

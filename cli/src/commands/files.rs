@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use apero_control::{Event, TransferInfo};
+use apero_control::{human_bytes, Event, TransferInfo, TransferState};
 use clap::Args;
 
 use crate::output::{self, local_time};
@@ -100,7 +100,7 @@ pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
     let mut c = ctx.client().await?;
     let mut info = c.get(&a.id, dir).await?;
     let bar = (!ctx.json && std::io::stderr().is_terminal()).then(|| progress_bar(&info));
-    while info.state == "running" {
+    while info.state == TransferState::Running {
         let ev = tokio::time::timeout(Duration::from_secs(5), events.next()).await;
         match ev {
             Ok(Ok(Some(Event::Transfer { transfer }))) if transfer.id == info.id => info = transfer,
@@ -124,8 +124,8 @@ pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
 }
 
 fn finish(ctx: &Ctx, info: &TransferInfo) -> anyhow::Result<()> {
-    match info.state.as_str() {
-        "done" => {
+    match info.state {
+        TransferState::Done => {
             if ctx.json {
                 output::json(info);
             } else {
@@ -138,9 +138,11 @@ fn finish(ctx: &Ctx, info: &TransferInfo) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        "paused" => anyhow::bail!("download paused: {}", info.error.as_deref().unwrap_or("no source is reachable")),
-        "cancelled" => anyhow::bail!("download cancelled"),
-        _ => anyhow::bail!("download failed: {}", info.error.as_deref().unwrap_or("unknown error")),
+        TransferState::Paused => anyhow::bail!("download paused: {}", info.error.as_deref().unwrap_or("no source is reachable")),
+        TransferState::Cancelled => anyhow::bail!("download cancelled"),
+        TransferState::Failed | TransferState::Running => {
+            anyhow::bail!("download failed: {}", info.error.as_deref().unwrap_or("unknown error"))
+        }
     }
 }
 
@@ -170,18 +172,18 @@ pub async fn transfers(ctx: &Ctx) -> anyhow::Result<()> {
     }
     for t in list {
         let pct = if t.size == 0 { 100.0 } else { 100.0 * t.done_bytes as f64 / t.size as f64 };
-        let extra = match t.state.as_str() {
-            "running" if t.paced_bps > 0 => format!(
+        let extra = match t.state {
+            TransferState::Running if t.paced_bps > 0 => format!(
                 "{}/s from {} source(s), yielding to a call (at most {}/s)",
                 human_bytes(t.rate_bps as u64),
                 t.sources,
                 human_bytes(t.paced_bps)
             ),
-            "running" => format!("{}/s from {} source(s)", human_bytes(t.rate_bps as u64), t.sources),
-            "done" => t.path.clone().unwrap_or_default(),
-            _ => t.error.clone().unwrap_or_default(),
+            TransferState::Running => format!("{}/s from {} source(s)", human_bytes(t.rate_bps as u64), t.sources),
+            TransferState::Done => t.path.clone().unwrap_or_default(),
+            TransferState::Paused | TransferState::Failed | TransferState::Cancelled => t.error.clone().unwrap_or_default(),
         };
-        println!("{}  {:9} {:5.1}%  {}  {}", &t.id[..12], t.state, pct, t.name, extra);
+        println!("{}  {:9} {:5.1}%  {}  {}", &t.id[..12], t.state.as_str(), pct, t.name, extra);
     }
     Ok(())
 }
@@ -195,19 +197,4 @@ pub async fn cancel(ctx: &Ctx, a: CancelArgs) -> anyhow::Result<()> {
         println!("Cancelled the download of {}; its partial file was deleted.", t.name);
     }
     Ok(())
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }

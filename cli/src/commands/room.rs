@@ -36,7 +36,7 @@ pub async fn run(ctx: &Ctx, cmd: RoomCommand) -> anyhow::Result<()> {
             } else if rooms.is_empty() {
                 println!("You are in no room yet. Create one with `apero room create NAME` or join with `apero join CODE`.");
             } else {
-                println!("{:<32}  {:<24} {:<17} {}", "ID", "NAME", "MEMBERS (ONLINE)", "CALL");
+                println!("{:<32}  {:<24} {:<17} CALL", "ID", "NAME", "MEMBERS (ONLINE)");
                 for r in rooms {
                     let call = match (r.call, r.in_call) {
                         (0, _) => String::new(),

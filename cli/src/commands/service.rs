@@ -70,7 +70,7 @@ pub async fn run(ctx: &Ctx, cmd: ServiceCommand) -> anyhow::Result<()> {
 
 fn layout(ctx: &Ctx) -> anyhow::Result<Layout> {
     let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from).context("HOME is not set")?;
-    let config = std::env::var_os("XDG_CONFIG_HOME").filter(|h| !h.is_empty()).map(PathBuf::from).unwrap_or_else(|| home.join(".config"));
+    let config = apero_control::config_home();
     let apero_home = match &ctx.home {
         Some(h) => Some(std::path::absolute(h)?),
         None => None,
@@ -354,10 +354,7 @@ async fn status(ctx: &Ctx, layout: &Layout) -> anyhow::Result<()> {
 }
 
 fn default_socket(layout: &Layout) -> PathBuf {
-    match &layout.apero_home {
-        Some(h) => apero_control::socket_path_in(h),
-        None => apero_control::default_socket_path(),
-    }
+    apero_control::socket_path(layout.apero_home.as_deref())
 }
 
 /// Whether a process of this user with this name runs (Linux's /proc;

@@ -11,7 +11,8 @@ use serde::Serialize;
 /// carry it, so it never deletes something the user wrote.
 pub const MARKER: &str = "Written by `apero service install`; `apero service uninstall` removes it.";
 
-pub const UNIT_NAME: &str = "aperod.service";
+/// The tray starts the daemon through it when it is there.
+pub const UNIT_NAME: &str = apero_control::SYSTEMD_UNIT;
 pub const LAUNCHD_DAEMON: &str = "org.apero.aperod";
 pub const LAUNCHD_TRAY: &str = "org.apero.tray";
 
@@ -30,7 +31,7 @@ pub struct Layout {
 
 impl Layout {
     pub fn unit_path(&self) -> PathBuf {
-        self.config.join("systemd").join("user").join(UNIT_NAME)
+        apero_control::systemd_unit_path(&self.config)
     }
 
     pub fn autostart_dir(&self) -> PathBuf {

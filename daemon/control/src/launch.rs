@@ -106,8 +106,9 @@ pub struct Launched {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    #[error("cannot run {}: {source} (is apero installed next to this program or on PATH?)", .path.display())]
-    Spawn { path: PathBuf, source: std::io::Error },
+    // Causes are in the messages, not `source`s: `{:#}` would print them twice.
+    #[error("cannot run {}: {error} (is apero installed next to this program or on PATH?)", .path.display())]
+    Spawn { path: PathBuf, error: std::io::Error },
     #[error("the daemon did not start: {0}")]
     Failed(String),
     #[error("{} did not return within {} s", .path.display(), .after.as_secs())]
@@ -166,7 +167,7 @@ async fn run_aperod(opts: &LaunchOptions) -> Result<(), LaunchError> {
     cmd.args(opts.command_args()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     let out = match tokio::time::timeout(APEROD_RETURNS_WITHIN, cmd.output()).await {
         Err(_) => return Err(LaunchError::Hung { path, after: APEROD_RETURNS_WITHIN }),
-        Ok(Err(source)) => return Err(LaunchError::Spawn { path, source }),
+        Ok(Err(error)) => return Err(LaunchError::Spawn { path, error }),
         Ok(Ok(out)) => out,
     };
     if out.status.success() {

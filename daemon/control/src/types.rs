@@ -171,7 +171,7 @@ macro_rules! wire_state {
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
     };
@@ -294,6 +294,10 @@ pub struct Dropped {
     /// floods) and chunks from peers that failed verification.
     #[serde(default)]
     pub files: u64,
+    /// Network events (or peer bookkeeping) the daemon was too slow to take
+    /// and shed rather than make the network wait.
+    #[serde(default)]
+    pub shed_events: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

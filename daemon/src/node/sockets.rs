@@ -28,6 +28,7 @@ pub fn raise_udp_buffers(bytes: libc::c_int) -> (usize, Option<libc::c_int>) {
         if sockopt(fd, libc::SO_RCVBUF).is_some_and(|now| now < bytes) {
             let v = bytes;
             // SAFETY: `fd` is one of ours, `v` outlives the call and its size is passed.
+            #[allow(unsafe_code)]
             let rc = unsafe {
                 libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, (&v as *const libc::c_int).cast(), size_of::<libc::c_int>() as libc::socklen_t)
             };
@@ -60,6 +61,7 @@ fn sockopt(fd: libc::c_int, name: libc::c_int) -> Option<libc::c_int> {
     let mut v: libc::c_int = 0;
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `v` and `len` are valid for writes of the sizes given.
+    #[allow(unsafe_code)]
     let rc = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, name, (&mut v as *mut libc::c_int).cast(), &mut len) };
     (rc == 0).then_some(v)
 }

@@ -56,12 +56,8 @@ impl Paced {
                     if n == 0 {
                         timing2.lock().unwrap_or_else(|p| p.into_inner()).first_input_ns = Some(unix_ns());
                     }
-                    if let Ok(mut chunk) = ports.capture.write_chunk_uninit(FRAME) {
-                        let (a, b) = chunk.as_mut_slices();
-                        for (dst, src) in a.iter_mut().chain(b.iter_mut()).zip(frame.iter()) {
-                            dst.write(*src);
-                        }
-                        unsafe { chunk.commit_all() };
+                    if let Ok(chunk) = ports.capture.write_chunk_uninit(FRAME) {
+                        chunk.fill_from_iter(frame.iter().copied());
                     }
                     // Underrun plays silence, like a sound card would.
                     let mut out = [0i16; FRAME];
