@@ -26,3 +26,21 @@ apero_need_cargo() {
         exit 1
     fi
 }
+
+# clippy and rustfmt gate the test suite. rustup can add them; a distribution
+# cargo may come without them: then say so, and fail under CI.
+apero_need_lint_tools() {
+    if cargo clippy --version >/dev/null 2>&1 && cargo fmt --version >/dev/null 2>&1; then
+        return 0
+    fi
+    if command -v rustup >/dev/null; then
+        rustup component add clippy rustfmt
+        return 0
+    fi
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        apt-get install -y -qq --no-install-recommends rust-clippy rustfmt >/dev/null 2>&1 || true
+        cargo clippy --version >/dev/null 2>&1 && cargo fmt --version >/dev/null 2>&1 && return 0
+    fi
+    echo "!!! cargo clippy and cargo fmt are needed (rustup component add clippy rustfmt)" >&2
+    exit 1
+}

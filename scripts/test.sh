@@ -11,10 +11,17 @@ cd "$(dirname "$0")/.."
 # the tray tests run a private session bus (dbus-daemon) and `apero service`
 # checks its unit with systemd-analyze (from systemd).
 apero_install_deps build-essential pkg-config cmake libasound2-dev tmux espeak-ng sox \
-    pulseaudio pulseaudio-utils libasound2-plugins alsa-utils iproute2 iptables nftables dbus systemd
+    pulseaudio pulseaudio-utils libasound2-plugins alsa-utils iproute2 iptables nftables dbus systemd python3
 apero_need_cargo
+apero_need_lint_tools
 
 export CARGO_TERM_COLOR=never
+# The gates hold before anything runs: formatting, then clippy's default set
+# and the workspace lints (Cargo.toml) as errors.
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+echo "==> cargo clippy (warnings are errors)"
+cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "==> building (once, for all tests)"
 cargo build --locked --workspace --all-targets
 echo "==> running the tests"

@@ -2,6 +2,10 @@
 //! tray and the control crate they share depend on neither libp2p, nor cpal,
 //! nor opus, nor SQLite.
 
+// A test crate: a failed unwrap is the test failing (clippy.toml allows it in
+// #[test] functions; this covers the shared helpers too).
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 #[test]
@@ -23,6 +27,10 @@ fn clients_do_not_depend_on_the_engine() {
         }
     }
     // The daemon does use libp2p, so the check above can fail.
-    let out = Command::new(&cargo).current_dir(root).args(["tree", "--offline", "-p", "aperod", "-e", "normal", "--prefix", "none"]).output().unwrap();
+    let out = Command::new(&cargo)
+        .current_dir(root)
+        .args(["tree", "--offline", "-p", "aperod", "-e", "normal", "--prefix", "none"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).lines().any(|l| l.starts_with("libp2p ")));
 }

@@ -6,6 +6,10 @@
 //!
 //! Figures are printed as `FIGURE name value` lines (see docs/benchmarks.md).
 
+// A test crate: a failed unwrap is the test failing (clippy.toml allows it in
+// #[test] functions; this covers the shared helpers too).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;
@@ -397,7 +401,12 @@ fn cpu_and_rss(pid: u32) -> (f64, u64) {
     // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after ")".
     let cpu = (ticks(11) + ticks(12)) / 100.0;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     (cpu, rss)
 }
 
@@ -419,8 +428,7 @@ fn bench_relay_with_ten_voice_circuits() {
     let r = tb.relay();
     let rpid = r.pid().unwrap();
     let names = ["ana", "ben", "cleo", "dan", "eve"];
-    let members: Vec<Daemon> =
-        names.iter().zip(&homes).map(|(n, h)| tb.peer(n, h, &r, &as_strs(&audio_args(dir.path(), n)))).collect();
+    let members: Vec<Daemon> = names.iter().zip(&homes).map(|(n, h)| tb.peer(n, h, &r, &as_strs(&audio_args(dir.path(), n)))).collect();
     for m in &members {
         wait_relay(m);
     }

@@ -3,6 +3,10 @@
 //! process rules: one daemon per home, a private socket, stale sockets
 //! cleaned, a clean SIGTERM.
 
+// A test crate: a failed unwrap is the test failing (clippy.toml allows it in
+// #[test] functions; this covers the shared helpers too).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
@@ -33,7 +37,15 @@ fn malformed_control_requests_get_errors_and_the_daemon_goes_on() {
             ("unknown command", b"{\"cmd\": \"format_disk\"}\n".to_vec(), ErrorKind::BadRequest),
             ("missing field", b"{\"cmd\": \"say\"}\n".to_vec(), ErrorKind::BadRequest),
             ("wrong type", b"{\"cmd\": \"history\", \"room\": 5}\n".to_vec(), ErrorKind::BadRequest),
-            ("10 MiB line", { let mut v = vec![b'a'; 10 * 1024 * 1024]; v.push(b'\n'); v }, ErrorKind::TooLarge),
+            (
+                "10 MiB line",
+                {
+                    let mut v = vec![b'a'; 10 * 1024 * 1024];
+                    v.push(b'\n');
+                    v
+                },
+                ErrorKind::TooLarge,
+            ),
             ("unknown room", b"{\"cmd\": \"history\", \"room\": \"nope\", \"limit\": null}\n".to_vec(), ErrorKind::NotFound),
         ];
         for (what, bytes, kind) in cases {
@@ -138,9 +150,7 @@ fn one_daemon_per_home_private_socket_stale_socket_and_sigterm() {
 #[test]
 fn up_and_down_manage_the_background_daemon() {
     let home = tempfile::Builder::new().prefix("apero-up-").tempdir_in("/tmp").unwrap();
-    let apero = |args: &[&str]| {
-        std::process::Command::new(common::apero_bin()).arg("--home").arg(home.path()).args(args).output().unwrap()
-    };
+    let apero = |args: &[&str]| std::process::Command::new(common::apero_bin()).arg("--home").arg(home.path()).args(args).output().unwrap();
     let out = apero(&["status"]);
     assert_eq!(out.status.code(), Some(1));
     let out = apero(&["up", "--no-mdns", "--name", "zoé", "--listen", "/ip4/127.0.0.1/tcp/0"]);
@@ -173,9 +183,12 @@ fn members_cannot_forge_entries() {
         let mut tampered = Entry::sign(&key, &room, 10, 0, Body::Message { text: "original".into() }).entry;
         tampered.body = Body::Message { text: "tampered".into() };
         let outsider = Entry::sign(&stranger, &room, 11, 0, Body::Message { text: "from outside".into() }).entry;
-        let fake_admit = Entry::sign(&stranger, &room, 12, 0, Body::Admit { member: stranger.public().to_peer_id().to_string(), name: "x".into() }).entry;
+        let fake_admit =
+            Entry::sign(&stranger, &room, 12, 0, Body::Admit { member: stranger.public().to_peer_id().to_string(), name: "x".into() })
+                .entry;
         let honest = Entry::sign(&key, &room, 13, 0, Body::Message { text: "honest".into() }).entry;
-        let resp = rpc(&mut control, peer, &PeerRequest::Push { room: room.clone(), entries: vec![tampered, outsider, fake_admit, honest] }).await;
+        let resp =
+            rpc(&mut control, peer, &PeerRequest::Push { room: room.clone(), entries: vec![tampered, outsider, fake_admit, honest] }).await;
         assert_eq!(resp, PeerResponse::Ack { accepted: 1 });
     });
     assert_eq!(a.history_texts(&room), vec!["honest"]);

@@ -6,6 +6,10 @@
 //! XDG_RUNTIME_DIR and no session bus), so a developer's real session is
 //! never enabled or started by a test.
 
+// A test crate: a failed unwrap is the test failing (clippy.toml allows it in
+// #[test] functions; this covers the shared helpers too).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -14,7 +18,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use common::{aperod_bin, apero_bin, tray_bin, which};
+use common::{apero_bin, aperod_bin, tray_bin, which};
 
 struct Home {
     dir: tempfile::TempDir,
@@ -51,8 +55,14 @@ impl Home {
         let mut full = vec!["--json"];
         full.extend_from_slice(args);
         let out = self.apero(&full);
-        assert!(out.status.success(), "apero {args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("apero {args:?}: no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+        assert!(
+            out.status.success(),
+            "apero {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("apero {args:?}: no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
     }
 
     /// Every path under HOME (but the runtime dir) with its contents.

@@ -4,6 +4,10 @@
 //! the tray's menu and clicks it over `com.canonical.dbusmenu`, as a panel
 //! would.
 
+// A test crate: a failed unwrap is the test failing (clippy.toml allows it in
+// #[test] functions; this covers the shared helpers too).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 #[path = "common/desktop.rs"]
 mod desktop;
@@ -52,7 +56,11 @@ impl Tray {
     }
 
     fn assert_alive(&mut self) {
-        assert!(self.child.try_wait().expect("wait").is_none(), "the tray exited:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        assert!(
+            self.child.try_wait().expect("wait").is_none(),
+            "the tray exited:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
     }
 }
 
@@ -88,7 +96,9 @@ fn tray_shows_the_call_mutes_and_notifies() {
 
     wait_until("the tray to register with the watcher", WAIT, || desktop.item());
     wait_icon(&desktop, "user-available");
-    wait_until("the room with bob online in the menu", WAIT, || desktop.menu().iter().any(|e| e.label.starts_with("apéro (2/2 online)")).then_some(()));
+    wait_until("the room with bob online in the menu", WAIT, || {
+        desktop.menu().iter().any(|e| e.label.starts_with("apéro (2/2 online)")).then_some(())
+    });
     let menu = desktop.menu_text();
     for expected in ["Join call", "Copy invite code", "Copy short code", "Open chat", "Notifications", "Mute", "Stop the daemon", "Quit"] {
         assert!(menu.contains(expected), "{expected:?} missing from the menu:\n{menu}");
@@ -127,7 +137,9 @@ fn tray_shows_the_call_mutes_and_notifies() {
     assert!(desktop.menu().iter().any(|e| e.label == "Notifications" && e.checked == Some(true)), "{}", desktop.menu_text());
     click(&desktop, "Notifications", Some("apéro"));
     wait_until("the setting to be saved", WAIT, || tray.settings().contains(&room).then_some(()));
-    wait_until("the checkmark to go", WAIT, || desktop.menu().iter().any(|e| e.label == "Notifications" && e.checked == Some(false)).then_some(()));
+    wait_until("the checkmark to go", WAIT, || {
+        desktop.menu().iter().any(|e| e.label == "Notifications" && e.checked == Some(false)).then_some(())
+    });
     let before = desktop.notes().len();
     bob.json(&["say", &room, "silence please"]);
     alice.wait_history_len(&room, 2);
@@ -179,7 +191,9 @@ fn tray_goes_offline_with_the_daemon_and_reconnects() {
 fn tray_shows_when_someone_speaks() {
     let Some(desktop) = Desktop::start() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
-    let Some(speech) = common::audio::speech(dir.path(), "Bonsoir, on commence quand tout le monde est là. Apportez des olives.") else { return };
+    let Some(speech) = common::audio::speech(dir.path(), "Bonsoir, on commence quand tout le monde est là. Apportez des olives.") else {
+        return;
+    };
     let out = dir.path().join("bob-out.wav");
     let alice = Daemon::start_with("alice", &["--audio", "null"], &[]);
     let bob = Daemon::start_with("bob", &["--audio", "wav", "--wav-in", speech.to_str().unwrap(), "--wav-out", out.to_str().unwrap()], &[]);
@@ -191,7 +205,9 @@ fn tray_shows_when_someone_speaks() {
     bob.json(&["call", "join", &room]);
     wait_icon(&desktop, "audio-input-microphone-high");
     // Speech has pauses: wait for a moment the tooltip names the speaker.
-    wait_until("the tooltip to name bob as speaking", WAIT, || format!("{:?}", desktop.item_property("ToolTip")).contains("speaking: bob").then_some(()));
+    wait_until("the tooltip to name bob as speaking", WAIT, || {
+        format!("{:?}", desktop.item_property("ToolTip")).contains("speaking: bob").then_some(())
+    });
 }
 
 /// At login the tray may start before the panel and before the daemon:
@@ -243,16 +259,35 @@ fn tray_survives_garbage_in_the_event_stream() {
                 relays: vec![],
                 relaying: apero_control::Relaying::Off,
             }),
-            "room_list" => Reply::Rooms(vec![RoomInfo { id: "r1".into(), name: "salon".into(), members: 2, online: 2, call: 0, in_call: false }]),
-            _ => Reply::Call(CallStatus { room: None, room_name: None, muted: false, backend: "none".into(), participants: vec![], sent_bytes: 0, timing: None }),
+            "room_list" => {
+                Reply::Rooms(vec![RoomInfo { id: "r1".into(), name: "salon".into(), members: 2, online: 2, call: 0, in_call: false }])
+            }
+            _ => Reply::Call(CallStatus {
+                room: None,
+                room_name: None,
+                muted: false,
+                backend: "none".into(),
+                participants: vec![],
+                sent_bytes: 0,
+                timing: None,
+            }),
         };
         serde_json::to_string(&Response::Ok(reply)).unwrap() + "\n"
     };
     let message = Event::Message {
         room: "r1".into(),
-        message: MessageInfo { id: "m1".into(), room: "r1".into(), author: "id-bob".into(), author_name: "bob".into(), text: "still there?".into(), time: 0, lamport: 1 },
+        message: MessageInfo {
+            id: "m1".into(),
+            room: "r1".into(),
+            author: "id-bob".into(),
+            author_name: "bob".into(),
+            text: "still there?".into(),
+            time: 0,
+            lamport: 1,
+        },
     };
-    let garbage = ["not json at all", "{\"event\":\"from_a_future_version\",\"x\":1}", "{\"event\":\"message\",\"room\":5}", "\u{0}\u{1}\u{2}", "[]"];
+    let garbage =
+        ["not json at all", "{\"event\":\"from_a_future_version\",\"x\":1}", "{\"event\":\"message\",\"room\":5}", "\u{0}\u{1}\u{2}", "[]"];
     let server = std::thread::spawn(move || {
         // Connections, in the tray's order: events first, then requests.
         let mut conns: Vec<UnixStream> = Vec::new();

@@ -2,6 +2,10 @@
 //! one member reaches the others, joins and leaves do not glitch a call,
 //! mute silences, and hostile voice traffic is dropped while the call goes on.
 
+// A test crate: a failed unwrap is the test failing (clippy.toml allows it in
+// #[test] functions; this covers the shared helpers too).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -20,11 +24,7 @@ struct Member {
 
 fn member(name: &str, dir: &Path, input: &Path) -> Member {
     let out = dir.join(format!("{name}-out.wav"));
-    let d = Daemon::start_with(
-        name,
-        &["--audio", "wav", "--wav-in", input.to_str().unwrap(), "--wav-out", out.to_str().unwrap()],
-        &[],
-    );
+    let d = Daemon::start_with(name, &["--audio", "wav", "--wav-in", input.to_str().unwrap(), "--wav-out", out.to_str().unwrap()], &[]);
     Member { d, out }
 }
 
@@ -51,9 +51,7 @@ fn three_daemons_hear_the_speaker() {
     // B and C see that a call is going on before they join it.
     let st = a.d.json(&["call", "join", &room]);
     assert_eq!(st["participants"].as_array().unwrap().len(), 1);
-    wait_until("bob to see the call in room list", Duration::from_secs(10), || {
-        (b.d.json(&["room", "list"])[0]["call"] == 1).then_some(())
-    });
+    wait_until("bob to see the call in room list", Duration::from_secs(10), || (b.d.json(&["room", "list"])[0]["call"] == 1).then_some(()));
     b.d.json(&["call", "join", &room]);
     c.d.json(&["call", "join", &room]);
     for m in [&a, &b, &c] {
@@ -168,7 +166,13 @@ fn hostile_voice_traffic_is_dropped_and_the_call_goes_on() {
     wait_in_call(&b.d, 2, CALL);
     let received_from_alice = |d: &Daemon| -> u64 {
         let st = d.json(&["call", "status"]);
-        st["participants"].as_array().unwrap().iter().find(|p| p["name"] == "alice").map(|p| p["stats"]["received"].as_u64().unwrap_or(0)).unwrap_or(0)
+        st["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "alice")
+            .map(|p| p["stats"]["received"].as_u64().unwrap_or(0))
+            .unwrap_or(0)
     };
     let mut room_bytes = [0u8; 16];
     hex::decode_to_slice(&room, &mut room_bytes).unwrap();
@@ -243,8 +247,16 @@ fn cpal_backend_through_a_sound_server() {
     let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
     let Some(rig) = audio::PulseRig::start() else { return };
     let server = rig.server();
-    let a = Daemon::start_with("alice", &["--audio", "cpal"], &[("PULSE_SERVER", &server), ("PULSE_SOURCE", "micA.monitor"), ("PULSE_SINK", "spkA")]);
-    let b = Daemon::start_with("bob", &["--audio", "cpal"], &[("PULSE_SERVER", &server), ("PULSE_SOURCE", "micB.monitor"), ("PULSE_SINK", "spkB")]);
+    let a = Daemon::start_with(
+        "alice",
+        &["--audio", "cpal"],
+        &[("PULSE_SERVER", &server), ("PULSE_SOURCE", "micA.monitor"), ("PULSE_SINK", "spkA")],
+    );
+    let b = Daemon::start_with(
+        "bob",
+        &["--audio", "cpal"],
+        &[("PULSE_SERVER", &server), ("PULSE_SOURCE", "micB.monitor"), ("PULSE_SINK", "spkB")],
+    );
     let devices = a.json(&["audio", "devices"]);
     assert!(!devices["inputs"].as_array().unwrap().is_empty(), "cpal lists devices: {devices}");
     let room = a.room_with("apéro", &[&b]);

@@ -4,6 +4,10 @@
 //! that cannot run here skip or fail (tests/common/prereq.rs), tested here
 //! only: a test in a shared helper module would run in every test binary.
 
+// A test crate: a failed unwrap is the test failing (clippy.toml allows it in
+// #[test] functions; this covers the shared helpers too).
+#![allow(clippy::unwrap_used)]
+
 #[path = "common/prereq.rs"]
 mod prereq;
 

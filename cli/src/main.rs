@@ -74,9 +74,7 @@ enum Command {
     #[command(subcommand)]
     Service(service::ServiceCommand),
     /// Print a shell completion script (e.g. `apero completions bash > ~/.local/share/bash-completion/completions/apero`).
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
 }
 
 /// Kept in step with `ErrorKind::exit_code` (a test checks).

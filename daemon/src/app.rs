@@ -169,7 +169,9 @@ impl App {
             }
             Request::RoomMembers { room } => Reply::Members(self.rooms.room_members(&room).await?),
             Request::InviteCreate { room, ttl_secs, once: _, short: true } => Reply::Invite(self.short.create(&room, ttl_secs).await?),
-            Request::InviteCreate { room, ttl_secs, once, short: false } => Reply::Invite(self.rooms.invite_create(&room, ttl_secs, once).await?),
+            Request::InviteCreate { room, ttl_secs, once, short: false } => {
+                Reply::Invite(self.rooms.invite_create(&room, ttl_secs, once).await?)
+            }
             Request::InviteList { room } => Reply::Invites(self.rooms.invite_list(&room)?),
             Request::InviteRevoke { code_or_id } => {
                 self.rooms.invite_revoke(&code_or_id)?;

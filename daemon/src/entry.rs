@@ -35,16 +35,32 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Body {
-    Create { name: String, creator_name: String },
-    Admit { member: String, name: String },
+    Create {
+        name: String,
+        creator_name: String,
+    },
+    Admit {
+        member: String,
+        name: String,
+    },
     Leave,
-    Message { text: String },
+    Message {
+        text: String,
+    },
     /// A file offered to the room. `file` is its BLAKE3 root hash (hex),
     /// which commits to every chunk. `name` is as the sender gave it:
     /// receivers sanitize it before showing or saving.
-    Offer { file: String, name: String, size: u64, chunk_size: u32, mime: String },
+    Offer {
+        file: String,
+        name: String,
+        size: u64,
+        chunk_size: u32,
+        mime: String,
+    },
     /// "I now have a complete, verified copy of this file and can serve it."
-    Have { file: String },
+    Have {
+        file: String,
+    },
 }
 
 pub const MAX_FILE_NAME_BYTES: usize = 1024;
@@ -197,6 +213,13 @@ fn entry_id(signing_bytes: &[u8]) -> String {
     hex::encode(&blake3::hash(signing_bytes).as_bytes()[..16])
 }
 
+impl Entry {
+    /// The id without checking the signature (for bookkeeping only).
+    pub fn id(&self) -> String {
+        entry_id(&Self::signing_bytes(&self.room, &self.author, self.lamport, self.time, &self.body))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,12 +271,5 @@ mod tests {
             let back: Entry = serde_json::from_slice(&json).unwrap();
             prop_assert_eq!(back.verify().unwrap().id, v.id);
         }
-    }
-}
-
-impl Entry {
-    /// The id without checking the signature (for bookkeeping only).
-    pub fn id(&self) -> String {
-        entry_id(&Self::signing_bytes(&self.room, &self.author, self.lamport, self.time, &self.body))
     }
 }

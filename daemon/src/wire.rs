@@ -41,18 +41,37 @@ pub enum PeerRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PeerResponse {
-    Welcome { room: String, name: String, entries: Vec<Entry>, peers: Vec<PeerAddrs> },
-    Refused { reason: RefuseReason },
+    Welcome {
+        room: String,
+        name: String,
+        entries: Vec<Entry>,
+        peers: Vec<PeerAddrs>,
+    },
+    Refused {
+        reason: RefuseReason,
+    },
     /// The responder's ids for every author whose digest differs from the
     /// requester's (`authors` lists those authors, even when it has none).
-    SyncIds { authors: Vec<String>, ids: Vec<String> },
-    Entries { entries: Vec<Entry> },
-    Ack { accepted: u32 },
+    SyncIds {
+        authors: Vec<String>,
+        ids: Vec<String>,
+    },
+    Entries {
+        entries: Vec<Entry>,
+    },
+    Ack {
+        accepted: u32,
+    },
     /// Whether the responder is in that room's call.
-    CallState { in_call: bool },
+    CallState {
+        in_call: bool,
+    },
     /// The inviter's SPAKE2 message and the long invite code sealed with
     /// the key both sides derived (hex).
-    ShortOffer { pake: String, sealed: String },
+    ShortOffer {
+        pake: String,
+        sealed: String,
+    },
 }
 
 /// Per author: how many entries, and the XOR of their ids. Two members agree on

@@ -150,12 +150,19 @@ impl App {
                 let joined = self.state.call_changed(&room, &participants);
                 if !joined.is_empty() && self.settings.notifies(&room) {
                     let members = timed(client.room_members(&room)).await?;
-                    let names: Vec<String> = joined.iter().map(|id| members.iter().find(|m| &m.peer_id == id).map(|m| m.name.clone()).unwrap_or_else(|| "someone".into())).collect();
+                    let names: Vec<String> = joined
+                        .iter()
+                        .map(|id| members.iter().find(|m| &m.peer_id == id).map(|m| m.name.clone()).unwrap_or_else(|| "someone".into()))
+                        .collect();
                     self.notifier.show(notify::joined_call(&self.state, &room, &names));
                 }
                 self.refresh(client).await
             }
-            Event::MemberJoined { .. } | Event::MemberLeft { .. } | Event::PeerConnected { .. } | Event::PeerDisconnected { .. } | Event::Lagged { .. } => self.refresh(client).await,
+            Event::MemberJoined { .. }
+            | Event::MemberLeft { .. }
+            | Event::PeerConnected { .. }
+            | Event::PeerDisconnected { .. }
+            | Event::Lagged { .. } => self.refresh(client).await,
             Event::Message { .. } | Event::FileOffered { .. } | Event::Transfer { .. } => Ok(()),
         }
     }

@@ -66,7 +66,7 @@ pub fn is_disconnect(e: &ClientError) -> bool {
 
 /// Gives up on a request that hangs, so the tray never freezes on a stuck daemon.
 pub async fn timed<T>(what: impl std::future::Future<Output = Result<T, ClientError>>) -> Result<T, ClientError> {
-    tokio::time::timeout(Duration::from_secs(30), what)
-        .await
-        .unwrap_or_else(|_| Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "the daemon did not answer within 30 s"))))
+    tokio::time::timeout(Duration::from_secs(30), what).await.unwrap_or_else(|_| {
+        Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "the daemon did not answer within 30 s")))
+    })
 }

@@ -32,11 +32,23 @@ fn convert(items: &[Item]) -> Vec<ksni::MenuItem<Sni>> {
             Item::Label(label) => StandardItem { label: label.clone(), enabled: false, ..Default::default() }.into(),
             Item::Button { label, enabled, action } => {
                 let action = action.clone();
-                StandardItem { label: label.clone(), enabled: *enabled, activate: Box::new(move |t: &mut Sni| t.send(action.clone())), ..Default::default() }.into()
+                StandardItem {
+                    label: label.clone(),
+                    enabled: *enabled,
+                    activate: Box::new(move |t: &mut Sni| t.send(action.clone())),
+                    ..Default::default()
+                }
+                .into()
             }
             Item::Check { label, checked, action } => {
                 let action = action.clone();
-                CheckmarkItem { label: label.clone(), checked: *checked, activate: Box::new(move |t: &mut Sni| t.send(action.clone())), ..Default::default() }.into()
+                CheckmarkItem {
+                    label: label.clone(),
+                    checked: *checked,
+                    activate: Box::new(move |t: &mut Sni| t.send(action.clone())),
+                    ..Default::default()
+                }
+                .into()
             }
             Item::Submenu { label, items } => SubMenu { label: label.clone(), submenu: convert(items), ..Default::default() }.into(),
             Item::Separator => ksni::MenuItem::Separator,

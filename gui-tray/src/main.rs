@@ -108,7 +108,12 @@ fn main() -> ExitCode {
 /// Linux: the front-end is a D-Bus service, so it and the app share one
 /// runtime; the tray ends when the app quits or D-Bus fails.
 #[cfg(all(unix, not(target_os = "macos")))]
-fn run(make_app: impl FnOnce() -> App, view: watch::Receiver<View>, actions: mpsc::Sender<Action>, action_rx: mpsc::Receiver<Action>) -> anyhow::Result<()> {
+fn run(
+    make_app: impl FnOnce() -> App,
+    view: watch::Receiver<View>,
+    actions: mpsc::Sender<Action>,
+    action_rx: mpsc::Receiver<Action>,
+) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
         tokio::select! {
@@ -121,7 +126,12 @@ fn run(make_app: impl FnOnce() -> App, view: watch::Receiver<View>, actions: mps
 /// Windows and macOS: the platform's event loop must own the main thread,
 /// so the app runs on a runtime in another thread.
 #[cfg(any(windows, target_os = "macos"))]
-fn run(make_app: impl FnOnce() -> App + Send + 'static, view: watch::Receiver<View>, actions: mpsc::Sender<Action>, action_rx: mpsc::Receiver<Action>) -> anyhow::Result<()> {
+fn run(
+    make_app: impl FnOnce() -> App + Send + 'static,
+    view: watch::Receiver<View>,
+    actions: mpsc::Sender<Action>,
+    action_rx: mpsc::Receiver<Action>,
+) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let handle = rt.handle().clone();
     std::thread::spawn(move || rt.block_on(make_app().run(action_rx)));

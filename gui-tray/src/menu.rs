@@ -23,9 +23,20 @@ pub enum Action {
 pub enum Item {
     /// Text that cannot be clicked.
     Label(String),
-    Button { label: String, enabled: bool, action: Action },
-    Check { label: String, checked: bool, action: Action },
-    Submenu { label: String, items: Vec<Item> },
+    Button {
+        label: String,
+        enabled: bool,
+        action: Action,
+    },
+    Check {
+        label: String,
+        checked: bool,
+        action: Action,
+    },
+    Submenu {
+        label: String,
+        items: Vec<Item>,
+    },
     Separator,
 }
 
@@ -66,7 +77,8 @@ pub fn build(state: &State, settings: &Settings) -> Vec<Item> {
         } else if r.call > 0 {
             label.push_str(&format!(" — {} in call", r.call));
         }
-        let call_item = if in_this_call { button("Leave call", Action::LeaveCall) } else { button("Join call", Action::JoinCall(r.id.clone())) };
+        let call_item =
+            if in_this_call { button("Leave call", Action::LeaveCall) } else { button("Join call", Action::JoinCall(r.id.clone())) };
         items.push(Item::Submenu {
             label,
             items: vec![
@@ -74,7 +86,11 @@ pub fn build(state: &State, settings: &Settings) -> Vec<Item> {
                 button("Copy invite code", Action::CopyInvite(r.id.clone())),
                 button("Copy short code", Action::CopyShortCode(r.id.clone())),
                 button("Open chat", Action::OpenChat(r.id.clone())),
-                Item::Check { label: "Notifications".into(), checked: settings.notifies(&r.id), action: Action::ToggleNotifications(r.id.clone()) },
+                Item::Check {
+                    label: "Notifications".into(),
+                    checked: settings.notifies(&r.id),
+                    action: Action::ToggleNotifications(r.id.clone()),
+                },
             ],
         });
     }
@@ -104,7 +120,13 @@ mod tests {
             .iter()
             .map(|i| match i {
                 Item::Label(l) => format!("[{l}]"),
-                Item::Button { label, enabled, .. } => if *enabled { label.clone() } else { format!("({label})") },
+                Item::Button { label, enabled, .. } => {
+                    if *enabled {
+                        label.clone()
+                    } else {
+                        format!("({label})")
+                    }
+                }
                 Item::Check { label, checked, .. } => format!("{label}={checked}"),
                 Item::Submenu { label, items } => format!("{label}: {}", labels(items).join(" | ")),
                 Item::Separator => "-".into(),

@@ -38,7 +38,10 @@ pub fn message(state: &State, room: &str, m: &MessageInfo) -> Note {
 }
 
 pub fn file(state: &State, room: &str, f: &FileInfo) -> Note {
-    Note::new(format!("{} offered a file in {}", f.from_name, state.room_name(room)), format!("{} ({}) — `apero get {}`", f.name, human_bytes(f.size), &f.id[..f.id.len().min(8)]))
+    Note::new(
+        format!("{} offered a file in {}", f.from_name, state.room_name(room)),
+        format!("{} ({}) — `apero get {}`", f.name, human_bytes(f.size), &f.id[..f.id.len().min(8)]),
+    )
 }
 
 pub fn joined_call(state: &State, room: &str, names: &[String]) -> Note {
@@ -91,7 +94,14 @@ impl Notifier {
         let conn = self.bus.get_or_try_init(zbus::Connection::session).await?;
         let hints: std::collections::HashMap<&str, zbus::zvariant::Value> = std::collections::HashMap::new();
         let body = ("apero", 0u32, "call-start", note.summary.as_str(), note.body.as_str(), Vec::<&str>::new(), hints, -1i32);
-        conn.call_method(Some("org.freedesktop.Notifications"), "/org/freedesktop/Notifications", Some("org.freedesktop.Notifications"), "Notify", &body).await?;
+        conn.call_method(
+            Some("org.freedesktop.Notifications"),
+            "/org/freedesktop/Notifications",
+            Some("org.freedesktop.Notifications"),
+            "Notify",
+            &body,
+        )
+        .await?;
         Ok(())
     }
 
@@ -99,9 +109,11 @@ impl Notifier {
     #[cfg(any(windows, target_os = "macos"))]
     async fn send(&self, note: &Note) -> Result<(), notify_rust::error::Error> {
         let note = note.clone();
-        tokio::task::spawn_blocking(move || notify_rust::Notification::new().appname("apero").summary(&note.summary).body(&note.body).show().map(drop))
-            .await
-            .unwrap_or(Ok(()))
+        tokio::task::spawn_blocking(move || {
+            notify_rust::Notification::new().appname("apero").summary(&note.summary).body(&note.body).show().map(drop)
+        })
+        .await
+        .unwrap_or(Ok(()))
     }
 }
 
@@ -119,7 +131,15 @@ mod tests {
     fn msg(author: &str, text: &str) -> Event {
         Event::Message {
             room: "r1".into(),
-            message: MessageInfo { id: "m".into(), room: "r1".into(), author: author.into(), author_name: "bob".into(), text: text.into(), time: 0, lamport: 1 },
+            message: MessageInfo {
+                id: "m".into(),
+                room: "r1".into(),
+                author: author.into(),
+                author_name: "bob".into(),
+                text: text.into(),
+                time: 0,
+                lamport: 1,
+            },
         }
     }
 
@@ -127,7 +147,8 @@ mod tests {
     fn messages_from_others_notify_unless_the_room_is_silent() {
         let s = state();
         let mut settings = Settings::default();
-        assert_eq!(for_event(&s, &settings, &msg("id-bob", "on commence à 19h ?")), Some(Note::new("bob in apéro", "on commence à 19h ?")));
+        let note = for_event(&s, &settings, &msg("id-bob", "on commence à 19h ?"));
+        assert_eq!(note, Some(Note::new("bob in apéro", "on commence à 19h ?")));
         assert_eq!(for_event(&s, &settings, &msg("id-me", "mine")), None);
         settings.toggle("r1");
         assert_eq!(for_event(&s, &settings, &msg("id-bob", "hi")), None);

@@ -97,7 +97,11 @@ pub fn run(rt: tokio::runtime::Handle, mut view: watch::Receiver<View>, actions:
                 // macOS wants the status item created once the loop runs.
                 Event::NewEvents(StartCause::Init) => {
                     let built = build(&first)?;
-                    let icon = TrayIconBuilder::new().with_menu(Box::new(built.menu.clone())).with_tooltip(&first.tooltip).with_icon(pixmap(&first)?).build()?;
+                    let icon = TrayIconBuilder::new()
+                        .with_menu(Box::new(built.menu.clone()))
+                        .with_tooltip(&first.tooltip)
+                        .with_icon(pixmap(&first)?)
+                        .build()?;
                     tray = Some((icon, built));
                 }
                 Event::UserEvent(UserEvent::View(v)) => {

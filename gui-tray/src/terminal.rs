@@ -15,7 +15,16 @@ pub enum TerminalError {
 #[cfg(all(unix, not(target_os = "macos")))]
 fn candidates() -> Vec<(String, &'static str)> {
     let mut v: Vec<(String, &str)> = std::env::var("TERMINAL").ok().filter(|t| !t.is_empty()).map(|t| (t, "-e")).into_iter().collect();
-    for (t, flag) in [("x-terminal-emulator", "-e"), ("gnome-terminal", "--"), ("konsole", "-e"), ("xfce4-terminal", "-x"), ("kitty", "--"), ("alacritty", "-e"), ("foot", "--"), ("xterm", "-e")] {
+    for (t, flag) in [
+        ("x-terminal-emulator", "-e"),
+        ("gnome-terminal", "--"),
+        ("konsole", "-e"),
+        ("xfce4-terminal", "-x"),
+        ("kitty", "--"),
+        ("alacritty", "-e"),
+        ("foot", "--"),
+        ("xterm", "-e"),
+    ] {
         v.push((t.to_string(), flag));
     }
     v

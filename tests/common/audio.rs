@@ -157,10 +157,11 @@ impl PulseRig {
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
-        let up = started && (0..50).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            rig.cmd("pactl").arg("info").output().map(|o| o.status.success()).unwrap_or(false)
-        });
+        let up = started
+            && (0..50).any(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                rig.cmd("pactl").arg("info").output().map(|o| o.status.success()).unwrap_or(false)
+            });
         if !up {
             let log = std::fs::read_to_string(rig.dir.path().join("pulse.log")).unwrap_or_default();
             super::skip("a PulseAudio server", &format!("it would not start here: {log}"));

@@ -10,6 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use zbus::zvariant::{OwnedValue, Value};
 
+/// A dbusmenu layout node: id, properties, children.
+type Layout = (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
     pub summary: String,
@@ -113,7 +116,11 @@ impl Desktop {
     /// A session bus with nothing on it yet, as at the start of a login
     /// before the panel is up; [`Desktop::serve`] brings the panel.
     pub fn bus_only() -> Option<Desktop> {
-        let spawned = Command::new("dbus-daemon").args(["--session", "--nofork", "--print-address=1"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn();
+        let spawned = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
         let mut bus = match spawned {
             Ok(c) => c,
             Err(e) => {
@@ -190,7 +197,7 @@ impl Desktop {
     /// The whole menu, flattened (`com.canonical.dbusmenu.GetLayout`).
     pub fn menu(&self) -> Vec<MenuEntry> {
         let Some((dest, path)) = self.menu_path() else { return Vec::new() };
-        let reply: zbus::Result<(u32, (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>))> =
+        let reply: zbus::Result<(u32, Layout)> =
             self.call(&dest, &path, "com.canonical.dbusmenu", "GetLayout", &(0i32, -1i32, Vec::<&str>::new()));
         let Ok((_, (_, _, children))) = reply else { return Vec::new() };
         let mut out = Vec::new();
@@ -204,10 +211,15 @@ impl Desktop {
     /// starts with `under`, if given).
     pub fn click(&self, label: &str, under: Option<&str>) -> bool {
         let Some((dest, path)) = self.menu_path() else { return false };
-        let Some(entry) = self.menu().into_iter().find(|e| e.label == label && e.enabled && under.is_none_or(|u| e.path.iter().any(|p| p.starts_with(u)))) else {
+        let Some(entry) = self
+            .menu()
+            .into_iter()
+            .find(|e| e.label == label && e.enabled && under.is_none_or(|u| e.path.iter().any(|p| p.starts_with(u))))
+        else {
             return false;
         };
-        let r: zbus::Result<()> = self.call(&dest, &path, "com.canonical.dbusmenu", "Event", &(entry.id, "clicked", Value::from(0i32), 0u32));
+        let r: zbus::Result<()> =
+            self.call(&dest, &path, "com.canonical.dbusmenu", "Event", &(entry.id, "clicked", Value::from(0i32), 0u32));
         r.is_ok()
     }
 

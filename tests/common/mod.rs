@@ -111,7 +111,8 @@ impl Daemon {
 
     pub fn start_opts(name: &str, opts: DaemonOpts) -> Daemon {
         let home = tempfile::Builder::new().prefix(&format!("apero-{name}-")).tempdir_in("/tmp").expect("tempdir");
-        let mut d = Daemon { name: name.to_string(), home, child: None, extra: opts.args, envs: opts.envs, netns: opts.netns, mdns: opts.mdns };
+        let mut d =
+            Daemon { name: name.to_string(), home, child: None, extra: opts.args, envs: opts.envs, netns: opts.netns, mdns: opts.mdns };
         d.spawn();
         d
     }
@@ -217,7 +218,8 @@ impl Daemon {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("apero {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("apero {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
     }
 
     /// Runs `apero --json ARGS` expecting failure; returns the error kind and message.

@@ -120,7 +120,23 @@ impl Testbed {
         }
         sh(&masq);
         // As every home router does; without it no hole punch works here.
-        sh(&["ip", "netns", "exec", &n, "iptables", "-A", "INPUT", "-i", "wan", "-m", "conntrack", "--ctstate", "NEW,INVALID", "-j", "DROP"]);
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &n,
+            "iptables",
+            "-A",
+            "INPUT",
+            "-i",
+            "wan",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW,INVALID",
+            "-j",
+            "DROP",
+        ]);
         l
     }
 
@@ -157,7 +173,10 @@ impl Testbed {
         let p = self.ns("pub");
         sh(&["ip", "netns", "exec", &p, "nft", "add", "table", "bridge", "iso"]);
         sh(&["ip", "netns", "exec", &p, "nft", "add", "chain", "bridge", "iso", "through", "{ type filter hook forward priority 0; }"]);
-        sh(&["ip", "netns", "exec", &p, "nft", "add", "rule", "bridge", "iso", "through", "ip", "saddr", "!=", RELAY_IP, "ip", "daddr", "!=", RELAY_IP, "drop"]);
+        sh(&[
+            "ip", "netns", "exec", &p, "nft", "add", "rule", "bridge", "iso", "through", "ip", "saddr", "!=", RELAY_IP, "ip", "daddr",
+            "!=", RELAY_IP, "drop",
+        ]);
     }
 
     /// An isolated LAN (no router, no internet) with `hosts` machines on one

@@ -18,7 +18,8 @@ pub async fn raw_peer(target: &Daemon) -> (libp2p_stream::Control, PeerId) {
 pub async fn raw_peer_with(target: &Daemon, key: libp2p::identity::Keypair) -> (libp2p_stream::Control, PeerId) {
     let st = target.json(&["status"]);
     let peer: PeerId = st["peer_id"].as_str().unwrap().parse().unwrap();
-    let addr: Multiaddr = st["listen"].as_array().unwrap().iter().find(|a| a.as_str().unwrap().contains("quic")).unwrap().as_str().unwrap().parse().unwrap();
+    let addr: Multiaddr =
+        st["listen"].as_array().unwrap().iter().find(|a| a.as_str().unwrap().contains("quic")).unwrap().as_str().unwrap().parse().unwrap();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_quic()

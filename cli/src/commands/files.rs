@@ -105,7 +105,9 @@ pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
         match ev {
             Ok(Ok(Some(Event::Transfer { transfer }))) if transfer.id == info.id => info = transfer,
             Ok(Ok(Some(_))) => continue,
-            Ok(Ok(None)) | Ok(Err(_)) => anyhow::bail!("the daemon went away during the download; `apero get {}` again resumes", &info.id[..12]),
+            Ok(Ok(None)) | Ok(Err(_)) => {
+                anyhow::bail!("the daemon went away during the download; `apero get {}` again resumes", &info.id[..12])
+            }
             // Quiet for a while: ask (the transfer may have ended between our two connections).
             Err(_) => {
                 if let Some(t) = c.transfers().await?.into_iter().find(|t| t.id == info.id) {
@@ -129,12 +131,7 @@ fn finish(ctx: &Ctx, info: &TransferInfo) -> anyhow::Result<()> {
             if ctx.json {
                 output::json(info);
             } else {
-                println!(
-                    "Saved {} ({}) to {}",
-                    info.name,
-                    human_bytes(info.size),
-                    info.path.as_deref().unwrap_or("?")
-                );
+                println!("Saved {} ({}) to {}", info.name, human_bytes(info.size), info.path.as_deref().unwrap_or("?"));
             }
             Ok(())
         }
@@ -148,11 +145,9 @@ fn finish(ctx: &Ctx, info: &TransferInfo) -> anyhow::Result<()> {
 
 fn progress_bar(info: &TransferInfo) -> indicatif::ProgressBar {
     let b = indicatif::ProgressBar::new(info.size);
-    let style = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let style = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
     b.set_style(style);
     b.set_message(info.name.clone());
     b.set_position(info.done_bytes);

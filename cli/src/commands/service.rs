@@ -14,10 +14,10 @@ use anyhow::{bail, Context};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 
-use apero_control::find_program;
 use super::service_files::{self as files, Entry, Layout, MARKER};
 use crate::output;
 use crate::Ctx;
+use apero_control::find_program;
 
 #[derive(Subcommand, Debug)]
 pub enum ServiceCommand {
@@ -112,10 +112,13 @@ fn read_manifest(layout: &Layout) -> Manifest {
 
 fn install(layout: &Layout, dry_run: bool) -> anyhow::Result<Report> {
     let entries = entries(layout);
-    let mut report = Report { dry_run, written: Vec::new(), removed: Vec::new(), enabled: Vec::new(), warnings: Vec::new(), files: Vec::new() };
+    let mut report =
+        Report { dry_run, written: Vec::new(), removed: Vec::new(), enabled: Vec::new(), warnings: Vec::new(), files: Vec::new() };
     for bin in [&layout.aperod, &layout.tray] {
         if !bin.is_file() {
-            report.warnings.push(format!("{} does not exist yet; install it there (see the README) before you log in again", bin.display()));
+            report
+                .warnings
+                .push(format!("{} does not exist yet; install it there (see the README) before you log in again", bin.display()));
         }
     }
     if dry_run {
@@ -229,7 +232,8 @@ fn uninstall(layout: &Layout, dry_run: bool) -> anyhow::Result<Report> {
     let mut candidates = manifest.files.clone();
     candidates.extend(files::linux_entries(layout, false).into_iter().chain(files::macos_entries(layout)).map(|e| e.path));
     let ours: Vec<PathBuf> = candidates.into_iter().filter(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(MARKER))).collect();
-    let mut report = Report { dry_run, written: Vec::new(), removed: Vec::new(), enabled: Vec::new(), warnings: Vec::new(), files: Vec::new() };
+    let mut report =
+        Report { dry_run, written: Vec::new(), removed: Vec::new(), enabled: Vec::new(), warnings: Vec::new(), files: Vec::new() };
     if dry_run {
         report.removed = ours;
         return Ok(report);
@@ -364,7 +368,8 @@ fn process_running(name: &str) -> bool {
     use std::os::unix::fs::MetadataExt;
     let (Ok(me), Ok(dir)) = (std::fs::metadata("/proc/self"), std::fs::read_dir("/proc")) else { return false };
     dir.flatten().any(|e| {
-        e.metadata().is_ok_and(|m| m.uid() == me.uid()) && std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
+        e.metadata().is_ok_and(|m| m.uid() == me.uid())
+            && std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
     })
 }
 

@@ -148,13 +148,25 @@ pub fn desktop_entry(name: &str, comment: &str, command: &[String]) -> String {
 
 pub fn launchd_plist(label: &str, command: &[String], keep_alive: bool) -> String {
     let args: String = command.iter().map(|a| format!("        <string>{}</string>\n", xml_escape(a))).collect();
-    let keep = if keep_alive { "    <key>KeepAlive</key>\n    <dict>\n        <key>SuccessfulExit</key>\n        <false/>\n    </dict>\n" } else { "" };
+    let keep = if keep_alive {
+        "    <key>KeepAlive</key>\n    <dict>\n        <key>SuccessfulExit</key>\n        <false/>\n    </dict>\n"
+    } else {
+        ""
+    };
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-         <!-- {MARKER} -->\n\
-         <!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n\
-         <plist version=\"1.0\">\n<dict>\n    <key>Label</key>\n    <string>{}</string>\n    <key>ProgramArguments</key>\n    <array>\n{args}    </array>\n    <key>RunAtLoad</key>\n    <true/>\n{keep}</dict>\n</plist>\n",
-        xml_escape(label)
+        concat!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+            "<!-- {marker} -->\n",
+            "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n",
+            "<plist version=\"1.0\">\n<dict>\n",
+            "    <key>Label</key>\n    <string>{label}</string>\n",
+            "    <key>ProgramArguments</key>\n    <array>\n{args}    </array>\n",
+            "    <key>RunAtLoad</key>\n    <true/>\n{keep}</dict>\n</plist>\n",
+        ),
+        marker = MARKER,
+        label = xml_escape(label),
+        args = args,
+        keep = keep,
     )
 }
 
@@ -172,7 +184,9 @@ fn systemd_quote(a: &str) -> String {
 /// arguments with double quotes, escaping `"`, `` ` ``, `$` and `\`.
 fn desktop_quote(a: &str) -> String {
     let escaped = a.replace('%', "%%");
-    if escaped.chars().any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '$' | '`' | '<' | '>' | '|' | '&' | ';' | '*' | '?' | '#' | '(' | ')')) {
+    if escaped.chars().any(|c| {
+        c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '$' | '`' | '<' | '>' | '|' | '&' | ';' | '*' | '?' | '#' | '(' | ')')
+    }) {
         let inner: String = escaped
             .chars()
             .flat_map(|c| match c {
@@ -226,10 +240,13 @@ mod tests {
     fn daemon_autostart_only_without_systemd() {
         let l = layout(None);
         let with = linux_entries(&l, true);
-        assert_eq!(with.iter().map(|e| e.path.clone()).collect::<Vec<_>>(), vec![
-            PathBuf::from("/home/ana/.config/systemd/user/aperod.service"),
-            PathBuf::from("/home/ana/.config/autostart/apero-tray.desktop"),
-        ]);
+        assert_eq!(
+            with.iter().map(|e| e.path.clone()).collect::<Vec<_>>(),
+            vec![
+                PathBuf::from("/home/ana/.config/systemd/user/aperod.service"),
+                PathBuf::from("/home/ana/.config/autostart/apero-tray.desktop"),
+            ]
+        );
         let without = linux_entries(&l, false);
         assert_eq!(without.len(), 3);
         assert!(without[2].contents.contains("\nExec=/home/ana/.local/bin/apero up\n"));
@@ -247,7 +264,9 @@ mod tests {
     fn plist_lists_arguments_and_keeps_the_daemon_alive() {
         let e = macos_entries(&layout(Some("/a&b")));
         assert_eq!(e[0].path, PathBuf::from("/home/ana/Library/LaunchAgents/org.apero.aperod.plist"));
-        assert!(e[0].contents.contains("<string>--foreground</string>\n        <string>--home</string>\n        <string>/a&amp;b</string>"));
+        assert!(e[0]
+            .contents
+            .contains("<string>--foreground</string>\n        <string>--home</string>\n        <string>/a&amp;b</string>"));
         assert!(e[0].contents.contains("<key>KeepAlive</key>"));
         assert!(!e[1].contents.contains("KeepAlive"));
     }

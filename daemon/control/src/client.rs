@@ -12,7 +12,10 @@ use crate::{MAX_RESPONSE_BYTES, PROTOCOL_VERSION};
 pub enum ClientError {
     #[error("apero's daemon is not running (nothing answers at {}). Start it with `apero up`.", .0.display())]
     NotRunning(PathBuf),
-    #[error("the daemon speaks control protocol {daemon} but this program speaks {ours}; restart the daemon (`apero down && apero up`) or update apero")]
+    #[error(
+        "the daemon speaks control protocol {daemon} but this program speaks {ours}; \
+         restart the daemon (`apero down && apero up`) or update apero"
+    )]
     VersionMismatch { daemon: String, ours: u32 },
     #[error("{}", .0.message)]
     Daemon(ErrorBody),
@@ -59,12 +62,7 @@ impl Client {
     pub async fn connect(socket: &Path, client_name: &str) -> Result<Client, ClientError> {
         let stream = match UnixStream::connect(socket).await {
             Ok(s) => s,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
                 return Err(ClientError::NotRunning(socket.to_path_buf()))
             }
             Err(e) => return Err(e.into()),
@@ -280,9 +278,7 @@ impl EventStream {
     /// The next event, or `None` when the daemon went away.
     pub async fn next(&mut self) -> Result<Option<Event>, ClientError> {
         match read_line_capped(&mut self.reader, MAX_RESPONSE_BYTES, &mut self.buf).await? {
-            LineRead::Line => serde_json::from_slice(&self.buf)
-                .map(Some)
-                .map_err(|e| ClientError::Protocol(e.to_string())),
+            LineRead::Line => serde_json::from_slice(&self.buf).map(Some).map_err(|e| ClientError::Protocol(e.to_string())),
             LineRead::TooLong => Err(ClientError::Protocol("event over the size cap".into())),
             LineRead::Eof => Ok(None),
         }

@@ -8,14 +8,23 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
     /// Must be the first request on every connection.
-    Hello { version: u32, client: String },
+    Hello {
+        version: u32,
+        client: String,
+    },
     Status,
     /// Stop the daemon cleanly.
     Shutdown,
-    RoomCreate { name: String },
+    RoomCreate {
+        name: String,
+    },
     RoomList,
-    RoomLeave { room: String },
-    RoomMembers { room: String },
+    RoomLeave {
+        room: String,
+    },
+    RoomMembers {
+        room: String,
+    },
     /// `short`: a spoken code like `7-guitar-orbit` (single use, found
     /// through the DHT or the LAN) instead of a long pasted one.
     InviteCreate {
@@ -25,36 +34,67 @@ pub enum Request {
         #[serde(default)]
         short: bool,
     },
-    InviteList { room: String },
-    InviteRevoke { code_or_id: String },
+    InviteList {
+        room: String,
+    },
+    InviteRevoke {
+        code_or_id: String,
+    },
     /// Join a room with a long invite code; answers once the room's members
     /// and history have arrived, or with an error after `timeout_secs`.
-    Join { code: String, timeout_secs: u64 },
-    Say { room: String, text: String },
-    History { room: String, limit: Option<u32> },
+    Join {
+        code: String,
+        timeout_secs: u64,
+    },
+    Say {
+        room: String,
+        text: String,
+    },
+    History {
+        room: String,
+        limit: Option<u32>,
+    },
     /// Turn this connection into a stream of [`Event`] lines.
     Subscribe,
     /// Join (or start) the call of a room; leaves any other call first.
-    CallJoin { room: String },
+    CallJoin {
+        room: String,
+    },
     CallLeave,
     CallStatus,
-    Mute { muted: bool },
+    Mute {
+        muted: bool,
+    },
     AudioDevices,
     /// Switch input and/or output device, also during a call.
-    AudioUse { input: Option<String>, output: Option<String> },
+    AudioUse {
+        input: Option<String>,
+        output: Option<String>,
+    },
     /// Offer files to a room: hash them and announce signed offers. Paths
     /// must be absolute. `name` overrides the offered name (one path only).
-    Send { room: String, paths: Vec<String>, name: Option<String> },
+    Send {
+        room: String,
+        paths: Vec<String>,
+        name: Option<String>,
+    },
     /// The files offered in a room.
-    Files { room: String },
+    Files {
+        room: String,
+    },
     /// Download an offered file into `dir` (absolute; default: the
     /// downloads directory). Answers once the transfer started; progress
     /// comes as [`Event::Transfer`].
-    Get { file: String, dir: Option<String> },
+    Get {
+        file: String,
+        dir: Option<String>,
+    },
     /// Running, paused and recently finished downloads.
     Transfers,
     /// Stop a download and delete its partial file.
-    Cancel { file: String },
+    Cancel {
+        file: String,
+    },
 }
 
 /// One line from the daemon to a client: `{"ok": ...}` or `{"error": ...}`.
@@ -467,19 +507,44 @@ pub struct TransferInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Message { room: String, message: MessageInfo },
-    MemberJoined { room: String, peer_id: String, name: String },
-    MemberLeft { room: String, peer_id: String, name: String },
-    PeerConnected { peer_id: String },
-    PeerDisconnected { peer_id: String },
+    Message {
+        room: String,
+        message: MessageInfo,
+    },
+    MemberJoined {
+        room: String,
+        peer_id: String,
+        name: String,
+    },
+    MemberLeft {
+        room: String,
+        peer_id: String,
+        name: String,
+    },
+    PeerConnected {
+        peer_id: String,
+    },
+    PeerDisconnected {
+        peer_id: String,
+    },
     /// Someone joined or left a room's call; `participants` is who is in it now.
-    CallChanged { room: String, participants: Vec<String> },
+    CallChanged {
+        room: String,
+        participants: Vec<String>,
+    },
     /// A file was offered in a room.
-    FileOffered { room: String, file: FileInfo },
+    FileOffered {
+        room: String,
+        file: FileInfo,
+    },
     /// A download made progress (a few times a second) or changed state.
-    Transfer { transfer: TransferInfo },
+    Transfer {
+        transfer: TransferInfo,
+    },
     /// The subscriber fell behind and `missed` events were skipped.
-    Lagged { missed: u64 },
+    Lagged {
+        missed: u64,
+    },
 }
 
 #[cfg(test)]
@@ -521,7 +586,12 @@ mod tests {
             Just(Request::Status),
             Just(Request::Subscribe),
             ".*".prop_map(|name| Request::RoomCreate { name }),
-            (".*", any::<u64>(), any::<bool>()).prop_map(|(room, ttl_secs, once)| Request::InviteCreate { room, ttl_secs, once, short: false }),
+            (".*", any::<u64>(), any::<bool>()).prop_map(|(room, ttl_secs, once)| Request::InviteCreate {
+                room,
+                ttl_secs,
+                once,
+                short: false
+            }),
             (".*", ".*").prop_map(|(room, text)| Request::Say { room, text }),
             (".*", proptest::option::of(any::<u32>())).prop_map(|(room, limit)| Request::History { room, limit }),
             (".*", any::<u64>()).prop_map(|(code, timeout_secs)| Request::Join { code, timeout_secs }),

@@ -13,8 +13,8 @@ use libp2p::PeerId;
 use tokio::sync::mpsc;
 
 use super::pace::{self, DelayControl};
-use super::service::Files;
 use super::running::{Running, CHUNK_TIMEOUT};
+use super::service::Files;
 use super::wire::{self, FileRefusal, FileReply, FileRequest};
 use super::{hash_chunk, Manifest};
 

@@ -41,7 +41,11 @@ impl Running {
             rate_bps: self.rate(),
             sources: self.sources.load(Ordering::Relaxed),
             bad_chunks: self.bad.load(Ordering::Relaxed),
-            paced_bps: if state == TransferState::Running { self.paces.lock().unwrap_or_else(|p| p.into_inner()).values().sum() } else { 0 },
+            paced_bps: if state == TransferState::Running {
+                self.paces.lock().unwrap_or_else(|p| p.into_inner()).values().sum()
+            } else {
+                0
+            },
             path,
             error,
         }

@@ -14,9 +14,9 @@ use libp2p::PeerId;
 use tokio::sync::Semaphore;
 
 use super::pace::{self, TokenBucket};
+use super::service::Files;
 use super::wire::{self, FileRefusal, FileReply, FileRequest, WireError};
 use super::{chunk_count, chunk_len, hash_chunk, mtime_ns};
-use super::service::Files;
 use crate::store::SharedRow;
 
 /// A downloader keeps a few streams open per source; more than this at once
@@ -193,7 +193,8 @@ async fn answer(
             let len = chunk_len(o.row.size, o.row.chunk_size, index) as usize;
             let offset = index * u64::from(o.row.chunk_size);
             let f = o.file.clone();
-            let expected: [u8; 32] = o.row.hashes[index as usize * 32..index as usize * 32 + 32].try_into().map_err(|_| FileRefusal::Changed)?;
+            let expected: [u8; 32] =
+                o.row.hashes[index as usize * 32..index as usize * 32 + 32].try_into().map_err(|_| FileRefusal::Changed)?;
             let data = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, FileRefusal> {
                 let mut buf = vec![0u8; len];
                 f.read_exact_at(&mut buf, offset).map_err(|_| FileRefusal::Changed)?;

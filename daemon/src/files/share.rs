@@ -61,8 +61,13 @@ impl Files {
             })?;
             let mime = guess_mime(&offered).to_string();
             if !self.deps.store.offered_in(&room.id, &id)? {
-                let offer =
-                    Body::Offer { file: id.clone(), name: offered.clone(), size: manifest.size, chunk_size: manifest.chunk_size, mime: mime.clone() };
+                let offer = Body::Offer {
+                    file: id.clone(),
+                    name: offered.clone(),
+                    size: manifest.size,
+                    chunk_size: manifest.chunk_size,
+                    mime: mime.clone(),
+                };
                 self.deps.publisher.publish(room.id.clone(), offer).await?;
             }
             out.push(OfferInfo { hash: id.clone(), id, name: offered, size: manifest.size, mime });

@@ -30,7 +30,6 @@ const SAVE_EVERY: Duration = Duration::from_millis(500);
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 const WAIT_FOR_SOURCES: Duration = Duration::from_secs(10);
 
-
 /// Why a download stopped short.
 enum Stop {
     Cancelled,
@@ -222,8 +221,7 @@ impl Files {
             .collect();
         let deadline = Instant::now() + WAIT_FOR_SOURCES;
         loop {
-            let connected: Vec<PeerId> =
-                self.deps.node.info().await.map(|i| i.peers.iter().map(|p| p.peer).collect()).unwrap_or_default();
+            let connected: Vec<PeerId> = self.deps.node.info().await.map(|i| i.peers.iter().map(|p| p.peer).collect()).unwrap_or_default();
             let online: Vec<PeerId> = holders.iter().filter(|h| connected.contains(h)).copied().collect();
             if !online.is_empty() || Instant::now() > deadline {
                 return online;
@@ -380,13 +378,16 @@ impl Files {
         for peer in sources {
             let attempt = async {
                 let lost = |e: &dyn std::fmt::Display| Why::Lost(e.to_string());
-                let mut s = self.deps.node.streams.clone().open_stream(*peer, wire::PROTOCOL).await.map_err(|e| Why::NoStream(e.to_string()))?;
+                let mut s =
+                    self.deps.node.streams.clone().open_stream(*peer, wire::PROTOCOL).await.map_err(|e| Why::NoStream(e.to_string()))?;
                 wire::write_frame(&mut s, &FileRequest::Hashes { room: offer.room.clone(), file: offer.file.clone() })
                     .await
                     .map_err(|e| lost(&e))?;
                 futures::AsyncWriteExt::flush(&mut s).await.map_err(|e| lost(&e))?;
                 match wire::read_frame::<FileReply, _>(&mut s).await.map_err(|e| lost(&e))? {
-                    Some(FileReply::Hashes { size, chunk_size, len, voice }) if size == offer.size && chunk_size == offer.chunk_size && len == expected_len => {
+                    Some(FileReply::Hashes { size, chunk_size, len, voice })
+                        if size == offer.size && chunk_size == offer.chunk_size && len == expected_len =>
+                    {
                         let mut h = vec![0u8; len as usize];
                         futures::AsyncReadExt::read_exact(&mut s, &mut h).await.map_err(|e| lost(&e))?;
                         if super::root_of(size, chunk_size, &h) != offer.file {
@@ -411,7 +412,6 @@ impl Files {
             Stop::Paused(format!("could not get the file's chunk list: {all}"))
         })
     }
-
 }
 
 fn join(reasons: &[GiveUp]) -> String {
@@ -425,12 +425,16 @@ fn why_stopped(reasons: &[GiveUp], bad_chunks: u64, file: &str, verified: u64) -
     let all = join(reasons);
     if reasons.iter().any(|g| g.why == Why::Refused(FileRefusal::Changed)) {
         Stop::Failed(format!(
-            "the file changed on the sender's disk after it was offered, and no other member has the original; {all} — ask them to send it again"
+            "the file changed on the sender's disk after it was offered, and no other member has the original; \
+             {all} — ask them to send it again"
         ))
     } else if bad_chunks > 0 && !reasons.is_empty() && reasons.iter().all(|g| g.why == Why::BadChunks) {
         Stop::Failed(format!("every source sent chunks that failed verification: {all}"))
     } else {
-        Stop::Paused(format!("lost every source ({all}); `apero get {}` again resumes from the {verified} verified chunks", &file[..12.min(file.len())]))
+        Stop::Paused(format!(
+            "lost every source ({all}); `apero get {}` again resumes from the {verified} verified chunks",
+            &file[..12.min(file.len())]
+        ))
     }
 }
 

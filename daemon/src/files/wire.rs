@@ -23,10 +23,19 @@ pub const PIECE_HEADER: usize = 12;
 #[serde(tag = "t", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FileRequest {
     /// The chunk-hash list that the file id commits to.
-    Hashes { room: String, file: String },
-    Chunk { room: String, file: String, index: u64 },
+    Hashes {
+        room: String,
+        file: String,
+    },
+    Chunk {
+        room: String,
+        file: String,
+        index: u64,
+    },
     /// Keep what you send me to `rate` bytes/s (0: as fast as you can).
-    Pace { rate: u64 },
+    Pace {
+        rate: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +57,9 @@ pub enum FileReply {
         #[serde(default)]
         voice: bool,
     },
-    Refused { reason: FileRefusal },
+    Refused {
+        reason: FileRefusal,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -52,7 +52,6 @@ fn relay_config(members: Option<RelayMembers>) -> relay::Config {
         max_circuits_per_peer: 8,
         max_circuit_duration: Duration::from_secs(12 * 60 * 60),
         max_circuit_bytes: 8 << 30,
-        ..Default::default()
     };
     if let Some(m) = members {
         // First in the list: the limiters stop at the first refusal, so

@@ -90,7 +90,13 @@ impl Connections {
             .iter()
             .filter_map(|(peer, conns)| {
                 let best = conns.iter().find(|c| !c.relayed).or_else(|| conns.first())?;
-                Some(ConnectedPeer { peer: *peer, addr: best.addr.clone(), relayed: best.relayed, via: best.via, rtt: self.rtt.get(peer).copied() })
+                Some(ConnectedPeer {
+                    peer: *peer,
+                    addr: best.addr.clone(),
+                    relayed: best.relayed,
+                    via: best.via,
+                    rtt: self.rtt.get(peer).copied(),
+                })
             })
             .collect()
     }

@@ -279,7 +279,8 @@ impl EventLoop {
                 self.on_connected(peer_id, endpoint, connection_id, num_established.get() == 1);
             }
             SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, .. } => {
-                if self.connections.closed(peer_id, connection_id, num_established) {
+                let last = self.connections.closed(peer_id, connection_id, num_established);
+                if last {
                     tracing::info!(%peer_id, "disconnected");
                     self.emit(NodeEvent::PeerDisconnected { peer: peer_id });
                 }

@@ -60,16 +60,30 @@ pub enum NodeError {
 /// What the event loop tells the daemon.
 #[derive(Debug)]
 pub enum NodeEvent {
-    PeerConnected { peer: PeerId, addr: Multiaddr },
-    PeerDisconnected { peer: PeerId },
+    PeerConnected {
+        peer: PeerId,
+        addr: Multiaddr,
+    },
+    PeerDisconnected {
+        peer: PeerId,
+    },
     /// The peer's own listen addresses, from identify.
-    Identified { peer: PeerId, listen_addrs: Vec<Multiaddr> },
-    InboundRequest { peer: PeerId, request: PeerRequest, channel: ResponseChannel<PeerResponse> },
+    Identified {
+        peer: PeerId,
+        listen_addrs: Vec<Multiaddr>,
+    },
+    InboundRequest {
+        peer: PeerId,
+        request: PeerRequest,
+        channel: ResponseChannel<PeerResponse>,
+    },
     /// Our own addresses changed (a new network, a lost interface): a good
     /// moment to redial friends.
     NetworkChanged,
     /// mDNS found a peer on the local network.
-    LanPeer { peer: PeerId },
+    LanPeer {
+        peer: PeerId,
+    },
 }
 
 impl NodeEvent {
@@ -93,16 +107,32 @@ pub(crate) enum Command {
         request: PeerRequest,
         reply: oneshot::Sender<Result<PeerResponse, NodeError>>,
     },
-    Respond { channel: ResponseChannel<PeerResponse>, response: PeerResponse },
-    Dial { peer: PeerId, addrs: Vec<Multiaddr> },
-    Info { reply: oneshot::Sender<NodeInfo> },
+    Respond {
+        channel: ResponseChannel<PeerResponse>,
+        response: PeerResponse,
+    },
+    Dial {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+    },
+    Info {
+        reply: oneshot::Sender<NodeInfo>,
+    },
     /// Announce in the DHT that we provide `key` (re-announced whenever our
     /// reachable addresses change) until `Unprovide`.
-    Provide { key: Vec<u8>, stored: Option<oneshot::Sender<bool>> },
-    Unprovide { key: Vec<u8> },
+    Provide {
+        key: Vec<u8>,
+        stored: Option<oneshot::Sender<bool>>,
+    },
+    Unprovide {
+        key: Vec<u8>,
+    },
     /// Who provides `key`; providers found are dialed at once (the DHT only
     /// knows their addresses while the query runs).
-    Providers { key: Vec<u8>, reply: oneshot::Sender<Vec<PeerId>> },
+    Providers {
+        key: Vec<u8>,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
     Shutdown,
 }
 

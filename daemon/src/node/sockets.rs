@@ -30,7 +30,13 @@ pub fn raise_udp_buffers(bytes: libc::c_int) -> (usize, Option<libc::c_int>) {
             // SAFETY: `fd` is one of ours, `v` outlives the call and its size is passed.
             #[allow(unsafe_code)]
             let rc = unsafe {
-                libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, (&v as *const libc::c_int).cast(), size_of::<libc::c_int>() as libc::socklen_t)
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVBUF,
+                    (&v as *const libc::c_int).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                )
             };
             if rc == 0 {
                 raised += 1;

@@ -58,15 +58,10 @@ impl Rooms {
         let mut secret = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut secret);
         let mut room_bytes = [0u8; 16];
-        hex::decode_to_slice(&room.id, &mut room_bytes).map_err(|_| ServiceError::Internal(format!("corrupt room id {:?} in the database", room.id)))?;
-        let invite = Invite {
-            room: room_bytes,
-            inviter: self.me.key.public(),
-            addrs,
-            expires: now_secs().saturating_add(ttl_secs),
-            secret,
-            once,
-        };
+        hex::decode_to_slice(&room.id, &mut room_bytes)
+            .map_err(|_| ServiceError::Internal(format!("corrupt room id {:?} in the database", room.id)))?;
+        let invite =
+            Invite { room: room_bytes, inviter: self.me.key.public(), addrs, expires: now_secs().saturating_add(ttl_secs), secret, once };
         let row = InviteRow {
             id: invite.id(),
             room: room.id,
@@ -130,13 +125,17 @@ impl Rooms {
         let room = invite.room_id();
         let known = self.store.room(&room)?;
         if known.as_ref().is_some_and(|r| !r.left) {
-            return Err(ServiceError::AlreadyMember(format!("you are already in this room ({})", known.map(|r| r.name).unwrap_or_default())));
+            return Err(ServiceError::AlreadyMember(format!(
+                "you are already in this room ({})",
+                known.map(|r| r.name).unwrap_or_default()
+            )));
         }
         let deadline = tokio::time::Instant::now() + timeout;
         let request = PeerRequest::Join { code: code.trim().to_string(), name: self.me.name.clone() };
         let unreachable = |why: String| {
             ServiceError::Unreachable(format!(
-                "could not reach the person who made this code (peer {inviter}) within {} s: {why}. They may be offline; try again when their apero is running",
+                "could not reach the person who made this code (peer {inviter}) within {} s: {why}. \
+                 They may be offline; try again when their apero is running",
                 timeout.as_secs()
             ))
         };

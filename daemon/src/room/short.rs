@@ -158,7 +158,8 @@ impl ShortCodes {
         // ask them too, and burn their code with our words.
         let mut number = None;
         for _ in 0..4 {
-            let n = pick_number(&taken).ok_or_else(|| ServiceError::BadRequest("too many short codes are live; wait for some to expire".into()))?;
+            let n = pick_number(&taken)
+                .ok_or_else(|| ServiceError::BadRequest("too many short codes are live; wait for some to expire".into()))?;
             let busy = tokio::time::timeout(Duration::from_secs(3), self.node.providers(dht_key(n, bucket(now))))
                 .await
                 .ok()
@@ -231,7 +232,8 @@ impl ShortCodes {
     /// Joiner: finds the inviter, proves the words, and joins with the long
     /// code it receives.
     pub async fn join(&self, text: &str, timeout: Duration) -> ServiceResult<Joined> {
-        let code = ShortCode::parse(text).ok_or_else(|| ServiceError::InvalidCode("this short code is not of the form 7-guitar-orbit".into()))?;
+        let code =
+            ShortCode::parse(text).ok_or_else(|| ServiceError::InvalidCode("this short code is not of the form 7-guitar-orbit".into()))?;
         let deadline = tokio::time::Instant::now() + timeout;
         let mut asked: Vec<PeerId> = Vec::new();
         let mut next_lookup = tokio::time::Instant::now();
@@ -256,7 +258,9 @@ impl ShortCodes {
                     continue;
                 }
                 match self.ask_short(peer, code, deadline).await? {
-                    Asked::Code(long) => return self.rooms.join(&long, deadline.saturating_duration_since(tokio::time::Instant::now())).await,
+                    Asked::Code(long) => {
+                        return self.rooms.join(&long, deadline.saturating_duration_since(tokio::time::Instant::now())).await
+                    }
                     Asked::NotThem => asked.push(peer),
                     // Not reachable (yet): try again on the next round.
                     Asked::NoAnswer => {}
@@ -264,7 +268,8 @@ impl ShortCodes {
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(ServiceError::Unreachable(format!(
-                    "nobody answered for short code {} within {} s. Check the number, and that your friend's apero is running and the code was made less than 10 minutes ago",
+                    "nobody answered for short code {} within {} s. Check the number, and that your friend's apero is running \
+                     and the code was made less than 10 minutes ago",
                     code.number,
                     timeout.as_secs()
                 )));
@@ -339,7 +344,9 @@ mod tests {
         assert_eq!(ShortCode::parse(&s), Some(c));
         assert_eq!(ShortCode::parse(&s.to_uppercase().replace('-', " ")), Some(c));
         assert!(looks_short(&s));
-        for bad in ["", "7", "7-guitar", "0-guitar-orbit", "1000-guitar-orbit", "7-guitar-notaword", "x-guitar-orbit", "7-guitar-orbit-extra"] {
+        for bad in
+            ["", "7", "7-guitar", "0-guitar-orbit", "1000-guitar-orbit", "7-guitar-notaword", "x-guitar-orbit", "7-guitar-orbit-extra"]
+        {
             assert_eq!(ShortCode::parse(bad), None, "{bad}");
         }
     }

@@ -50,14 +50,11 @@ impl Store {
         }
         // Membership is decided in the room's total order, so a batch that
         // carries an admission and the new member's first words works.
-        verified.sort_by(|a, b| {
-            (a.entry.lamport, a.author.to_bytes(), &a.id).cmp(&(b.entry.lamport, b.author.to_bytes(), &b.id))
-        });
+        verified.sort_by(|a, b| (a.entry.lamport, a.author.to_bytes(), &a.id).cmp(&(b.entry.lamport, b.author.to_bytes(), &b.id)));
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         for v in verified {
-            let exists: bool =
-                tx.query_row("SELECT 1 FROM entries WHERE id = ?1", [&v.id], |_| Ok(true)).optional()?.unwrap_or(false);
+            let exists: bool = tx.query_row("SELECT 1 FROM entries WHERE id = ?1", [&v.id], |_| Ok(true)).optional()?.unwrap_or(false);
             if exists {
                 out.duplicates += 1;
                 continue;
@@ -198,9 +195,7 @@ impl Store {
         let mut st = conn.prepare("SELECT raw, lamport FROM entries WHERE room = ?1 AND id = ?2")?;
         let mut found = Vec::new();
         for id in ids {
-            if let Some((raw, lamport)) =
-                st.query_row([room, id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).optional()?
-            {
+            if let Some((raw, lamport)) = st.query_row([room, id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).optional()? {
                 found.push((lamport, raw));
             }
         }

@@ -139,7 +139,8 @@ impl Store {
         let conn = self.lock();
         Ok(conn
             .query_row(
-                "SELECT file, room, name, size, chunk_size, dir, part, hashes, bitmap, state, final_path, error FROM downloads WHERE file = ?1",
+                "SELECT file, room, name, size, chunk_size, dir, part, hashes, bitmap, state, final_path, error \
+                 FROM downloads WHERE file = ?1",
                 [file],
                 download_row,
             )
@@ -149,7 +150,8 @@ impl Store {
     pub fn downloads(&self) -> Result<Vec<DownloadRow>> {
         let conn = self.lock();
         let mut st = conn.prepare(
-            "SELECT file, room, name, size, chunk_size, dir, part, hashes, bitmap, state, final_path, error FROM downloads ORDER BY created_ms",
+            "SELECT file, room, name, size, chunk_size, dir, part, hashes, bitmap, state, final_path, error \
+             FROM downloads ORDER BY created_ms",
         )?;
         let rows = st.query_map([], download_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
@@ -157,10 +159,22 @@ impl Store {
 
     pub fn download_put(&self, d: &DownloadRow) -> Result<()> {
         self.lock().execute(
-            "INSERT OR REPLACE INTO downloads (file, room, name, size, chunk_size, dir, part, hashes, bitmap, state, final_path, error, created_ms)
+            "INSERT OR REPLACE INTO downloads \
+             (file, room, name, size, chunk_size, dir, part, hashes, bitmap, state, final_path, error, created_ms)
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
             params![
-                d.file, d.room, d.name, d.size as i64, d.chunk_size, d.dir, d.part, d.hashes, d.bitmap, d.state.as_str(), d.final_path, d.error,
+                d.file,
+                d.room,
+                d.name,
+                d.size as i64,
+                d.chunk_size,
+                d.dir,
+                d.part,
+                d.hashes,
+                d.bitmap,
+                d.state.as_str(),
+                d.final_path,
+                d.error,
                 super::now_ms() as i64
             ],
         )?;
@@ -168,10 +182,8 @@ impl Store {
     }
 
     pub fn download_progress(&self, file: &str, hashes: Option<&[u8]>, bitmap: &[u8]) -> Result<()> {
-        self.lock().execute(
-            "UPDATE downloads SET hashes = COALESCE(?2, hashes), bitmap = ?3 WHERE file = ?1",
-            params![file, hashes, bitmap],
-        )?;
+        self.lock()
+            .execute("UPDATE downloads SET hashes = COALESCE(?2, hashes), bitmap = ?3 WHERE file = ?1", params![file, hashes, bitmap])?;
         Ok(())
     }
 

@@ -57,9 +57,6 @@ impl Store {
     /// Counts one use, atomically refusing a second use of a single-use code.
     /// Returns false when the code may not be used (again).
     pub fn use_invite(&self, id: &str) -> Result<bool> {
-        Ok(self.lock().execute(
-            "UPDATE invites SET uses = uses + 1 WHERE id = ?1 AND revoked = 0 AND (once = 0 OR uses = 0)",
-            [id],
-        )? > 0)
+        Ok(self.lock().execute("UPDATE invites SET uses = uses + 1 WHERE id = ?1 AND revoked = 0 AND (once = 0 OR uses = 0)", [id])? > 0)
     }
 }

@@ -28,11 +28,7 @@ impl Store {
     pub fn is_member(&self, room: &str, peer: &str) -> Result<bool> {
         Ok(self
             .lock()
-            .query_row(
-                "SELECT 1 FROM members WHERE room = ?1 AND peer_id = ?2 AND left_lamport IS NULL",
-                [room, peer],
-                |_| Ok(true),
-            )
+            .query_row("SELECT 1 FROM members WHERE room = ?1 AND peer_id = ?2 AND left_lamport IS NULL", [room, peer], |_| Ok(true))
             .optional()?
             .unwrap_or(false))
     }
@@ -61,7 +57,9 @@ impl Store {
     pub fn peer_name(&self, peer: &str) -> Result<Option<String>> {
         Ok(self
             .lock()
-            .query_row("SELECT name FROM members WHERE peer_id = ?1 ORDER BY left_lamport IS NULL DESC LIMIT 1", params![peer], |r| r.get(0))
+            .query_row("SELECT name FROM members WHERE peer_id = ?1 ORDER BY left_lamport IS NULL DESC LIMIT 1", params![peer], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 }

@@ -24,14 +24,14 @@ impl Store {
     }
 
     pub fn addrs(&self, peer: &str) -> Result<Vec<String>> {
-        let json: Option<String> =
-            self.lock().query_row("SELECT addrs FROM peers WHERE peer_id = ?1", [peer], |r| r.get(0)).optional()?;
+        let json: Option<String> = self.lock().query_row("SELECT addrs FROM peers WHERE peer_id = ?1", [peer], |r| r.get(0)).optional()?;
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
     }
 
     pub fn touch_peer(&self, peer: &str) -> Result<()> {
         self.lock().execute(
-            "INSERT INTO peers (peer_id, last_seen_ms) VALUES (?1, ?2) ON CONFLICT (peer_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms",
+            "INSERT INTO peers (peer_id, last_seen_ms) VALUES (?1, ?2) \
+             ON CONFLICT (peer_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms",
             params![peer, now_ms() as i64],
         )?;
         Ok(())

@@ -3,6 +3,7 @@
 //! voice streams. The audio itself runs in [`Engine`]; per-peer state lives
 //! in one [`PeerVoice`] each, inside [`Shared`].
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
@@ -128,19 +129,16 @@ impl Calls {
         let Some(call) = local.as_ref() else { return };
         let design = lock(&self.config).design;
         let mut peers = lock(&call.shared.peers);
-        if !peers.contains_key(&peer) {
-            match Decoder::new() {
-                Ok(d) => {
-                    peers.insert(peer, PeerVoice::new(JitterBuffer::new(d)));
-                }
+        let p = match peers.entry(peer) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => match Decoder::new() {
+                Ok(d) => v.insert(PeerVoice::new(JitterBuffer::new(d))),
                 Err(e) => return tracing::error!("opus decoder: {e}"),
-            }
-        }
-        if let Some(p) = peers.get_mut(&peer) {
-            if !p.sender.as_ref().is_some_and(|tx| !tx.is_closed()) {
-                let streams = self.deps.node.streams.clone();
-                p.sender = Some(transport::spawn_sender(streams, peer, call.room_bytes, call.shared.clone(), self.counters.clone(), design));
-            }
+            },
+        };
+        if p.sender.as_ref().is_none_or(|tx| tx.is_closed()) {
+            let streams = self.deps.node.streams.clone();
+            p.sender = Some(transport::spawn_sender(streams, peer, call.room_bytes, call.shared.clone(), self.counters.clone(), design));
         }
     }
 
@@ -273,7 +271,15 @@ impl Calls {
             (call.room.clone(), peers, me, timing)
         });
         let Some((room, peers, (speaking, muted, sent_bytes), timing)) = taken else {
-            return Ok(CallStatus { room: None, room_name: None, muted: false, backend, participants: vec![], timing: None, sent_bytes: 0 });
+            return Ok(CallStatus {
+                room: None,
+                room_name: None,
+                muted: false,
+                backend,
+                participants: vec![],
+                timing: None,
+                sent_bytes: 0,
+            });
         };
         let store = &self.deps.store;
         let mut participants = vec![Participant {

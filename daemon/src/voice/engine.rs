@@ -140,7 +140,14 @@ impl Drop for Engine {
     }
 }
 
-fn run(shared: Arc<Shared>, mut cap: rtrb::Consumer<i16>, mut play: rtrb::Producer<i16>, mut enc: Encoder, fill: usize, stop: Arc<AtomicBool>) {
+fn run(
+    shared: Arc<Shared>,
+    mut cap: rtrb::Consumer<i16>,
+    mut play: rtrb::Producer<i16>,
+    mut enc: Encoder,
+    fill: usize,
+    stop: Arc<AtomicBool>,
+) {
     let mut frame = [0i16; FRAME];
     let mut out = [0i16; FRAME];
     let mut peer_frame = [0i16; FRAME];

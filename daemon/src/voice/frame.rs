@@ -86,7 +86,13 @@ mod tests {
 
     proptest! {
         #[test]
-        fn roundtrip(flags in any::<u8>(), seq in any::<u32>(), ts in any::<u32>(), loss in 0u8..=100, payload in proptest::collection::vec(any::<u8>(), 0..MAX_PACKET)) {
+        fn roundtrip(
+            flags in any::<u8>(),
+            seq in any::<u32>(),
+            ts in any::<u32>(),
+            loss in 0u8..=100,
+            payload in proptest::collection::vec(any::<u8>(), 0..MAX_PACKET),
+        ) {
             let f = VoiceFrame { flags, seq, ts, loss, payload };
             let mut buf = Vec::new();
             f.encode(&mut buf);

@@ -29,10 +29,12 @@ fn name_of(d: &cpal::Device) -> String {
 fn pick(host: &cpal::Host, wanted: Option<&str>, input: bool) -> Result<cpal::Device, AudioError> {
     let kind = if input { "input" } else { "output" };
     match wanted {
-        None => if input { host.default_input_device() } else { host.default_output_device() }
-            .ok_or_else(|| AudioError::Device(format!("no default {kind} device; is a sound server running? `apero audio devices` lists devices"))),
+        None => if input { host.default_input_device() } else { host.default_output_device() }.ok_or_else(|| {
+            AudioError::Device(format!("no default {kind} device; is a sound server running? `apero audio devices` lists devices"))
+        }),
         Some(name) => {
-            let devices = if input { host.input_devices() } else { host.output_devices() }.map_err(|e| AudioError::Device(e.to_string()))?;
+            let devices =
+                if input { host.input_devices() } else { host.output_devices() }.map_err(|e| AudioError::Device(e.to_string()))?;
             devices
                 .into_iter()
                 .find(|d| name_of(d) == name || d.id().map(|i| i.to_string() == name).unwrap_or(false))
