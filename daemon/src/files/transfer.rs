@@ -472,3 +472,34 @@ pub fn default_download_dir() -> PathBuf {
         .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().join("Downloads")))
         .unwrap_or_else(|| PathBuf::from("/tmp"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gave_up(why: Why) -> GiveUp {
+        GiveUp { source: "bob".into(), why }
+    }
+
+    const FILE: &str = "0123456789abcdef0123";
+
+    #[test]
+    fn a_changed_copy_fails_the_download_whatever_else_happened() {
+        let reasons = [gave_up(Why::TimedOut), gave_up(Why::Refused(FileRefusal::Changed))];
+        let Stop::Failed(why) = why_stopped(&reasons, 0, FILE, 3) else { panic!("a changed copy is final") };
+        assert!(why.contains("changed on the sender's disk"), "{why}");
+    }
+
+    #[test]
+    fn only_bad_chunks_fail_the_download_and_anything_else_pauses_it() {
+        let Stop::Failed(why) = why_stopped(&[gave_up(Why::BadChunks)], 3, FILE, 0) else { panic!("only bad chunks") };
+        assert!(why.contains("failed verification"), "{why}");
+        // One source sent bad chunks, another went away: worth resuming later.
+        let mixed = [gave_up(Why::BadChunks), gave_up(Why::Lost("reset".into()))];
+        let Stop::Paused(why) = why_stopped(&mixed, 3, FILE, 7) else { panic!("resumable") };
+        assert!(why.contains("7 verified chunks") && why.contains("apero get 0123456789ab"), "{why}");
+        // A reason that merely mentions the words no longer decides anything.
+        let wordy = [gave_up(Why::Lost("peer said: changed verification".into()))];
+        assert!(matches!(why_stopped(&wordy, 0, FILE, 0), Stop::Paused(_)));
+    }
+}
