@@ -170,7 +170,7 @@ fn up_and_down_manage_the_background_daemon() {
 /// counted; its own valid entry is accepted.
 #[test]
 fn members_cannot_forge_entries() {
-    use aperod::room::entry::{Body, Entry};
+    use aperod::entry::{Body, Entry};
     let a = Daemon::start("alice");
     let room = a.create_room("club");
     let code = a.invite(&room, &[]);

@@ -179,6 +179,7 @@ mod tests {
             ErrorKind::Internal,
             ErrorKind::Io,
             ErrorKind::Audio,
+            ErrorKind::Other,
         ];
         for kind in all {
             let code = output::exit_code(&daemon_error(kind));

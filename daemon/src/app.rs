@@ -128,7 +128,6 @@ impl App {
                     let rooms = self.rooms.clone();
                     tokio::spawn(async move { rooms.redial().await });
                 }
-                NodeEvent::LanPeer { .. } => {}
                 NodeEvent::InboundRequest { peer, request, channel } => {
                     let app = self.clone();
                     tokio::spawn(async move {

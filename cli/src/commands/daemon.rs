@@ -146,19 +146,22 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
                 Some(v) => format!("{} via {}", p.path, short_id(v)),
                 None => p.path.to_string(),
             };
-            // as_str: Display of the states does not pad.
-            let transport = p.transport.as_str();
+            let transport = p.transport;
             let name = p.name.as_deref().unwrap_or("?");
             println!("  {name:<16} {:<10} {path:<22} {transport:<4} rtt {rtt:<9} {}", short_id(&p.peer_id), p.addr);
         }
     }
     let d = &s.dropped;
-    let total = d.bad_frames + d.bad_signatures + d.not_members + d.refused_joins + d.bad_control;
+    let total = d.bad_frames + d.bad_signatures + d.not_members + d.refused_joins + d.bad_control + d.voice + d.files;
     if total > 0 {
         println!(
-            "Dropped input: {} bad frames, {} bad signatures, {} from non-members, {} refused joins, {} bad control requests",
-            d.bad_frames, d.bad_signatures, d.not_members, d.refused_joins, d.bad_control
+            "Dropped input: {} bad frames, {} bad signatures, {} from non-members, {} refused joins, {} bad control requests, \
+             {} voice, {} file requests or chunks",
+            d.bad_frames, d.bad_signatures, d.not_members, d.refused_joins, d.bad_control, d.voice, d.files
         );
+    }
+    if d.shed_events > 0 {
+        println!("Shed {} network events the daemon was too slow to take (see its log)", d.shed_events);
     }
     Ok(())
 }

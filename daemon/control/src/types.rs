@@ -166,6 +166,10 @@ pub enum ErrorKind {
     Io,
     /// The sound devices or the audio backend failed.
     Audio,
+    /// A kind this client does not know (a newer daemon's): read as a local
+    /// failure of the daemon, and the message still reaches the user.
+    #[serde(other)]
+    Other,
 }
 
 impl ErrorKind {
@@ -183,7 +187,7 @@ impl ErrorKind {
             | ErrorKind::AlreadyUsed
             | ErrorKind::AlreadyMember => 3,
             ErrorKind::Refused | ErrorKind::Unreachable => 4,
-            ErrorKind::Internal | ErrorKind::Io | ErrorKind::Audio => 5,
+            ErrorKind::Internal | ErrorKind::Io | ErrorKind::Audio | ErrorKind::Other => 5,
         }
     }
 }
@@ -578,6 +582,8 @@ mod tests {
         let words: Vec<&str> = TransferState::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(words, ["running", "paused", "done", "failed", "cancelled"]);
         assert_eq!(serde_json::to_string(&ErrorKind::Io).unwrap(), "\"io\"");
+        // A newer daemon's kind still reads, as a local failure.
+        assert_eq!(serde_json::from_str::<ErrorKind>("\"disk_on_fire\"").unwrap(), ErrorKind::Other);
     }
 
     fn any_request() -> impl Strategy<Value = Request> {

@@ -24,7 +24,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub const CHUNK: u32 = 1024 * 1024;
-pub use crate::entry::{MAX_CHUNK, MIN_CHUNK};
+pub use crate::entry::MIN_CHUNK;
 /// 4 TiB in 1 MiB chunks: a chunk-hash list stays a few tens of MiB at most.
 pub const MAX_CHUNKS: u64 = 4 * 1024 * 1024;
 

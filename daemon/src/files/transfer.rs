@@ -107,8 +107,10 @@ impl Files {
     }
 
     pub fn transfers_list(&self) -> ServiceResult<Vec<TransferInfo>> {
-        let downloads = self.deps.store.downloads()?;
+        // The running set first: a download that ends meanwhile has its
+        // final row in the database by the time we read it.
         let running = self.running();
+        let downloads = self.deps.store.downloads()?;
         Ok(downloads
             .iter()
             .map(|d| match running.get(&d.file) {
@@ -428,7 +430,7 @@ fn why_stopped(reasons: &[GiveUp], bad_chunks: u64, file: &str, verified: u64) -
             "the file changed on the sender's disk after it was offered, and no other member has the original; \
              {all} — ask them to send it again"
         ))
-    } else if bad_chunks > 0 && !reasons.is_empty() && reasons.iter().all(|g| g.why == Why::BadChunks) {
+    } else if bad_chunks > 0 && reasons.iter().all(|g| g.why == Why::BadChunks) {
         Stop::Failed(format!("every source sent chunks that failed verification: {all}"))
     } else {
         Stop::Paused(format!(

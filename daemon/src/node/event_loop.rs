@@ -5,11 +5,13 @@
 //! a relayed connection as soon as a direct one to the same peer is up
 //! ([`Connections`]).
 //!
-//! It never waits on the daemon: events go out with `try_send`, and what a
-//! full queue cannot take is shed and counted (a peer's request then times
-//! out on its side, and is retried).
+//! It never waits on the daemon: events go out with `try_send`. Connection
+//! events, which the daemon's state follows, wait in a small backlog of the
+//! loop's own when the queue is full; anything else a full queue cannot take
+//! is shed and counted (a shed request fails at the asking peer at once; a
+//! shed identify or network change is repeated by the next one).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +42,8 @@ pub struct EventLoop {
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NodeEvent>,
     shed: Arc<AtomicU64>,
+    /// Connection events the queue could not take yet, in order.
+    backlog: VecDeque<NodeEvent>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<PeerResponse, NodeError>>>,
     connections: Connections,
     bootstrap: Vec<(PeerId, Multiaddr)>,
@@ -78,6 +82,7 @@ impl EventLoop {
             commands,
             events,
             shed: config.shed_events.clone(),
+            backlog: VecDeque::new(),
             pending: HashMap::new(),
             connections: Connections::default(),
             bootstrap,
@@ -103,6 +108,7 @@ impl EventLoop {
                 },
                 _ = tick.tick() => self.maintain(),
             }
+            self.flush_backlog();
         }
         tracing::debug!("network event loop stopped");
     }
@@ -204,13 +210,39 @@ impl EventLoop {
     /// Hands an event to the daemon without waiting: the Swarm must keep
     /// turning even when the daemon is slow.
     fn emit(&mut self, event: NodeEvent) {
+        let must_arrive = matches!(event, NodeEvent::PeerConnected { .. } | NodeEvent::PeerDisconnected { .. });
+        if must_arrive && !self.backlog.is_empty() {
+            // Behind ones already waiting, to keep their order.
+            self.backlog.push_back(event);
+            return;
+        }
         match self.events.try_send(event) {
             Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event)) if must_arrive => self.backlog.push_back(event),
             Err(mpsc::error::TrySendError::Full(event)) => {
-                self.shed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("the daemon is behind the network: shed {}", event.kind());
+                let shed = self.shed.fetch_add(1, Ordering::Relaxed);
+                // The first, then one line per hundred: a flood must not flood the log.
+                if shed.is_multiple_of(100) {
+                    tracing::warn!("the daemon is behind the network: shed {} ({} so far)", event.kind(), shed + 1);
+                }
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    fn flush_backlog(&mut self) {
+        while let Some(event) = self.backlog.pop_front() {
+            match self.events.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    self.backlog.push_front(event);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.backlog.clear();
+                    return;
+                }
+            }
         }
     }
 
@@ -314,7 +346,6 @@ impl EventLoop {
                         self.swarm.add_peer_address(peer, a.clone());
                     }
                     self.dial(peer, addrs);
-                    self.emit(NodeEvent::LanPeer { peer });
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::RelayClient(event)) => match event {

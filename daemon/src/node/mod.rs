@@ -80,10 +80,6 @@ pub enum NodeEvent {
     /// Our own addresses changed (a new network, a lost interface): a good
     /// moment to redial friends.
     NetworkChanged,
-    /// mDNS found a peer on the local network.
-    LanPeer {
-        peer: PeerId,
-    },
 }
 
 impl NodeEvent {
@@ -95,7 +91,6 @@ impl NodeEvent {
             NodeEvent::Identified { .. } => "an identify event",
             NodeEvent::InboundRequest { .. } => "a peer's request",
             NodeEvent::NetworkChanged => "a network change",
-            NodeEvent::LanPeer { .. } => "an mDNS discovery",
         }
     }
 }

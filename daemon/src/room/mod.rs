@@ -10,9 +10,6 @@ pub mod short;
 pub mod sync;
 pub mod words;
 
-/// Entries are the rooms' data model; they live below the services (the
-/// store reads them too) and keep their old path for existing callers.
-pub use crate::entry;
 pub use chat::RoomSummary;
 pub use service::{Identity, Rooms};
 pub use short::ShortCodes;
