@@ -117,6 +117,18 @@ def apero_get(getter, sources, fid, out):
     return dt, cpu, [(h - r) / 1024 for h, r in zip(hwm, rss0)]
 
 
+def offer(a, b, src):
+    """A makes a room, B joins it, A offers `src`; returns (room, file id) once B sees the offer."""
+    room = a.cli("room", "create", "bench")["id"]
+    b.cli("join", a.cli("invite", room)["code"])
+    fid = a.cli("send", room, str(src))[0]["id"]
+    for _ in range(100):
+        if any(f["id"] == fid for f in b.cli("files", room)):
+            break
+        time.sleep(0.1)
+    return room, fid
+
+
 def run_case(label, size, work, rounds, link=None):
     src = work / f"src-{label}.bin"
     make_file(src, size)
@@ -138,13 +150,7 @@ def run_case(label, size, work, rounds, link=None):
     ds = [a, b]
     tcp, whs, gets, cpus, rsss, routes = [], [], [], [], [], set()
     try:
-        room = a.cli("room", "create", "bench")["id"]
-        b.cli("join", a.cli("invite", room)["code"])
-        fid = a.cli("send", room, str(src))[0]["id"]
-        for _ in range(100):
-            if any(f["id"] == fid for f in b.cli("files", room)):
-                break
-            time.sleep(0.1)
+        room, fid = offer(a, b, src)
         # Alternating rounds: whatever else the machine does hits all three.
         for r in range(rounds):
             settle(src)
