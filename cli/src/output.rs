@@ -6,8 +6,15 @@ use serde::Serialize;
 use crate::Ctx;
 
 pub fn json<T: Serialize>(value: &T) {
+    use std::io::Write;
     match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
+        // A reader that went away (`apero --json history | grep -q x`) is
+        // not an error of ours: stop quietly instead of panicking in println.
+        Ok(s) => match writeln!(std::io::stdout().lock(), "{s}") {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => eprintln!("apero: cannot print JSON: {e}"),
+            Ok(()) => {}
+        },
         Err(e) => eprintln!("apero: cannot print JSON: {e}"),
     }
 }

@@ -124,10 +124,7 @@ impl App {
                     self.events.emit(Event::PeerDisconnected { peer_id: peer.to_string() });
                 }
                 NodeEvent::Identified { peer, listen_addrs } => self.rooms.note_addrs(peer, &listen_addrs),
-                NodeEvent::NetworkChanged => {
-                    let rooms = self.rooms.clone();
-                    tokio::spawn(async move { rooms.redial().await });
-                }
+                NodeEvent::NetworkChanged => self.rooms.redial_soon(),
                 NodeEvent::InboundRequest { peer, request, channel } => {
                     let app = self.clone();
                     tokio::spawn(async move {

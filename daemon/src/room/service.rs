@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,9 @@ use crate::wire::{PeerRequest, BATCH_BYTES};
 const REDIAL_EVERY: Duration = Duration::from_secs(10);
 const RESYNC_EVERY: Duration = Duration::from_secs(30);
 const REPAIR_MIN_GAP: Duration = Duration::from_secs(5);
+/// Address changes come in bursts (one per listener at start-up, several on
+/// a network switch): one redial after the burst serves them all.
+const REDIAL_DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// Who we are, as the room service signs and introduces us.
 pub struct Identity {
@@ -50,6 +54,8 @@ pub struct Rooms {
     /// Peer bookkeeping (last seen, addresses) goes to a writer of its own:
     /// the node events that cause it must never wait on an fsync.
     notes: mpsc::Sender<Note>,
+    /// A debounced redial is waiting to run.
+    redial_due: AtomicBool,
 }
 
 enum Note {
@@ -78,7 +84,17 @@ impl Rooms {
                 }
             }
         });
-        Arc::new(Rooms { store, node, me, events, counters, listeners: RwLock::default(), repairs: Mutex::default(), notes })
+        Arc::new(Rooms {
+            store,
+            node,
+            me,
+            events,
+            counters,
+            listeners: RwLock::default(),
+            repairs: Mutex::default(),
+            notes,
+            redial_due: AtomicBool::new(false),
+        })
     }
 
     pub fn peer_id(&self) -> PeerId {
@@ -158,6 +174,19 @@ impl Rooms {
 
     fn set_relay_members(&self, peers: &[String]) {
         self.node.relay_members.replace(peers.iter().filter_map(|p| p.parse().ok()));
+    }
+
+    /// Our addresses changed: redial once the burst of changes is over.
+    pub fn redial_soon(self: &Arc<Self>) {
+        if self.redial_due.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let rooms = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(REDIAL_DEBOUNCE).await;
+            rooms.redial_due.store(false, Ordering::Release);
+            rooms.redial().await;
+        });
     }
 
     pub async fn redial(&self) {
