@@ -87,7 +87,7 @@ class Daemon:
 class Link:
     """Two namespaces joined by delaylink (10.77.9.1 <-> 10.77.9.2)."""
 
-    def __init__(self, tag, delay=0, jitter=0, loss=0, rate=0, reorder=False, seed=1):
+    def __init__(self, tag, delay=0, jitter=0, loss=0, rate=0, reorder=False, seed=1, burst=0):
         self.a, self.b = f"apb{tag}a", f"apb{tag}b"
         # Listen on these exactly: on a point-to-point tun, 0.0.0.0 expands to
         # the *peer's* address (netlink IFA_ADDRESS), which would be advertised.
@@ -98,6 +98,9 @@ class Link:
             subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
         cmd = ["python3", str(DELAYLINK), self.a, self.b, "--delay", str(delay), "--jitter", str(jitter),
                "--loss", str(loss), "--rate", str(rate), "--seed", str(seed)]
+        if burst:
+            # Losses in bursts of `burst` packets on average (Wi-Fi-like), same mean loss.
+            cmd += ["--burst", str(burst)]
         if reorder:
             cmd.append("--reorder")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -200,3 +203,39 @@ def proc_rss_mib(pid):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def load16(x48):
+    from scipy.signal import resample_poly
+    return resample_poly(x48, 1, 3)
+
+
+def pesq_of(ref_path, out_path, skip_s=2.0):
+    """Median wideband PESQ over the repetitions of ref (looped) heard in out."""
+    from pesq import pesq
+    from scipy.signal import correlate
+    ref = load16(read_wav(ref_path))
+    deg = load16(read_wav(out_path))[int(skip_s * 16000):]
+    if len(deg) < len(ref) + 1600:
+        return float("nan"), 0
+    # Align the first full repetition, then score every following one.
+    head = deg[: 2 * len(ref)]
+    lag = int(np.argmax(correlate(head, ref, "valid", method="fft")))
+    scores = []
+    pos = lag
+    slack = 2400  # 150 ms
+    while pos + len(ref) <= len(deg):
+        # Re-align each repetition: the jitter buffer may have drained or stretched,
+        # and that adds up over the repetitions (Chromium's NetEq drifted by up
+        # to ~60 ms per 9 s phrase at 0 % loss), so follow it.
+        lo = max(0, pos - slack)
+        win = deg[lo: pos + len(ref) + slack]
+        l2 = int(np.argmax(correlate(win, ref, "valid", method="fft")))
+        seg = win[l2: l2 + len(ref)]
+        if len(seg) == len(ref) and np.abs(seg).max() > 0:
+            try:
+                scores.append(pesq(16000, ref, seg, "wb"))
+            except Exception:
+                pass
+        pos = lo + l2 + len(ref)
+    return (float(np.median(scores)) if scores else float("nan")), len(scores)

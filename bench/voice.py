@@ -6,8 +6,15 @@ Real daemons (release build) on the `wav` backend; impaired paths are two
 network namespaces joined by shared/tools/delaylink.py. Needs root, espeak-ng,
 sox, and numpy/scipy/pesq (bench/voice.sh makes a venv with them).
 
-    sudo bench/voice.sh            # everything, ~10 minutes
+Every quality step over a link also runs the anchor: a browser call in
+Chromium (WebRTC, Opus and NetEq at Chrome's defaults, bench/webrtc.py) on a
+fresh link with the same parameters and seed, scored by the same pesq_of; it
+lands under "chromium" in the step's result. It needs Debian's chromium and
+chromium-driver (voice.sh installs them); --no-anchor leaves it out.
+
+    sudo bench/voice.sh            # everything, ~15 minutes
     sudo bench/voice.sh --quick    # fewer loss rates, shorter runs
+    sudo bench/voice.sh --no-anchor
 """
 
 import argparse
@@ -18,9 +25,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import correlate, resample_poly
 
-from lib import Daemon, Link, click_latencies, clicks, pct, wait_participants, proc_cpu_seconds, proc_rss_mib, read_wav, silence, speech
+from lib import (Daemon, Link, click_latencies, clicks, pct, pesq_of, wait_participants, proc_cpu_seconds,
+                 proc_rss_mib, silence, speech)
 
 PHRASE = ("Bonsoir tout le monde. This is apero, a group call with no server in between. "
           "The quick brown fox jumps over the lazy dog. Can you hear me clearly?")
@@ -74,36 +81,6 @@ def latency(work, secs, link=None, design="stream", tag="lat"):
     }
 
 
-def load16(x48):
-    return resample_poly(x48, 1, 3)
-
-
-def pesq_of(ref_path, out_path, skip_s=2.0):
-    from pesq import pesq
-    ref = load16(read_wav(ref_path))
-    deg = load16(read_wav(out_path))[int(skip_s * 16000):]
-    if len(deg) < len(ref) + 1600:
-        return float("nan"), 0
-    # Align the first full repetition, then score every following one.
-    head = deg[: 2 * len(ref)]
-    lag = int(np.argmax(correlate(head, ref, "valid", method="fft")))
-    scores = []
-    pos = lag
-    while pos + len(ref) <= len(deg):
-        seg = deg[pos: pos + len(ref)]
-        # Re-align each repetition by a few ms: the jitter buffer may have drained or stretched.
-        win = deg[max(0, pos - 800): pos + len(ref) + 800]
-        l2 = int(np.argmax(correlate(win, ref, "valid", method="fft")))
-        seg = win[l2: l2 + len(ref)]
-        if len(seg) == len(ref) and np.abs(seg).max() > 0:
-            try:
-                scores.append(pesq(16000, ref, seg, "wb"))
-            except Exception:
-                pass
-        pos += len(ref)
-    return (float(np.median(scores)) if scores else float("nan")), len(scores)
-
-
 def quality(work, secs, link=None, design="stream", tag="q"):
     sa, sb, b_out = call(work, work / "speech.wav", secs, link, design, tag)
     score, n = pesq_of(work / "speech.wav", b_out)
@@ -114,6 +91,33 @@ def quality(work, secs, link=None, design="stream", tag="q"):
             "fec_pct": round(100 * st.get("fec_recovered", 0) / frames, 2),
             "stretched_pct": round(100 * st.get("stretched", 0) / frames, 2),
             "late_pct": round(100 * st.get("late", 0) / frames, 2)}
+
+
+def anchor(work, secs, link_args, seed, tag):
+    """The same quality case as a Chromium browser call (bench/webrtc.py) on a
+    fresh link with the same parameters and seed. A failure is recorded, not
+    raised: apero's own figures are still worth having."""
+    from webrtc import webrtc_call
+    t = time.time()
+    try:
+        link = Link("v", seed=seed, **link_args)
+        try:
+            wav, st = webrtc_call(work, link, work / "speech.wav", secs, tag)
+        finally:
+            link.close()
+    except Exception as e:
+        return {"error": f"{type(e).__name__}: {e}"[:2000]}
+    score, n = pesq_of(work / "speech.wav", wav)
+    keep = ("loss_pct", "concealed_pct", "stretched_pct", "jitter_buffer_ms", "send_kbps", "send_kbps_with_headers",
+            "packetsReceived", "packetsLost", "concealedSamples", "totalSamplesReceived",
+            "insertedSamplesForDeceleration", "removedSamplesForAcceleration", "jitterBufferDelay",
+            "jitterBufferEmittedCount", "fecPacketsReceived", "codec")
+    return {"pesq_wb": round(score, 2), "repetitions": n, **{k: st.get(k) for k in keep},
+            "call_s": round(time.time() - t, 1)}
+
+
+def link_name(loss, burst):
+    return f"loss{loss}" + (f"_burst{burst}" if burst else "")
 
 
 def mesh(work, n, secs):
@@ -155,9 +159,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results-voice.json"))
+    ap.add_argument("--anchor", action=argparse.BooleanOptionalAction, default=True,
+                    help="also run each quality case as a Chromium WebRTC call (default on)")
     args = ap.parse_args()
     secs = 12 if args.quick else 20
-    losses = [0, 5] if args.quick else [0, 2, 5, 10]
+    # (loss %, mean burst length in packets; 0 = independent losses)
+    losses = [(0, 0), (5, 0), (5, 3)] if args.quick else [(0, 0), (2, 0), (5, 0), (5, 3), (10, 0)]
+    if args.anchor:
+        from webrtc import check_browser
+        check_browser()  # say so now, not after the first ten minutes
     work = Path(tempfile.mkdtemp(prefix="apero-bench-"))
     speech(work / "speech.wav", PHRASE)
     silence(work / "silence.wav")
@@ -173,30 +183,39 @@ def main():
     step("loopback_latency_stream", lambda: latency(work, secs, None, "stream", "l0"))
     step("loopback_latency_frames", lambda: latency(work, secs, None, "frames", "l1"))
     step("loopback_quality", lambda: quality(work, secs, None, "stream", "q0"))
-    for loss in losses:
+    for loss, burst in losses:
+        name = link_name(loss, burst)
         for design in ("stream", "frames"):
-            def run(loss=loss, design=design):
-                link = Link("v", delay=40, jitter=10, loss=loss, seed=7)
+            def run(loss=loss, burst=burst, design=design):
+                link = Link("v", delay=40, jitter=10, loss=loss, burst=burst, seed=7)
                 try:
-                    return latency(work, secs, link, design, f"d{loss}{design}")
+                    return latency(work, secs, link, design, f"d{loss}b{burst}{design}")
                 finally:
                     link.close()
-            step(f"delay40_loss{loss}_{design}_latency", run)
+            step(f"delay40_{name}_{design}_latency", run)
 
-        def q(loss=loss):
-            link = Link("v", delay=40, jitter=10, loss=loss, seed=11)
+        def q(loss=loss, burst=burst):
+            link_args = {"delay": 40, "jitter": 10, "loss": loss, "burst": burst}
+            link = Link("v", seed=11, **link_args)
             try:
-                return quality(work, secs + 10, link, "stream", f"dq{loss}")
+                r = quality(work, secs + 10, link, "stream", f"dq{loss}b{burst}")
             finally:
                 link.close()
-        step(f"delay40_loss{loss}_quality", q)
+            if args.anchor:
+                r["chromium"] = anchor(work, secs + 10, link_args, 11, f"dq{loss}b{burst}")
+            return r
+        step(f"delay40_{name}_quality", q)
 
     def jit():
-        link = Link("v", delay=20, jitter=30, reorder=True, seed=3)
+        link_args = {"delay": 20, "jitter": 30, "reorder": True}
+        link = Link("v", seed=3, **link_args)
         try:
-            return quality(work, secs + 10, link, "stream", "jq")
+            r = quality(work, secs + 10, link, "stream", "jq")
         finally:
             link.close()
+        if args.anchor:
+            r["chromium"] = anchor(work, secs + 10, link_args, 3, "jq")
+        return r
     step("delay20_jitter30_reorder", jit)
     step("mesh8", lambda: mesh(work, 8, 15 if args.quick else 30))
     print(json.dumps(results, indent=2))

@@ -84,6 +84,17 @@ fn received_from(d: &Daemon, peer: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// What `from`'s voice reaches `to` by: "datagram" or "stream".
+fn voice_path(to: &Daemon, from: &Daemon) -> String {
+    let st = to.json(&["call", "status"]);
+    st["participants"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["peer_id"] == from.peer_id()))
+        .and_then(|p| p["voice_path"].as_str())
+        .unwrap_or("none")
+        .to_string()
+}
+
 fn start_call(a: &Daemon, b: &Daemon, room: &str) {
     a.json(&["call", "join", room]);
     b.json(&["call", "join", room]);
@@ -143,7 +154,13 @@ fn cone_nats_short_code_then_direct_and_the_relay_can_die() {
     deliver(&b, &a, &room, "still here", Duration::from_secs(5));
     assert_voice_flows(&b, &a, 5);
     assert_voice_flows(&a, &b, 3);
-    assert_eq!(peer_entry(&b, &alice).expect("still connected")["path"], "direct");
+    let direct = peer_entry(&b, &alice).expect("still connected");
+    assert_eq!(direct["path"], "direct");
+    // A hole-punched QUIC connection carries voice in datagrams.
+    if direct["transport"] == "quic" {
+        assert_eq!(voice_path(&b, &a), "datagram");
+        assert_eq!(voice_path(&a, &b), "datagram");
+    }
 }
 
 #[test]
@@ -184,6 +201,9 @@ fn symmetric_nats_stay_relayed_past_the_default_circuit_limits() {
     let d = deliver(&a, &b, &room, "after three minutes", Duration::from_secs(5));
     println!("FIGURE relayed_message_ms {:.0}", d.as_secs_f64() * 1000.0);
     assert_voice_flows(&a, &b, 5);
+    // A relayed connection has no datagrams: voice stays on the stream.
+    assert_eq!(voice_path(&b, &a), "stream");
+    assert_eq!(voice_path(&a, &b), "stream");
 }
 
 #[test]
@@ -259,6 +279,7 @@ fn udp_blocked_falls_back_to_tcp() {
     start_call(&a, &b, &room);
     assert_voice_flows(&b, &a, 3);
     assert_voice_flows(&a, &b, 3);
+    assert_eq!(voice_path(&b, &a), "stream", "TCP carries no datagrams");
     let file = dir.path().join("slides.bin");
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     std::fs::write(&file, &data).unwrap();

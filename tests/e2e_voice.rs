@@ -239,6 +239,75 @@ fn hostile_voice_traffic_is_dropped_and_the_call_goes_on() {
     assert!(corr > 0.6, "bob hears alice poorly after the attack: {corr:.3}");
 }
 
+/// Voice goes in QUIC datagrams on a direct QUIC connection; datagrams that
+/// are malformed, from a non-member, or for a room whose call we are not in
+/// are dropped and counted, and the call goes on.
+#[test]
+fn voice_rides_datagrams_and_hostile_datagrams_are_dropped() {
+    use aperod::voice::frame::VoiceFrame;
+    use aperod::wire::{PeerRequest, PeerResponse};
+    use common::raw::{raw_peer_datagrams, rpc};
+
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_speech, a, [b], room)) = speaker_and(dir.path(), ["bob"]) else { return };
+    let code = b.d.invite(&room, &[]);
+    a.d.json(&["call", "join", &room]);
+    b.d.json(&["call", "join", &room]);
+    wait_in_call(&b.d, 2, CALL);
+    let alice_at_bob = |d: &Daemon| -> serde_json::Value {
+        let st = d.json(&["call", "status"]);
+        st["participants"].as_array().unwrap().iter().find(|p| p["name"] == "alice").cloned().unwrap_or_default()
+    };
+    let p = wait_until("alice's voice to reach bob", Duration::from_secs(10), || {
+        let p = alice_at_bob(&b.d);
+        (p["stats"]["received"].as_u64().unwrap_or(0) > 50).then_some(p)
+    });
+    assert_eq!(p["voice_path"], "datagram", "{p}");
+    let mut room_bytes = [0u8; 16];
+    hex::decode_to_slice(&room, &mut room_bytes).unwrap();
+    let frame = |i: u32| VoiceFrame { flags: 1, seq: 1_000_000 + i, ts: 1_000_000 + i, loss: 0, payload: vec![0xAB; 60] };
+    let rt = common::rt();
+    rt.block_on(async {
+        // A stranger: garbage, then well-formed datagrams for the room.
+        let (_c, peer, stranger) = raw_peer_datagrams(&b.d, libp2p::identity::Keypair::generate_ed25519()).await;
+        for i in 0..20u32 {
+            let junk: Vec<u8> = (0..100).map(|k| (k * 7 + i) as u8).collect();
+            stranger.send(&peer, junk.into()).unwrap();
+            let mut d = Vec::new();
+            frame(i).encode_datagram(&room_bytes, &mut d);
+            stranger.send(&peer, d.into()).unwrap();
+        }
+        // A member, for a room whose call bob is not in.
+        let (mut member, peer, dgrams) = raw_peer_datagrams(&b.d, libp2p::identity::Keypair::generate_ed25519()).await;
+        let welcome = rpc(&mut member, peer, &PeerRequest::Join { code, name: "noisy".into() }).await;
+        assert!(matches!(welcome, PeerResponse::Welcome { .. }));
+        for i in 0..20u32 {
+            let mut d = Vec::new();
+            frame(i).encode_datagram(&[0x55; 16], &mut d);
+            dgrams.send(&peer, d.into()).unwrap();
+            // A datagram cut short in its frame.
+            let mut cut = Vec::new();
+            frame(i).encode_datagram(&room_bytes, &mut cut);
+            cut.truncate(26);
+            dgrams.send(&peer, cut.into()).unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    });
+    let dropped = wait_until("hostile datagrams to be counted", Duration::from_secs(10), || {
+        let d = b.d.dropped();
+        (d["bad_datagrams"].as_u64().unwrap() >= 30 && d["refused_datagrams"].as_u64().unwrap() >= 30).then_some(d)
+    });
+    eprintln!("dropped: {dropped}");
+    let before = alice_at_bob(&b.d)["stats"]["received"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let after = alice_at_bob(&b.d);
+    assert!(after["stats"]["received"].as_u64().unwrap() > before + 150, "bob still hears alice: {after}");
+    assert_eq!(after["voice_path"], "datagram");
+    a.d.json(&["call", "leave"]);
+    b.d.json(&["call", "leave"]);
+}
+
 /// The real cpal backend through a real sound server: speech played into A's
 /// virtual microphone comes out of B's virtual speaker.
 #[test]

@@ -26,7 +26,8 @@ impl Counters {
     }
 
     /// `voice` is counted by the call service, which owns its counters.
-    pub fn snapshot(&self, voice: u64) -> Dropped {
+    /// `voice`: the call service's total; `datagrams`: its (malformed, refused) voice datagrams.
+    pub fn snapshot(&self, voice: u64, datagrams: (u64, u64)) -> Dropped {
         Dropped {
             bad_frames: self.bad_frames.load(Ordering::Relaxed),
             bad_signatures: self.bad_signatures.load(Ordering::Relaxed),
@@ -36,6 +37,8 @@ impl Counters {
             voice,
             files: self.files.load(Ordering::Relaxed),
             shed_events: self.shed_events.load(Ordering::Relaxed),
+            bad_datagrams: datagrams.0,
+            refused_datagrams: datagrams.1,
         }
     }
 }

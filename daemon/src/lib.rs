@@ -56,6 +56,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         relay_server: config.relay,
         lab: config.lab,
         agent: format!("aperod/{}", env!("CARGO_PKG_VERSION")),
+        congestion: config.quic_congestion,
     };
     let (node, node_events, event_loop) = node::new(key.clone(), node_config)?;
     let net = tokio::spawn(event_loop.run());

@@ -164,6 +164,7 @@ pub(crate) mod tests {
             speaking,
             muted: false,
             path: CallPath::Direct,
+            voice_path: None,
             rtt_ms: None,
             loss_pct: 0.0,
             jitter_ms: 0.0,

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use aperod::node::quic::{Congestion, Datagrams, QuicTransport};
 use aperod::wire::{PeerRequest, PeerResponse, PROTOCOL as ROOM};
 use futures::{AsyncWriteExt, StreamExt};
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
@@ -16,13 +17,22 @@ pub async fn raw_peer(target: &Daemon) -> (libp2p_stream::Control, PeerId) {
 }
 
 pub async fn raw_peer_with(target: &Daemon, key: libp2p::identity::Keypair) -> (libp2p_stream::Control, PeerId) {
+    let (control, peer, _) = raw_peer_datagrams(target, key).await;
+    (control, peer)
+}
+
+/// Like [`raw_peer_with`], on the daemon's own QUIC transport, with the
+/// connection's datagrams.
+pub async fn raw_peer_datagrams(target: &Daemon, key: libp2p::identity::Keypair) -> (libp2p_stream::Control, PeerId, Datagrams) {
     let st = target.json(&["status"]);
     let peer: PeerId = st["peer_id"].as_str().unwrap().parse().unwrap();
     let addr: Multiaddr =
         st["listen"].as_array().unwrap().iter().find(|a| a.as_str().unwrap().contains("quic")).unwrap().as_str().unwrap().parse().unwrap();
+    let datagrams = Datagrams::default();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
-        .with_quic()
+        .with_other_transport(|key| QuicTransport::new(key, Congestion::Bbr, datagrams.clone()).unwrap())
+        .unwrap()
         .with_behaviour(|_| libp2p_stream::Behaviour::new())
         .unwrap()
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
@@ -43,7 +53,7 @@ pub async fn raw_peer_with(target: &Daemon, key: libp2p::identity::Keypair) -> (
             swarm.select_next_some().await;
         }
     });
-    (control, peer)
+    (control, peer, datagrams)
 }
 
 /// `bytes` on a new stream of the room protocol.

@@ -261,6 +261,16 @@ wire_state! {
 }
 
 wire_state! {
+    /// What carries a participant's voice to us.
+    VoicePath {
+        /// QUIC datagrams: a lost packet costs only its own frame.
+        Datagram => "datagram",
+        /// A reliable stream (relayed and TCP connections carry no datagrams).
+        #[default] Stream => "stream",
+    }
+}
+
+wire_state! {
     /// Where a download stands.
     TransferState {
         #[default] Running => "running",
@@ -342,6 +352,13 @@ pub struct Dropped {
     /// and shed rather than make the network wait.
     #[serde(default)]
     pub shed_events: u64,
+    /// Voice datagrams that could not be decoded (also in `voice`).
+    #[serde(default)]
+    pub bad_datagrams: u64,
+    /// Voice datagrams from someone not in our call, or for another room
+    /// (also in `voice`).
+    #[serde(default)]
+    pub refused_datagrams: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -386,6 +403,9 @@ pub struct Participant {
     pub speaking: bool,
     pub muted: bool,
     pub path: CallPath,
+    /// What their voice came by last (`None` for ourselves or before any).
+    #[serde(default)]
+    pub voice_path: Option<VoicePath>,
     pub rtt_ms: Option<f64>,
     pub loss_pct: f64,
     pub jitter_ms: f64,
@@ -578,6 +598,7 @@ mod tests {
         check(PeerPath::ALL);
         check(Transport::ALL);
         check(CallPath::ALL);
+        check(VoicePath::ALL);
         check(TransferState::ALL);
         let words: Vec<&str> = TransferState::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(words, ["running", "paused", "done", "failed", "cancelled"]);

@@ -7,6 +7,7 @@ use clap::builder::FalseyValueParser;
 use libp2p::Multiaddr;
 
 use super::settings::{ConfigError, Resolved, Settings};
+use crate::node::quic::Congestion;
 use crate::voice::transport::Design;
 
 /// apero's background daemon: keeps your rooms, chat history and calls, and
@@ -71,6 +72,10 @@ pub struct Args {
     /// default); the daemon lowers it as loss grows.
     #[arg(long, value_name = "KBIT", env = "APERO_VOICE_KBPS")]
     pub voice_kbps: Option<u32>,
+    /// The QUIC congestion controller: bbr (the default: random Wi-Fi loss
+    /// does not shrink its window), cubic or newreno (docs/benchmarks.md).
+    #[arg(long, value_enum, env = "APERO_QUIC_CONGESTION")]
+    pub quic_congestion: Option<Congestion>,
     /// Cap the bandwidth used to serve files to others, in kbit/s (0: no cap).
     /// On a slow uplink this keeps room for calls.
     #[arg(long, value_name = "KBIT", env = "APERO_UPLOAD_LIMIT")]
@@ -164,6 +169,9 @@ impl Args {
         }
         if let Some(k) = self.voice_kbps {
             s.voice_kbps = k;
+        }
+        if let Some(c) = self.quic_congestion {
+            s.quic_congestion = c;
         }
         if let Some(u) = self.upload_limit {
             s.upload_limit = u;

@@ -43,6 +43,7 @@ pub struct Config {
     /// Whether downloads yield to calls; off only to measure what a call
     /// suffers without it (docs/benchmarks.md).
     pub pace_transfers: bool,
+    pub quic_congestion: crate::node::quic::Congestion,
 }
 
 impl Config {
@@ -72,6 +73,7 @@ impl Config {
             lab: settings.lab,
             voice_kbps: settings::clamp_kbps(settings.voice_kbps),
             pace_transfers: settings.pace_transfers,
+            quic_congestion: settings.quic_congestion,
         })
     }
 }
@@ -282,6 +284,7 @@ mod tests {
                 relay: true,
                 lab: true,
                 pace_transfers: false,
+                quic_congestion: crate::node::quic::Congestion::Cubic,
             },
             file: Some("/home/ana/.config/apero/config.toml".into()),
         };

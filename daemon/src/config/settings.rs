@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 
+use crate::node::quic::Congestion;
 use crate::voice::transport::Design;
 
 /// Public libp2p DHT bootstrap nodes (the IPFS DHT): the default way in.
@@ -72,6 +73,7 @@ pub struct Settings {
     pub relay: bool,
     pub lab: bool,
     pub pace_transfers: bool,
+    pub quic_congestion: Congestion,
 }
 
 impl Default for Settings {
@@ -92,6 +94,7 @@ impl Default for Settings {
             relay: false,
             lab: false,
             pace_transfers: true,
+            quic_congestion: Congestion::default(),
         }
     }
 }

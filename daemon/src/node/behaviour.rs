@@ -68,18 +68,27 @@ fn relay_config(members: Option<RelayMembers>) -> relay::Config {
     c
 }
 
-pub(super) fn build_swarm(key: Keypair, config: &NodeConfig, members: RelayMembers) -> Result<Swarm<Behaviour>, NodeError> {
+pub(super) fn build_swarm(
+    key: Keypair,
+    config: &NodeConfig,
+    members: RelayMembers,
+    datagrams: super::quic::Datagrams,
+) -> Result<Swarm<Behaviour>, NodeError> {
     let setup = |e: &dyn std::fmt::Display| NodeError::Setup(e.to_string());
     let mdns_on = config.mdns;
     let lab = config.lab;
     let relay_server = config.relay_server;
     let agent = config.agent.clone();
+    let congestion = config.congestion;
     let codec = wire::Codec { bad_frames: config.bad_frames.clone() };
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| setup(&e))?
-        .with_quic()
+        .with_other_transport(|key| {
+            super::quic::QuicTransport::new(key, congestion, datagrams).map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+        })
+        .map_err(|e| setup(&e))?
         .with_dns()
         .map_err(|e| setup(&e))?
         .with_relay_client(noise::Config::new, yamux::Config::default)

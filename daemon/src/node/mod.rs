@@ -11,6 +11,7 @@ mod behaviour;
 mod connections;
 mod dht;
 mod event_loop;
+pub mod quic;
 mod relays;
 mod sockets;
 
@@ -41,6 +42,8 @@ pub struct NodeConfig {
     pub bad_frames: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Events the daemon was too slow to take, shed rather than waited for.
     pub shed_events: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The QUIC connections' congestion controller.
+    pub congestion: quic::Congestion,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +188,8 @@ pub struct Node {
     pub streams: libp2p_stream::Control,
     /// Who may use us as a relay once AutoNAT finds us public.
     pub relay_members: RelayMembers,
+    /// Unreliable datagrams on direct QUIC connections (voice).
+    pub datagrams: quic::Datagrams,
 }
 
 /// Room for bursts without letting a stuck consumer grow memory forever.
@@ -194,12 +199,13 @@ const EVENT_QUEUE: usize = 1024;
 pub fn new(key: Keypair, config: NodeConfig) -> Result<(Node, mpsc::Receiver<NodeEvent>, EventLoop), NodeError> {
     let peer_id = key.public().to_peer_id();
     let relay_members = RelayMembers::default();
-    let swarm = behaviour::build_swarm(key, &config, relay_members.clone())?;
+    let datagrams = quic::Datagrams::default();
+    let swarm = behaviour::build_swarm(key, &config, relay_members.clone(), datagrams.clone())?;
     let streams = swarm.behaviour().streams.new_control();
     let (ctx, crx) = mpsc::channel(COMMAND_QUEUE);
     let (etx, erx) = mpsc::channel(EVENT_QUEUE);
     let event_loop = EventLoop::new(swarm, crx, etx, &config)?;
-    Ok((Node { commands: ctx, peer_id, streams, relay_members }, erx, event_loop))
+    Ok((Node { commands: ctx, peer_id, streams, relay_members, datagrams }, erx, event_loop))
 }
 
 impl Node {

@@ -75,6 +75,7 @@ struct Snapshot {
     loss_pct: f64,
     jitter_ms: f64,
     target_ms: f64,
+    heard_by: Option<apero_control::VoicePath>,
     stats: Option<serde_json::Value>,
 }
 
@@ -95,13 +96,22 @@ impl Calls {
     /// Starts accepting voice streams, admitted by this service.
     pub fn spawn_accept_loop(self: &Arc<Self>) {
         let admission: Arc<dyn Admission> = Arc::new(CallAdmission(Arc::downgrade(self)));
-        tokio::spawn(transport::accept_loop(self.deps.node.streams.clone(), admission, self.counters.clone()));
+        tokio::spawn(transport::accept_loop(self.deps.node.streams.clone(), admission.clone(), self.counters.clone()));
+        tokio::spawn(transport::datagram_loop(self.deps.node.datagrams.clone(), admission, self.counters.clone()));
     }
 
     /// Voice drops for `status`.
     pub fn dropped(&self) -> u64 {
         let v = &self.counters;
-        v.bad.load(Ordering::Relaxed) + v.flooded.load(Ordering::Relaxed) + v.refused_streams.load(Ordering::Relaxed)
+        [&v.bad, &v.flooded, &v.refused_streams, &v.bad_datagrams, &v.refused_datagrams, &v.flooded_datagrams]
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// (malformed, refused) voice datagrams, for `status`.
+    pub fn dropped_datagrams(&self) -> (u64, u64) {
+        (self.counters.bad_datagrams.load(Ordering::Relaxed), self.counters.refused_datagrams.load(Ordering::Relaxed))
     }
 
     pub fn call_size(&self, room: &str) -> (usize, bool) {
@@ -138,7 +148,16 @@ impl Calls {
         };
         if p.sender.as_ref().is_none_or(|tx| tx.is_closed()) {
             let streams = self.deps.node.streams.clone();
-            p.sender = Some(transport::spawn_sender(streams, peer, call.room_bytes, call.shared.clone(), self.counters.clone(), design));
+            let datagrams = self.deps.node.datagrams.clone();
+            p.sender = Some(transport::spawn_sender(
+                streams,
+                datagrams,
+                peer,
+                call.room_bytes,
+                call.shared.clone(),
+                self.counters.clone(),
+                design,
+            ));
         }
     }
 
@@ -262,6 +281,7 @@ impl Calls {
                     loss_pct: p.jitter.loss_pct,
                     jitter_ms: p.jitter.jitter_ms(),
                     target_ms: p.jitter.target_ms(),
+                    heard_by: p.heard_by,
                     stats: serde_json::to_value(p.jitter.stats).ok(),
                 })
                 .collect();
@@ -289,6 +309,7 @@ impl Calls {
             speaking,
             muted,
             path: CallPath::Local,
+            voice_path: None,
             rtt_ms: None,
             loss_pct: 0.0,
             jitter_ms: 0.0,
@@ -309,6 +330,7 @@ impl Calls {
                     Some((false, _)) => CallPath::Direct,
                     None => CallPath::Unknown,
                 },
+                voice_path: p.heard_by,
                 rtt_ms: rtt,
                 loss_pct: (p.loss_pct * 10.0).round() / 10.0,
                 jitter_ms: (p.jitter_ms * 10.0).round() / 10.0,

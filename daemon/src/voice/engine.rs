@@ -37,11 +37,13 @@ pub struct PeerVoice {
     pub sender: Option<mpsc::Sender<Arc<OutFrame>>>,
     /// What they report of our packets' loss, in percent.
     pub reported_loss: u8,
+    /// What their last frame came by.
+    pub heard_by: Option<apero_control::VoicePath>,
 }
 
 impl PeerVoice {
     pub fn new(jitter: JitterBuffer) -> PeerVoice {
-        PeerVoice { jitter, sender: None, reported_loss: 0 }
+        PeerVoice { jitter, sender: None, reported_loss: 0, heard_by: None }
     }
 }
 

@@ -6,10 +6,16 @@
 pub mod backend;
 pub mod call;
 pub mod codec;
+/// The playout's target-delay estimator (NetEq's idea), tested; the jitter
+/// buffer does not use it yet (issue 14).
+pub mod delay;
 pub mod engine;
 pub mod frame;
 pub mod jitter;
 pub mod mix;
+/// Time stretching of decoded speech (WSOLA), tested; the jitter buffer
+/// does not use it yet (issue 14).
+pub mod stretch;
 pub mod transport;
 
 pub const RATE: u32 = 48_000;

@@ -1,7 +1,12 @@
 //! Voice bytes between daemons, on `libp2p-stream` so they never queue behind
 //! the Swarm's event loop.
 //!
-//! Two designs, chosen by `--voice-transport` (measured in docs/benchmarks.md):
+//! Three designs, chosen by `--voice-transport` (measured in docs/benchmarks.md):
+//! - `datagram` (the default): each frame in a QUIC datagram of its own on a
+//!   direct QUIC connection, so a lost packet costs only its own frame; where
+//!   the connection has no datagrams (relayed, TCP), on the stream below. The
+//!   stream is opened either way: it keeps the connection alive and is the
+//!   fallback the moment datagrams stop fitting;
 //! - `stream`: one long-lived unidirectional stream per peer; when it backs up
 //!   the sender drops frames that are already too old to be worth playing;
 //! - `frames`: a new stream for every frame, so a lost packet stalls only its
@@ -19,8 +24,12 @@ use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::{PeerId, StreamProtocol};
 use tokio::sync::{mpsc, Semaphore};
 
+use apero_control::VoicePath;
+use bytes::Bytes;
+
 use super::engine::{lock, OutFrame, Shared};
 use super::frame::{decode_header, encode_header, VoiceFrame, HEADER_LEN};
+use crate::node::quic::Datagrams;
 
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/apero/voice/1");
 
@@ -34,8 +43,10 @@ const BURST: f64 = 50.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 pub enum Design {
-    /// One long-lived stream per peer.
+    /// QUIC datagrams where the connection has them, else one stream.
     #[default]
+    Datagram,
+    /// One long-lived stream per peer.
     Stream,
     /// A new stream per frame.
     Frames,
@@ -48,10 +59,17 @@ pub struct VoiceCounters {
     pub refused_streams: AtomicU64,
     pub flooded: AtomicU64,
     pub too_old: AtomicU64,
+    pub bad_datagrams: AtomicU64,
+    pub refused_datagrams: AtomicU64,
+    pub flooded_datagrams: AtomicU64,
+}
+
+fn frame_of(frame: &OutFrame, loss: u8) -> VoiceFrame {
+    VoiceFrame { flags: frame.flags, seq: frame.seq, ts: frame.ts, loss, payload: frame.payload.clone() }
 }
 
 fn encode(frame: &OutFrame, loss: u8, buf: &mut Vec<u8>) {
-    VoiceFrame { flags: frame.flags, seq: frame.seq, ts: frame.ts, loss, payload: frame.payload.clone() }.encode(buf);
+    frame_of(frame, loss).encode(buf);
 }
 
 fn loss_of(shared: &Shared, peer: &PeerId) -> u8 {
@@ -61,6 +79,7 @@ fn loss_of(shared: &Shared, peer: &PeerId) -> u8 {
 /// Starts the task that sends our frames to `peer`; returns its queue.
 pub fn spawn_sender(
     control: libp2p_stream::Control,
+    datagrams: Datagrams,
     peer: PeerId,
     room: [u8; 16],
     shared: Arc<Shared>,
@@ -69,7 +88,8 @@ pub fn spawn_sender(
 ) -> mpsc::Sender<Arc<OutFrame>> {
     let (tx, rx) = mpsc::channel(QUEUE);
     match design {
-        Design::Stream => tokio::spawn(send_on_one_stream(control, peer, room, shared, counters, rx)),
+        Design::Datagram => tokio::spawn(send_on_one_stream(control, Some(datagrams), peer, room, shared, counters, rx)),
+        Design::Stream => tokio::spawn(send_on_one_stream(control, None, peer, room, shared, counters, rx)),
         Design::Frames => tokio::spawn(send_stream_per_frame(control, peer, room, shared, counters, rx)),
     };
     tx
@@ -77,6 +97,7 @@ pub fn spawn_sender(
 
 async fn send_on_one_stream(
     mut control: libp2p_stream::Control,
+    datagrams: Option<Datagrams>,
     peer: PeerId,
     room: [u8; 16],
     shared: Arc<Shared>,
@@ -109,6 +130,14 @@ async fn send_on_one_stream(
                 continue;
             }
             buf.clear();
+            if let Some(d) = &datagrams {
+                frame_of(&frame, loss_of(&shared, &peer)).encode_datagram(&room, &mut buf);
+                if d.send(&peer, Bytes::copy_from_slice(&buf)).is_ok() {
+                    shared.sent_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                    continue;
+                }
+                buf.clear();
+            }
             encode(&frame, loss_of(&shared, &peer), &mut buf);
             if stream.write_all(&buf).await.is_err() || stream.flush().await.is_err() {
                 continue 'reconnect;
@@ -228,10 +257,49 @@ async fn receive(peer: PeerId, mut stream: libp2p::Stream, admission: Arc<dyn Ad
         match lock(&shared.peers).get_mut(&peer) {
             Some(p) => {
                 p.reported_loss = frame.loss;
+                p.heard_by = Some(VoicePath::Stream);
                 p.jitter.push(frame, now_ms);
             }
             // The peer left the call while this stream was open.
             None => return,
+        }
+    }
+}
+
+/// Datagrams from every peer: decoded, admitted like a stream's header
+/// (a member of the room whose call we are in), rate-limited per peer, then
+/// into that peer's jitter buffer. Anything else is dropped and counted.
+pub async fn datagram_loop(datagrams: Datagrams, admission: Arc<dyn Admission>, counters: Arc<VoiceCounters>) {
+    let mut incoming = datagrams.subscribe(256);
+    let mut buckets: std::collections::HashMap<PeerId, (f64, Instant)> = std::collections::HashMap::new();
+    while let Some((peer, data)) = incoming.recv().await {
+        let Ok((room, frame)) = VoiceFrame::decode_datagram(&data) else {
+            counters.bad_datagrams.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let Some(shared) = admission.admit(&peer, &room) else {
+            counters.refused_datagrams.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let now = Instant::now();
+        if buckets.len() > 1024 {
+            // Only members get here, so this is a long call's churn, not an attack.
+            buckets.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(10));
+        }
+        let (tokens, last) = buckets.entry(peer).or_insert((BURST, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * RATE_PER_SEC).min(BURST);
+        *last = now;
+        if *tokens < 1.0 {
+            counters.flooded_datagrams.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        *tokens -= 1.0;
+        let now_ms = shared.now_ms();
+        let mut peers = lock(&shared.peers);
+        if let Some(p) = peers.get_mut(&peer) {
+            p.reported_loss = frame.loss;
+            p.heard_by = Some(VoicePath::Datagram);
+            p.jitter.push(frame, now_ms);
         }
     }
 }
