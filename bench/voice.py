@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """apero voice benchmarks: mouth-to-ear latency, speech quality under loss
-with delay, jitter, the two transport designs, and an 8-person mesh.
+with delay, jitter, the transport designs (datagram, the default, against
+stream), Chromium's WebRTC on the same link as the anchor, and an 8-person mesh.
 
 Real daemons (release build) on the `wav` backend; impaired paths are two
 network namespaces joined by shared/tools/delaylink.py. Needs root, espeak-ng,
@@ -90,7 +91,10 @@ def quality(work, secs, link=None, design="stream", tag="q"):
             "concealed_pct": round(100 * st.get("concealed", 0) / frames, 2),
             "fec_pct": round(100 * st.get("fec_recovered", 0) / frames, 2),
             "stretched_pct": round(100 * st.get("stretched", 0) / frames, 2),
-            "late_pct": round(100 * st.get("late", 0) / frames, 2)}
+            "late_pct": round(100 * st.get("late", 0) / frames, 2),
+            # Everything alice sent to her one peer (headers included) over the call.
+            "send_kbps": round(8 * sa.get("sent_bytes", 0) / 1000 / secs, 1),
+            "voice_path": next((p.get("voice_path") for p in sb["participants"] if p["name"] == "alice"), None)}
 
 
 def anchor(work, secs, link_args, seed, tag):
@@ -161,7 +165,9 @@ def main():
     ap.add_argument("--out", default=str(Path(__file__).parent / "results-voice.json"))
     ap.add_argument("--anchor", action=argparse.BooleanOptionalAction, default=True,
                     help="also run each quality case as a Chromium WebRTC call (default on)")
+    ap.add_argument("--skip", default="", help="comma-separated step groups to leave out: loopback, latency, jitter, mesh")
     args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
     secs = 12 if args.quick else 20
     # (loss %, mean burst length in packets; 0 = independent losses)
     losses = [(0, 0), (5, 0), (5, 3)] if args.quick else [(0, 0), (2, 0), (5, 0), (5, 3), (10, 0)]
@@ -180,12 +186,15 @@ def main():
         results[name] = r
         Path(args.out).write_text(json.dumps(results, indent=2))
 
-    step("loopback_latency_stream", lambda: latency(work, secs, None, "stream", "l0"))
-    step("loopback_latency_frames", lambda: latency(work, secs, None, "frames", "l1"))
-    step("loopback_quality", lambda: quality(work, secs, None, "stream", "q0"))
+    # The default design (datagram) against the old one (stream), in the same run.
+    designs = ("datagram", "stream")
+    if "loopback" not in skip:
+        for design in designs:
+            step(f"loopback_latency_{design}", lambda design=design: latency(work, secs, None, design, f"l{design}"))
+        step("loopback_quality", lambda: quality(work, secs, None, "datagram", "q0"))
     for loss, burst in losses:
         name = link_name(loss, burst)
-        for design in ("stream", "frames"):
+        for design in designs if "latency" not in skip else ():
             def run(loss=loss, burst=burst, design=design):
                 link = Link("v", delay=40, jitter=10, loss=loss, burst=burst, seed=7)
                 try:
@@ -198,7 +207,12 @@ def main():
             link_args = {"delay": 40, "jitter": 10, "loss": loss, "burst": burst}
             link = Link("v", seed=11, **link_args)
             try:
-                r = quality(work, secs + 10, link, "stream", f"dq{loss}b{burst}")
+                r = quality(work, secs + 10, link, "datagram", f"dq{loss}b{burst}")
+            finally:
+                link.close()
+            link = Link("v", seed=11, **link_args)
+            try:
+                r["stream_design"] = quality(work, secs + 10, link, "stream", f"dq{loss}b{burst}s")
             finally:
                 link.close()
             if args.anchor:
@@ -210,14 +224,16 @@ def main():
         link_args = {"delay": 20, "jitter": 30, "reorder": True}
         link = Link("v", seed=3, **link_args)
         try:
-            r = quality(work, secs + 10, link, "stream", "jq")
+            r = quality(work, secs + 10, link, "datagram", "jq")
         finally:
             link.close()
         if args.anchor:
             r["chromium"] = anchor(work, secs + 10, link_args, 3, "jq")
         return r
-    step("delay20_jitter30_reorder", jit)
-    step("mesh8", lambda: mesh(work, 8, 15 if args.quick else 30))
+    if "jitter" not in skip:
+        step("delay20_jitter30_reorder", jit)
+    if "mesh" not in skip:
+        step("mesh8", lambda: mesh(work, 8, 15 if args.quick else 30))
     print(json.dumps(results, indent=2))
 
 
