@@ -52,6 +52,44 @@ pub enum Design {
     Frames,
 }
 
+/// Frames a sender may deliver: `RATE_PER_SEC`, with a `BURST` allowance.
+struct TokenBucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(now: Instant) -> TokenBucket {
+        TokenBucket { tokens: BURST, last: now }
+    }
+
+    /// Takes one token; `false` when the sender is over its rate.
+    fn take(&mut self, now: Instant) -> bool {
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE_PER_SEC).min(BURST);
+        self.last = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
+/// Hands an admitted frame to `peer`'s jitter buffer; `false` when the peer
+/// is no longer in the call.
+fn deliver(shared: &Shared, peer: &PeerId, frame: VoiceFrame, path: VoicePath) -> bool {
+    let now_ms = shared.now_ms();
+    match lock(&shared.peers).get_mut(peer) {
+        Some(p) => {
+            p.reported_loss = frame.loss;
+            p.heard_by = Some(path);
+            p.jitter.push(frame, now_ms);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Drops counted on the receive side, for `status`.
 #[derive(Default)]
 pub struct VoiceCounters {
@@ -129,16 +167,17 @@ async fn send_on_one_stream(
                 counters.too_old.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
+            let out = frame_of(&frame, loss_of(&shared, &peer));
             buf.clear();
             if let Some(d) = &datagrams {
-                frame_of(&frame, loss_of(&shared, &peer)).encode_datagram(&room, &mut buf);
+                out.encode_datagram(&room, &mut buf);
                 if d.send(&peer, Bytes::copy_from_slice(&buf)).is_ok() {
                     shared.sent_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
                     continue;
                 }
                 buf.clear();
             }
-            encode(&frame, loss_of(&shared, &peer), &mut buf);
+            out.encode(&mut buf);
             if stream.write_all(&buf).await.is_err() || stream.flush().await.is_err() {
                 continue 'reconnect;
             }
@@ -224,8 +263,7 @@ async fn receive(peer: PeerId, mut stream: libp2p::Stream, admission: Arc<dyn Ad
         counters.refused_streams.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    let mut tokens = BURST;
-    let mut last = Instant::now();
+    let mut bucket = TokenBucket::new(Instant::now());
     let mut body = vec![0u8; super::frame::MAX_FRAME];
     loop {
         let mut len = [0u8; 2];
@@ -241,27 +279,17 @@ async fn receive(peer: PeerId, mut stream: libp2p::Stream, admission: Arc<dyn Ad
             counters.bad.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let now = Instant::now();
-        tokens = (tokens + now.duration_since(last).as_secs_f64() * RATE_PER_SEC).min(BURST);
-        last = now;
-        if tokens < 1.0 {
+        if !bucket.take(Instant::now()) {
             counters.flooded.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        tokens -= 1.0;
         let Ok(frame) = VoiceFrame::decode(&body[..len]) else {
             counters.bad.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let now_ms = shared.now_ms();
-        match lock(&shared.peers).get_mut(&peer) {
-            Some(p) => {
-                p.reported_loss = frame.loss;
-                p.heard_by = Some(VoicePath::Stream);
-                p.jitter.push(frame, now_ms);
-            }
+        if !deliver(&shared, &peer, frame, VoicePath::Stream) {
             // The peer left the call while this stream was open.
-            None => return,
+            return;
         }
     }
 }
@@ -271,7 +299,7 @@ async fn receive(peer: PeerId, mut stream: libp2p::Stream, admission: Arc<dyn Ad
 /// into that peer's jitter buffer. Anything else is dropped and counted.
 pub async fn datagram_loop(datagrams: Datagrams, admission: Arc<dyn Admission>, counters: Arc<VoiceCounters>) {
     let mut incoming = datagrams.subscribe(256);
-    let mut buckets: std::collections::HashMap<PeerId, (f64, Instant)> = std::collections::HashMap::new();
+    let mut buckets: std::collections::HashMap<PeerId, TokenBucket> = std::collections::HashMap::new();
     while let Some((peer, data)) = incoming.recv().await {
         let Ok((room, frame)) = VoiceFrame::decode_datagram(&data) else {
             counters.bad_datagrams.fetch_add(1, Ordering::Relaxed);
@@ -284,22 +312,13 @@ pub async fn datagram_loop(datagrams: Datagrams, admission: Arc<dyn Admission>, 
         let now = Instant::now();
         if buckets.len() > 1024 {
             // Only members get here, so this is a long call's churn, not an attack.
-            buckets.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(10));
+            buckets.retain(|_, b| now.duration_since(b.last) < Duration::from_secs(10));
         }
-        let (tokens, last) = buckets.entry(peer).or_insert((BURST, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * RATE_PER_SEC).min(BURST);
-        *last = now;
-        if *tokens < 1.0 {
+        if !buckets.entry(peer).or_insert_with(|| TokenBucket::new(now)).take(now) {
             counters.flooded_datagrams.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        *tokens -= 1.0;
-        let now_ms = shared.now_ms();
-        let mut peers = lock(&shared.peers);
-        if let Some(p) = peers.get_mut(&peer) {
-            p.reported_loss = frame.loss;
-            p.heard_by = Some(VoicePath::Datagram);
-            p.jitter.push(frame, now_ms);
-        }
+        // A datagram of a peer that just left has nobody to go to: nothing to do.
+        deliver(&shared, &peer, frame, VoicePath::Datagram);
     }
 }

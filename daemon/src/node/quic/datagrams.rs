@@ -64,11 +64,6 @@ impl Datagrams {
         Err(if too_large { DatagramError::TooLarge(data.len()) } else { DatagramError::NoPath })
     }
 
-    /// Whether `peer` has a direct connection that carries datagrams.
-    pub fn available(&self, peer: &PeerId) -> bool {
-        lock(&self.inner.conns).get(peer).is_some_and(|cs| cs.iter().any(|c| c.max_datagram_size().is_some()))
-    }
-
     /// The queue of datagrams from every peer; a new subscriber replaces the
     /// old one. Datagrams that find it full are dropped and counted: a voice
     /// frame read late is worth nothing.

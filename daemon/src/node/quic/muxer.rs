@@ -47,21 +47,28 @@ impl StreamMuxer for Connection {
 
     fn poll_inbound(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Substream, QuicError>> {
         let this = self.get_mut();
-        let conn = this.conn.clone();
-        poll_open(&mut this.inbound, cx, move || async move { conn.accept_bi().await }.boxed())
+        let conn = &this.conn;
+        poll_open(&mut this.inbound, cx, || {
+            let conn = conn.clone();
+            async move { conn.accept_bi().await }.boxed()
+        })
     }
 
     fn poll_outbound(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Substream, QuicError>> {
         let this = self.get_mut();
-        let conn = this.conn.clone();
-        poll_open(&mut this.outbound, cx, move || async move { conn.open_bi().await }.boxed())
+        let conn = &this.conn;
+        poll_open(&mut this.outbound, cx, || {
+            let conn = conn.clone();
+            async move { conn.open_bi().await }.boxed()
+        })
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), QuicError>> {
         let this = self.get_mut();
-        let conn = this.conn.clone();
-        let fut = this.closing.get_or_insert_with(move || {
+        let conn = &this.conn;
+        let fut = this.closing.get_or_insert_with(|| {
             conn.close(0u32.into(), b"");
+            let conn = conn.clone();
             async move { conn.closed().await }.boxed()
         });
         match futures::ready!(fut.poll_unpin(cx)) {
