@@ -48,11 +48,16 @@ class Daemon:
         self.log = open(self.home / "bench.log", "w")
         env = {**os.environ, "RUST_LOG": "warn", **(env or {})}
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env)
-        for _ in range(200):
-            if self.try_cli("status") is not None:
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"{name} did not start: {(self.home / 'bench.log').read_text()}")
+        try:
+            for _ in range(200):
+                if self.try_cli("status") is not None:
+                    return
+                time.sleep(0.05)
+            raise RuntimeError(f"{name} did not start: {(self.home / 'bench.log').read_text()}")
+        except BaseException:
+            # No caller holds this daemon yet: stop it and remove its home here.
+            self.stop()
+            raise
 
     def try_cli(self, *args):
         r = subprocess.run([str(self.apero), "--home", str(self.home), "--json", *args], capture_output=True, text=True)

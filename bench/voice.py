@@ -13,13 +13,21 @@ fresh link with the same parameters and seed, scored by the same pesq_of; it
 lands under "chromium" in the step's result. It needs Debian's chromium and
 chromium-driver (voice.sh installs them); --no-anchor leaves it out.
 
+The relayed step (relayed_loss5_quality) calls between two homes behind
+symmetric NATs that can reach only an `aperod --relay` on a public segment
+(bench/relay.py), alice's access link at 40 ± 10 ms and 5 % loss: the call
+must go through the relay circuit, or the step fails. It needs iptables and
+nft too; it has no anchor.
+
     sudo bench/voice.sh            # everything, ~15 minutes
     sudo bench/voice.sh --quick    # fewer loss rates, shorter runs
     sudo bench/voice.sh --no-anchor
+    sudo bench/voice.sh --only relayed   # one step group (or --skip some)
 """
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -29,35 +37,88 @@ import numpy as np
 
 from lib import (Daemon, Link, click_latencies, clicks, pct, pesq_of, wait_participants, proc_cpu_seconds,
                  proc_rss_mib, silence, speech)
+from relay import RelayNet
+
+# Step groups for --skip and --only: loopback steps, latency over the links,
+# quality over the links (with the anchor), jitter, the relayed path, the mesh.
+GROUPS = ("loopback", "latency", "loss", "jitter", "relayed", "mesh")
 
 PHRASE = ("Bonsoir tout le monde. This is apero, a group call with no server in between. "
           "The quick brown fox jumps over the lazy dog. Can you hear me clearly?")
 
 
-def call(work, a_in, secs, link=None, design="stream", tag="x"):
-    """A speaks a_in to B for `secs`; returns both call statuses and B's output."""
+def call(work, a_in, secs, link=None, design="stream", tag="x", net=None):
+    """A speaks a_in to B for `secs`; returns both call statuses and B's output.
+    With `net` (a relay.RelayNet) the two daemons are its alice and bob, whose
+    only path to each other is through its relay: the call fails unless both
+    see each other `relayed`, at the start and at the end."""
     b_in = work / "silence.wav"
     a_out, b_out = work / f"{tag}-a.wav", work / f"{tag}-b.wav"
     common = ["--audio", "wav", "--voice-transport", design]
-    la = [f"/ip4/{link.addr_a}/udp/0/quic-v1"] if link else None
-    lb = [f"/ip4/{link.addr_b}/udp/0/quic-v1"] if link else None
-    a = Daemon("alice", work, ns=link.a if link else None, listen=la, args=common + ["--wav-in", str(a_in), "--wav-out", str(a_out)])
-    b = Daemon("bob", work, ns=link.b if link else None, listen=lb, args=common + ["--wav-in", str(b_in), "--wav-out", str(b_out)])
+    args_a = common + ["--wav-in", str(a_in), "--wav-out", str(a_out)]
+    args_b = common + ["--wav-in", str(b_in), "--wav-out", str(b_out)]
+    if net:
+        a, b = net.pair(args_a, args_b)
+    else:
+        la = [f"/ip4/{link.addr_a}/udp/0/quic-v1"] if link else None
+        lb = [f"/ip4/{link.addr_b}/udp/0/quic-v1"] if link else None
+        a = Daemon("alice", work, ns=link.a if link else None, listen=la, args=args_a)
+        try:
+            b = Daemon("bob", work, ns=link.b if link else None, listen=lb, args=args_b)
+        except BaseException:
+            a.stop()
+            raise
     try:
         room = a.cli("room", "create", "bench")["id"]
-        b.cli("join", a.cli("invite", room)["code"])
+        b.cli("join", a.cli("invite", room)["code"], *(["--timeout", "60s"] if net else []))
         a.cli("call", "join", room)
         b.cli("call", "join", room)
         wait_participants(a, 2)
         wait_participants(b, 2)
+        if net:
+            check_relayed(net, a, b, "at the start of the call")
         time.sleep(secs)
         sa, sb = a.cli("call", "status"), b.cli("call", "status")
+        if net:
+            net.connection = check_relayed(net, a, b, "at the end of the call", sa, sb)
         a.cli("call", "leave")
         b.cli("call", "leave")
     finally:
         a.stop()
         b.stop()
     return sa, sb, b_out
+
+
+def check_relayed(net, a, b, when, sa=None, sb=None):
+    """Raises unless alice and bob see each other relayed through net's relay,
+    both in `call status` (per participant) and in `status` (the connection).
+    Returns bob's connection entry for alice."""
+    for d, other, st in ((a, b, sa), (b, a, sb)):
+        st = st or d.cli("call", "status")
+        other_id = other.cli("status")["peer_id"]
+        part = next((p for p in st["participants"] if p["peer_id"] == other_id), None)
+        conn = net.peer_entry(d, other_id)
+        if part is None or part["path"] != "relayed" or conn is None or conn.get("path") != "relayed" \
+                or conn.get("via") != net.relay_id:
+            raise RuntimeError(f"{d.name} does not reach {other.name} through the relay {when}: "
+                               f"call status {part}, connection {conn}")
+    return conn
+
+
+def frames_of(st):
+    return max(1, sum(st.get(k, 0) for k in ("played", "concealed", "fec_recovered", "red_recovered")))
+
+
+def playout(st):
+    """The playout's counters as shares of the sender's frames (issue 14's
+    accelerated / expanded / concealed / FEC / redundancy), and its delay."""
+    frames = frames_of(st)
+    share = lambda k: round(100 * st.get(k, 0) / frames, 2)
+    return {"concealed_pct": share("concealed"), "fec_pct": share("fec_recovered"), "red_pct": share("red_recovered"),
+            "held_pct": share("held"), "drained_pct": share("drained"),
+            "accelerated": st.get("accelerated", 0), "accelerated_ms": round(st.get("accelerated_ms", 0), 1),
+            "expanded": st.get("expanded", 0), "expanded_ms": round(st.get("expanded_ms", 0), 1),
+            "target_ms": st.get("target_ms"), "level_ms": st.get("level_ms"), "burst": st.get("burst")}
 
 
 def alice_stats(sb):
@@ -70,31 +131,27 @@ def latency(work, secs, link=None, design="stream", tag="lat"):
     sa, sb, b_out = call(work, work / "clicks.wav", secs, link, design, tag)
     lats = [lat for _, lat in click_latencies(sa, sb, b_out, period)]
     st = alice_stats(sb)
-    frames = max(1, st.get("played", 0) + st.get("concealed", 0) + st.get("fec_recovered", 0))
     return {
         "clicks": len(lats),
         "p50_ms": round(pct(lats, 50), 1),
         "p99_ms": round(pct(lats, 99), 1),
         "late_pct": round(100 * st.get("late", 0) / max(1, st.get("received", 0) + st.get("late", 0)), 2),
-        "concealed_pct": round(100 * st.get("concealed", 0) / frames, 2),
-        "fec_pct": round(100 * st.get("fec_recovered", 0) / frames, 2),
-        "stretched_pct": round(100 * st.get("stretched", 0) / frames, 2),
+        **playout(st),
     }
 
 
-def quality(work, secs, link=None, design="stream", tag="q"):
-    sa, sb, b_out = call(work, work / "speech.wav", secs, link, design, tag)
+def quality(work, secs, link=None, design="stream", tag="q", net=None):
+    sa, sb, b_out = call(work, work / "speech.wav", secs, link, design, tag, net)
     score, n = pesq_of(work / "speech.wav", b_out)
     st = alice_stats(sb)
-    frames = max(1, st.get("played", 0) + st.get("concealed", 0) + st.get("fec_recovered", 0))
-    return {"pesq_wb": round(score, 2), "repetitions": n,
-            "concealed_pct": round(100 * st.get("concealed", 0) / frames, 2),
-            "fec_pct": round(100 * st.get("fec_recovered", 0) / frames, 2),
-            "stretched_pct": round(100 * st.get("stretched", 0) / frames, 2),
-            "late_pct": round(100 * st.get("late", 0) / frames, 2),
+    alice = next(p for p in sb["participants"] if p["name"] == "alice")
+    return {"pesq_wb": round(score, 2), "repetitions": n, **playout(st),
+            "late_pct": round(100 * st.get("late", 0) / frames_of(st), 2),
             # Everything alice sent to her one peer (headers included) over the call.
             "send_kbps": round(8 * sa.get("sent_bytes", 0) / 1000 / secs, 1),
-            "voice_path": next((p.get("voice_path") for p in sb["participants"] if p["name"] == "alice"), None)}
+            "voice_path": alice.get("voice_path"),
+            # How bob reaches alice: direct or relayed.
+            "path": alice.get("path")}
 
 
 def anchor(work, secs, link_args, seed, tag):
@@ -165,13 +222,23 @@ def main():
     ap.add_argument("--out", default=str(Path(__file__).parent / "results-voice.json"))
     ap.add_argument("--anchor", action=argparse.BooleanOptionalAction, default=True,
                     help="also run each quality case as a Chromium WebRTC call (default on)")
-    ap.add_argument("--skip", default="", help="comma-separated step groups to leave out: loopback, latency, jitter, mesh")
+    ap.add_argument("--skip", default="", help="comma-separated step groups to leave out: " + ", ".join(GROUPS))
+    ap.add_argument("--only", default="", help="comma-separated step groups to run, all others left out")
     args = ap.parse_args()
+    # A SIGTERM unwinds like Ctrl-C: the `finally`s stop the daemons and
+    # delete the namespaces.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     skip = set(filter(None, args.skip.split(",")))
+    only = set(filter(None, args.only.split(",")))
+    unknown = (skip | only) - set(GROUPS)
+    if unknown:
+        ap.error(f"unknown step group(s) {', '.join(sorted(unknown))}; the groups are {', '.join(GROUPS)}")
+    if only:
+        skip |= set(GROUPS) - only
     secs = 12 if args.quick else 20
     # (loss %, mean burst length in packets; 0 = independent losses)
     losses = [(0, 0), (5, 0), (5, 3)] if args.quick else [(0, 0), (2, 0), (5, 0), (5, 3), (10, 0)]
-    if args.anchor:
+    if args.anchor and not {"loss", "jitter"} <= skip:
         from webrtc import check_browser
         check_browser()  # say so now, not after the first ten minutes
     work = Path(tempfile.mkdtemp(prefix="apero-bench-"))
@@ -202,6 +269,8 @@ def main():
                 finally:
                     link.close()
             step(f"delay40_{name}_{design}_latency", run)
+        if "loss" in skip:
+            continue
 
         def q(loss=loss, burst=burst):
             link_args = {"delay": 40, "jitter": 10, "loss": loss, "burst": burst}
@@ -232,6 +301,24 @@ def main():
         return r
     if "jitter" not in skip:
         step("delay20_jitter30_reorder", jit)
+
+    def relayed():
+        # Alice behind a 40 ± 10 ms, 5 % loss access link, bob behind a clean
+        # one, both behind symmetric NATs that reach only the relay: the one
+        # path is a relay circuit (checked, or the step fails). The default
+        # design: a relayed connection has no datagrams, so voice takes the stream.
+        net = RelayNet(delay=40, jitter=10, loss=5, seed=11)
+        try:
+            r = quality(work, secs + 10, None, "datagram", "rq5", net=net)
+        finally:
+            net.close()
+        if r["path"] != "relayed":
+            raise RuntimeError(f"the relayed step's path was {r['path']}")
+        # bob's connection to alice at the end of the call (transport: to the relay).
+        r["connection"] = {k: net.connection.get(k) for k in ("path", "transport", "via")}
+        return r
+    if "relayed" not in skip:
+        step("relayed_loss5_quality", relayed)
     if "mesh" not in skip:
         step("mesh8", lambda: mesh(work, 8, 15 if args.quick else 30))
     print(json.dumps(results, indent=2))

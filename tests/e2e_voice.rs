@@ -152,7 +152,7 @@ fn mute_silences_and_silence_is_cheap() {
 /// member's burst of 10 000 frames: dropped and counted, the call goes on.
 #[test]
 fn hostile_voice_traffic_is_dropped_and_the_call_goes_on() {
-    use aperod::voice::frame::{encode_header, VoiceFrame};
+    use aperod::voice::frame::{call_tag, encode_header, VoiceFrame};
     use aperod::voice::transport::PROTOCOL as VOICE;
     use aperod::wire::{PeerRequest, PeerResponse};
     use common::raw::{raw_peer_with, rpc, send_raw_on};
@@ -203,7 +203,7 @@ fn hostile_voice_traffic_is_dropped_and_the_call_goes_on() {
         // The burst, on one stream.
         let mut buf = encode_header(&room_bytes).to_vec();
         for i in 0..10_000u32 {
-            VoiceFrame { flags: 1, seq: i, ts: i, loss: 0, payload: vec![0xAB; 60] }.encode(&mut buf);
+            VoiceFrame::plain(1, i, i, vec![0xAB; 60]).encode_framed(call_tag(&room_bytes), &mut buf);
         }
         // libp2p-stream hands the daemon one inbound stream at a time and
         // drops a new one while the previous is still queued (a busy CI
@@ -244,7 +244,7 @@ fn hostile_voice_traffic_is_dropped_and_the_call_goes_on() {
 /// are dropped and counted, and the call goes on.
 #[test]
 fn voice_rides_datagrams_and_hostile_datagrams_are_dropped() {
-    use aperod::voice::frame::VoiceFrame;
+    use aperod::voice::frame::{call_tag, VoiceFrame};
     use aperod::wire::{PeerRequest, PeerResponse};
     use common::raw::{raw_peer_datagrams, rpc};
 
@@ -285,7 +285,8 @@ fn voice_rides_datagrams_and_hostile_datagrams_are_dropped() {
     assert_eq!(p["voice_path"], "datagram", "{p}");
     let mut room_bytes = [0u8; 16];
     hex::decode_to_slice(&room, &mut room_bytes).unwrap();
-    let frame = |i: u32| VoiceFrame { flags: 1, seq: 1_000_000 + i, ts: 1_000_000 + i, loss: 0, payload: vec![0xAB; 60] };
+    let frame = |i: u32| VoiceFrame::plain(1, 1_000_000 + i, 1_000_000 + i, vec![0xAB; 60]);
+    let tag = call_tag(&room_bytes);
     let rt = common::rt();
     rt.block_on(async {
         // A stranger: garbage, then well-formed datagrams for the room.
@@ -294,7 +295,7 @@ fn voice_rides_datagrams_and_hostile_datagrams_are_dropped() {
             let junk: Vec<u8> = (0..100).map(|k| (k * 7 + i) as u8).collect();
             stranger.send(&peer, junk.into()).unwrap();
             let mut d = Vec::new();
-            frame(i).encode_datagram(&room_bytes, &mut d);
+            frame(i).encode(tag, &mut d);
             stranger.send(&peer, d.into()).unwrap();
         }
         // A member, for a room whose call bob is not in.
@@ -303,12 +304,12 @@ fn voice_rides_datagrams_and_hostile_datagrams_are_dropped() {
         assert!(matches!(welcome, PeerResponse::Welcome { .. }));
         for i in 0..20u32 {
             let mut d = Vec::new();
-            frame(i).encode_datagram(&[0x55; 16], &mut d);
+            frame(i).encode(call_tag(&[0x55; 16]), &mut d);
             dgrams.send(&peer, d.into()).unwrap();
             // A datagram cut short in its frame.
             let mut cut = Vec::new();
-            frame(i).encode_datagram(&room_bytes, &mut cut);
-            cut.truncate(26);
+            frame(i).encode(tag, &mut cut);
+            cut.truncate(9);
             dgrams.send(&peer, cut.into()).unwrap();
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

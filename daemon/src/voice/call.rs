@@ -14,8 +14,9 @@ use libp2p::PeerId;
 use super::backend::{self, BackendConfig};
 use super::codec::Decoder;
 use super::engine::{lock, Engine, PeerVoice, Shared};
+use super::frame::call_tag;
 use super::jitter::JitterBuffer;
-use super::transport::{self, Admission, Design, VoiceCounters};
+use super::transport::{self, Admission, CallKey, Design, VoiceCounters};
 use crate::counters::Counters;
 use crate::error::{ServiceError, ServiceResult};
 use crate::events::EventSink;
@@ -34,6 +35,7 @@ pub struct VoiceConfig {
 struct LocalCall {
     room: String,
     room_bytes: [u8; 16],
+    tag: u32,
     engine: Engine,
     shared: Arc<Shared>,
 }
@@ -219,9 +221,10 @@ impl Calls {
         let room_bytes = room_bytes(&room.id)?;
         let config = lock(&self.config).clone();
         let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
-        let shared = Shared::new();
+        let tag = call_tag(&room_bytes);
+        let shared = Shared::new(tag);
         let engine = Engine::start(backend.as_ref(), shared.clone(), self.deps.kbps).map_err(audio("cannot start audio"))?;
-        *lock(&self.local) = Some(LocalCall { room: room.id.clone(), room_bytes, engine, shared });
+        *lock(&self.local) = Some(LocalCall { room: room.id.clone(), room_bytes, tag, engine, shared });
         self.deps.in_call.set(true);
         let known: Vec<PeerId> = lock(&self.remote).get(&room.id).map(|s| s.iter().copied().collect()).unwrap_or_default();
         for p in known {
@@ -282,7 +285,7 @@ impl Calls {
                     jitter_ms: p.jitter.jitter_ms(),
                     target_ms: p.jitter.target_ms(),
                     heard_by: p.heard_by,
-                    stats: serde_json::to_value(p.jitter.stats).ok(),
+                    stats: stats_of(p),
                 })
                 .collect();
             let s = &call.shared;
@@ -426,6 +429,18 @@ impl Calls {
     }
 }
 
+/// A participant's playout counters, with the playout's target and level and
+/// what they last reported of our packets.
+fn stats_of(p: &PeerVoice) -> Option<serde_json::Value> {
+    let mut v = serde_json::to_value(p.jitter.stats).ok()?;
+    let o = v.as_object_mut()?;
+    o.insert("target_ms".into(), serde_json::json!((p.jitter.target_ms() * 10.0).round() / 10.0));
+    o.insert("level_ms".into(), serde_json::json!((p.jitter.level_ms() * 10.0).round() / 10.0));
+    o.insert("burst".into(), serde_json::json!((p.jitter.burst * 100.0).round() / 100.0));
+    o.insert("their_report".into(), serde_json::to_value(p.reported).ok()?);
+    Some(v)
+}
+
 fn room_bytes(room: &str) -> ServiceResult<[u8; 16]> {
     let mut b = [0u8; 16];
     hex::decode_to_slice(room, &mut b).map_err(|_| ServiceError::Internal(format!("corrupt room id {room:?} in the database")))?;
@@ -436,13 +451,21 @@ fn room_bytes(room: &str) -> ServiceResult<[u8; 16]> {
 struct CallAdmission(Weak<Calls>);
 
 impl Admission for CallAdmission {
-    fn admit(&self, peer: &PeerId, room: &[u8; 16]) -> Option<Arc<Shared>> {
+    fn admit(&self, peer: &PeerId, key: CallKey) -> Option<Arc<Shared>> {
         let calls = self.0.upgrade()?;
         let (room_id, shared) = {
             let local = lock(&calls.local);
-            let call = local.as_ref().filter(|c| &c.room_bytes == room)?;
+            let call = local.as_ref().filter(|c| match key {
+                CallKey::Room(room) => c.room_bytes == room,
+                CallKey::Tag(tag) => c.tag == tag,
+            })?;
             (call.room.clone(), call.shared.clone())
         };
+        // A participant of our call was a member when it joined: no database
+        // query for each of its 100 packets a second.
+        if lock(&shared.peers).contains_key(peer) {
+            return Some(shared);
+        }
         if !calls.deps.store.is_member(&room_id, &peer.to_string()).unwrap_or(false) {
             return None;
         }

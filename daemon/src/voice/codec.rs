@@ -1,8 +1,9 @@
-//! Opus in VOIP mode, 10 ms frames, in-band FEC and DTX on, bitrate and FEC
-//! strength adapted to the loss our peers report.
+//! Opus in VOIP mode, 10 ms frames, in-band FEC and DTX on; bitrate and FEC
+//! strength set by the `redundancy` policy from what our peers report.
 
 use opus::{Application, Bandwidth, Bitrate, Channels};
 
+use super::redundancy::{Policy, Protection};
 use super::{FRAME, RATE};
 
 /// Largest Opus packet for one frame (RFC 6716 caps a frame at 1275 bytes).
@@ -14,7 +15,7 @@ const DEFAULT_BPS: i32 = 48_000;
 pub struct Encoder {
     inner: opus::Encoder,
     buf: Vec<u8>,
-    loss_pct: u8,
+    applied: Option<Protection>,
     base_bps: i32,
 }
 
@@ -27,28 +28,23 @@ impl Encoder {
         inner.set_dtx(true)?;
         inner.set_max_bandwidth(Bandwidth::Fullband)?;
         let base_bps = if kbps == 0 { DEFAULT_BPS } else { kbps.clamp(8, 128) as i32 * 1000 };
-        let mut e = Encoder { inner, buf: vec![0; MAX_PACKET], loss_pct: u8::MAX, base_bps };
-        e.adapt(0)?;
+        let mut e = Encoder { inner, buf: vec![0; MAX_PACKET], applied: None, base_bps };
+        e.protect(Policy::new(base_bps).current())?;
         Ok(e)
     }
 
-    /// More redundancy and a lower rate as loss grows: FEC costs bits, and a
-    /// lossy path is often a congested one.
-    pub fn adapt(&mut self, loss_pct: u8) -> Result<(), opus::Error> {
-        let loss_pct = loss_pct.min(30);
-        if loss_pct == self.loss_pct {
+    pub fn base_bps(&self) -> i32 {
+        self.base_bps
+    }
+
+    /// Applies the bitrate and FEC strength of `p` (a no-op when unchanged).
+    pub fn protect(&mut self, p: Protection) -> Result<(), opus::Error> {
+        if self.applied == Some(p) {
             return Ok(());
         }
-        self.loss_pct = loss_pct;
-        // Expecting at least a little loss keeps FEC in every packet, so the
-        // first lost packet is already covered.
-        self.inner.set_packet_loss_perc(i32::from(loss_pct.max(3)))?;
-        let bitrate = match loss_pct {
-            0..=1 => self.base_bps,
-            2..=9 => self.base_bps * 5 / 4,
-            _ => self.base_bps * 3 / 2,
-        };
-        self.inner.set_bitrate(Bitrate::Bits(bitrate))
+        self.applied = Some(p);
+        self.inner.set_packet_loss_perc(i32::from(p.fec_loss_pct))?;
+        self.inner.set_bitrate(Bitrate::Bits(p.bitrate_bps))
     }
 
     /// `None` while DTX says there is nothing worth sending.

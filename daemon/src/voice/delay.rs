@@ -119,12 +119,12 @@ impl DelayEstimator {
         if let Some(w) = self.histogram.get_mut(bucket) {
             *w += 1.0 - keep;
         }
-        self.quantile_ms = self.histogram_quantile();
+        self.quantile_ms = self.histogram_quantile(self.quantile);
     }
 
-    fn histogram_quantile(&self) -> f64 {
+    fn histogram_quantile(&self, quantile: f64) -> f64 {
         let total: f64 = self.histogram.iter().sum();
-        let wanted = self.quantile * total;
+        let wanted = quantile * total;
         let mut below = 0.0;
         for (i, &w) in self.histogram.iter().enumerate() {
             if w > 0.0 && below + w >= wanted {
@@ -147,6 +147,15 @@ impl DelayEstimator {
     /// The quantile itself, without floor or cap (for stats).
     pub fn quantile_ms(&self) -> f64 {
         self.quantile_ms
+    }
+
+    /// The median delay, ms: where the playout's buffer level settles when
+    /// the fastest packets arrive `target_ms` ahead of their turn.
+    pub fn median_ms(&self) -> f64 {
+        if self.counted == 0 {
+            return 0.0;
+        }
+        self.histogram_quantile(0.5)
     }
 
     /// Forgets everything, e.g. when the sender restarts its stream.

@@ -9,23 +9,22 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
 use super::backend::{AudioError, Backend, Ports, Running, Timing};
 use super::codec::Encoder;
-use super::frame::{FLAG_MUTED, FLAG_SPEAKING};
+use super::frame::{Report, VoiceFrame, FLAG_MUTED, FLAG_SPEAKING};
 use super::jitter::JitterBuffer;
 use super::mix::{level_dbfs, Mixer};
+use super::redundancy::{History, Policy};
 use super::FRAME;
 
-/// A packet as captured, before the per-peer receiver report is added.
+/// A packet as it goes on the wire, built once for every participant.
 #[derive(Debug)]
 pub struct OutFrame {
-    pub flags: u8,
-    pub seq: u32,
-    pub ts: u32,
-    pub payload: Vec<u8>,
+    pub packet: Bytes,
     pub captured: Instant,
 }
 
@@ -35,15 +34,15 @@ pub struct PeerVoice {
     pub jitter: JitterBuffer,
     /// The queue of the task that sends our frames to them.
     pub sender: Option<mpsc::Sender<Arc<OutFrame>>>,
-    /// What they report of our packets' loss, in percent.
-    pub reported_loss: u8,
+    /// What they last reported of our packets.
+    pub reported: Report,
     /// What their last frame came by.
     pub heard_by: Option<apero_control::VoicePath>,
 }
 
 impl PeerVoice {
     pub fn new(jitter: JitterBuffer) -> PeerVoice {
-        PeerVoice { jitter, sender: None, reported_loss: 0, heard_by: None }
+        PeerVoice { jitter, sender: None, reported: Report::default(), heard_by: None }
     }
 }
 
@@ -53,6 +52,10 @@ impl PeerVoice {
 /// it every 10 ms, never stalls behind them.
 pub struct Shared {
     pub base: Instant,
+    /// The call's tag in every packet (`frame::call_tag`).
+    pub tag: u32,
+    /// +1 for every report received: the engine re-decides protection then.
+    pub reports: AtomicU64,
     pub muted: AtomicBool,
     pub speaking: AtomicBool,
     pub peers: Mutex<HashMap<PeerId, PeerVoice>>,
@@ -62,9 +65,11 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new() -> Arc<Shared> {
+    pub fn new(tag: u32) -> Arc<Shared> {
         Arc::new(Shared {
             base: Instant::now(),
+            tag,
+            reports: AtomicU64::new(0),
             muted: AtomicBool::new(false),
             speaking: AtomicBool::new(false),
             peers: Mutex::new(HashMap::new()),
@@ -156,6 +161,10 @@ fn run(
     let mut mixer = Mixer::default();
     let (mut seq, mut ts, mut hang, mut since_sent) = (0u32, 0u32, 0u32, 0u32);
     let mut was_audio = false;
+    let mut policy = Policy::new(enc.base_bps());
+    let mut history = History::default();
+    let mut reports_seen = 0u64;
+    let mut packet = Vec::with_capacity(1500);
     while !stop.load(Ordering::Relaxed) {
         while cap.slots() >= FRAME {
             if let Ok(chunk) = cap.read_chunk(FRAME) {
@@ -172,33 +181,46 @@ fn run(
             let speaking = !muted && hang > 0;
             shared.speaking.store(speaking, Ordering::Relaxed);
             let flags = if speaking { FLAG_SPEAKING } else { 0 } | if muted { FLAG_MUTED } else { 0 };
-            let loss = lock(&shared.peers).values().map(|p| p.reported_loss).max().unwrap_or(0);
-            let _ = enc.adapt(loss);
-            let payload = if muted { None } else { enc.encode(&frame).ok().flatten().map(<[u8]>::to_vec) };
-            let packet = match payload {
+            // Protection changes only when a report comes in (about once a
+            // second per participant), not every frame.
+            let reports = shared.reports.load(Ordering::Relaxed);
+            if reports != reports_seen {
+                reports_seen = reports;
+                let p = policy.update(lock(&shared.peers).values().map(|p| &p.reported));
+                let _ = enc.protect(p);
+            }
+            let copies = policy.current().copies;
+            let payload = if muted { None } else { enc.encode(&frame).ok().flatten().map(Bytes::copy_from_slice) };
+            let out = match payload {
                 Some(payload) => {
                     seq = seq.wrapping_add(1);
                     since_sent = 0;
                     was_audio = true;
-                    Some(OutFrame { flags, seq, ts, payload, captured: Instant::now() })
+                    let redundant = history.copies(ts, copies);
+                    history.push(ts, payload.clone());
+                    Some(VoiceFrame { flags, seq, ts, payload, redundant })
                 }
                 // The first silent frame after audio is marked at once: it tells
                 // the receiver's jitter buffer that the gap that follows is a
-                // pause, not late packets worth waiting for.
+                // pause, not late packets worth waiting for. It also carries the
+                // copies of the talk spurt's last frames.
                 None if was_audio || since_sent >= KEEPALIVE_FRAMES => {
+                    let redundant = if was_audio { history.copies(ts, copies) } else { Vec::new() };
                     since_sent = 0;
                     was_audio = false;
                     // A keep-alive does not use up a sequence number: it is not a packet the
                     // receiver should miss.
-                    Some(OutFrame { flags, seq, ts, payload: Vec::new(), captured: Instant::now() })
+                    Some(VoiceFrame { flags, seq, ts, payload: Bytes::new(), redundant })
                 }
                 None => {
                     since_sent += 1;
                     None
                 }
             };
-            if let Some(p) = packet {
-                let p = Arc::new(p);
+            if let Some(f) = out {
+                packet.clear();
+                f.encode(shared.tag, &mut packet);
+                let p = Arc::new(OutFrame { packet: Bytes::copy_from_slice(&packet), captured: Instant::now() });
                 for tx in lock(&shared.peers).values().filter_map(|p| p.sender.as_ref()) {
                     if tx.try_send(p.clone()).is_err() {
                         shared.send_dropped.fetch_add(1, Ordering::Relaxed);

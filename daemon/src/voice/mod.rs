@@ -1,20 +1,19 @@
 //! Voice calls. One spoken word travels: `backend` (capture) → `engine`
-//! (VAD, `codec` encode) → `transport` → the other side's `transport` →
-//! `jitter` (decode, FEC, PLC) → `mix` → `engine` → `backend` (playback).
+//! (VAD, `codec` encode, `redundancy` copies) → `transport` → the other side's
+//! `transport` → `jitter` (copies, FEC, PLC, `delay` target, `stretch`) → `mix` → `engine` → `backend` (playback).
 //! `call` is the part the rest of the daemon sees: who is in which call.
 
 pub mod backend;
 pub mod call;
 pub mod codec;
-/// The playout's target-delay estimator (NetEq's idea), tested; the jitter
-/// buffer does not use it yet (issue 14).
+/// The playout's target-delay estimator (NetEq's idea).
 pub mod delay;
 pub mod engine;
 pub mod frame;
 pub mod jitter;
 pub mod mix;
-/// Time stretching of decoded speech (WSOLA), tested; the jitter buffer
-/// does not use it yet (issue 14).
+pub mod redundancy;
+/// Time stretching of decoded speech (WSOLA), for the playout.
 pub mod stretch;
 pub mod transport;
 

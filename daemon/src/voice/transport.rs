@@ -28,15 +28,17 @@ use apero_control::VoicePath;
 use bytes::Bytes;
 
 use super::engine::{lock, OutFrame, Shared};
-use super::frame::{decode_header, encode_header, VoiceFrame, HEADER_LEN};
+use super::frame::{self, decode_header, encode_header, Packet, Report, VoiceFrame, HEADER_LEN};
 use crate::node::quic::Datagrams;
 
-pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/apero/voice/1");
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/apero/voice/2");
 
 /// Older than this, a frame would only add delay: drop it instead.
 const MAX_AGE: Duration = Duration::from_millis(150);
 /// Frames queued per peer before the engine starts dropping.
 pub const QUEUE: usize = 16;
+/// How often each receiver reports loss and delay to the sender.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
 /// Twice a normal talker's 100 frames/s, with a burst allowance.
 const RATE_PER_SEC: f64 = 200.0;
 const BURST: f64 = 50.0;
@@ -81,9 +83,20 @@ fn deliver(shared: &Shared, peer: &PeerId, frame: VoiceFrame, path: VoicePath) -
     let now_ms = shared.now_ms();
     match lock(&shared.peers).get_mut(peer) {
         Some(p) => {
-            p.reported_loss = frame.loss;
             p.heard_by = Some(path);
             p.jitter.push(frame, now_ms);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Hands a receiver report from `peer` to the engine.
+fn deliver_report(shared: &Shared, peer: &PeerId, report: Report) -> bool {
+    match lock(&shared.peers).get_mut(peer) {
+        Some(p) => {
+            p.reported = report;
+            shared.reports.fetch_add(1, Ordering::Relaxed);
             true
         }
         None => false,
@@ -102,16 +115,14 @@ pub struct VoiceCounters {
     pub flooded_datagrams: AtomicU64,
 }
 
-fn frame_of(frame: &OutFrame, loss: u8) -> VoiceFrame {
-    VoiceFrame { flags: frame.flags, seq: frame.seq, ts: frame.ts, loss, payload: frame.payload.clone() }
+/// What we tell `peer` about its packets; `None` once it left the call.
+fn report_of(shared: &Shared, peer: &PeerId) -> Option<Report> {
+    lock(&shared.peers).get(peer).map(|p| p.jitter.report())
 }
 
-fn encode(frame: &OutFrame, loss: u8, buf: &mut Vec<u8>) {
-    frame_of(frame, loss).encode(buf);
-}
-
-fn loss_of(shared: &Shared, peer: &PeerId) -> u8 {
-    lock(&shared.peers).get(peer).map(|p| p.jitter.loss_pct.round() as u8).unwrap_or(0)
+fn framed(packet: &[u8], buf: &mut Vec<u8>) {
+    buf.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+    buf.extend_from_slice(packet);
 }
 
 /// Starts the task that sends our frames to `peer`; returns its queue.
@@ -162,22 +173,32 @@ async fn send_on_one_stream(
         if stream.write_all(&encode_header(&room)).await.is_err() {
             continue;
         }
-        while let Some(frame) = rx.recv().await {
-            if frame.captured.elapsed() > MAX_AGE {
-                counters.too_old.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            let out = frame_of(&frame, loss_of(&shared, &peer));
+        let mut reports = tokio::time::interval(REPORT_EVERY);
+        reports.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
             buf.clear();
-            if let Some(d) = &datagrams {
-                out.encode_datagram(&room, &mut buf);
-                if d.send(&peer, Bytes::copy_from_slice(&buf)).is_ok() {
-                    shared.sent_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
-                    continue;
+            tokio::select! {
+                frame = rx.recv() => {
+                    let Some(frame) = frame else { break };
+                    if frame.captured.elapsed() > MAX_AGE {
+                        counters.too_old.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    // The engine's bytes as they are: a refcount, not a copy.
+                    if let Some(d) = &datagrams {
+                        if d.send(&peer, frame.packet.clone()).is_ok() {
+                            shared.sent_bytes.fetch_add(frame.packet.len() as u64, Ordering::Relaxed);
+                            continue;
+                        }
+                    }
+                    framed(&frame.packet, &mut buf);
                 }
-                buf.clear();
+                _ = reports.tick() => {
+                    // The report rides the stream: small, once a second, and it must arrive.
+                    let Some(report) = report_of(&shared, &peer) else { continue };
+                    report.encode_framed(shared.tag, &mut buf);
+                }
             }
-            out.encode(&mut buf);
             if stream.write_all(&buf).await.is_err() || stream.flush().await.is_err() {
                 continue 'reconnect;
             }
@@ -204,7 +225,7 @@ async fn send_stream_per_frame(
             continue;
         };
         let mut buf = encode_header(&room).to_vec();
-        encode(&frame, loss_of(&shared, &peer), &mut buf);
+        framed(&frame.packet, &mut buf);
         let (mut control, shared, counters) = (control.clone(), shared.clone(), counters.clone());
         tokio::spawn(async move {
             let sent = tokio::time::timeout(MAX_AGE, async {
@@ -233,9 +254,17 @@ async fn send_stream_per_frame(
     }
 }
 
-/// Decides whether a stream for `room` from `peer` may deliver frames now.
+/// What a packet names its call by: a stream's header the room, a
+/// datagram the call's tag.
+#[derive(Debug, Clone, Copy)]
+pub enum CallKey {
+    Room([u8; 16]),
+    Tag(u32),
+}
+
+/// Decides whether packets for a call from `peer` may be delivered now.
 pub trait Admission: Send + Sync + 'static {
-    fn admit(&self, peer: &PeerId, room: &[u8; 16]) -> Option<Arc<Shared>>;
+    fn admit(&self, peer: &PeerId, call: CallKey) -> Option<Arc<Shared>>;
 }
 
 pub async fn accept_loop(mut control: libp2p_stream::Control, admission: Arc<dyn Admission>, counters: Arc<VoiceCounters>) {
@@ -259,19 +288,19 @@ async fn receive(peer: PeerId, mut stream: libp2p::Stream, admission: Arc<dyn Ad
         counters.bad.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    let Some(shared) = admission.admit(&peer, &room) else {
+    let Some(shared) = admission.admit(&peer, CallKey::Room(room)) else {
         counters.refused_streams.fetch_add(1, Ordering::Relaxed);
         return;
     };
     let mut bucket = TokenBucket::new(Instant::now());
-    let mut body = vec![0u8; super::frame::MAX_FRAME];
+    let mut body = vec![0u8; frame::MAX_LEN];
     loop {
         let mut len = [0u8; 2];
         if stream.read_exact(&mut len).await.is_err() {
             return; // closed: normal for the per-frame design
         }
         let len = u16::from_be_bytes(len) as usize;
-        if VoiceFrame::check_len(len).is_err() {
+        if frame::check_len(len).is_err() {
             counters.bad.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -283,11 +312,18 @@ async fn receive(peer: PeerId, mut stream: libp2p::Stream, admission: Arc<dyn Ad
             counters.flooded.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let Ok(frame) = VoiceFrame::decode(&body[..len]) else {
-            counters.bad.fetch_add(1, Ordering::Relaxed);
-            return;
+        let packet = match frame::decode(&Bytes::copy_from_slice(&body[..len])) {
+            Ok((tag, packet)) if tag == shared.tag => packet,
+            _ => {
+                counters.bad.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
         };
-        if !deliver(&shared, &peer, frame, VoicePath::Stream) {
+        let still_in_call = match packet {
+            Packet::Voice(f) => deliver(&shared, &peer, f, VoicePath::Stream),
+            Packet::Report(r) => deliver_report(&shared, &peer, r),
+        };
+        if !still_in_call {
             // The peer left the call while this stream was open.
             return;
         }
@@ -301,11 +337,11 @@ pub async fn datagram_loop(datagrams: Datagrams, admission: Arc<dyn Admission>, 
     let mut incoming = datagrams.subscribe(256);
     let mut buckets: std::collections::HashMap<PeerId, TokenBucket> = std::collections::HashMap::new();
     while let Some((peer, data)) = incoming.recv().await {
-        let Ok((room, frame)) = VoiceFrame::decode_datagram(&data) else {
+        let Ok((tag, packet)) = frame::decode(&data) else {
             counters.bad_datagrams.fetch_add(1, Ordering::Relaxed);
             continue;
         };
-        let Some(shared) = admission.admit(&peer, &room) else {
+        let Some(shared) = admission.admit(&peer, CallKey::Tag(tag)) else {
             counters.refused_datagrams.fetch_add(1, Ordering::Relaxed);
             continue;
         };
@@ -319,6 +355,9 @@ pub async fn datagram_loop(datagrams: Datagrams, admission: Arc<dyn Admission>, 
             continue;
         }
         // A datagram of a peer that just left has nobody to go to: nothing to do.
-        deliver(&shared, &peer, frame, VoicePath::Datagram);
+        match packet {
+            Packet::Voice(f) => deliver(&shared, &peer, f, VoicePath::Datagram),
+            Packet::Report(r) => deliver_report(&shared, &peer, r),
+        };
     }
 }

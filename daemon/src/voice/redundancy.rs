@@ -1,0 +1,186 @@
+//! How much protection our packets carry, from what the receivers report,
+//! and the sender's memory of its last packets for the RED-style copies.
+//!
+//! Opus in-band FEC (LBRR) rebuilds one lost frame, at lower quality, from
+//! the next packet. A copy of the previous one or two packets in each packet
+//! rebuilds whole frames at full quality, and since each copy carries its own
+//! LBRR, two copies and FEC together cover a burst of three lost packets
+//! (packet n+3 brings n+2 and n+1 whole, and n+1's LBRR brings n). The copies
+//! cost bandwidth, so the primary's bitrate comes down to keep the total at
+//! 5 % loss within twice the clean rate (docs/benchmarks.md).
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use super::frame::{Redundant, Report, MAX_REDUNDANT};
+
+/// What the encoder and the packetizer should do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protection {
+    /// Copies of earlier packets in each packet (0..=2).
+    pub copies: u8,
+    /// Opus bitrate of the primary.
+    pub bitrate_bps: i32,
+    /// Loss the encoder's in-band FEC is tuned for, percent.
+    pub fec_loss_pct: u8,
+}
+
+/// Loss (percent) from which one copy rides along.
+const ONE_COPY_LOSS: f64 = 1.0;
+/// Loss (percent) from which two ride along whatever the bursts.
+const TWO_COPIES_LOSS: f64 = 8.0;
+/// Mean burst (packets) from which two ride along: a second lost packet in a
+/// row is then common, and one copy plus FEC would leave a frame to PLC.
+const TWO_COPIES_BURST: f64 = 1.6;
+/// Reports that must ask for less before protection comes down: losses come
+/// and go on Wi-Fi, and flapping would cost more than it saves.
+const HOLD_REPORTS: u32 = 8;
+
+fn wanted(report: &Report, base_bps: i32) -> Protection {
+    let (loss, burst) = (report.loss_pct(), report.burst());
+    let copies = if loss >= TWO_COPIES_LOSS || (loss >= ONE_COPY_LOSS && burst >= TWO_COPIES_BURST) {
+        2
+    } else if loss >= ONE_COPY_LOSS {
+        1
+    } else {
+        0
+    };
+    // Total payload ≈ (1 + copies) × primary: 48 → 1× 48, 2× 40 = 80, 3× 32 = 96 kbit/s
+    // (with headers 61, 93 and 113 kbit/s on the wire: within 2× clean).
+    let bitrate_bps = match copies {
+        0 => base_bps,
+        1 => base_bps * 5 / 6,
+        _ => base_bps * 2 / 3,
+    };
+    // FEC is tuned for the loss left over once the copies have done their
+    // part, but never below 3 %, so the first lost packet is covered even
+    // before anyone reports loss.
+    let residual = match copies {
+        0 => loss,
+        _ => loss / 2.0,
+    };
+    Protection { copies, bitrate_bps, fec_loss_pct: residual.round().clamp(3.0, 30.0) as u8 }
+}
+
+/// The sender's choice, over the reports of every participant (the packet is
+/// encoded once for all of them, so the worst path decides).
+pub struct Policy {
+    base_bps: i32,
+    current: Protection,
+    calmer: u32,
+}
+
+impl Policy {
+    pub fn new(base_bps: i32) -> Policy {
+        Policy { base_bps, current: wanted(&Report::default(), base_bps), calmer: 0 }
+    }
+
+    pub fn current(&self) -> Protection {
+        self.current
+    }
+
+    /// Folds in the latest report of each participant; more protection
+    /// applies at once, less only after [`HOLD_REPORTS`] calmer rounds.
+    pub fn update<'a>(&mut self, reports: impl IntoIterator<Item = &'a Report>) -> Protection {
+        let want = reports
+            .into_iter()
+            .map(|r| wanted(r, self.base_bps))
+            .max_by_key(|p| (p.copies, p.fec_loss_pct))
+            .unwrap_or_else(|| wanted(&Report::default(), self.base_bps));
+        if (want.copies, want.fec_loss_pct) >= (self.current.copies, self.current.fec_loss_pct) {
+            self.current = want;
+            self.calmer = 0;
+        } else {
+            self.calmer += 1;
+            if self.calmer >= HOLD_REPORTS {
+                self.current = want;
+                self.calmer = 0;
+            }
+        }
+        self.current
+    }
+}
+
+/// Copies older than this many frames are not worth sending: by the time
+/// they arrive the receiver has played (concealed) that slot.
+const MAX_BACK: u32 = 6;
+
+/// The sender's last packets with audio, newest first.
+#[derive(Default)]
+pub struct History {
+    sent: VecDeque<(u32, Bytes)>,
+}
+
+impl History {
+    /// The copies to put in the packet at `ts` (newest first).
+    pub fn copies(&self, ts: u32, n: u8) -> Vec<Redundant> {
+        self.sent
+            .iter()
+            .take(usize::from(n))
+            .map_while(|(at, payload)| {
+                let back = ts.wrapping_sub(*at);
+                (1..=MAX_BACK).contains(&back).then(|| Redundant { back: back as u8, payload: payload.clone() })
+            })
+            .collect()
+    }
+
+    pub fn push(&mut self, ts: u32, payload: Bytes) {
+        if self.sent.len() == MAX_REDUNDANT {
+            self.sent.pop_back();
+        }
+        self.sent.push_front((ts, payload));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(loss_pct: f64, burst: f64) -> Report {
+        Report { loss_permille: (loss_pct * 10.0) as u16, burst_x10: (burst * 10.0) as u8, delay_ms: 20 }
+    }
+
+    #[test]
+    fn protection_follows_loss_and_bursts() {
+        let base = 48_000;
+        assert_eq!(wanted(&report(0.0, 1.0), base).copies, 0);
+        assert_eq!(wanted(&report(0.0, 1.0), base).bitrate_bps, base);
+        assert_eq!(wanted(&report(5.0, 1.0), base).copies, 1);
+        assert_eq!(wanted(&report(5.0, 3.0), base).copies, 2);
+        assert_eq!(wanted(&report(12.0, 1.0), base).copies, 2);
+        // The payload at 5 % loss stays within twice the clean payload.
+        for r in [report(5.0, 1.0), report(5.0, 3.0), report(30.0, 4.0)] {
+            let p = wanted(&r, base);
+            assert!(i32::from(1 + p.copies) * p.bitrate_bps <= 2 * base, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn the_worst_path_decides_and_protection_comes_down_slowly() {
+        let mut policy = Policy::new(48_000);
+        assert_eq!(policy.current().copies, 0);
+        let clean = report(0.0, 1.0);
+        let lossy = report(6.0, 2.5);
+        assert_eq!(policy.update([&clean, &lossy]).copies, 2);
+        for _ in 0..HOLD_REPORTS - 1 {
+            assert_eq!(policy.update([&clean]).copies, 2, "held");
+        }
+        assert_eq!(policy.update([&clean]).copies, 0);
+        assert_eq!(policy.update([]).copies, 0);
+    }
+
+    #[test]
+    fn copies_are_the_last_packets_and_never_stale() {
+        let mut h = History::default();
+        assert!(h.copies(5, 2).is_empty());
+        h.push(10, Bytes::from_static(b"a"));
+        h.push(11, Bytes::from_static(b"b"));
+        h.push(12, Bytes::from_static(b"c"));
+        let c = h.copies(13, 2);
+        assert_eq!(c.iter().map(|r| (r.back, &r.payload[..])).collect::<Vec<_>>(), vec![(1, &b"c"[..]), (2, &b"b"[..])]);
+        assert_eq!(h.copies(13, 1).len(), 1);
+        // After a pause the old packets are not sent again.
+        assert!(h.copies(12 + MAX_BACK + 1, 2).is_empty());
+    }
+}
