@@ -224,6 +224,12 @@ def main():
                     help="also run each quality case as a Chromium WebRTC call (default on)")
     ap.add_argument("--skip", default="", help="comma-separated step groups to leave out: " + ", ".join(GROUPS))
     ap.add_argument("--only", default="", help="comma-separated step groups to run, all others left out")
+    ap.add_argument("--designs", default="datagram,stream",
+                    help="apero voice designs to compare (the default design first): datagram, stream, frames")
+    ap.add_argument("--losses", default="",
+                    help="loss cells, e.g. 0,5,5b3 (5 %% in bursts of 3); default 0,5,5b3 with --quick, else 0,2,5,5b3,10")
+    ap.add_argument("--quality-secs", type=int, default=0,
+                    help="length of each quality call (default: 22 s with --quick, else 30 s); each 9 s phrase heard is one PESQ sample")
     args = ap.parse_args()
     # A SIGTERM unwinds like Ctrl-C: the `finally`s stop the daemons and
     # delete the namespaces.
@@ -238,6 +244,10 @@ def main():
     secs = 12 if args.quick else 20
     # (loss %, mean burst length in packets; 0 = independent losses)
     losses = [(0, 0), (5, 0), (5, 3)] if args.quick else [(0, 0), (2, 0), (5, 0), (5, 3), (10, 0)]
+    if args.losses:
+        losses = [(int(c.split("b")[0]), int(c.split("b")[1]) if "b" in c else 0) for c in args.losses.split(",")]
+    qsecs = args.quality_secs or secs + 10
+    designs = tuple(filter(None, args.designs.split(",")))
     if args.anchor and not {"loss", "jitter"} <= skip:
         from webrtc import check_browser
         check_browser()  # say so now, not after the first ten minutes
@@ -254,7 +264,6 @@ def main():
         Path(args.out).write_text(json.dumps(results, indent=2))
 
     # The default design (datagram) against the old one (stream), in the same run.
-    designs = ("datagram", "stream")
     if "loopback" not in skip:
         for design in designs:
             step(f"loopback_latency_{design}", lambda design=design: latency(work, secs, None, design, f"l{design}"))
@@ -274,18 +283,19 @@ def main():
 
         def q(loss=loss, burst=burst):
             link_args = {"delay": 40, "jitter": 10, "loss": loss, "burst": burst}
-            link = Link("v", seed=11, **link_args)
-            try:
-                r = quality(work, secs + 10, link, "datagram", f"dq{loss}b{burst}")
-            finally:
-                link.close()
-            link = Link("v", seed=11, **link_args)
-            try:
-                r["stream_design"] = quality(work, secs + 10, link, "stream", f"dq{loss}b{burst}s")
-            finally:
-                link.close()
+            r = {}
+            for i, design in enumerate(designs):
+                link = Link("v", seed=11, **link_args)
+                try:
+                    got = quality(work, qsecs, link, design, f"dq{loss}b{burst}{design}")
+                finally:
+                    link.close()
+                if i == 0:
+                    r.update(got)
+                else:
+                    r[f"{design}_design"] = got
             if args.anchor:
-                r["chromium"] = anchor(work, secs + 10, link_args, 11, f"dq{loss}b{burst}")
+                r["chromium"] = anchor(work, qsecs, link_args, 11, f"dq{loss}b{burst}")
             return r
         step(f"delay40_{name}_quality", q)
 
@@ -293,11 +303,11 @@ def main():
         link_args = {"delay": 20, "jitter": 30, "reorder": True}
         link = Link("v", seed=3, **link_args)
         try:
-            r = quality(work, secs + 10, link, "datagram", "jq")
+            r = quality(work, qsecs, link, designs[0], "jq")
         finally:
             link.close()
         if args.anchor:
-            r["chromium"] = anchor(work, secs + 10, link_args, 3, "jq")
+            r["chromium"] = anchor(work, qsecs, link_args, 3, "jq")
         return r
     if "jitter" not in skip:
         step("delay20_jitter30_reorder", jit)
@@ -309,7 +319,7 @@ def main():
         # design: a relayed connection has no datagrams, so voice takes the stream.
         net = RelayNet(delay=40, jitter=10, loss=5, seed=11)
         try:
-            r = quality(work, secs + 10, None, "datagram", "rq5", net=net)
+            r = quality(work, qsecs, None, designs[0], "rq5", net=net)
         finally:
             net.close()
         if r["path"] != "relayed":

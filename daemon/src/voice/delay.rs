@@ -149,6 +149,12 @@ impl DelayEstimator {
         self.quantile_ms
     }
 
+    /// The transit time (receive time minus sender timestamp, clock offset
+    /// included) of the fastest packet of the last two seconds.
+    pub fn fastest_transit_ms(&self) -> Option<f64> {
+        self.window.front().map(|&(_, t)| t)
+    }
+
     /// The median delay, ms: where the playout's buffer level settles when
     /// the fastest packets arrive `target_ms` ahead of their turn.
     pub fn median_ms(&self) -> f64 {

@@ -196,8 +196,8 @@ fn run(
                     seq = seq.wrapping_add(1);
                     since_sent = 0;
                     was_audio = true;
-                    let redundant = history.copies(ts, copies);
-                    history.push(ts, payload.clone());
+                    let redundant = history.copies(ts, seq, copies);
+                    history.push(ts, seq, payload.clone());
                     Some(VoiceFrame { flags, seq, ts, payload, redundant })
                 }
                 // The first silent frame after audio is marked at once: it tells
@@ -205,7 +205,7 @@ fn run(
                 // pause, not late packets worth waiting for. It also carries the
                 // copies of the talk spurt's last frames.
                 None if was_audio || since_sent >= KEEPALIVE_FRAMES => {
-                    let redundant = if was_audio { history.copies(ts, copies) } else { Vec::new() };
+                    let redundant = if was_audio { history.copies(ts, seq, copies) } else { Vec::new() };
                     since_sent = 0;
                     was_audio = false;
                     // A keep-alive does not use up a sequence number: it is not a packet the

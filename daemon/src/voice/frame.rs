@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! voice:  kind=0xA2 tag:u32 flags:u8 seq:u32 ts:u32
-//!         [flags & RED: n:u8, n × (back:u8 len:u16), n redundant payloads]
+//!         [flags & RED: n:u8, n × (back:u8 seq_back:u8 len:u16), n redundant payloads]
 //!         primary payload (Opus; empty for a keep-alive)
 //! report: kind=0xA3 tag:u32 loss_permille:u16 burst_x10:u8 delay_ms:u16
 //! ```
@@ -17,7 +17,7 @@
 //! the room in full.
 //!
 //! A redundant payload is an earlier packet's primary (RED, RFC 2198's idea):
-//! the k-th one is packet `seq - k`, sent `back` frames before this one.
+//! packet `seq - seq_back`, sent `back` frames before this one.
 //!
 //! Everything is from a peer and may be hostile: decoding never panics,
 //! refuses oversized packets, and borrows (refcounts) the input instead of
@@ -37,7 +37,9 @@ const FIXED: usize = 1 + 4 + 1 + 4 + 4;
 const REPORT_LEN: usize = 1 + 4 + 2 + 1 + 2;
 /// Copies of earlier frames a packet may carry.
 pub const MAX_REDUNDANT: usize = 2;
-pub const MAX_LEN: usize = FIXED + 1 + 3 * MAX_REDUNDANT + (1 + MAX_REDUNDANT) * MAX_PACKET;
+/// back, seq_back, len.
+const COPY_HEADER: usize = 4;
+pub const MAX_LEN: usize = FIXED + 1 + COPY_HEADER * MAX_REDUNDANT + (1 + MAX_REDUNDANT) * MAX_PACKET;
 /// Kept for the fuzz targets: the largest datagram or stream packet.
 pub const MAX_DATAGRAM: usize = MAX_LEN;
 
@@ -54,11 +56,14 @@ pub fn call_tag(room: &[u8; 16]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
-/// A copy of the packet `k` places back (k = position in the list + 1).
+/// A copy of an earlier packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redundant {
     /// How many frames (of the sender's 10 ms clock) before this packet's `ts`.
     pub back: u8,
+    /// How many packets before this one's `seq` (0 when this packet is a
+    /// keep-alive, which reuses the last audio packet's number).
+    pub seq_back: u8,
     pub payload: Bytes,
 }
 
@@ -71,7 +76,7 @@ pub struct VoiceFrame {
     pub ts: u32,
     /// Opus packet; empty for a keep-alive.
     pub payload: Bytes,
-    /// Earlier packets, newest first: `redundant[k]` is packet `seq - k - 1`.
+    /// Copies of earlier packets, newest first.
     pub redundant: Vec<Redundant>,
 }
 
@@ -158,6 +163,7 @@ impl VoiceFrame {
             out.push(red.len() as u8);
             for r in red {
                 out.push(r.back);
+                out.push(r.seq_back);
                 out.extend_from_slice(&(r.payload.len().min(MAX_PACKET) as u16).to_be_bytes());
             }
             for r in red {
@@ -219,16 +225,17 @@ pub fn decode(data: &Bytes) -> Result<(u32, Packet), FrameError> {
             if flags & FLAG_RED != 0 {
                 let n = *d.get(at).ok_or(FrameError::BadRedundancy)? as usize;
                 at += 1;
-                if n == 0 || n > MAX_REDUNDANT || d.len() < at + 3 * n {
+                if n == 0 || n > MAX_REDUNDANT || d.len() < at + COPY_HEADER * n {
                     return Err(FrameError::BadRedundancy);
                 }
-                let mut body = at + 3 * n;
+                let mut body = at + COPY_HEADER * n;
                 for k in 0..n {
-                    let (back, len) = (d[at + 3 * k], u16_at(at + 3 * k + 1) as usize);
+                    let h = at + COPY_HEADER * k;
+                    let (back, seq_back, len) = (d[h], d[h + 1], u16_at(h + 2) as usize);
                     if back == 0 || len > MAX_PACKET || body + len > d.len() {
                         return Err(FrameError::BadRedundancy);
                     }
-                    redundant.push(Redundant { back, payload: data.slice(body..body + len) });
+                    redundant.push(Redundant { back, seq_back, payload: data.slice(body..body + len) });
                     body += len;
                 }
                 at = body;
@@ -259,9 +266,10 @@ mod tests {
             seq in any::<u32>(),
             ts in any::<u32>(),
             primary in payload(),
-            red in proptest::collection::vec((1u8.., payload()), 0..=MAX_REDUNDANT),
+            red in proptest::collection::vec((1u8.., any::<u8>(), payload()), 0..=MAX_REDUNDANT),
         ) {
-            let redundant: Vec<Redundant> = red.into_iter().map(|(back, payload)| Redundant { back, payload }).collect();
+            let redundant: Vec<Redundant> =
+                red.into_iter().map(|(back, seq_back, payload)| Redundant { back, seq_back, payload }).collect();
             let f = VoiceFrame { flags: flags & !FLAG_RED, seq, ts, payload: primary, redundant };
             let mut buf = Vec::new();
             f.encode_framed(tag, &mut buf);
@@ -306,7 +314,7 @@ mod tests {
             seq: 9,
             ts: 9,
             payload: Bytes::from_static(&[1; 40]),
-            redundant: vec![Redundant { back: 1, payload: Bytes::from_static(&[2; 40]) }],
+            redundant: vec![Redundant { back: 1, seq_back: 1, payload: Bytes::from_static(&[2; 40]) }],
         };
         let mut buf = Vec::new();
         f.encode(7, &mut buf);

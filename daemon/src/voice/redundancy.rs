@@ -2,12 +2,16 @@
 //! and the sender's memory of its last packets for the RED-style copies.
 //!
 //! Opus in-band FEC (LBRR) rebuilds one lost frame, at lower quality, from
-//! the next packet. A copy of the previous one or two packets in each packet
-//! rebuilds whole frames at full quality, and since each copy carries its own
-//! LBRR, two copies and FEC together cover a burst of three lost packets
-//! (packet n+3 brings n+2 and n+1 whole, and n+1's LBRR brings n). The copies
-//! cost bandwidth, so the primary's bitrate comes down to keep the total at
-//! 5 % loss within twice the clean rate (docs/benchmarks.md).
+//! the next packet. A copy of an earlier packet rebuilds that frame at full
+//! quality, and since each copy carries its own LBRR, it brings the frame
+//! before it too. One copy (of the previous packet) covers a lost packet
+//! whole and a pair through the copy's FEC. Against bursts the two copies are
+//! of the packets 1 and 3 back: the first packet after a burst of four
+//! brings frames 4 and 2 of it whole and, through their FEC, frames 3 and 1
+//! (copies 1 and 2 back would reach only three deep). The copies cost
+//! bandwidth, so the primary's bitrate comes down to keep the total at 5 %
+//! loss within twice the clean rate (docs/benchmarks.md), and the receiver
+//! waits as many frames more as the oldest copy is old (`jitter`).
 
 use std::collections::VecDeque;
 
@@ -46,11 +50,11 @@ fn wanted(report: &Report, base_bps: i32) -> Protection {
     } else {
         0
     };
-    // Total payload ≈ (1 + copies) × primary: 48 → 1× 48, 2× 40 = 80, 3× 32 = 96 kbit/s
-    // (with headers 61, 93 and 113 kbit/s on the wire: within 2× clean).
+    // Total payload ≈ (1 + copies) × primary: 1 × 48, 2 × 44 = 88, 3 × 32 = 96 kbit/s
+    // (with our headers about 59, 101 and 111 kbit/s: within 2× clean).
     let bitrate_bps = match copies {
         0 => base_bps,
-        1 => base_bps * 5 / 6,
+        1 => base_bps * 11 / 12,
         _ => base_bps * 2 / 3,
     };
     // FEC is tuned for the loss left over once the copies have done their
@@ -105,31 +109,46 @@ impl Policy {
 /// Copies older than this many frames are not worth sending: by the time
 /// they arrive the receiver has played (concealed) that slot.
 const MAX_BACK: u32 = 6;
+/// Which earlier packets the copies are of, by how many packets back.
+const ONE_COPY: &[usize] = &[1];
+const TWO_COPIES: &[usize] = &[1, 3];
+/// The oldest packet a copy is taken from.
+const DEPTH: usize = 3;
 
 /// The sender's last packets with audio, newest first.
 #[derive(Default)]
 pub struct History {
-    sent: VecDeque<(u32, Bytes)>,
+    sent: VecDeque<(u32, u32, Bytes)>,
 }
 
 impl History {
-    /// The copies to put in the packet at `ts` (newest first).
-    pub fn copies(&self, ts: u32, n: u8) -> Vec<Redundant> {
-        self.sent
+    /// The copies to put in the packet at (`ts`, `seq`), newest first.
+    pub fn copies(&self, ts: u32, seq: u32, n: u8) -> Vec<Redundant> {
+        let which = match n {
+            0 => &[][..],
+            1 => ONE_COPY,
+            _ => TWO_COPIES,
+        };
+        which
             .iter()
-            .take(usize::from(n))
-            .map_while(|(at, payload)| {
+            .filter_map(|&k| self.sent.get(k - 1))
+            .filter_map(|(at, at_seq, payload)| {
                 let back = ts.wrapping_sub(*at);
-                (1..=MAX_BACK).contains(&back).then(|| Redundant { back: back as u8, payload: payload.clone() })
+                let seq_back = seq.wrapping_sub(*at_seq);
+                ((1..=MAX_BACK).contains(&back) && seq_back <= MAX_BACK).then(|| Redundant {
+                    back: back as u8,
+                    seq_back: seq_back as u8,
+                    payload: payload.clone(),
+                })
             })
             .collect()
     }
 
-    pub fn push(&mut self, ts: u32, payload: Bytes) {
-        if self.sent.len() == MAX_REDUNDANT {
+    pub fn push(&mut self, ts: u32, seq: u32, payload: Bytes) {
+        if self.sent.len() == DEPTH {
             self.sent.pop_back();
         }
-        self.sent.push_front((ts, payload));
+        self.sent.push_front((ts, seq, payload));
     }
 }
 
@@ -171,16 +190,19 @@ mod tests {
     }
 
     #[test]
-    fn copies_are_the_last_packets_and_never_stale() {
+    fn copies_are_of_the_packets_one_and_three_back_and_never_stale() {
         let mut h = History::default();
-        assert!(h.copies(5, 2).is_empty());
-        h.push(10, Bytes::from_static(b"a"));
-        h.push(11, Bytes::from_static(b"b"));
-        h.push(12, Bytes::from_static(b"c"));
-        let c = h.copies(13, 2);
-        assert_eq!(c.iter().map(|r| (r.back, &r.payload[..])).collect::<Vec<_>>(), vec![(1, &b"c"[..]), (2, &b"b"[..])]);
-        assert_eq!(h.copies(13, 1).len(), 1);
+        assert!(h.copies(5, 5, 2).is_empty());
+        h.push(10, 10, Bytes::from_static(b"a"));
+        h.push(11, 11, Bytes::from_static(b"b"));
+        h.push(12, 12, Bytes::from_static(b"c"));
+        let c = h.copies(13, 13, 2);
+        let got: Vec<_> = c.iter().map(|r| (r.back, r.seq_back, &r.payload[..])).collect();
+        assert_eq!(got, vec![(1, 1, &b"c"[..]), (3, 3, &b"a"[..])]);
+        assert_eq!(h.copies(13, 13, 1).len(), 1);
+        // A keep-alive reuses the last packet's number.
+        assert_eq!(h.copies(13, 12, 1)[0].seq_back, 0);
         // After a pause the old packets are not sent again.
-        assert!(h.copies(12 + MAX_BACK + 1, 2).is_empty());
+        assert!(h.copies(12 + MAX_BACK + 1, 13, 2).is_empty());
     }
 }
