@@ -807,7 +807,7 @@ mod tests {
                 jb.push(p, at);
             }
             jb.pop(t + 5.0, &mut out);
-            if (t as u64) % 2000 == 0 {
+            if (t as u64).is_multiple_of(2000) {
                 eprintln!(
                     "t={t} level={:.1} target={:.1} median={:.1} {:?}",
                     jb.level_ms(),

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::frame::{Redundant, Report, MAX_REDUNDANT};
+use super::frame::{Redundant, Report};
 
 /// What the encoder and the packetizer should do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
