@@ -149,6 +149,14 @@ impl DelayEstimator {
         self.quantile_ms
     }
 
+    /// Changes the quantile targeted from now on (the histogram is kept).
+    pub fn set_quantile(&mut self, quantile: f64) {
+        if quantile.is_finite() && quantile != self.quantile {
+            self.quantile = quantile.clamp(0.0, 1.0);
+            self.quantile_ms = self.histogram_quantile(self.quantile);
+        }
+    }
+
     /// The transit time (receive time minus sender timestamp, clock offset
     /// included) of the fastest packet of the last two seconds.
     pub fn fastest_transit_ms(&self) -> Option<f64> {

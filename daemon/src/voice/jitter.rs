@@ -31,9 +31,17 @@ const SAMPLES_PER_MS: f64 = FRAME as f64 / FRAME_MS;
 /// NetEq's quantile: one packet in twenty may come too late and be
 /// concealed, rather than every packet waiting for the slowest.
 const QUANTILE: f64 = 0.95;
+/// On a reliable stream (relayed or TCP) nothing is lost, only held back
+/// behind a retransmission, and a late frame is a frame of PLC: wait for
+/// nearly all of them.
+const RELIABLE_QUANTILE: f64 = 0.99;
 /// Waiting longer than this for late frames costs a conversation more than
-/// concealing them.
-const MAX_TARGET_MS: f64 = 120.0;
+/// concealing them. High enough for a relayed call over a lossy link, where
+/// voice rides one reliable stream and every lost packet holds back the
+/// frames behind it for a retransmission (about one round trip): there the
+/// 95th percentile is 100–150 ms, and a cap below it turns those frames into
+/// PLC (docs/benchmarks.md).
+const MAX_TARGET_MS: f64 = 200.0;
 const MAX_BUFFERED: usize = 400;
 /// After this many frames with nothing to play, stop and re-buffer.
 const IDLE_RESET: u32 = 60;
@@ -213,6 +221,12 @@ impl JitterBuffer {
     /// smoothed (it follows `target_ms` plus one frame).
     pub fn level_ms(&self) -> f64 {
         self.level_ms
+    }
+
+    /// Whether the sender's packets come on a reliable stream (see
+    /// [`RELIABLE_QUANTILE`]) rather than as datagrams.
+    pub fn set_reliable(&mut self, reliable: bool) {
+        self.delay.set_quantile(if reliable { RELIABLE_QUANTILE } else { QUANTILE });
     }
 
     /// What we tell the sender about its packets.

@@ -83,6 +83,9 @@ fn deliver(shared: &Shared, peer: &PeerId, frame: VoiceFrame, path: VoicePath) -
     let now_ms = shared.now_ms();
     match lock(&shared.peers).get_mut(peer) {
         Some(p) => {
+            if p.heard_by != Some(path) {
+                p.jitter.set_reliable(path == VoicePath::Stream);
+            }
             p.heard_by = Some(path);
             p.jitter.push(frame, now_ms);
             true
