@@ -181,6 +181,36 @@ def link_name(loss, burst):
     return f"loss{loss}" + (f"_burst{burst}" if burst else "")
 
 
+def profile_start(pid, secs, work):
+    """perf record of `pid` for `secs` (None when perf is missing or refused)."""
+    import shutil
+    import subprocess
+    if not shutil.which("perf"):
+        return None
+    out = work / "mesh-speaker.perf"
+    p = subprocess.Popen(["perf", "record", "-F", "2999", "-p", str(pid), "-o", str(out), "--", "sleep", str(secs)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return p, out
+
+
+def profile_crypto_share(prof):
+    """Percent of the recorded samples in symmetric crypto symbols."""
+    import re
+    import subprocess
+    if prof is None:
+        return None
+    p, out = prof
+    p.wait()
+    r = subprocess.run(["perf", "report", "-i", str(out), "--stdio", "--sort", "sym", "--percent-limit", "0"],
+                       capture_output=True, text=True)
+    total = 0.0
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s*([0-9.]+)%\s+\[.\]\s+(\S+)", line)
+        if m and re.search(r"aes|gcm|ghash|chacha|poly1305|aead", m.group(2), re.I):
+            total += float(m.group(1))
+    return round(total, 2) if r.returncode == 0 else None
+
+
 def mesh(work, n, secs):
     ds = []
     try:
@@ -199,8 +229,10 @@ def mesh(work, n, secs):
         cpu0 = [proc_cpu_seconds(p) for p in pids]
         sent0 = [d.cli("call", "status")["sent_bytes"] for d in ds]
         t0 = time.time()
+        prof = profile_start(pids[0], secs, work)
         time.sleep(secs)
         dt = time.time() - t0
+        crypto = profile_crypto_share(prof)
         cpu = [100 * (proc_cpu_seconds(p) - c) / dt for p, c in zip(pids, cpu0)]
         rss = [proc_rss_mib(p) for p in pids]
         sent = [d.cli("call", "status")["sent_bytes"] - s for d, s in zip(ds, sent0)]
@@ -210,7 +242,10 @@ def mesh(work, n, secs):
         return {"daemons": n, "cpu_pct_max": round(max(cpu), 1), "cpu_pct_median": round(float(np.median(cpu)), 1),
                 "cpu_pct_speaker": round(cpu[0], 1), "rss_mib_max": round(max(rss), 1),
                 "silence_kbps_per_peer_max": round(max(silent_kbps), 2),
-                "speaker_kbps_per_peer": round(8 * sent[0] / 1000 / dt / (n - 1), 1)}
+                "speaker_kbps_per_peer": round(8 * sent[0] / 1000 / dt / (n - 1), 1),
+                # Share of the speaker's CPU samples in QUIC packet encryption and
+                # decryption (AES-GCM / ChaCha20-Poly1305 in aws-lc), from perf.
+                "speaker_crypto_pct_of_cpu": crypto}
     finally:
         for d in ds:
             d.stop()

@@ -85,12 +85,18 @@ fn print_status(ctx: &Ctx, st: &CallStatus) {
         if p.is_self {
             println!("  {:<16} {:<10} (you) {state}", p.name, short_id(&p.peer_id));
         } else {
+            // Lost frames rebuilt from copies or FEC, and those that had to be invented.
+            let count = |k: &str| p.stats.as_ref().and_then(|s| s[k].as_u64()).unwrap_or(0);
+            let repair = match (count("red_recovered") + count("fec_recovered"), count("concealed")) {
+                (0, 0) => String::new(),
+                (r, c) => format!("repaired {r} concealed {c} "),
+            };
             println!(
-                "  {:<16} {:<10} {:<8} {:<9} rtt {} loss {:.1}% jitter {:.1} ms latency ~{} {state}",
+                "  {:<16} {:<10} {:<8} {:<9} rtt {} loss {:.1}% jitter {:.1} ms latency ~{} {repair}{state}",
                 p.name,
                 short_id(&p.peer_id),
                 p.path.as_str(),
-                "",
+                p.voice_path.map(|v| v.as_str()).unwrap_or(""),
                 p.rtt_ms.map(|r| format!("{r:.0} ms")).unwrap_or_else(|| "?".into()),
                 p.loss_pct,
                 p.jitter_ms,

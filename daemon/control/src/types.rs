@@ -411,7 +411,8 @@ pub struct Participant {
     pub jitter_ms: f64,
     /// Estimated mouth-to-ear delay from this participant to us.
     pub latency_ms: Option<f64>,
-    /// Jitter-buffer counters (received, played, concealed, fec_recovered, late, stretched, drained, bad).
+    /// Playout counters (received, played, concealed, fec_recovered, red_recovered, accelerated[_ms],
+    /// expanded[_ms], held, late, drained, bad), target_ms, level_ms, burst, their_report (docs/voice.md).
     pub stats: Option<serde_json::Value>,
 }
 
