@@ -222,7 +222,8 @@ impl Calls {
         let config = lock(&self.config).clone();
         let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
         let tag = call_tag(&room_bytes);
-        let shared = Shared::new(tag);
+        let datagrams = (config.design == Design::Datagram).then(|| self.deps.node.datagrams.clone());
+        let shared = Shared::new(tag, datagrams);
         let engine = Engine::start(backend.as_ref(), shared.clone(), self.deps.kbps).map_err(audio("cannot start audio"))?;
         *lock(&self.local) = Some(LocalCall { room: room.id.clone(), room_bytes, tag, engine, shared });
         self.deps.in_call.set(true);

@@ -6,8 +6,7 @@ use opus::{Application, Bandwidth, Bitrate, Channels};
 use super::redundancy::{Policy, Protection};
 use super::{FRAME, RATE};
 
-/// Largest Opus packet for one frame (RFC 6716 caps a frame at 1275 bytes).
-pub const MAX_PACKET: usize = 1275;
+pub use super::MAX_PACKET;
 /// Fullband speech at 48 kbit/s (6 kB/s per peer while talking, nothing in
 /// pauses): PESQ-WB 4.03 on our test phrase, where 32 kbit/s scored 3.78.
 const DEFAULT_BPS: i32 = 48_000;

@@ -26,7 +26,7 @@ const WINDOW_MS: f64 = 2000.0;
 /// the histogram after 1 s, and an old one falls below 5 % (and so out of a
 /// 0.95 quantile) after 6 s; one packet weighs 0.5 %, far too little to move
 /// a 0.95 quantile on its own.
-const FORGET: f64 = 0.995;
+pub const FORGET: f64 = 0.995;
 /// Timestamps remembered to recognise duplicates: ~0.6 s of packets, by when
 /// a copy is useless anyway.
 const RECENT: usize = 64;
@@ -36,6 +36,8 @@ const MAX_WINDOW_PACKETS: usize = 1024;
 
 pub struct DelayEstimator {
     quantile: f64,
+    /// Weight kept per packet ([`FORGET`] unless changed).
+    forget: f64,
     min_ms: f64,
     max_ms: f64,
     /// Probability mass per `BUCKET_MS` of delay; sums to 1 once fed.
@@ -56,6 +58,7 @@ impl DelayEstimator {
     pub fn new(quantile: f64, min_ms: f64, max_ms: f64) -> DelayEstimator {
         DelayEstimator {
             quantile: if quantile.is_finite() { quantile.clamp(0.0, 1.0) } else { 0.95 },
+            forget: FORGET,
             min_ms,
             max_ms,
             histogram: vec![0.0; BUCKETS],
@@ -111,7 +114,7 @@ impl DelayEstimator {
         self.counted += 1;
         // Until the histogram has seen 1/(1-FORGET) packets every packet weighs
         // the same (a plain average), so the first estimate is not one packet's.
-        let keep = FORGET.min(1.0 - 1.0 / self.counted as f64);
+        let keep = self.forget.min(1.0 - 1.0 / self.counted as f64);
         let bucket = ((delay_ms / BUCKET_MS) as usize).min(BUCKETS - 1);
         for w in self.histogram.iter_mut() {
             *w *= keep;
@@ -157,6 +160,14 @@ impl DelayEstimator {
         }
     }
 
+    /// Changes the weight kept per packet (clamped to 0.9..=0.9999): closer
+    /// to 1 remembers longer.
+    pub fn set_forgetting(&mut self, keep: f64) {
+        if keep.is_finite() {
+            self.forget = keep.clamp(0.9, 0.9999);
+        }
+    }
+
     /// The transit time (receive time minus sender timestamp, clock offset
     /// included) of the fastest packet of the last two seconds.
     pub fn fastest_transit_ms(&self) -> Option<f64> {
@@ -174,7 +185,9 @@ impl DelayEstimator {
 
     /// Forgets everything, e.g. when the sender restarts its stream.
     pub fn reset(&mut self) {
+        let forget = self.forget;
         *self = DelayEstimator::new(self.quantile, self.min_ms, self.max_ms);
+        self.forget = forget;
     }
 }
 

@@ -20,6 +20,7 @@ use super::jitter::JitterBuffer;
 use super::mix::{level_dbfs, Mixer};
 use super::redundancy::{History, Policy};
 use super::FRAME;
+use crate::node::quic::Datagrams;
 
 /// A packet as it goes on the wire, built once for every participant.
 #[derive(Debug)]
@@ -56,6 +57,9 @@ pub struct Shared {
     pub tag: u32,
     /// +1 for every report received: the engine re-decides protection then.
     pub reports: AtomicU64,
+    /// Where voice may go as QUIC datagrams (the `datagram` design), straight
+    /// from the engine thread.
+    pub datagrams: Option<Datagrams>,
     pub muted: AtomicBool,
     pub speaking: AtomicBool,
     pub peers: Mutex<HashMap<PeerId, PeerVoice>>,
@@ -65,11 +69,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(tag: u32) -> Arc<Shared> {
+    pub fn new(tag: u32, datagrams: Option<Datagrams>) -> Arc<Shared> {
         Arc::new(Shared {
             base: Instant::now(),
             tag,
             reports: AtomicU64::new(0),
+            datagrams,
             muted: AtomicBool::new(false),
             speaking: AtomicBool::new(false),
             peers: Mutex::new(HashMap::new()),
@@ -220,10 +225,21 @@ fn run(
             if let Some(f) = out {
                 packet.clear();
                 f.encode(shared.tag, &mut packet);
-                let p = Arc::new(OutFrame { packet: Bytes::copy_from_slice(&packet), captured: Instant::now() });
-                for tx in lock(&shared.peers).values().filter_map(|p| p.sender.as_ref()) {
-                    if tx.try_send(p.clone()).is_err() {
-                        shared.send_dropped.fetch_add(1, Ordering::Relaxed);
+                let bytes = Bytes::copy_from_slice(&packet);
+                let p = Arc::new(OutFrame { packet: bytes.clone(), captured: Instant::now() });
+                for (peer, voice) in lock(&shared.peers).iter() {
+                    // A datagram leaves from here, with no task to wake per
+                    // participant and frame; the sender task takes the rest.
+                    if let Some(d) = &shared.datagrams {
+                        if voice.sender.is_some() && d.send(peer, bytes.clone()).is_ok() {
+                            shared.sent_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                            continue;
+                        }
+                    }
+                    if let Some(tx) = &voice.sender {
+                        if tx.try_send(p.clone()).is_err() {
+                            shared.send_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
             }

@@ -25,7 +25,7 @@
 
 use bytes::Bytes;
 
-use super::codec::MAX_PACKET;
+use super::MAX_PACKET;
 
 pub const MAGIC: &[u8; 4] = b"APV2";
 pub const HEADER_LEN: usize = 4 + 16;

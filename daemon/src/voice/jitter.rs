@@ -33,8 +33,11 @@ const SAMPLES_PER_MS: f64 = FRAME as f64 / FRAME_MS;
 const QUANTILE: f64 = 0.95;
 /// On a reliable stream (relayed or TCP) nothing is lost, only held back
 /// behind a retransmission, and a late frame is a frame of PLC: wait for
-/// nearly all of them.
+/// nearly all of them. Stalls come a few a second there, so the statistics
+/// remember ~10 s instead of ~2 (a target that follows each stall makes the
+/// playout stretch back and forth).
 const RELIABLE_QUANTILE: f64 = 0.99;
+const RELIABLE_FORGETTING: f64 = 0.999;
 /// Waiting longer than this for late frames costs a conversation more than
 /// concealing them. High enough for a relayed call over a lossy link, where
 /// voice rides one reliable stream and every lost packet holds back the
@@ -43,6 +46,9 @@ const RELIABLE_QUANTILE: f64 = 0.99;
 /// PLC (docs/benchmarks.md).
 const MAX_TARGET_MS: f64 = 200.0;
 const MAX_BUFFERED: usize = 400;
+/// Frames of a pause that Opus conceals (its comfort noise fades the last
+/// sound out); after them the pause is plain silence.
+const PAUSE_FADE: u32 = 10;
 /// After this many frames with nothing to play, stop and re-buffer.
 const IDLE_RESET: u32 = 60;
 /// Frames the playout waits (PLC) for a late packet in the middle of speech
@@ -227,6 +233,7 @@ impl JitterBuffer {
     /// [`RELIABLE_QUANTILE`]) rather than as datagrams.
     pub fn set_reliable(&mut self, reliable: bool) {
         self.delay.set_quantile(if reliable { RELIABLE_QUANTILE } else { QUANTILE });
+        self.delay.set_forgetting(if reliable { RELIABLE_FORGETTING } else { super::delay::FORGET });
     }
 
     /// What we tell the sender about its packets.
@@ -448,6 +455,17 @@ impl JitterBuffer {
             return true;
         }
         self.next_ts = Some(next.wrapping_add(1));
+        if !missing && self.idle > PAUSE_FADE {
+            // A pause (DTX) whose concealment has faded out: its silence
+            // costs no decoding (a silent participant sends a comfort-noise
+            // update every 400 ms, and there are many of them in a big call).
+            self.unexplained = self.unexplained.saturating_add(u32::from(following.is_none()));
+            if self.idle > IDLE_RESET && self.packets.is_empty() {
+                return false;
+            }
+            self.fifo.extend([0i16; FRAME]);
+            return true;
+        }
         // A seq gap before the next packet means packets were lost; no gap
         // means the sender paused (DTX).
         let lost = match (&following, self.last_seq) {

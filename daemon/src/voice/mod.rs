@@ -18,5 +18,7 @@ pub mod stretch;
 pub mod transport;
 
 pub const RATE: u32 = 48_000;
+/// Largest Opus packet for one frame (RFC 6716 caps a frame at 1275 bytes).
+pub const MAX_PACKET: usize = 1275;
 /// 10 ms at 48 kHz: short frames keep mouth-to-ear latency low.
 pub const FRAME: usize = 480;
