@@ -302,7 +302,7 @@ def main():
     if "loopback" not in skip:
         for design in designs:
             step(f"loopback_latency_{design}", lambda design=design: latency(work, secs, None, design, f"l{design}"))
-        step("loopback_quality", lambda: quality(work, secs, None, "datagram", "q0"))
+        step("loopback_quality", lambda: quality(work, qsecs, None, designs[0], "q0"))
     for loss, burst in losses:
         name = link_name(loss, burst)
         for design in designs if "latency" not in skip else ():
