@@ -4,7 +4,7 @@
 //! out.
 #![no_main]
 use aperod::voice::codec::Decoder;
-use aperod::voice::frame::{decode, Packet, MAX_DATAGRAM};
+use aperod::voice::frame::{decode, Packet, MAX_LEN};
 use aperod::voice::jitter::JitterBuffer;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let mut rest = data;
     while !rest.is_empty() {
         // The first byte picks the datagram's length, as datagrams come whole.
-        let len = (rest[0] as usize * 7).min(MAX_DATAGRAM).min(rest.len() - 1);
+        let len = (rest[0] as usize * 7).min(MAX_LEN).min(rest.len() - 1);
         let d = Bytes::copy_from_slice(&rest[1..1 + len]);
         rest = &rest[1 + len..];
         if let Ok((_tag, Packet::Voice(frame))) = decode(&d) {

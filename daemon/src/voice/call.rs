@@ -35,7 +35,6 @@ pub struct VoiceConfig {
 struct LocalCall {
     room: String,
     room_bytes: [u8; 16],
-    tag: u32,
     engine: Engine,
     shared: Arc<Shared>,
 }
@@ -150,16 +149,7 @@ impl Calls {
         };
         if p.sender.as_ref().is_none_or(|tx| tx.is_closed()) {
             let streams = self.deps.node.streams.clone();
-            let datagrams = self.deps.node.datagrams.clone();
-            p.sender = Some(transport::spawn_sender(
-                streams,
-                datagrams,
-                peer,
-                call.room_bytes,
-                call.shared.clone(),
-                self.counters.clone(),
-                design,
-            ));
+            p.sender = Some(transport::spawn_sender(streams, peer, call.room_bytes, call.shared.clone(), self.counters.clone(), design));
         }
     }
 
@@ -221,11 +211,10 @@ impl Calls {
         let room_bytes = room_bytes(&room.id)?;
         let config = lock(&self.config).clone();
         let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
-        let tag = call_tag(&room_bytes);
         let datagrams = (config.design == Design::Datagram).then(|| self.deps.node.datagrams.clone());
-        let shared = Shared::new(tag, datagrams);
+        let shared = Shared::new(call_tag(&room_bytes), datagrams);
         let engine = Engine::start(backend.as_ref(), shared.clone(), self.deps.kbps).map_err(audio("cannot start audio"))?;
-        *lock(&self.local) = Some(LocalCall { room: room.id.clone(), room_bytes, tag, engine, shared });
+        *lock(&self.local) = Some(LocalCall { room: room.id.clone(), room_bytes, engine, shared });
         self.deps.in_call.set(true);
         let known: Vec<PeerId> = lock(&self.remote).get(&room.id).map(|s| s.iter().copied().collect()).unwrap_or_default();
         for p in known {
@@ -458,7 +447,7 @@ impl Admission for CallAdmission {
             let local = lock(&calls.local);
             let call = local.as_ref().filter(|c| match key {
                 CallKey::Room(room) => c.room_bytes == room,
-                CallKey::Tag(tag) => c.tag == tag,
+                CallKey::Tag(tag) => c.shared.tag == tag,
             })?;
             (call.room.clone(), call.shared.clone())
         };

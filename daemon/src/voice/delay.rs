@@ -174,15 +174,6 @@ impl DelayEstimator {
         self.window.front().map(|&(_, t)| t)
     }
 
-    /// The median delay, ms: where the playout's buffer level settles when
-    /// the fastest packets arrive `target_ms` ahead of their turn.
-    pub fn median_ms(&self) -> f64 {
-        if self.counted == 0 {
-            return 0.0;
-        }
-        self.histogram_quantile(0.5)
-    }
-
     /// Forgets everything, e.g. when the sender restarts its stream.
     pub fn reset(&mut self) {
         let forget = self.forget;

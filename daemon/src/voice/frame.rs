@@ -40,8 +40,6 @@ pub const MAX_REDUNDANT: usize = 2;
 /// back, seq_back, len.
 const COPY_HEADER: usize = 4;
 pub const MAX_LEN: usize = FIXED + 1 + COPY_HEADER * MAX_REDUNDANT + (1 + MAX_REDUNDANT) * MAX_PACKET;
-/// Kept for the fuzz targets: the largest datagram or stream packet.
-pub const MAX_DATAGRAM: usize = MAX_LEN;
 
 pub const FLAG_SPEAKING: u8 = 1;
 pub const FLAG_MUTED: u8 = 2;

@@ -3,10 +3,12 @@
 //!
 //! Three designs, chosen by `--voice-transport` (measured in docs/benchmarks.md):
 //! - `datagram` (the default): each frame in a QUIC datagram of its own on a
-//!   direct QUIC connection, so a lost packet costs only its own frame; where
-//!   the connection has no datagrams (relayed, TCP), on the stream below. The
-//!   stream is opened either way: it keeps the connection alive and is the
-//!   fallback the moment datagrams stop fitting;
+//!   direct QUIC connection, so a lost packet costs only its own frame. The
+//!   engine thread sends those itself (`Shared::datagrams`); what a
+//!   connection cannot carry as a datagram (relayed, TCP, too large) comes to
+//!   the sender task and goes on the stream below. The stream is opened
+//!   either way: it keeps the connection alive, carries our reports, and is
+//!   the fallback the moment datagrams stop fitting;
 //! - `stream`: one long-lived unidirectional stream per peer; when it backs up
 //!   the sender drops frames that are already too old to be worth playing;
 //! - `frames`: a new stream for every frame, so a lost packet stalls only its
@@ -131,7 +133,6 @@ fn framed(packet: &[u8], buf: &mut Vec<u8>) {
 /// Starts the task that sends our frames to `peer`; returns its queue.
 pub fn spawn_sender(
     control: libp2p_stream::Control,
-    datagrams: Datagrams,
     peer: PeerId,
     room: [u8; 16],
     shared: Arc<Shared>,
@@ -140,8 +141,8 @@ pub fn spawn_sender(
 ) -> mpsc::Sender<Arc<OutFrame>> {
     let (tx, rx) = mpsc::channel(QUEUE);
     match design {
-        Design::Datagram => tokio::spawn(send_on_one_stream(control, Some(datagrams), peer, room, shared, counters, rx)),
-        Design::Stream => tokio::spawn(send_on_one_stream(control, None, peer, room, shared, counters, rx)),
+        // Under `datagram` the engine has sent what datagrams could carry.
+        Design::Datagram | Design::Stream => tokio::spawn(send_on_one_stream(control, peer, room, shared, counters, rx)),
         Design::Frames => tokio::spawn(send_stream_per_frame(control, peer, room, shared, counters, rx)),
     };
     tx
@@ -149,7 +150,6 @@ pub fn spawn_sender(
 
 async fn send_on_one_stream(
     mut control: libp2p_stream::Control,
-    datagrams: Option<Datagrams>,
     peer: PeerId,
     room: [u8; 16],
     shared: Arc<Shared>,
@@ -186,13 +186,6 @@ async fn send_on_one_stream(
                     if frame.captured.elapsed() > MAX_AGE {
                         counters.too_old.fetch_add(1, Ordering::Relaxed);
                         continue;
-                    }
-                    // The engine's bytes as they are: a refcount, not a copy.
-                    if let Some(d) = &datagrams {
-                        if d.send(&peer, frame.packet.clone()).is_ok() {
-                            shared.sent_bytes.fetch_add(frame.packet.len() as u64, Ordering::Relaxed);
-                            continue;
-                        }
                     }
                     framed(&frame.packet, &mut buf);
                 }
