@@ -151,9 +151,13 @@ impl PulseRig {
         let rig = PulseRig { dir };
         let started = rig
             .cmd("pulseaudio")
-            .args(["--daemonize=yes", "--system=false", "--exit-idle-time=-1", "-n", "-F"])
+            // No real-time scheduling: a real-time thread that overruns its
+            // CPU-time limit on a loaded CI machine is killed by the kernel.
+            .args(["--daemonize=yes", "--system=false", "--exit-idle-time=-1", "--disallow-exit", "--realtime=no", "--high-priority=no"])
+            .args(["-n", "-F"])
             .arg(rig.dir.path().join("rig.pa"))
             .arg(format!("--log-target=file:{}", rig.dir.path().join("pulse.log").display()))
+            .arg("--log-level=info")
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
@@ -183,6 +187,12 @@ impl PulseRig {
 
 impl Drop for PulseRig {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.dir.path().join("pulse.log")).unwrap_or_default();
+            let alive = self.cmd("pulseaudio").arg("--check").status().map(|s| s.success()).unwrap_or(false);
+            eprintln!("===== the sound server (running: {alive}) =====\n{}", super::compact_log(&log));
+            eprintln!("===== (the test failed: {}) =====", super::failure::message());
+        }
         let _ = self.cmd("pulseaudio").arg("--kill").status();
         for _ in 0..50 {
             if !self.cmd("pulseaudio").arg("--check").status().map(|s| s.success()).unwrap_or(false) {

@@ -60,7 +60,8 @@ fn open(input: Option<String>, output: Option<String>, ports: Ports) -> Result<(
     let out_cfg = config_for(&out_dev, false)?;
     let (in_ch, out_ch) = (in_cfg.channels as usize, out_cfg.channels as usize);
     let Ports { mut capture, mut playback } = ports;
-    let err = |e: cpal::Error| tracing::warn!("audio stream error: {e}");
+    let errors = std::sync::Arc::new(ErrorLog::default());
+    let in_errors = errors.clone();
     let in_stream = in_dev
         .build_input_stream::<f32, _, _>(
             in_cfg,
@@ -71,7 +72,7 @@ fn open(input: Option<String>, output: Option<String>, ports: Ports) -> Result<(
                     let _ = capture.push((mono.clamp(-1.0, 1.0) * 32767.0) as i16);
                 }
             },
-            err,
+            move |e| in_errors.note("input", e),
             None,
         )
         .map_err(|e| AudioError::Device(format!("opening {}: {e}", name_of(&in_dev))))?;
@@ -84,13 +85,36 @@ fn open(input: Option<String>, output: Option<String>, ports: Ports) -> Result<(
                     frame.fill(s);
                 }
             },
-            err,
+            move |e| errors.note("output", e),
             None,
         )
         .map_err(|e| AudioError::Device(format!("opening {}: {e}", name_of(&out_dev))))?;
     in_stream.play().map_err(|e| AudioError::Device(e.to_string()))?;
     out_stream.play().map_err(|e| AudioError::Device(e.to_string()))?;
     Ok((in_stream, out_stream))
+}
+
+/// A device that has gone away reports an error on every callback (a
+/// thousand a second with ALSA): the first is logged, then one line every
+/// few seconds with how many came since.
+#[derive(Default)]
+struct ErrorLog {
+    state: std::sync::Mutex<(Option<std::time::Instant>, u64)>,
+}
+
+impl ErrorLog {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+    fn note(&self, stream: &str, e: cpal::Error) {
+        let Ok(mut s) = self.state.lock() else { return };
+        let (last, since) = &mut *s;
+        *since += 1;
+        if last.is_none_or(|t| t.elapsed() >= Self::EVERY) {
+            tracing::warn!("audio {stream} stream error: {e} ({since} since the last report)");
+            *last = Some(std::time::Instant::now());
+            *since = 0;
+        }
+    }
 }
 
 struct CpalRunning {
