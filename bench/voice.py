@@ -136,6 +136,7 @@ def latency(work, secs, link=None, design="stream", tag="lat"):
         "p50_ms": round(pct(lats, 50), 1),
         "p99_ms": round(pct(lats, 99), 1),
         "late_pct": round(100 * st.get("late", 0) / max(1, st.get("received", 0) + st.get("late", 0)), 2),
+        "underruns": sb.get("underruns"),
         **playout(st),
     }
 
@@ -146,6 +147,8 @@ def quality(work, secs, link=None, design="stream", tag="q", net=None):
     st = alice_stats(sb)
     alice = next(p for p in sb["participants"] if p["name"] == "alice")
     return {"pesq_wb": round(score, 2), "repetitions": n, **playout(st),
+            # Gaps bob's own speaker made (his machine too busy), not the network's.
+            "underruns": sb.get("underruns"),
             "late_pct": round(100 * st.get("late", 0) / frames_of(st), 2),
             # Everything alice sent to her one peer (headers included) over the call.
             "send_kbps": round(8 * sa.get("sent_bytes", 0) / 1000 / secs, 1),

@@ -198,6 +198,7 @@ pub(crate) mod tests {
             backend: "null".into(),
             participants: if call_room.is_some() { participants } else { vec![] },
             sent_bytes: 0,
+            underruns: 0,
             timing: None,
         };
         Snapshot { status, rooms, call }

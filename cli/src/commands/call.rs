@@ -76,6 +76,9 @@ fn print_status(ctx: &Ctx, st: &CallStatus) {
         return;
     };
     println!("Call in {:?} ({}){}", st.room_name.as_deref().unwrap_or(room), st.backend, if st.muted { ", you are muted" } else { "" });
+    if st.underruns > 0 {
+        println!("  The speaker ran dry {} times: this computer was too busy to keep up (a gap in what you hear).", st.underruns);
+    }
     for p in &st.participants {
         let state = match (p.muted, p.speaking) {
             (true, _) => "muted",

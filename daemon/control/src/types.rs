@@ -391,6 +391,10 @@ pub struct CallStatus {
     pub participants: Vec<Participant>,
     /// Voice bytes we sent (all peers, frame headers included) since joining.
     pub sent_bytes: u64,
+    /// Times the speaker found the playback ring short since joining (each is
+    /// a gap we made, not the network).
+    #[serde(default)]
+    pub underruns: u64,
     /// Backend clock facts (first input/output sample times), for measurements.
     pub timing: Option<serde_json::Value>,
 }

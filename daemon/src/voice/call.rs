@@ -281,9 +281,9 @@ impl Calls {
             let s = &call.shared;
             let me = (s.speaking.load(Ordering::Relaxed), s.muted.load(Ordering::Relaxed), s.sent_bytes.load(Ordering::Relaxed));
             let timing = serde_json::to_value(call.engine.timing()).ok();
-            (call.room.clone(), peers, me, timing)
+            (call.room.clone(), peers, me, timing, call.engine.underruns())
         });
-        let Some((room, peers, (speaking, muted, sent_bytes), timing)) = taken else {
+        let Some((room, peers, (speaking, muted, sent_bytes), timing, underruns)) = taken else {
             return Ok(CallStatus {
                 room: None,
                 room_name: None,
@@ -292,6 +292,7 @@ impl Calls {
                 participants: vec![],
                 timing: None,
                 sent_bytes: 0,
+                underruns: 0,
             });
         };
         let store = &self.deps.store;
@@ -334,7 +335,7 @@ impl Calls {
             });
         }
         let room_name = store.room(&room)?.map(|r| r.name);
-        Ok(CallStatus { room: Some(room), room_name, muted, backend, participants, timing, sent_bytes })
+        Ok(CallStatus { room: Some(room), room_name, muted, backend, participants, timing, sent_bytes, underruns })
     }
 
     pub fn audio_devices(&self) -> ServiceResult<AudioDevicesInfo> {

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
-use super::backend::{AudioError, Backend, Ports, Running, Timing};
+use super::backend::{AudioError, Backend, Ports, Running, Signals, Timing};
 use super::codec::Encoder;
 use super::frame::{Report, VoiceFrame, FLAG_MUTED, FLAG_SPEAKING};
 use super::jitter::JitterBuffer;
@@ -96,6 +96,7 @@ pub struct Engine {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     running: Option<Box<dyn Running>>,
+    signals: Arc<Signals>,
 }
 
 /// 200 ms of capture: room for a slow scheduler, never for a real backlog.
@@ -104,6 +105,8 @@ const PLAYBACK_RING: usize = FRAME * 20;
 /// Speech above this level (dBFS) counts as speaking, for 300 ms after.
 const VAD_DBFS: f32 = -45.0;
 const VAD_HANGOVER: u32 = 30;
+/// The longest the engine sleeps without a wake from the backend.
+const WAIT: Duration = Duration::from_millis(10);
 /// With nothing to send (DTX or muted), one keep-alive a second.
 const KEEPALIVE_FRAMES: u32 = 100;
 
@@ -115,14 +118,29 @@ impl Engine {
         // Sound cards pull in bigger, irregular chunks than the paced backends.
         let fill = if backend.name() == "cpal" { FRAME * 3 } else { FRAME };
         let encoder = Encoder::new(kbps).map_err(|e| AudioError::Device(format!("opus: {e}")))?;
-        let running = backend.start(Ports { capture: cap_tx, playback: play_rx })?;
+        let signals = Arc::new(Signals::default());
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
             .name("voice-engine".into())
             .spawn(move || run(shared, cap_rx, play_tx, encoder, fill, stop2))
             .map_err(|e| AudioError::Device(e.to_string()))?;
-        Ok(Engine { stop, thread: Some(thread), running: Some(running) })
+        signals.set_engine(thread.thread().clone());
+        let running = match backend.start(Ports { capture: cap_tx, playback: play_rx, signals: signals.clone() }) {
+            Ok(r) => r,
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                thread.thread().unpark();
+                let _ = thread.join();
+                return Err(e);
+            }
+        };
+        Ok(Engine { stop, thread: Some(thread), running: Some(running), signals })
+    }
+
+    /// Times the speaker wanted samples and found the playback ring short.
+    pub fn underruns(&self) -> u64 {
+        self.signals.underruns()
     }
 
     pub fn timing(&self) -> Timing {
@@ -137,6 +155,7 @@ impl Engine {
     fn halt(&mut self) -> Result<(), AudioError> {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
         match self.running.take() {
@@ -260,6 +279,8 @@ fn run(
             }
             queued += FRAME;
         }
-        std::thread::sleep(Duration::from_millis(2));
+        // The backend wakes us when it moved samples; the timeout only
+        // bounds the wait should a device stop calling back.
+        std::thread::park_timeout(WAIT);
     }
 }

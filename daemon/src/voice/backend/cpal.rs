@@ -59,7 +59,8 @@ fn open(input: Option<String>, output: Option<String>, ports: Ports) -> Result<(
     let in_cfg = config_for(&in_dev, true)?;
     let out_cfg = config_for(&out_dev, false)?;
     let (in_ch, out_ch) = (in_cfg.channels as usize, out_cfg.channels as usize);
-    let Ports { mut capture, mut playback } = ports;
+    let Ports { mut capture, mut playback, signals } = ports;
+    let in_signals = signals.clone();
     let errors = std::sync::Arc::new(ErrorLog::default());
     let in_errors = errors.clone();
     let in_stream = in_dev
@@ -71,6 +72,7 @@ fn open(input: Option<String>, output: Option<String>, ports: Ports) -> Result<(
                     // A full ring means the engine is behind: drop, never block.
                     let _ = capture.push((mono.clamp(-1.0, 1.0) * 32767.0) as i16);
                 }
+                in_signals.wake();
             },
             move |e| in_errors.note("input", e),
             None,
@@ -80,10 +82,14 @@ fn open(input: Option<String>, output: Option<String>, ports: Ports) -> Result<(
         .build_output_stream::<f32, _, _>(
             out_cfg,
             move |data: &mut [f32], _| {
+                if playback.slots() < data.len() / out_ch {
+                    signals.underrun();
+                }
                 for frame in data.chunks_mut(out_ch) {
                     let s = playback.pop().unwrap_or(0) as f32 / 32768.0;
                     frame.fill(s);
                 }
+                signals.wake();
             },
             move |e| errors.note("output", e),
             None,

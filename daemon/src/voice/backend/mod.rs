@@ -12,6 +12,8 @@ mod paced;
 mod wav;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 pub use paced::Timing;
 
@@ -19,6 +21,40 @@ pub use paced::Timing;
 pub struct Ports {
     pub capture: rtrb::Producer<i16>,
     pub playback: rtrb::Consumer<i16>,
+    pub signals: Arc<Signals>,
+}
+
+/// What a backend tells the engine besides samples: "there is work" (it
+/// pushed capture or took playback), so the engine sleeps until then instead
+/// of polling; and how often the speaker found the playback ring empty.
+#[derive(Default)]
+pub struct Signals {
+    engine: OnceLock<std::thread::Thread>,
+    underruns: AtomicU64,
+}
+
+impl Signals {
+    /// Called by the engine's thread once, before any wake can matter.
+    pub fn set_engine(&self, t: std::thread::Thread) {
+        let _ = self.engine.set(t);
+    }
+
+    /// Wakes the engine: lock-free, no allocation (an atomic and, when the
+    /// engine sleeps, one futex call), so fit for an audio callback.
+    pub fn wake(&self) {
+        if let Some(t) = self.engine.get() {
+            t.unpark();
+        }
+    }
+
+    /// The device wanted samples and the ring had fewer than it asked for.
+    pub fn underrun(&self) {
+        self.underruns.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn underruns(&self) -> u64 {
+        self.underruns.load(Ordering::Relaxed)
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -62,6 +62,9 @@ impl Paced {
                     // Underrun plays silence, like a sound card would.
                     let mut out = [0i16; FRAME];
                     let avail = ports.playback.slots().min(FRAME);
+                    if avail < FRAME && n > 0 {
+                        ports.signals.underrun();
+                    }
                     if let Ok(chunk) = ports.playback.read_chunk(avail) {
                         let (a, b) = chunk.as_slices();
                         for (dst, src) in out.iter_mut().zip(a.iter().chain(b.iter())) {
@@ -72,6 +75,9 @@ impl Paced {
                     if n == 0 {
                         timing2.lock().unwrap_or_else(|p| p.into_inner()).first_output_ns = Some(unix_ns());
                     }
+                    // After both rings moved: the engine encodes this frame and
+                    // tops up the playback ring for the next tick.
+                    ports.signals.wake();
                     sink.write(&out)?;
                     n = n.wrapping_add(1);
                 }
