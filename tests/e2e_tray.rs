@@ -269,6 +269,7 @@ fn tray_survives_garbage_in_the_event_stream() {
                 backend: "none".into(),
                 participants: vec![],
                 sent_bytes: 0,
+                underruns: 0,
                 timing: None,
             }),
         };
