@@ -254,6 +254,15 @@ def mesh(work, n, secs):
             d.stop()
 
 
+def cpu_steal():
+    """(steal ticks, all ticks) from /proc/stat, or None off Linux."""
+    try:
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return f[7], sum(f[:8])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -296,7 +305,12 @@ def main():
 
     def step(name, fn):
         t = time.time()
+        steal0 = cpu_steal()
         r = fn()
+        # Time the hypervisor took from this VM during the step: figures taken
+        # under heavy steal are noise, whatever the code does.
+        if isinstance(r, dict) and steal0 is not None:
+            r["steal_pct"] = round(100 * (cpu_steal()[0] - steal0[0]) / max(1, cpu_steal()[1] - steal0[1]), 1)
         print(f"{name}: {json.dumps(r)} ({time.time() - t:.0f} s)", flush=True)
         results[name] = r
         Path(args.out).write_text(json.dumps(results, indent=2))

@@ -92,14 +92,13 @@ fn killed_member_comes_back_with_everything() {
 }
 
 /// A member that restarts must hear what is said right after, at once
-/// (issue 16). Today it does not, about one restart in four: the other side
-/// still holds the QUIC connection of the member's previous run (a dead port
-/// answers nothing), sees the new connection as a second one (no "connected"
-/// event, so no sync), and its push goes to the dead connection until that
-/// times out; the message then comes with the next 30 s sync. Ignored until
-/// that is fixed: `cargo test -p aperod --test e2e_chat -- --ignored` runs it.
+/// (issue 16). It used not to, about one restart in four: the other side
+/// still held the QUIC connection of the member's previous run (a dead port
+/// answers nothing), saw the new connection as a second one (no "connected"
+/// event, so no sync), and half of its requests went down the dead
+/// connection until that timed out. Now a new direct connection replaces a
+/// peer's older ones and counts as the peer coming back.
 #[test]
-#[ignore = "issue 16: a push after a restart can go to the dead connection of the previous run"]
 fn a_restarted_member_gets_what_is_said_right_after_at_once() {
     let mut a = Daemon::start("alice");
     let b = Daemon::start("bob");

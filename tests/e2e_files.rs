@@ -311,3 +311,62 @@ fn a_download_yields_to_a_call_on_either_end() {
         caller.json(&["call", "leave"]);
     }
 }
+
+/// A peer that opens file and voice streams as fast as it can and never uses
+/// them does not cost a member's download a single stream: the flood's
+/// excess is reset and counted in `status` (by the file service past its 16
+/// streams per peer, by the node's inbound queue past 32 voice streams per
+/// connection), and the download completes bit-exact.
+#[test]
+fn a_stream_flood_next_to_a_download_loses_no_legitimate_stream() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("atelier.bin");
+    let data = random_file(&src, 24 * MIB, 7);
+    let a = Daemon::start("alice");
+    let b = Daemon::start("bob");
+    let room = a.room_with("atelier", &[&b]);
+    let id = send(&a, &room, &src, &[])["id"].as_str().unwrap().to_string();
+    wait_offer(&b, &room, &id);
+
+    let rt = common::rt();
+    let (control, peer) = rt.block_on(common::raw::raw_peer(&a));
+    let stop = Arc::new(AtomicBool::new(false));
+    let opened = Arc::new(AtomicU64::new(0));
+    // Streams opened and held, never written to, replaced as alice resets them.
+    let flood = {
+        let (stop, opened, mut control) = (stop.clone(), opened.clone(), control.clone());
+        rt.spawn(async move {
+            let mut held = Vec::new();
+            let protocols = [aperod::files::wire::PROTOCOL, aperod::voice::transport::PROTOCOL];
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                if let Ok(s) = control.open_stream(peer, protocols[n % 2].clone()).await {
+                    opened.fetch_add(1, Ordering::Relaxed);
+                    held.push(s);
+                    if held.len() > 200 {
+                        held.remove(0);
+                    }
+                }
+            }
+            held.len()
+        })
+    };
+    wait_until("the flood to get going", Duration::from_secs(20), || (opened.load(Ordering::Relaxed) >= 100).then_some(()));
+    let out = dir.path().join("bob-dl");
+    let t = get(&b, &id, &out);
+    stop.store(true, Ordering::Relaxed);
+    let _ = rt.block_on(flood);
+    drop(control);
+    assert_eq!(t["state"], "done", "{t}");
+    assert!(std::fs::read(t["path"].as_str().unwrap()).unwrap() == data, "bob's copy is bit-exact");
+    let dropped = a.dropped();
+    eprintln!("the flood opened {} streams; alice dropped {dropped}", opened.load(Ordering::Relaxed));
+    let refused = dropped["refused_streams"].as_u64().unwrap();
+    assert!(refused > 0, "voice streams past the connection's cap are refused and counted: {dropped}");
+    assert!(dropped["files"].as_u64().unwrap() > 0, "file streams past the service's 16 per peer are refused and counted: {dropped}");
+    assert!(a.json(&["status"])["peer_id"].is_string(), "alice is still running");
+}

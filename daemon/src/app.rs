@@ -253,7 +253,7 @@ impl App {
             listen: info.listen.iter().map(|a| a.to_string()).collect(),
             peers,
             rooms: self.store.rooms(false)?.len(),
-            dropped: self.counters.snapshot(self.calls.dropped(), self.calls.dropped_datagrams()),
+            dropped: self.counters.snapshot(self.calls.dropped(), self.calls.dropped_datagrams(), self.node.inbound.refused()),
             nat: info.nat,
             external: info.external.iter().map(|a| a.to_string()).collect(),
             relays: info.relays.iter().map(|r| r.to_string()).collect(),

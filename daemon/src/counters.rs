@@ -27,7 +27,8 @@ impl Counters {
 
     /// `voice` is counted by the call service, which owns its counters.
     /// `voice`: the call service's total; `datagrams`: its (malformed, refused) voice datagrams.
-    pub fn snapshot(&self, voice: u64, datagrams: (u64, u64)) -> Dropped {
+    /// `refused_streams`: the node's inbound queues' refusals.
+    pub fn snapshot(&self, voice: u64, datagrams: (u64, u64), refused_streams: u64) -> Dropped {
         Dropped {
             bad_frames: self.bad_frames.load(Ordering::Relaxed),
             bad_signatures: self.bad_signatures.load(Ordering::Relaxed),
@@ -39,6 +40,7 @@ impl Counters {
             shed_events: self.shed_events.load(Ordering::Relaxed),
             bad_datagrams: datagrams.0,
             refused_datagrams: datagrams.1,
+            refused_streams,
         }
     }
 }

@@ -359,6 +359,10 @@ pub struct Dropped {
     /// (also in `voice`).
     #[serde(default)]
     pub refused_datagrams: u64,
+    /// Inbound voice or file streams reset because that service's queue, or
+    /// the peer's share of it, was full (a flood, or a machine far behind).
+    #[serde(default)]
+    pub refused_streams: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,6 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use libp2p::PeerId;
 use tokio::sync::Semaphore;
 
@@ -17,6 +16,7 @@ use super::pace::{self, TokenBucket};
 use super::service::Files;
 use super::wire::{self, FileRefusal, FileReply, FileRequest, WireError};
 use super::{chunk_count, chunk_len, hash_chunk, mtime_ns};
+use crate::node::inbound::{Inbound, IncomingStream};
 use crate::store::SharedRow;
 
 /// A downloader keeps a few streams open per source; more than this at once
@@ -29,22 +29,22 @@ const IDLE: Duration = Duration::from_secs(60);
 impl Files {
     /// Starts serving chunks to room members.
     pub fn spawn_server(self: &Arc<Self>) {
-        tokio::spawn(accept_loop(self.deps.node.streams.clone(), self.clone(), self.deps.upload_limit_kbit));
+        tokio::spawn(accept_loop(self.deps.node.inbound.clone(), self.clone(), self.deps.upload_limit_kbit));
     }
 }
 
-async fn accept_loop(mut control: libp2p_stream::Control, files: Arc<Files>, upload_limit_kbit: u64) {
+async fn accept_loop(inbound: Inbound, files: Arc<Files>, upload_limit_kbit: u64) {
     // `--upload-limit`: over all file bytes we send, so a user can keep
     // uplink for calls; up to a quarter second of burst.
     let limit = (upload_limit_kbit > 0).then(|| Arc::new(TokenBucket::new(upload_limit_kbit * 1000 / 8, Duration::from_millis(250))));
-    let mut incoming = match control.accept(wire::PROTOCOL) {
+    let mut incoming = match inbound.accept(wire::PROTOCOL) {
         Ok(i) => i,
         Err(e) => return tracing::error!("cannot accept file streams: {e}"),
     };
     // Per peer: its streams, and the pace it asked for (shared by all of
     // its streams, since they cross the same path).
     let mut per_peer: HashMap<PeerId, (Arc<Semaphore>, Arc<TokenBucket>)> = HashMap::new();
-    while let Some((peer, stream)) = incoming.next().await {
+    while let Some(IncomingStream { peer, stream, slot }) = incoming.recv().await {
         per_peer.retain(|_, s| s.0.available_permits() < STREAMS_PER_PEER);
         let (sem, pacer) = per_peer
             .entry(peer)
@@ -58,7 +58,7 @@ async fn accept_loop(mut control: libp2p_stream::Control, files: Arc<Files>, upl
         let limits = Limits { pacer, upload: limit.clone() };
         tokio::spawn(async move {
             serve_stream(&files, peer, stream, limits).await;
-            drop(permit);
+            drop((permit, slot));
         });
     }
 }

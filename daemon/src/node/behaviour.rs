@@ -15,8 +15,10 @@ pub(super) struct Behaviour {
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
-    /// Raw streams for voice and files, outside this event loop.
+    /// Raw streams for voice and files, outside this event loop: opened
+    /// through libp2p-stream, accepted through our own queues.
     pub streams: libp2p_stream::Behaviour,
+    pub inbound: super::inbound::Behaviour,
     /// Listening on relays (`/p2p-circuit`) when we cannot be dialed.
     pub relay_client: relay::client::Behaviour,
     /// Relaying for anyone (`--relay`), or for room members once AutoNAT
@@ -73,7 +75,9 @@ pub(super) fn build_swarm(
     config: &NodeConfig,
     members: RelayMembers,
     datagrams: super::quic::Datagrams,
+    inbound: &super::inbound::Inbound,
 ) -> Result<Swarm<Behaviour>, NodeError> {
+    let inbound = inbound.behaviour();
     let setup = |e: &dyn std::fmt::Display| NodeError::Setup(e.to_string());
     let mdns_on = config.mdns;
     let lab = config.lab;
@@ -124,6 +128,7 @@ pub(super) fn build_swarm(
                 ping: ping::Behaviour::new(ping::Config::new()),
                 mdns: Toggle::from(mdns),
                 streams: libp2p_stream::Behaviour::new(),
+                inbound,
                 relay_client,
                 relay: {
                     let mut r = relay::Behaviour::new(peer_id, relay_config((!relay_server).then_some(members)));

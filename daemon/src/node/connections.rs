@@ -14,6 +14,11 @@ use super::ConnectedPeer;
 
 /// How long a relayed connection lives on once a direct one is up.
 const RELAY_GRACE: Duration = Duration::from_secs(3);
+/// A direct connection older than this when a new direct one to the same
+/// peer comes up is the past: most often the peer restarted (kill -9, a
+/// crash, a suspend) and the old connection leads to a port nobody answers
+/// on any more. Younger ones are a simultaneous dial, left alone.
+const REPLACE_AFTER: Duration = Duration::from_secs(2);
 
 struct Connection {
     id: ConnectionId,
@@ -22,6 +27,7 @@ struct Connection {
     /// `/p2p/PEER`, so this comes from the whole endpoint.
     relayed: bool,
     via: Option<PeerId>,
+    since: Instant,
 }
 
 #[derive(Default)]
@@ -33,7 +39,14 @@ pub(super) struct Connections {
 }
 
 impl Connections {
-    pub(super) fn established(&mut self, peer: PeerId, id: ConnectionId, endpoint: &ConnectedPoint) {
+    /// Records a new connection; returns the older direct connections it
+    /// replaces, to close at once (see [`REPLACE_AFTER`]).
+    ///
+    /// Closing them matters: requests are spread over a peer's connections,
+    /// so half of them would go down a dead one and wait for its idle
+    /// timeout, and the daemon would not know that the peer came back.
+    pub(super) fn established(&mut self, peer: PeerId, id: ConnectionId, endpoint: &ConnectedPoint) -> Vec<ConnectionId> {
+        let now = Instant::now();
         let addr = endpoint.get_remote_address().clone();
         let relayed = endpoint.is_relayed();
         let via = match endpoint {
@@ -41,13 +54,17 @@ impl Connections {
             ConnectedPoint::Listener { local_addr, .. } => relay_of(local_addr),
         };
         let conns = self.by_peer.entry(peer).or_default();
-        conns.push(Connection { id, addr, relayed, via });
+        let mut replaced = Vec::new();
         if !relayed {
             // A direct path: move off the relay, so that nothing dies with
             // it. After a grace period, for requests already under way on it.
-            let when = Instant::now() + RELAY_GRACE;
+            let when = now + RELAY_GRACE;
             self.to_close.extend(conns.iter().filter(|c| c.relayed).map(|c| (when, c.id)));
+            replaced = conns.iter().filter(|c| !c.relayed && now.duration_since(c.since) >= REPLACE_AFTER).map(|c| c.id).collect();
+            conns.retain(|c| !replaced.contains(&c.id));
         }
+        conns.push(Connection { id, addr, relayed, via, since: now });
+        replaced
     }
 
     /// Forgets a closed connection; true when it was the peer's last.

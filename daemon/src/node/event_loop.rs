@@ -271,9 +271,17 @@ impl EventLoop {
     }
 
     fn on_connected(&mut self, peer_id: PeerId, endpoint: ConnectedPoint, connection_id: libp2p::swarm::ConnectionId, first: bool) {
-        self.connections.established(peer_id, connection_id, &endpoint);
+        let replaced = self.connections.established(peer_id, connection_id, &endpoint);
         let addr = endpoint.get_remote_address().clone();
-        if first {
+        for old in &replaced {
+            self.swarm.close_connection(*old);
+        }
+        if !replaced.is_empty() {
+            // Most likely the peer restarted: it is back as far as the
+            // services are concerned (they sync now, not at the next round).
+            tracing::info!(%peer_id, %addr, "reconnected; closed {} older connection(s)", replaced.len());
+            self.emit(NodeEvent::PeerConnected { peer: peer_id, addr });
+        } else if first {
             tracing::info!(%peer_id, %addr, "connected");
             self.emit(NodeEvent::PeerConnected { peer: peer_id, addr });
         }

@@ -11,6 +11,7 @@ mod behaviour;
 mod connections;
 mod dht;
 mod event_loop;
+pub mod inbound;
 pub mod quic;
 mod relays;
 mod sockets;
@@ -184,8 +185,10 @@ impl RelayMembers {
 pub struct Node {
     commands: mpsc::Sender<Command>,
     pub peer_id: PeerId,
-    /// Opens and accepts raw streams (voice) without going through the loop.
+    /// Opens raw streams (voice, files) without going through the loop.
     pub streams: libp2p_stream::Control,
+    /// Where services accept raw streams: bounded, counted (`inbound`).
+    pub inbound: inbound::Inbound,
     /// Who may use us as a relay once AutoNAT finds us public.
     pub relay_members: RelayMembers,
     /// Unreliable datagrams on direct QUIC connections (voice).
@@ -200,12 +203,13 @@ pub fn new(key: Keypair, config: NodeConfig) -> Result<(Node, mpsc::Receiver<Nod
     let peer_id = key.public().to_peer_id();
     let relay_members = RelayMembers::default();
     let datagrams = quic::Datagrams::default();
-    let swarm = behaviour::build_swarm(key, &config, relay_members.clone(), datagrams.clone())?;
+    let inbound = inbound::Inbound::default();
+    let swarm = behaviour::build_swarm(key, &config, relay_members.clone(), datagrams.clone(), &inbound)?;
     let streams = swarm.behaviour().streams.new_control();
     let (ctx, crx) = mpsc::channel(COMMAND_QUEUE);
     let (etx, erx) = mpsc::channel(EVENT_QUEUE);
     let event_loop = EventLoop::new(swarm, crx, etx, &config)?;
-    Ok((Node { commands: ctx, peer_id, streams, relay_members, datagrams }, erx, event_loop))
+    Ok((Node { commands: ctx, peer_id, streams, inbound, relay_members, datagrams }, erx, event_loop))
 }
 
 impl Node {

@@ -97,7 +97,7 @@ impl Calls {
     /// Starts accepting voice streams, admitted by this service.
     pub fn spawn_accept_loop(self: &Arc<Self>) {
         let admission: Arc<dyn Admission> = Arc::new(CallAdmission(Arc::downgrade(self)));
-        tokio::spawn(transport::accept_loop(self.deps.node.streams.clone(), admission.clone(), self.counters.clone()));
+        tokio::spawn(transport::accept_loop(self.deps.node.inbound.clone(), admission.clone(), self.counters.clone()));
         tokio::spawn(transport::datagram_loop(self.deps.node.datagrams.clone(), admission, self.counters.clone()));
     }
 

@@ -95,6 +95,8 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct Engine {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// Ends when the engine thread drops its end of the outbox.
+    sender: Option<JoinHandle<()>>,
     running: Option<Box<dyn Running>>,
     signals: Arc<Signals>,
 }
@@ -105,6 +107,9 @@ const PLAYBACK_RING: usize = FRAME * 20;
 /// Speech above this level (dBFS) counts as speaking, for 300 ms after.
 const VAD_DBFS: f32 = -45.0;
 const VAD_HANGOVER: u32 = 30;
+/// Packets between the engine and the thread that sends them: a few frames,
+/// for a sender held up a moment (full means dropped and counted).
+const OUTBOX: usize = 8;
 /// The longest the engine sleeps without a wake from the backend.
 const WAIT: Duration = Duration::from_millis(10);
 /// With nothing to send (DTX or muted), one keep-alive a second.
@@ -121,9 +126,15 @@ impl Engine {
         let signals = Arc::new(Signals::default());
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
+        let (outbox, out_rx) = std::sync::mpsc::sync_channel(OUTBOX);
+        let shared2 = shared.clone();
+        let sender = std::thread::Builder::new()
+            .name("voice-send".into())
+            .spawn(move || send_loop(&shared2, &out_rx))
+            .map_err(|e| AudioError::Device(e.to_string()))?;
         let thread = std::thread::Builder::new()
             .name("voice-engine".into())
-            .spawn(move || run(shared, cap_rx, play_tx, encoder, fill, stop2))
+            .spawn(move || run(shared, cap_rx, play_tx, encoder, fill, stop2, outbox))
             .map_err(|e| AudioError::Device(e.to_string()))?;
         signals.set_engine(thread.thread().clone());
         let running = match backend.start(Ports { capture: cap_tx, playback: play_rx, signals: signals.clone() }) {
@@ -132,10 +143,11 @@ impl Engine {
                 stop.store(true, Ordering::Relaxed);
                 thread.thread().unpark();
                 let _ = thread.join();
+                let _ = sender.join();
                 return Err(e);
             }
         };
-        Ok(Engine { stop, thread: Some(thread), running: Some(running), signals })
+        Ok(Engine { stop, thread: Some(thread), sender: Some(sender), running: Some(running), signals })
     }
 
     /// Times the speaker wanted samples and found the playback ring short.
@@ -158,6 +170,9 @@ impl Engine {
             t.thread().unpark();
             let _ = t.join();
         }
+        if let Some(t) = self.sender.take() {
+            let _ = t.join();
+        }
         match self.running.take() {
             Some(r) => r.stop(),
             None => Ok(()),
@@ -178,6 +193,7 @@ fn run(
     mut enc: Encoder,
     fill: usize,
     stop: Arc<AtomicBool>,
+    outbox: std::sync::mpsc::SyncSender<Arc<OutFrame>>,
 ) {
     let mut frame = [0i16; FRAME];
     let mut out = [0i16; FRAME];
@@ -244,22 +260,9 @@ fn run(
             if let Some(f) = out {
                 packet.clear();
                 f.encode(shared.tag, &mut packet);
-                let bytes = Bytes::copy_from_slice(&packet);
-                let p = Arc::new(OutFrame { packet: bytes.clone(), captured: Instant::now() });
-                for (peer, voice) in lock(&shared.peers).iter() {
-                    // A datagram leaves from here, with no task to wake per
-                    // participant and frame; the sender task takes the rest.
-                    if let Some(d) = &shared.datagrams {
-                        if voice.sender.is_some() && d.send(peer, bytes.clone()).is_ok() {
-                            shared.sent_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                            continue;
-                        }
-                    }
-                    if let Some(tx) = &voice.sender {
-                        if tx.try_send(p.clone()).is_err() {
-                            shared.send_dropped.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
+                let p = Arc::new(OutFrame { packet: Bytes::copy_from_slice(&packet), captured: Instant::now() });
+                if outbox.try_send(p).is_err() {
+                    shared.send_dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
             ts = ts.wrapping_add(1);
@@ -282,5 +285,36 @@ fn run(
         // The backend wakes us when it moved samples; the timeout only
         // bounds the wait should a device stop calling back.
         std::thread::park_timeout(WAIT);
+    }
+}
+
+/// Hands each packet to every participant: as a QUIC datagram where the
+/// peer has a direct QUIC connection, else to its stream sender's queue.
+///
+/// Its own thread, not the engine's: a datagram send takes the QUIC
+/// connection's lock, which the connection's task holds while it encrypts
+/// and writes; when the scheduler parks that task mid-way (a busy machine),
+/// the sender waits milliseconds, and on the engine thread that wait left
+/// the speaker without its next frame (an underrun, then a playout pushed
+/// 10 ms late and accelerating to catch up). One thread per call and one
+/// wake per packet, not a task per participant.
+fn send_loop(shared: &Shared, outbox: &std::sync::mpsc::Receiver<Arc<OutFrame>>) {
+    let mut to: Vec<(PeerId, Option<mpsc::Sender<Arc<OutFrame>>>)> = Vec::new();
+    while let Ok(p) = outbox.recv() {
+        to.clear();
+        to.extend(lock(&shared.peers).iter().map(|(peer, v)| (*peer, v.sender.clone())));
+        for (peer, sender) in &to {
+            // No sender task yet: the peer is still being set up.
+            let Some(tx) = sender else { continue };
+            if let Some(d) = &shared.datagrams {
+                if d.send(peer, p.packet.clone()).is_ok() {
+                    shared.sent_bytes.fetch_add(p.packet.len() as u64, Ordering::Relaxed);
+                    continue;
+                }
+            }
+            if tx.try_send(p.clone()).is_err() {
+                shared.send_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 }

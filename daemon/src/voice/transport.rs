@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, StreamProtocol};
 use tokio::sync::{mpsc, Semaphore};
 
@@ -31,6 +31,7 @@ use bytes::Bytes;
 
 use super::engine::{lock, OutFrame, Shared};
 use super::frame::{self, decode_header, encode_header, Packet, Report, VoiceFrame, HEADER_LEN};
+use crate::node::inbound::{Inbound, IncomingStream};
 use crate::node::quic::Datagrams;
 
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/apero/voice/2");
@@ -263,13 +264,17 @@ pub trait Admission: Send + Sync + 'static {
     fn admit(&self, peer: &PeerId, call: CallKey) -> Option<Arc<Shared>>;
 }
 
-pub async fn accept_loop(mut control: libp2p_stream::Control, admission: Arc<dyn Admission>, counters: Arc<VoiceCounters>) {
-    let mut incoming = match control.accept(PROTOCOL) {
+pub async fn accept_loop(inbound: Inbound, admission: Arc<dyn Admission>, counters: Arc<VoiceCounters>) {
+    let mut incoming = match inbound.accept(PROTOCOL) {
         Ok(i) => i,
         Err(e) => return tracing::error!("cannot accept voice streams: {e}"),
     };
-    while let Some((peer, stream)) = incoming.next().await {
-        tokio::spawn(receive(peer, stream, admission.clone(), counters.clone()));
+    while let Some(IncomingStream { peer, stream, slot }) = incoming.recv().await {
+        let (admission, counters) = (admission.clone(), counters.clone());
+        tokio::spawn(async move {
+            receive(peer, stream, admission, counters).await;
+            drop(slot);
+        });
     }
 }
 

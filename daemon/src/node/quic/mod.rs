@@ -80,6 +80,33 @@ struct Listener {
     closed: bool,
 }
 
+/// The key of our stateless-reset tokens, derived from the identity: after
+/// a restart (kill -9, a crash) on the same port, the new run answers packets
+/// of the old run's connections with a reset the other side accepts, and it
+/// drops the dead connection at once instead of after the idle timeout. A
+/// random key per run, quinn's default, made those resets unverifiable.
+struct ResetKey([u8; 32]);
+
+impl quinn::crypto::HmacKey for ResetKey {
+    fn sign(&self, data: &[u8], out: &mut [u8]) {
+        out.copy_from_slice(blake3::keyed_hash(&self.0, data).as_bytes());
+    }
+
+    fn signature_len(&self) -> usize {
+        blake3::OUT_LEN
+    }
+
+    fn verify(&self, data: &[u8], signature: &[u8]) -> Result<(), quinn::crypto::CryptoError> {
+        // blake3::Hash compares in constant time.
+        let ok = <[u8; 32]>::try_from(signature).is_ok_and(|s| blake3::keyed_hash(&self.0, data) == blake3::Hash::from(s));
+        if ok {
+            Ok(())
+        } else {
+            Err(quinn::crypto::CryptoError)
+        }
+    }
+}
+
 fn tls_err(e: impl std::fmt::Display) -> QuicError {
     QuicError::Tls(e.to_string())
 }
@@ -113,7 +140,10 @@ impl QuicTransport {
         // A NAT rebinding would look like a new path; libp2p sees addresses
         // per connection, so a moved connection is a new one.
         server.migration(false);
-        let mut endpoint_config = quinn::EndpointConfig::default();
+        let mut endpoint_config = match key.derive_secret(b"apero quic stateless reset") {
+            Some(secret) => quinn::EndpointConfig::new(Arc::new(ResetKey(secret))),
+            None => quinn::EndpointConfig::default(),
+        };
         endpoint_config.supported_versions(vec![1]);
         Ok(QuicTransport { client, server, endpoint_config, listeners: Vec::new(), dialers: HashMap::new(), datagrams, waker: None })
     }
