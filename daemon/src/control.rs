@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apero_control::{
-    read_line_capped, ErrorBody, ErrorKind, HelloReply, LineRead, Reply, Request, Response, MAX_REQUEST_BYTES, PROTOCOL_VERSION,
+    read_line_capped, ErrorBody, ErrorKind, HelloReply, LineBuf, LineRead, Reply, Request, Response, MAX_REQUEST_BYTES, PROTOCOL_VERSION,
 };
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::unix::OwnedWriteHalf;
@@ -71,7 +71,7 @@ async fn connection(stream: UnixStream, app: Arc<App>) {
     }
     let (r, mut w) = stream.into_split();
     let mut reader = BufReader::new(r);
-    let mut buf = Vec::new();
+    let mut buf = LineBuf::default();
     let mut greeted = false;
     loop {
         let read = match read_line_capped(&mut reader, MAX_REQUEST_BYTES, &mut buf).await {
@@ -159,7 +159,7 @@ async fn stream_events(
     mut w: OwnedWriteHalf,
     mut rx: tokio::sync::broadcast::Receiver<apero_control::Event>,
 ) {
-    let mut sink = Vec::new();
+    let mut sink = LineBuf::default();
     loop {
         tokio::select! {
             ev = rx.recv() => {

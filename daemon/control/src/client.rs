@@ -4,7 +4,7 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 
-use crate::framing::{read_line_capped, LineRead};
+use crate::framing::{read_line_capped, LineBuf, LineRead};
 use crate::types::*;
 use crate::{MAX_RESPONSE_BYTES, PROTOCOL_VERSION};
 
@@ -52,7 +52,7 @@ impl ClientError {
 pub struct Client {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
-    buf: Vec<u8>,
+    buf: LineBuf,
     /// The daemon's version string, from the hello exchange.
     pub daemon_version: String,
 }
@@ -68,7 +68,7 @@ impl Client {
             Err(e) => return Err(e.into()),
         };
         let (r, w) = stream.into_split();
-        let mut client = Client { reader: BufReader::new(r), writer: w, buf: Vec::new(), daemon_version: String::new() };
+        let mut client = Client { reader: BufReader::new(r), writer: w, buf: LineBuf::default(), daemon_version: String::new() };
         let hello = Request::Hello { version: PROTOCOL_VERSION, client: client_name.to_string() };
         match client.request(&hello).await {
             Ok(Reply::Hello(h)) => client.daemon_version = h.daemon,
@@ -271,11 +271,12 @@ pub struct EventStream {
     reader: BufReader<OwnedReadHalf>,
     // Kept so the daemon does not see the connection half-closed.
     _writer: OwnedWriteHalf,
-    buf: Vec<u8>,
+    buf: LineBuf,
 }
 
 impl EventStream {
-    /// The next event, or `None` when the daemon went away.
+    /// The next event, or `None` when the daemon went away. Cancel-safe: in
+    /// a `select!`, a read cut off mid-event goes on at the next call.
     pub async fn next(&mut self) -> Result<Option<Event>, ClientError> {
         match read_line_capped(&mut self.reader, MAX_RESPONSE_BYTES, &mut self.buf).await? {
             LineRead::Line => serde_json::from_slice(&self.buf).map(Some).map_err(|e| ClientError::Protocol(e.to_string())),

@@ -12,36 +12,61 @@ pub enum LineRead {
     Eof,
 }
 
+/// A line being read, kept between calls of [`read_line_capped`]: what has
+/// been taken off the stream lives here, not in the future, so a read that
+/// is cancelled (a `select!` whose other branch won) loses nothing and the
+/// next call goes on where it stopped.
+#[derive(Debug, Default)]
+pub struct LineBuf {
+    bytes: Vec<u8>,
+    overflow: bool,
+    /// The last call returned a whole line: the next one starts afresh.
+    complete: bool,
+}
+
+impl std::ops::Deref for LineBuf {
+    type Target = [u8];
+
+    /// The line [`read_line_capped`] returned (empty after `TooLong`).
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// Reads one `\n`-terminated line into `buf` without ever holding more than
 /// `max` bytes of it, so a client cannot make the daemon allocate without bound.
-pub async fn read_line_capped<R>(reader: &mut R, max: usize, buf: &mut Vec<u8>) -> std::io::Result<LineRead>
+/// Cancel-safe: the only await is `fill_buf`, which consumes nothing, and the
+/// partial line is kept in `buf`.
+pub async fn read_line_capped<R>(reader: &mut R, max: usize, buf: &mut LineBuf) -> std::io::Result<LineRead>
 where
     R: AsyncBufRead + Unpin,
 {
-    buf.clear();
-    let mut overflow = false;
+    if buf.complete {
+        *buf = LineBuf::default();
+    }
     loop {
         let available = reader.fill_buf().await?;
         if available.is_empty() {
-            buf.clear();
+            *buf = LineBuf::default();
             return Ok(LineRead::Eof);
         }
         let (chunk, found) = match available.iter().position(|&b| b == b'\n') {
             Some(i) => (&available[..i], Some(i + 1)),
             None => (available, None),
         };
-        if !overflow {
-            if buf.len() + chunk.len() > max {
-                overflow = true;
-                buf.clear();
+        if !buf.overflow {
+            if buf.bytes.len() + chunk.len() > max {
+                buf.overflow = true;
+                buf.bytes = Vec::new();
             } else {
-                buf.extend_from_slice(chunk);
+                buf.bytes.extend_from_slice(chunk);
             }
         }
         let consumed = found.unwrap_or(available.len());
         reader.consume(consumed);
         if found.is_some() {
-            return Ok(if overflow { LineRead::TooLong } else { LineRead::Line });
+            buf.complete = true;
+            return Ok(if buf.overflow { LineRead::TooLong } else { LineRead::Line });
         }
     }
 }
@@ -54,11 +79,11 @@ mod tests {
     async fn lines(input: &[u8], max: usize) -> Vec<(LineRead, Vec<u8>)> {
         let mut r = BufReader::with_capacity(7, input);
         let mut out = Vec::new();
-        let mut buf = Vec::new();
+        let mut buf = LineBuf::default();
         loop {
             let res = read_line_capped(&mut r, max, &mut buf).await.unwrap();
             let done = res == LineRead::Eof;
-            out.push((res, buf.clone()));
+            out.push((res, buf.to_vec()));
             if done {
                 return out;
             }
@@ -73,6 +98,24 @@ mod tests {
         assert_eq!(got[0].0, LineRead::TooLong);
         assert_eq!(got[1], (LineRead::Line, b"ok".to_vec()));
         assert_eq!(got[2].0, LineRead::Eof);
+    }
+
+    /// `apero chat` reads events inside `select!` with the keyboard: a read
+    /// cut off mid-line by a key press must not lose the part already taken.
+    #[tokio::test]
+    async fn a_cancelled_read_loses_nothing() {
+        use tokio::io::AsyncWriteExt;
+        let (mut w, r) = tokio::io::duplex(64);
+        let mut r = BufReader::new(r);
+        let mut buf = LineBuf::default();
+        w.write_all(b"{\"first\": \"hal").await.unwrap();
+        let cut = tokio::time::timeout(std::time::Duration::from_millis(50), read_line_capped(&mut r, 100, &mut buf)).await;
+        assert!(cut.is_err(), "no whole line yet: the read is cancelled");
+        w.write_all(b"f\"}\n{\"second\": 2}\n").await.unwrap();
+        assert_eq!(read_line_capped(&mut r, 100, &mut buf).await.unwrap(), LineRead::Line);
+        assert_eq!(&*buf, b"{\"first\": \"half\"}");
+        assert_eq!(read_line_capped(&mut r, 100, &mut buf).await.unwrap(), LineRead::Line);
+        assert_eq!(&*buf, b"{\"second\": 2}");
     }
 
     #[tokio::test]

@@ -24,7 +24,7 @@ mod types;
 
 pub use client::{Client, ClientError, EventStream};
 pub use format::human_bytes;
-pub use framing::{read_line_capped, LineRead};
+pub use framing::{read_line_capped, LineBuf, LineRead};
 pub use launch::{start_daemon, LaunchError, LaunchOptions, Launched};
 pub use paths::{
     config_home, default_config_file, default_data_dir, default_socket_path, find_program, socket_path, socket_path_in, systemd_unit_path,

@@ -82,7 +82,9 @@ pub(super) fn build_swarm(
     let mdns_on = config.mdns;
     let lab = config.lab;
     let relay_server = config.relay_server;
-    let agent = config.agent.clone();
+    // The run id tells a peer's restart from its second connection (see
+    // `connections::run_of`).
+    let agent = format!("{} {}{:016x}", config.agent, super::connections::RUN_PREFIX, rand::random::<u64>());
     let congestion = config.congestion;
     let codec = wire::Codec { bad_frames: config.bad_frames.clone() };
     let swarm = SwarmBuilder::with_existing_identity(key)

@@ -14,11 +14,16 @@ use super::ConnectedPeer;
 
 /// How long a relayed connection lives on once a direct one is up.
 const RELAY_GRACE: Duration = Duration::from_secs(3);
-/// A direct connection older than this when a new direct one to the same
-/// peer comes up is the past: most often the peer restarted (kill -9, a
-/// crash, a suspend) and the old connection leads to a port nobody answers
-/// on any more. Younger ones are a simultaneous dial, left alone.
-const REPLACE_AFTER: Duration = Duration::from_secs(2);
+/// Each daemon run announces a random id in its identify agent string
+/// (`apero/0.1.0 run/5f3a…`). A connection identified with a newer run id
+/// than a peer's other connections means the peer restarted (kill -9, a
+/// crash): the older connections lead to a process that no longer exists.
+pub(super) const RUN_PREFIX: &str = "run/";
+
+/// The run id in an identify agent string.
+pub(super) fn run_of(agent: &str) -> Option<&str> {
+    agent.split_whitespace().find_map(|w| w.strip_prefix(RUN_PREFIX))
+}
 
 struct Connection {
     id: ConnectionId,
@@ -27,7 +32,8 @@ struct Connection {
     /// `/p2p/PEER`, so this comes from the whole endpoint.
     relayed: bool,
     via: Option<PeerId>,
-    since: Instant,
+    /// The peer's run id, once identify told it.
+    run: Option<String>,
 }
 
 #[derive(Default)]
@@ -39,14 +45,7 @@ pub(super) struct Connections {
 }
 
 impl Connections {
-    /// Records a new connection; returns the older direct connections it
-    /// replaces, to close at once (see [`REPLACE_AFTER`]).
-    ///
-    /// Closing them matters: requests are spread over a peer's connections,
-    /// so half of them would go down a dead one and wait for its idle
-    /// timeout, and the daemon would not know that the peer came back.
-    pub(super) fn established(&mut self, peer: PeerId, id: ConnectionId, endpoint: &ConnectedPoint) -> Vec<ConnectionId> {
-        let now = Instant::now();
+    pub(super) fn established(&mut self, peer: PeerId, id: ConnectionId, endpoint: &ConnectedPoint) {
         let addr = endpoint.get_remote_address().clone();
         let relayed = endpoint.is_relayed();
         let via = match endpoint {
@@ -54,17 +53,31 @@ impl Connections {
             ConnectedPoint::Listener { local_addr, .. } => relay_of(local_addr),
         };
         let conns = self.by_peer.entry(peer).or_default();
-        let mut replaced = Vec::new();
+        conns.push(Connection { id, addr, relayed, via, run: None });
         if !relayed {
             // A direct path: move off the relay, so that nothing dies with
             // it. After a grace period, for requests already under way on it.
-            let when = now + RELAY_GRACE;
+            let when = Instant::now() + RELAY_GRACE;
             self.to_close.extend(conns.iter().filter(|c| c.relayed).map(|c| (when, c.id)));
-            replaced = conns.iter().filter(|c| !c.relayed && now.duration_since(c.since) >= REPLACE_AFTER).map(|c| c.id).collect();
-            conns.retain(|c| !replaced.contains(&c.id));
         }
-        conns.push(Connection { id, addr, relayed, via, since: now });
-        replaced
+    }
+
+    /// Notes the run id identify gave for a connection; returns the peer's
+    /// connections of an earlier run, to close at once.
+    ///
+    /// Closing them matters: requests are spread over a peer's connections,
+    /// so half of them would go down a dead one and wait for its idle
+    /// timeout, and nothing would tell the daemon that the peer came back.
+    /// A second connection of the same run (to a relay, say, which often
+    /// has several) is left alone.
+    pub(super) fn identified(&mut self, peer: PeerId, id: ConnectionId, agent: &str) -> Vec<ConnectionId> {
+        let Some(run) = run_of(agent) else { return Vec::new() };
+        let Some(conns) = self.by_peer.get_mut(&peer) else { return Vec::new() };
+        let Some(c) = conns.iter_mut().find(|c| c.id == id) else { return Vec::new() };
+        c.run = Some(run.to_string());
+        let stale: Vec<ConnectionId> = conns.iter().filter(|c| c.run.as_deref().is_some_and(|r| r != run)).map(|c| c.id).collect();
+        conns.retain(|c| !stale.contains(&c.id));
+        stale
     }
 
     /// Forgets a closed connection; true when it was the peer's last.
@@ -116,5 +129,17 @@ impl Connections {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_id_is_read_from_the_agent_string() {
+        assert_eq!(run_of("aperod/0.1.0 run/00ff00ff00ff00ff"), Some("00ff00ff00ff00ff"));
+        assert_eq!(run_of("aperod/0.1.0"), None);
+        assert_eq!(run_of("rust-libp2p/0.47"), None);
     }
 }

@@ -271,17 +271,9 @@ impl EventLoop {
     }
 
     fn on_connected(&mut self, peer_id: PeerId, endpoint: ConnectedPoint, connection_id: libp2p::swarm::ConnectionId, first: bool) {
-        let replaced = self.connections.established(peer_id, connection_id, &endpoint);
+        self.connections.established(peer_id, connection_id, &endpoint);
         let addr = endpoint.get_remote_address().clone();
-        for old in &replaced {
-            self.swarm.close_connection(*old);
-        }
-        if !replaced.is_empty() {
-            // Most likely the peer restarted: it is back as far as the
-            // services are concerned (they sync now, not at the next round).
-            tracing::info!(%peer_id, %addr, "reconnected; closed {} older connection(s)", replaced.len());
-            self.emit(NodeEvent::PeerConnected { peer: peer_id, addr });
-        } else if first {
+        if first {
             tracing::info!(%peer_id, %addr, "connected");
             self.emit(NodeEvent::PeerConnected { peer: peer_id, addr });
         }
@@ -330,8 +322,19 @@ impl EventLoop {
                 tracing::debug!(?peer_id, "dial failed: {error}");
             }
             SwarmEvent::Behaviour(BehaviourEvent::Rooms(event)) => self.on_rooms_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, connection_id })) => {
                 tracing::debug!(%peer_id, protocols = ?info.protocols, addrs = ?info.listen_addrs, "identified");
+                let stale = self.connections.identified(peer_id, connection_id, &info.agent_version);
+                if !stale.is_empty() {
+                    for old in &stale {
+                        self.swarm.close_connection(*old);
+                    }
+                    // The peer restarted: it is back as far as the services
+                    // are concerned (they sync now, not at the next round).
+                    tracing::info!(%peer_id, "restarted; closed {} connection(s) of its previous run", stale.len());
+                    let addr = self.connections.direct_addr(&peer_id).unwrap_or_else(Multiaddr::empty);
+                    self.emit(NodeEvent::PeerConnected { peer: peer_id, addr });
+                }
                 if info.protocols.contains(&relay::HOP_PROTOCOL_NAME) {
                     let reached_at = self.connections.direct_addr(&peer_id);
                     if self.relays.offered(peer_id, &info.listen_addrs, reached_at) {
