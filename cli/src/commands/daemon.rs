@@ -163,5 +163,11 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
     if d.shed_events > 0 {
         println!("Shed {} network events the daemon was too slow to take (see its log)", d.shed_events);
     }
+    if d.refused_streams > 0 {
+        println!(
+            "Refused {} incoming voice or file streams: their queue was full (a peer flooding us, or this computer far behind)",
+            d.refused_streams
+        );
+    }
     Ok(())
 }
