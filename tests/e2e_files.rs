@@ -352,14 +352,13 @@ fn a_stream_flood_next_to_a_download_loses_no_legitimate_stream() {
                     }
                 }
             }
-            held.len()
         })
     };
     wait_until("the flood to get going", Duration::from_secs(20), || (opened.load(Ordering::Relaxed) >= 100).then_some(()));
     let out = dir.path().join("bob-dl");
     let t = get(&b, &id, &out);
     stop.store(true, Ordering::Relaxed);
-    let _ = rt.block_on(flood);
+    rt.block_on(flood).unwrap();
     drop(control);
     assert_eq!(t["state"], "done", "{t}");
     assert!(std::fs::read(t["path"].as_str().unwrap()).unwrap() == data, "bob's copy is bit-exact");

@@ -67,7 +67,7 @@ impl Tray {
 impl Drop for Tray {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("===== log of apero-tray =====\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            common::failure::print_log("log of apero-tray", &std::fs::read_to_string(&self.log).unwrap_or_default());
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

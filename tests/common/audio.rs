@@ -190,8 +190,7 @@ impl Drop for PulseRig {
         if std::thread::panicking() {
             let log = std::fs::read_to_string(self.dir.path().join("pulse.log")).unwrap_or_default();
             let alive = self.cmd("pulseaudio").arg("--check").status().map(|s| s.success()).unwrap_or(false);
-            eprintln!("===== the sound server (running: {alive}) =====\n{}", super::compact_log(&log));
-            eprintln!("===== (the test failed: {}) =====", super::failure::message());
+            super::failure::print_log(&format!("the sound server (running: {alive})"), &log);
         }
         let _ = self.cmd("pulseaudio").arg("--kill").status();
         for _ in 0..50 {

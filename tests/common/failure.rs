@@ -38,3 +38,41 @@ pub fn remember_messages() {
 pub fn message() -> String {
     MESSAGES.lock().ok().and_then(|m| m.as_ref().and_then(|m| m.get(&thread_name()).cloned())).unwrap_or_default()
 }
+
+/// Prints a log after a failure (a daemon's, the sound server's, the
+/// tray's), compacted, then this test's panic message again.
+pub fn print_log(title: &str, log: &str) {
+    eprintln!("===== {title} =====\n{}", compact_log(log));
+    eprintln!("===== (the test failed: {}) =====", message());
+}
+
+/// A daemon's log as printed after a failure: runs of one repeated message
+/// (a device error every millisecond) collapse into one line, and only the
+/// last lines are kept, so CI's tail still shows why the test failed.
+fn compact_log(log: &str) -> String {
+    const KEEP: usize = 150;
+    let mut out: Vec<String> = Vec::new();
+    let mut last_msg: Option<&str> = None;
+    let mut repeats = 0usize;
+    for line in log.lines() {
+        // The message without its timestamp: the part that repeats.
+        let m = line.split_once(' ').map(|(_, m)| m).unwrap_or(line);
+        if last_msg == Some(m) {
+            repeats += 1;
+            continue;
+        }
+        if repeats > 0 {
+            out.push(format!("    … the line above {repeats} more times"));
+        }
+        repeats = 0;
+        last_msg = Some(m);
+        out.push(line.to_string());
+    }
+    if repeats > 0 {
+        out.push(format!("    … the line above {repeats} more times"));
+    }
+    let skipped = out.len().saturating_sub(KEEP);
+    let mut text = if skipped > 0 { format!("    ({skipped} earlier lines left out)\n") } else { String::new() };
+    text += &out[skipped..].join("\n");
+    text
+}

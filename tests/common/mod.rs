@@ -294,40 +294,8 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("===== log of {} ({}) =====\n{}", self.name, self.home().display(), compact_log(&self.log()));
-            eprintln!("===== (the test failed: {}) =====", failure::message());
+            failure::print_log(&format!("log of {} ({})", self.name, self.home().display()), &self.log());
         }
         self.kill9();
     }
-}
-
-/// A daemon's log as printed after a failure: runs of one repeated message
-/// (a device error every millisecond) collapse into one line, and only the
-/// last lines are kept, so CI's tail still shows why the test failed.
-pub fn compact_log(log: &str) -> String {
-    const KEEP: usize = 150;
-    let mut out: Vec<String> = Vec::new();
-    let mut last_msg: Option<&str> = None;
-    let mut repeats = 0usize;
-    for line in log.lines() {
-        // The message without its timestamp: the part that repeats.
-        let m = line.split_once(' ').map(|(_, m)| m).unwrap_or(line);
-        if last_msg == Some(m) {
-            repeats += 1;
-            continue;
-        }
-        if repeats > 0 {
-            out.push(format!("    … the line above {repeats} more times"));
-        }
-        repeats = 0;
-        last_msg = Some(m);
-        out.push(line.to_string());
-    }
-    if repeats > 0 {
-        out.push(format!("    … the line above {repeats} more times"));
-    }
-    let skipped = out.len().saturating_sub(KEEP);
-    let mut text = if skipped > 0 { format!("    ({skipped} earlier lines left out)\n") } else { String::new() };
-    text += &out[skipped..].join("\n");
-    text
 }

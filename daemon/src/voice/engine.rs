@@ -57,8 +57,8 @@ pub struct Shared {
     pub tag: u32,
     /// +1 for every report received: the engine re-decides protection then.
     pub reports: AtomicU64,
-    /// Where voice may go as QUIC datagrams (the `datagram` design), straight
-    /// from the engine thread.
+    /// Where voice may go as QUIC datagrams (the `datagram` design), sent by
+    /// the call's `voice-send` thread (`send_loop`).
     pub datagrams: Option<Datagrams>,
     pub muted: AtomicBool,
     pub speaking: AtomicBool,

@@ -4,7 +4,7 @@
 //! Three designs, chosen by `--voice-transport` (measured in docs/benchmarks.md):
 //! - `datagram` (the default): each frame in a QUIC datagram of its own on a
 //!   direct QUIC connection, so a lost packet costs only its own frame. The
-//!   engine thread sends those itself (`Shared::datagrams`); what a
+//!   call's `voice-send` thread sends those (`engine::send_loop`); what a
 //!   connection cannot carry as a datagram (relayed, TCP, too large) comes to
 //!   the sender task and goes on the stream below. The stream is opened
 //!   either way: it keeps the connection alive, carries our reports, and is

@@ -34,7 +34,8 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Called by the engine's thread once, before any wake can matter.
+    /// Called once by `Engine::start`, before the backend starts (and so
+    /// before any wake can matter).
     pub fn set_engine(&self, t: std::thread::Thread) {
         let _ = self.engine.set(t);
     }
