@@ -214,12 +214,16 @@ def profile_crypto_share(prof):
     return round(total, 2) if r.returncode == 0 else None
 
 
-def mesh(work, n, secs):
+def mesh(work, n, secs, pair_from=None):
+    """`pair_from`: the participants from which packets carry 20 ms
+    (APERO_VOICE_PAIR_FROM; None: the daemon's default)."""
     ds = []
+    env = {} if pair_from is None else {"APERO_VOICE_PAIR_FROM": str(pair_from)}
     try:
         for i in range(n):
             src = work / ("speech.wav" if i == 0 else "silence.wav")
-            ds.append(Daemon(f"p{i}", work, args=["--audio", "wav", "--wav-in", str(src), "--wav-out", str(work / f"mesh{i}.wav")]))
+            ds.append(Daemon(f"p{i}", work, env=env,
+                             args=["--audio", "wav", "--wav-in", str(src), "--wav-out", str(work / f"mesh{i}.wav")]))
         room = ds[0].cli("room", "create", "mesh")["id"]
         for d in ds[1:]:
             d.cli("join", ds[0].cli("invite", room)["code"])
@@ -238,7 +242,8 @@ def mesh(work, n, secs):
         crypto = profile_crypto_share(prof)
         cpu = [100 * (proc_cpu_seconds(p) - c) / dt for p, c in zip(pids, cpu0)]
         rss = [proc_rss_mib(p) for p in pids]
-        sent = [d.cli("call", "status")["sent_bytes"] - s for d, s in zip(ds, sent0)]
+        st = [d.cli("call", "status") for d in ds]
+        sent = [s["sent_bytes"] - s0 for s, s0 in zip(st, sent0)]
         silent_kbps = [8 * s / 1000 / dt / (n - 1) for s in sent[1:]]
         for d in ds:
             d.cli("call", "leave")
@@ -246,6 +251,7 @@ def mesh(work, n, secs):
                 "cpu_pct_speaker": round(cpu[0], 1), "rss_mib_max": round(max(rss), 1),
                 "silence_kbps_per_peer_max": round(max(silent_kbps), 2),
                 "speaker_kbps_per_peer": round(8 * sent[0] / 1000 / dt / (n - 1), 1),
+                "packet_ms": st[0].get("packet_ms"),
                 # Share of the speaker's CPU samples in QUIC packet encryption and
                 # decryption (AES-GCM / ChaCha20-Poly1305 in aws-lc), from perf.
                 "speaker_crypto_pct_of_cpu": crypto}
@@ -382,6 +388,9 @@ def main():
     if "relayed" not in skip:
         step("relayed_loss5_quality", relayed)
     if "mesh" not in skip:
+        # The baseline first, in the same run: every packet 10 ms (as before
+        # issue 14's fourth step), then the default (20 ms from 5 people on).
+        step("mesh8_10ms", lambda: mesh(work, 8, 15 if args.quick else 30, pair_from=1000))
         step("mesh8", lambda: mesh(work, 8, 15 if args.quick else 30))
     print(json.dumps(results, indent=2))
 

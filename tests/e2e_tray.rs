@@ -270,6 +270,7 @@ fn tray_survives_garbage_in_the_event_stream() {
                 participants: vec![],
                 sent_bytes: 0,
                 underruns: 0,
+                packet_ms: 0,
                 timing: None,
             }),
         };

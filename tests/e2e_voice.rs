@@ -23,8 +23,12 @@ struct Member {
 }
 
 fn member(name: &str, dir: &Path, input: &Path) -> Member {
+    member_with(name, dir, input, &[])
+}
+
+fn member_with(name: &str, dir: &Path, input: &Path, envs: &[(&str, &str)]) -> Member {
     let out = dir.join(format!("{name}-out.wav"));
-    let d = Daemon::start_with(name, &["--audio", "wav", "--wav-in", input.to_str().unwrap(), "--wav-out", out.to_str().unwrap()], &[]);
+    let d = Daemon::start_with(name, &["--audio", "wav", "--wav-in", input.to_str().unwrap(), "--wav-out", out.to_str().unwrap()], envs);
     Member { d, out }
 }
 
@@ -32,10 +36,15 @@ fn member(name: &str, dir: &Path, input: &Path) -> Member {
 /// `listeners`, in a room of alice's: (the speech, alice, the listeners, the
 /// room). `None` where no speech can be made (the test is skipped).
 fn speaker_and<const N: usize>(dir: &Path, listeners: [&str; N]) -> Option<(PathBuf, Member, [Member; N], String)> {
+    speaker_with(dir, listeners, &[])
+}
+
+/// [`speaker_and`] with alice's daemon started with `envs`.
+fn speaker_with<const N: usize>(dir: &Path, listeners: [&str; N], envs: &[(&str, &str)]) -> Option<(PathBuf, Member, [Member; N], String)> {
     let speech = audio::speech(dir, SPEECH)?;
     let silence = dir.join("silence.wav");
     audio::write_silence(&silence, 2.0);
-    let a = member("alice", dir, &speech);
+    let a = member_with("alice", dir, &speech, envs);
     let others = listeners.map(|name| member(name, dir, &silence));
     let room = a.d.room_with("apéro", &others.iter().map(|m| &m.d).collect::<Vec<_>>());
     Some((speech, a, others, room))
@@ -43,10 +52,13 @@ fn speaker_and<const N: usize>(dir: &Path, listeners: [&str; N]) -> Option<(Path
 
 const CALL: Duration = Duration::from_secs(20);
 
+/// Alice sends 20 ms packets (two frames each), as a speaker does in a call
+/// of five or more; bob and carol send 10 ms ones. Both must carry speech.
 #[test]
 fn three_daemons_hear_the_speaker() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((speech, a, [b, c], room)) = speaker_and(dir.path(), ["bob", "carol"]) else { return };
+    let pairs = [("APERO_VOICE_PAIR_FROM", "2")];
+    let Some((speech, a, [b, c], room)) = speaker_with(dir.path(), ["bob", "carol"], &pairs) else { return };
 
     // B and C see that a call is going on before they join it.
     let st = a.d.json(&["call", "join", &room]);
@@ -68,6 +80,10 @@ fn three_daemons_hear_the_speaker() {
     }
     let alice = parts.iter().find(|p| p["name"] == "alice").expect("alice listed");
     assert_eq!(alice["path"], "direct");
+    assert_eq!(a.d.json(&["call", "status"])["packet_ms"], 20, "alice pairs her frames");
+    assert_eq!(st["packet_ms"], 10, "bob, with two peers, does not");
+    // Paired frames are not taken for lost ones.
+    assert!(alice["loss_pct"].as_f64().unwrap() < 1.0, "{alice}");
     for m in [&a, &b, &c] {
         m.d.json(&["call", "leave"]);
     }

@@ -199,6 +199,7 @@ pub(crate) mod tests {
             participants: if call_room.is_some() { participants } else { vec![] },
             sent_bytes: 0,
             underruns: 0,
+            packet_ms: 0,
             timing: None,
         };
         Snapshot { status, rooms, call }

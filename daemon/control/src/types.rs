@@ -399,6 +399,10 @@ pub struct CallStatus {
     /// a gap we made, not the network).
     #[serde(default)]
     pub underruns: u64,
+    /// Audio per packet we send: 10 ms, or 20 in a call of five or more,
+    /// where it halves the packets (0 when in no call).
+    #[serde(default)]
+    pub packet_ms: u32,
     /// Backend clock facts (first input/output sample times), for measurements.
     pub timing: Option<serde_json::Value>,
 }

@@ -279,11 +279,16 @@ impl Calls {
                 })
                 .collect();
             let s = &call.shared;
-            let me = (s.speaking.load(Ordering::Relaxed), s.muted.load(Ordering::Relaxed), s.sent_bytes.load(Ordering::Relaxed));
+            let me = (
+                s.speaking.load(Ordering::Relaxed),
+                s.muted.load(Ordering::Relaxed),
+                s.sent_bytes.load(Ordering::Relaxed),
+                s.packet_ms.load(Ordering::Relaxed),
+            );
             let timing = serde_json::to_value(call.engine.timing()).ok();
             (call.room.clone(), peers, me, timing, call.engine.underruns())
         });
-        let Some((room, peers, (speaking, muted, sent_bytes), timing, underruns)) = taken else {
+        let Some((room, peers, (speaking, muted, sent_bytes, packet_ms), timing, underruns)) = taken else {
             return Ok(CallStatus {
                 room: None,
                 room_name: None,
@@ -293,6 +298,7 @@ impl Calls {
                 timing: None,
                 sent_bytes: 0,
                 underruns: 0,
+                packet_ms: 0,
             });
         };
         let store = &self.deps.store;
@@ -335,7 +341,7 @@ impl Calls {
             });
         }
         let room_name = store.room(&room)?.map(|r| r.name);
-        Ok(CallStatus { room: Some(room), room_name, muted, backend, participants, timing, sent_bytes, underruns })
+        Ok(CallStatus { room: Some(room), room_name, muted, backend, participants, timing, sent_bytes, underruns, packet_ms })
     }
 
     pub fn audio_devices(&self) -> ServiceResult<AudioDevicesInfo> {

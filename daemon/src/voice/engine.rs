@@ -4,7 +4,7 @@
 //! participant's jitter buffer. Joined to async code by bounded queues only.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use super::codec::Encoder;
 use super::frame::{Report, VoiceFrame, FLAG_MUTED, FLAG_SPEAKING};
 use super::jitter::JitterBuffer;
 use super::mix::{level_dbfs, Mixer};
-use super::redundancy::{History, Policy};
+use super::redundancy::{Packetizer, Policy};
 use super::FRAME;
 use crate::node::quic::Datagrams;
 
@@ -66,6 +66,8 @@ pub struct Shared {
     /// Frames not sent because a peer's queue was full.
     pub send_dropped: AtomicU64,
     pub sent_bytes: AtomicU64,
+    /// Audio per packet we send now: 10 ms, or 20 in a big call.
+    pub packet_ms: AtomicU32,
 }
 
 impl Shared {
@@ -80,6 +82,7 @@ impl Shared {
             peers: Mutex::new(HashMap::new()),
             send_dropped: AtomicU64::new(0),
             sent_bytes: AtomicU64::new(0),
+            packet_ms: AtomicU32::new(10),
         })
     }
 
@@ -112,6 +115,18 @@ const VAD_HANGOVER: u32 = 30;
 const OUTBOX: usize = 8;
 /// The longest the engine sleeps without a wake from the backend.
 const WAIT: Duration = Duration::from_millis(10);
+/// From this many other participants on, a packet carries two frames (20
+/// ms): a speaker sends a packet per frame to each of them, and in the
+/// 8-person mesh the wake-ups and encryptions of those packets were more
+/// than half its CPU (docs/benchmarks.md). Costs 10 ms of delay, which a
+/// two- or three-person call, where the packets are few, does not pay.
+/// `APERO_VOICE_PAIR_FROM` overrides it, for measurements (bench/voice.py
+/// runs the mesh both ways).
+const PAIR_FROM_PEERS: usize = 4;
+
+fn pair_from_peers() -> usize {
+    std::env::var("APERO_VOICE_PAIR_FROM").ok().and_then(|v| v.parse().ok()).unwrap_or(PAIR_FROM_PEERS)
+}
 /// With nothing to send (DTX or muted), one keep-alive a second.
 const KEEPALIVE_FRAMES: u32 = 100;
 
@@ -202,9 +217,18 @@ fn run(
     let (mut seq, mut ts, mut hang, mut since_sent) = (0u32, 0u32, 0u32, 0u32);
     let mut was_audio = false;
     let mut policy = Policy::new(enc.base_bps());
-    let mut history = History::default();
+    let mut packets = Packetizer::default();
+    let pair_from = pair_from_peers();
     let mut reports_seen = 0u64;
     let mut packet = Vec::with_capacity(1500);
+    let mut post = |f: &VoiceFrame| {
+        packet.clear();
+        f.encode(shared.tag, &mut packet);
+        let p = Arc::new(OutFrame { packet: Bytes::copy_from_slice(&packet), captured: Instant::now() });
+        if outbox.try_send(p).is_err() {
+            shared.send_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    };
     while !stop.load(Ordering::Relaxed) {
         while cap.slots() >= FRAME {
             if let Ok(chunk) = cap.read_chunk(FRAME) {
@@ -230,41 +254,35 @@ fn run(
                 let _ = enc.protect(p);
             }
             let copies = policy.current().copies;
+            // Peers change rarely; the lock is taken every frame anyway to mix.
+            let paired_now = lock(&shared.peers).len() >= pair_from;
             let payload = if muted { None } else { enc.encode(&frame).ok().flatten().map(Bytes::copy_from_slice) };
-            let out = match payload {
+            match payload {
                 Some(payload) => {
                     seq = seq.wrapping_add(1);
                     since_sent = 0;
                     was_audio = true;
-                    let redundant = history.copies(ts, seq, copies);
-                    history.push(ts, seq, payload.clone());
-                    Some(VoiceFrame { flags, seq, ts, payload, redundant })
+                    if let Some(f) = packets.audio(ts, seq, flags, payload, copies, paired_now) {
+                        post(&f);
+                    }
                 }
                 // The first silent frame after audio is marked at once: it tells
                 // the receiver's jitter buffer that the gap that follows is a
                 // pause, not late packets worth waiting for. It also carries the
                 // copies of the talk spurt's last frames.
                 None if was_audio || since_sent >= KEEPALIVE_FRAMES => {
-                    let redundant = if was_audio { history.copies(ts, seq, copies) } else { Vec::new() };
-                    since_sent = 0;
-                    was_audio = false;
+                    if let Some(f) = packets.flush(copies) {
+                        post(&f);
+                    }
                     // A keep-alive does not use up a sequence number: it is not a packet the
                     // receiver should miss.
-                    Some(VoiceFrame { flags, seq, ts, payload: Bytes::new(), redundant })
+                    post(&packets.keepalive(ts, seq, flags, copies, was_audio));
+                    since_sent = 0;
+                    was_audio = false;
                 }
-                None => {
-                    since_sent += 1;
-                    None
-                }
-            };
-            if let Some(f) = out {
-                packet.clear();
-                f.encode(shared.tag, &mut packet);
-                let p = Arc::new(OutFrame { packet: Bytes::copy_from_slice(&packet), captured: Instant::now() });
-                if outbox.try_send(p).is_err() {
-                    shared.send_dropped.fetch_add(1, Ordering::Relaxed);
-                }
+                None => since_sent += 1,
             }
+            shared.packet_ms.store(if paired_now { 20 } else { 10 }, Ordering::Relaxed);
             ts = ts.wrapping_add(1);
         }
         let mut queued = PLAYBACK_RING - play.slots();

@@ -22,7 +22,7 @@ use bytes::Bytes;
 
 use super::codec::Decoder;
 use super::delay::DelayEstimator;
-use super::frame::{Report, VoiceFrame, FLAG_MUTED, FLAG_SPEAKING};
+use super::frame::{Report, VoiceFrame, FLAG_MUTED, FLAG_PAIR, FLAG_SPEAKING};
 use super::stretch;
 use super::FRAME;
 
@@ -248,9 +248,13 @@ impl JitterBuffer {
     pub fn push(&mut self, f: VoiceFrame, now_ms: f64) {
         self.last_heard_ms = now_ms;
         self.last_flags = f.flags;
+        // In a 20 ms packet the first entry is the frame before the primary,
+        // as new as the primary: the rest are copies.
+        let paired = f.flags & FLAG_PAIR != 0 && !f.payload.is_empty() && !f.redundant.is_empty();
+        let (pair, copies) = if paired { f.redundant.split_at(1) } else { (&[][..], &f.redundant[..]) };
         // The copies first: they are the older frames, and a copy whose slot
         // is still ahead of the playout fills it where the primary was lost.
-        for r in &f.redundant {
+        for r in copies {
             let seq = f.seq.wrapping_sub(u32::from(r.seq_back));
             self.insert_copy(f.ts.wrapping_sub(u32::from(r.back)), seq, f.flags, r.payload.clone());
         }
@@ -261,28 +265,42 @@ impl JitterBuffer {
             }
             return;
         }
-        self.count_seq(f.seq, now_ms);
-        self.stats.received += 1;
-        self.copies = f.redundant.iter().map(|r| r.back).max().unwrap_or(0);
-        self.delay.arrival(f64::from(f.ts) * FRAME_MS, now_ms);
-        // Delay variation (RFC 3550's jitter), for `call status`.
-        let transit = now_ms - f64::from(f.ts) * FRAME_MS;
-        if let Some(prev) = self.last_transit {
-            self.jitter_ms += ((transit - prev).abs() - self.jitter_ms) / 16.0;
+        self.copies = copies.iter().map(|r| r.back).max().unwrap_or(0);
+        for r in pair {
+            let (ts, seq) = (f.ts.wrapping_sub(u32::from(r.back)), f.seq.wrapping_sub(u32::from(r.seq_back)));
+            if r.back != 0 && !r.payload.is_empty() {
+                self.fresh(ts, seq, f.flags, r.payload.clone(), now_ms, false);
+            }
         }
-        self.last_transit = Some(transit);
+        self.fresh(f.ts, f.seq, f.flags, f.payload, now_ms, true);
+    }
+
+    /// A frame heard for the first time; `packet`: the packet's own
+    /// (primary) frame, whose arrival is the packet's for the jitter figure.
+    fn fresh(&mut self, ts: u32, seq: u32, flags: u8, payload: Bytes, now_ms: f64, packet: bool) {
+        self.count_seq(seq, now_ms);
+        self.stats.received += 1;
+        self.delay.arrival(f64::from(ts) * FRAME_MS, now_ms);
+        if packet {
+            // Delay variation (RFC 3550's jitter), for `call status`.
+            let transit = now_ms - f64::from(ts) * FRAME_MS;
+            if let Some(prev) = self.last_transit {
+                self.jitter_ms += ((transit - prev).abs() - self.jitter_ms) / 16.0;
+            }
+            self.last_transit = Some(transit);
+        }
 
         // Frames whose turn passed while the buffer was empty looked like a
         // pause; a sequence gap up to this packet (or this packet itself being
         // late) shows they were lost and concealed.
-        let late = self.next_ts.is_some_and(|n| f.ts < n);
-        if self.highest_audio_seq.is_none_or(|h| f.seq > h) {
+        let late = self.next_ts.is_some_and(|n| ts < n);
+        if self.highest_audio_seq.is_none_or(|h| seq > h) {
             if let Some(h) = self.highest_audio_seq {
-                let missing = f.seq - h - 1 + u32::from(late);
+                let missing = seq - h - 1 + u32::from(late);
                 self.stats.concealed += u64::from(missing.min(self.unexplained));
             }
             self.unexplained = 0;
-            self.highest_audio_seq = Some(f.seq);
+            self.highest_audio_seq = Some(seq);
         }
         if let Some(next) = self.next_ts {
             if late {
@@ -290,7 +308,7 @@ impl JitterBuffer {
                 self.stats.late += 1;
                 return;
             }
-            if f.ts - next > 1000 {
+            if ts - next > 1000 {
                 // Ten seconds ahead of playout: a broken or hostile sender.
                 self.stats.bad += 1;
                 return;
@@ -301,7 +319,7 @@ impl JitterBuffer {
             return;
         }
         self.first_arrival.get_or_insert(now_ms);
-        self.packets.insert(f.ts, Slot { seq: f.seq, flags: f.flags, payload: f.payload, copy: false });
+        self.packets.insert(ts, Slot { seq, flags, payload, copy: false });
     }
 
     fn insert_copy(&mut self, ts: u32, seq: u32, flags: u8, payload: Bytes) {
@@ -612,7 +630,7 @@ mod tests {
     use super::*;
     use crate::voice::codec::Encoder;
     use crate::voice::frame::Redundant;
-    use crate::voice::redundancy::History;
+    use crate::voice::redundancy::{History, Packetizer};
 
     /// A voiced, speech-like signal: harmonics of a slowly gliding pitch.
     fn voiced(i: usize) -> [i16; FRAME] {
@@ -633,9 +651,21 @@ mod tests {
         (0..n)
             .map(|i| {
                 let payload = Bytes::copy_from_slice(enc.encode(&voiced(i as usize)).unwrap().unwrap());
-                let redundant: Vec<Redundant> = history.copies(i, i, copies);
+                let redundant: Vec<Redundant> = history.copies(i, i, copies, false);
                 history.push(i, i, payload.clone());
                 VoiceFrame { flags: FLAG_SPEAKING, seq: i, ts: i, payload, redundant }
+            })
+            .collect()
+    }
+
+    /// The same speech in 20 ms packets (two frames each), as a big call sends it.
+    fn paired_packets(n: u32, copies: u8) -> Vec<VoiceFrame> {
+        let mut enc = Encoder::new(0).unwrap();
+        let mut p = Packetizer::default();
+        (0..n)
+            .filter_map(|i| {
+                let payload = Bytes::copy_from_slice(enc.encode(&voiced(i as usize)).unwrap().unwrap());
+                p.audio(i, i, FLAG_SPEAKING, payload, copies, true)
             })
             .collect()
     }
@@ -683,6 +713,32 @@ mod tests {
         assert_eq!(jb.stats.fec_recovered + jb.stats.concealed, n, "{:?}", jb.stats);
         assert!(jb.stats.fec_recovered >= n - 1, "{:?}", jb.stats);
         assert_eq!(jb.stats.red_recovered, 0);
+    }
+
+    #[test]
+    fn paired_frames_play_whole_and_are_not_taken_for_loss() {
+        let ps = paired_packets(300, 0);
+        assert_eq!(ps.len(), 150);
+        assert!(ps.iter().all(|p| p.flags & FLAG_PAIR != 0 && p.redundant.len() == 1));
+        let jb = play(on_time(ps, |_| false), 3500.0);
+        assert!(jb.stats.played >= 295, "{:?}", jb.stats);
+        assert_eq!(jb.stats.concealed + jb.stats.fec_recovered + jb.stats.red_recovered, 0, "{:?}", jb.stats);
+        assert_eq!(jb.loss_pct, 0.0);
+        // The first frame of each pair waits 10 ms for the second: no more.
+        assert!(jb.target_ms() <= 30.0, "target {}", jb.target_ms());
+    }
+
+    /// 20 ms packets with a copy of the packet before: a packet lost alone
+    /// comes back whole (both its frames) from the next one.
+    #[test]
+    fn a_lost_pair_comes_back_from_the_next_packet() {
+        // Packets are named by their primary's seq (odd numbers).
+        let lost = |s: u32| [101u32, 161, 221, 281, 341].contains(&s);
+        let jb = play(on_time(paired_packets(500, 1), lost), 5500.0);
+        assert_eq!(jb.stats.red_recovered, 10, "{:?}", jb.stats);
+        assert_eq!(jb.stats.concealed + jb.stats.fec_recovered, 0, "{:?}", jb.stats);
+        // Two frames lost in a row, once a second: what the sender is told.
+        assert!(jb.report().burst() >= 1.5, "{:?}", jb.report());
     }
 
     /// Random independent loss (every 7th-ish packet, seeded), one copy:

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::frame::{Redundant, Report};
+use super::frame::{Redundant, Report, VoiceFrame, FLAG_PAIR};
 
 /// What the encoder and the packetizer should do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +112,9 @@ const MAX_BACK: u32 = 6;
 /// Which earlier packets the copies are of, by how many packets back.
 const ONE_COPY: &[usize] = &[1];
 const TWO_COPIES: &[usize] = &[1, 3];
+/// In 20 ms packets, the copy is of the previous packet (its two frames):
+/// what it misses of a longer burst, their FEC partly brings back.
+const PAIR_COPIES: &[usize] = &[1, 2];
 /// The oldest packet a copy is taken from.
 const DEPTH: usize = 3;
 
@@ -122,11 +125,14 @@ pub struct History {
 }
 
 impl History {
-    /// The copies to put in the packet at (`ts`, `seq`), newest first.
-    pub fn copies(&self, ts: u32, seq: u32, n: u8) -> Vec<Redundant> {
-        let which = match n {
-            0 => &[][..],
-            1 => ONE_COPY,
+    /// The copies to put in the packet at (`ts`, `seq`), newest first;
+    /// `paired`: the packet carries two frames (the one before `ts` is in
+    /// it, not yet in the history), and any copies are of the packet before.
+    pub fn copies(&self, ts: u32, seq: u32, n: u8, paired: bool) -> Vec<Redundant> {
+        let which = match (n, paired) {
+            (0, _) => &[][..],
+            (_, true) => PAIR_COPIES,
+            (1, false) => ONE_COPY,
             _ => TWO_COPIES,
         };
         which
@@ -149,6 +155,60 @@ impl History {
             self.sent.pop_back();
         }
         self.sent.push_front((ts, seq, payload));
+    }
+}
+
+/// Turns encoded frames into packets: copies from the history and, in a
+/// big call, two frames per packet (`frame::FLAG_PAIR`).
+#[derive(Default)]
+pub struct Packetizer {
+    history: History,
+    /// A frame waiting to travel with the next one: (ts, seq, flags, payload).
+    held: Option<(u32, u32, u8, Bytes)>,
+}
+
+impl Packetizer {
+    /// A frame with audio; `paired`: two frames per packet now. Returns the
+    /// packet to send, or `None` while the frame waits for its pair.
+    pub fn audio(&mut self, ts: u32, seq: u32, flags: u8, payload: Bytes, copies: u8, paired: bool) -> Option<VoiceFrame> {
+        match self.held.take() {
+            None if paired => {
+                self.held = Some((ts, seq, flags, payload));
+                None
+            }
+            None => {
+                let redundant = self.history.copies(ts, seq, copies, false);
+                self.history.push(ts, seq, payload.clone());
+                Some(VoiceFrame { flags, seq, ts, payload, redundant })
+            }
+            Some((h_ts, h_seq, _, h_payload)) => {
+                let mut redundant = vec![Redundant {
+                    back: ts.wrapping_sub(h_ts).min(255) as u8,
+                    seq_back: seq.wrapping_sub(h_seq).min(255) as u8,
+                    payload: h_payload.clone(),
+                }];
+                redundant.extend(self.history.copies(ts, seq, copies, true));
+                self.history.push(h_ts, h_seq, h_payload);
+                self.history.push(ts, seq, payload.clone());
+                Some(VoiceFrame { flags: flags | FLAG_PAIR, seq, ts, payload, redundant })
+            }
+        }
+    }
+
+    /// The frame waiting for its pair, alone: when audio stops (a pause, or
+    /// mute) it must not wait for a next frame that is not coming.
+    pub fn flush(&mut self, copies: u8) -> Option<VoiceFrame> {
+        let (ts, seq, flags, payload) = self.held.take()?;
+        let redundant = self.history.copies(ts, seq, copies, false);
+        self.history.push(ts, seq, payload.clone());
+        Some(VoiceFrame { flags, seq, ts, payload, redundant })
+    }
+
+    /// A packet without audio (`seq`: the last audio packet's); after a talk
+    /// spurt (`after_audio`) it carries copies of the spurt's last frames.
+    pub fn keepalive(&self, ts: u32, seq: u32, flags: u8, copies: u8, after_audio: bool) -> VoiceFrame {
+        let redundant = if after_audio { self.history.copies(ts, seq, copies, false) } else { Vec::new() };
+        VoiceFrame { flags, seq, ts, payload: Bytes::new(), redundant }
     }
 }
 
@@ -192,17 +252,43 @@ mod tests {
     #[test]
     fn copies_are_of_the_packets_one_and_three_back_and_never_stale() {
         let mut h = History::default();
-        assert!(h.copies(5, 5, 2).is_empty());
+        assert!(h.copies(5, 5, 2, false).is_empty());
         h.push(10, 10, Bytes::from_static(b"a"));
         h.push(11, 11, Bytes::from_static(b"b"));
         h.push(12, 12, Bytes::from_static(b"c"));
-        let c = h.copies(13, 13, 2);
+        let c = h.copies(13, 13, 2, false);
         let got: Vec<_> = c.iter().map(|r| (r.back, r.seq_back, &r.payload[..])).collect();
         assert_eq!(got, vec![(1, 1, &b"c"[..]), (3, 3, &b"a"[..])]);
-        assert_eq!(h.copies(13, 13, 1).len(), 1);
+        assert_eq!(h.copies(13, 13, 1, false).len(), 1);
         // A keep-alive reuses the last packet's number.
-        assert_eq!(h.copies(13, 12, 1)[0].seq_back, 0);
+        assert_eq!(h.copies(13, 12, 1, false)[0].seq_back, 0);
         // After a pause the old packets are not sent again.
-        assert!(h.copies(12 + MAX_BACK + 1, 13, 2).is_empty());
+        assert!(h.copies(12 + MAX_BACK + 1, 13, 2, false).is_empty());
+    }
+
+    #[test]
+    fn pairs_carry_two_frames_and_a_pause_sends_the_waiting_one_alone() {
+        let mut p = Packetizer::default();
+        let b = |x: &'static [u8]| Bytes::from_static(x);
+        assert!(p.audio(10, 1, 0, b(b"a"), 1, true).is_none(), "waits for its pair");
+        let f = p.audio(11, 2, 0, b(b"b"), 1, true).unwrap();
+        assert_eq!((f.ts, f.seq, &f.payload[..], f.flags & FLAG_PAIR), (11, 2, &b"b"[..], FLAG_PAIR));
+        assert_eq!(f.redundant.len(), 1, "no earlier packet to copy yet");
+        assert_eq!((f.redundant[0].back, f.redundant[0].seq_back, &f.redundant[0].payload[..]), (1, 1, &b"a"[..]));
+        p.audio(12, 3, 0, b(b"c"), 1, true);
+        let f = p.audio(13, 4, 0, b(b"d"), 1, true).unwrap();
+        let got: Vec<_> = f.redundant.iter().map(|r| (r.back, &r.payload[..])).collect();
+        assert_eq!(got, vec![(1, &b"c"[..]), (1 + 1, &b"b"[..]), (3, &b"a"[..])], "the pair, then the packet before");
+        // Speech stops after an odd frame: it goes alone, then the keep-alive.
+        assert!(p.audio(14, 5, 0, b(b"e"), 1, true).is_none());
+        let f = p.flush(1).unwrap();
+        assert_eq!((f.ts, f.seq, f.flags & FLAG_PAIR), (14, 5, 0));
+        assert_eq!(f.redundant[0].payload, b(b"d"));
+        assert!(p.flush(1).is_none());
+        let k = p.keepalive(15, 5, 0, 1, true);
+        assert!(k.payload.is_empty());
+        assert_eq!(k.redundant[0].payload, b(b"e"));
+        // Back to 10 ms packets at once.
+        assert_eq!(p.audio(16, 6, 0, b(b"f"), 0, false).unwrap().redundant.len(), 0);
     }
 }
