@@ -158,6 +158,46 @@ fn leave_is_announced_and_limits_hold() {
     });
 }
 
+/// A leave made while every other member is away still reaches the room
+/// (issue 16): the leaver keeps dialing the room's members until one holds
+/// its leave, and from that member anti-entropy carries it to the others.
+/// Alice keeps her port across restarts; bob and carol do not, so bob's
+/// leave can only reach alice if bob dials her.
+#[test]
+fn a_leave_made_while_everyone_is_away_reaches_the_room() {
+    let port = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let quic = format!("/ip4/127.0.0.1/udp/{port}/quic-v1");
+    let tcp = format!("/ip4/127.0.0.1/tcp/{port}");
+    let mut a = Daemon::start_with("alice", &["--listen", &quic, "--listen", &tcp], &[]);
+    let mut b = Daemon::start("bob");
+    let mut c = Daemon::start("carol");
+    let room = a.room_with("club", &[&b, &c]);
+    a.json(&["say", &room, "see you"]);
+    c.wait_history_len(&room, 1);
+    b.wait_history_len(&room, 1);
+    a.terminate();
+    c.terminate();
+    b.json(&["room", "leave", &room]);
+    b.terminate();
+
+    a.restart();
+    b.restart();
+    wait_until("alice to learn that bob left", Duration::from_secs(30), || {
+        (a.json(&["room", "members", &room]).as_array().unwrap().len() == 2).then_some(())
+    });
+    // Bob is gone for good; carol learns it from alice.
+    b.terminate();
+    c.restart();
+    wait_until("carol to learn that bob left", Duration::from_secs(30), || {
+        let m = c.json(&["room", "members", &room]);
+        let names: Vec<_> = m.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap_or("").to_string()).collect();
+        (names.len() == 2 && !names.contains(&"bob".to_string())).then_some(())
+    });
+}
+
 /// `apero chat` reads lines from a plain pipe and prints new messages live.
 #[test]
 fn chat_sends_typed_lines_and_shows_new_messages() {

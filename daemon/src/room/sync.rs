@@ -76,6 +76,10 @@ impl Rooms {
                 self.node.request(peer, vec![], PeerRequest::Push { room: room.to_string(), entries: batch }).await?;
             }
         }
+        // The peer, a member, now holds everything we hold: our leave too.
+        if self.store.leave_delivered(room)? {
+            tracing::info!(%peer, room, "our leave reached a member; the room carries it on");
+        }
         Ok(())
     }
 

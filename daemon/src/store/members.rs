@@ -42,12 +42,14 @@ impl Store {
         Ok(rows)
     }
 
-    /// Every peer that shares a room with us, other than `me`.
+    /// Every peer that shares a room with us, other than `me`, and the
+    /// members of rooms we left that do not have our leave yet.
     pub fn all_room_peers(&self, me: &str) -> Result<Vec<String>> {
         let conn = self.lock();
         let mut st = conn.prepare(
             "SELECT DISTINCT m.peer_id FROM members m JOIN rooms r ON r.id = m.room
-             WHERE m.left_lamport IS NULL AND m.peer_id != ?1 AND r.left = 0",
+             WHERE m.left_lamport IS NULL AND m.peer_id != ?1
+               AND (r.left = 0 OR r.id IN (SELECT room FROM leaving))",
         )?;
         let rows = st.query_map([me], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(rows)

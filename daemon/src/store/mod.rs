@@ -117,6 +117,10 @@ CREATE TABLE IF NOT EXISTS downloads (
     error TEXT,
     created_ms INTEGER NOT NULL
 );
+-- Rooms we left whose leave entry no other member is known to hold yet: we
+-- keep dialing their members (and syncing with them) until one has it, so a
+-- leave made while everyone was away still reaches the room.
+CREATE TABLE IF NOT EXISTS leaving (room TEXT PRIMARY KEY);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
 "#;
 
@@ -171,9 +175,29 @@ impl Store {
             .optional()?)
     }
 
+    /// Leaving also marks the leave as not yet delivered ([`Store::leave_delivered`]).
     pub fn set_room_left(&self, id: &str, left: bool) -> Result<()> {
-        self.lock().execute("UPDATE rooms SET left = ?2 WHERE id = ?1", rusqlite::params![id, left])?;
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute("UPDATE rooms SET left = ?2 WHERE id = ?1", rusqlite::params![id, left])?;
+        if left {
+            tx.execute("INSERT OR IGNORE INTO leaving (room) VALUES (?1)", [id])?;
+        } else {
+            tx.execute("DELETE FROM leaving WHERE room = ?1", [id])?;
+        }
+        tx.commit()?;
         Ok(())
+    }
+
+    /// Whether we left `room` and no member is known to have our leave yet.
+    pub fn leave_pending(&self, room: &str) -> Result<bool> {
+        use rusqlite::OptionalExtension;
+        Ok(self.lock().query_row("SELECT 1 FROM leaving WHERE room = ?1", [room], |_| Ok(())).optional()?.is_some())
+    }
+
+    /// A member now holds our leave of `room`: anti-entropy carries it on.
+    pub fn leave_delivered(&self, room: &str) -> Result<bool> {
+        Ok(self.lock().execute("DELETE FROM leaving WHERE room = ?1", [room])? > 0)
     }
 }
 
