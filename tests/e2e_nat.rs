@@ -206,6 +206,35 @@ fn symmetric_nats_stay_relayed_past_the_default_circuit_limits() {
     assert_eq!(voice_path(&a, &b), "stream");
 }
 
+/// IPv4 behind symmetric NATs (no hole punch can work there) but open IPv6,
+/// as many homes have: the path must be direct, over IPv6 (issue 16).
+#[test]
+fn dual_stack_goes_direct_over_ipv6_past_symmetric_nats() {
+    if !can_run() {
+        return;
+    }
+    let mut tb = Testbed::new();
+    let l1 = tb.home(1, Nat::Symmetric);
+    let l2 = tb.home(2, Nat::Symmetric);
+    tb.ipv6(&[1, 2]);
+    let r = tb.relay();
+    let v6 = ["--listen", "/ip6/::/udp/0/quic-v1", "--listen", "/ip6/::/tcp/0"];
+    let a = tb.peer("alice", &l1, &r, &v6);
+    let b = tb.peer("bob", &l2, &r, &v6);
+    wait_relay(&a);
+    let listen = status(&a)["listen"].to_string();
+    assert!(listen.contains("/ip6/2001:db8:1::2/udp/"), "alice does not listen on her IPv6 address: {listen}");
+    assert!(!listen.contains("/ip6/fe80"), "a link-local address is announced: {listen}");
+    let room = a.create_room("apéro");
+    let code = a.invite(&room, &[]);
+    b.json(&["join", &code, "--timeout", "60s"]);
+    let alice = a.peer_id();
+    let p = wait_path(&b, &alice, "direct", Duration::from_secs(30));
+    assert!(p["addr"].as_str().unwrap_or("").starts_with("/ip6/2001:db8:1::2/"), "{p}");
+    deliver(&a, &b, &room, "over IPv6", Duration::from_secs(5));
+    deliver(&b, &a, &room, "no NAT in the way", Duration::from_secs(5));
+}
+
 #[test]
 fn a_public_member_relays_for_its_rooms_only() {
     if !can_run() {
@@ -320,6 +349,53 @@ fn lan_without_internet_finds_peers_with_mdns() {
     deliver(&a, &b, &room, "no internet needed", Duration::from_secs(5));
     deliver(&b, &a, &room, "indeed", Duration::from_secs(5));
     assert_eq!(peer_entry(&b, &alice).unwrap()["path"], "direct");
+}
+
+/// A point-to-point link (a VPN's tun, PPP): the kernel lists the link's far
+/// end with the interface, and a wildcard listener must not take that
+/// address for ours, nor advertise it (issue 16).
+#[test]
+fn the_far_end_of_a_point_to_point_link_is_not_our_address() {
+    if !can_run() {
+        return;
+    }
+    let mut tb = Testbed::new();
+    let hosts = tb.lan(1);
+    let h = hosts[0].as_str();
+    for args in [
+        &["link", "add", "ptp0", "type", "veth", "peer", "name", "ptp1"][..],
+        &["addr", "add", "10.99.0.1", "peer", "10.99.0.2", "dev", "ptp0"],
+        &["link", "set", "ptp1", "up"],
+        &["link", "set", "ptp0", "up"],
+    ] {
+        let out = std::process::Command::new("ip").arg("-n").arg(h).args(args).output().unwrap();
+        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let opts = common::DaemonOpts {
+        netns: Some(h.to_string()),
+        args: ["--bootstrap", "none", "--listen", "/ip4/0.0.0.0/udp/0/quic-v1", "--listen", "/ip4/0.0.0.0/tcp/0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ..Default::default()
+    };
+    let a = Daemon::start_opts("alice", opts);
+    // if-watch reports only the far end's address for the link (the kernel's
+    // IFA_ADDRESS): it must be left out, the host's own LAN address kept.
+    let listen = wait_until("alice to listen on her LAN address", Duration::from_secs(20), || {
+        let l: Vec<String> = status(&a)["listen"].as_array()?.iter().filter_map(|a| a.as_str().map(String::from)).collect();
+        (l.iter().filter(|a| a.starts_with("/ip4/10.77.100.1/")).count() == 2).then_some(l)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let listen = [listen, status(&a)["listen"].as_array().unwrap().iter().map(|a| a.to_string()).collect()].concat();
+    assert!(!listen.iter().any(|a| a.contains("10.99.0.2")), "the far end is listed as ours: {listen:?}");
+    // Nor does an invite hand it out (the long code carries our addresses).
+    let room = a.create_room("vpn");
+    let code = a.json(&["invite", &room])["code"].as_str().unwrap().to_string();
+    let invite = aperod::room::invite::Invite::decode(&code).unwrap();
+    let addrs: Vec<String> = invite.addrs.iter().map(|a| a.to_string()).collect();
+    assert!(addrs.iter().any(|a| a.starts_with("/ip4/10.77.100.1/")), "{addrs:?}");
+    assert!(!addrs.iter().any(|a| a.contains("10.99.0.2")), "the code carries the far end: {addrs:?}");
 }
 
 /// Case 5 needs no NAT: it runs on loopback, also without root, with a

@@ -140,6 +140,26 @@ impl Testbed {
         l
     }
 
+    /// Open IPv6 for `homes` (made with [`Testbed::home`], without a delay
+    /// link), as many home connections have it: host 2001:db8:i::2 behind
+    /// router i, which routes (no NAT, no firewall) to the other homes over
+    /// the public segment (2001:db8:ff::i). Their IPv4 stays behind the NAT.
+    pub fn ipv6(&self, homes: &[u8]) {
+        assert_eq!(self.delay_ms, 0, "the delay link carries IPv4 only");
+        for &i in homes {
+            let (n, l) = (self.ns(&format!("nat{i}")), self.ns(&format!("lan{i}")));
+            // nodad: a tentative address (duplicate detection, ~1 s) cannot be bound yet.
+            sh(&["ip", "-n", &n, "addr", "add", &format!("2001:db8:ff::{i}/64"), "dev", "wan", "nodad"]);
+            sh(&["ip", "-n", &n, "addr", "add", &format!("2001:db8:{i}::1/64"), "dev", "lan", "nodad"]);
+            sh(&["ip", "-n", &l, "addr", "add", &format!("2001:db8:{i}::2/64"), "dev", "eth0", "nodad"]);
+            sh(&["ip", "-n", &l, "-6", "route", "add", "default", "via", &format!("2001:db8:{i}::1")]);
+            sh(&["ip", "netns", "exec", &n, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+            for &j in homes.iter().filter(|&&j| j != i) {
+                sh(&["ip", "-n", &n, "-6", "route", "add", &format!("2001:db8:{j}::/64"), "via", &format!("2001:db8:ff::{j}")]);
+            }
+        }
+    }
+
     /// The home's access link through delaylink (point to point `dl0`,
     /// 10.77.i.1 on the router, 10.77.i.2 on the host).
     fn delay_link(&mut self, router: &str, host: &str, i: u8) {

@@ -38,7 +38,8 @@ pub struct Args {
     #[arg(long, env = "APERO_NAME")]
     pub name: Option<String>,
     /// Address to listen on, e.g. /ip4/0.0.0.0/udp/4001/quic-v1 (repeatable;
-    /// default: QUIC and TCP on all IPv4 interfaces, ports chosen by the OS).
+    /// default: QUIC and TCP on all IPv4 and IPv6 interfaces, ports chosen by
+    /// the OS).
     #[arg(long, value_name = "MULTIADDR", env = "APERO_LISTEN", value_delimiter = ',')]
     pub listen: Vec<Multiaddr>,
     /// DHT bootstrap node, replacing the built-in public list (repeatable;

@@ -17,7 +17,9 @@ pub const DEFAULT_BOOTSTRAP: &[&str] = &[
     "/dnsaddr/bootstrap.libp2p.io/p2p/QmcZf59bWwK5XFi76CZX8cbJ4BhTzzA3gU1ZjYZcYW3dwt",
 ];
 
-pub const DEFAULT_LISTEN: &[&str] = &["/ip4/0.0.0.0/udp/0/quic-v1", "/ip4/0.0.0.0/tcp/0"];
+/// IPv4 and IPv6, QUIC and TCP: many home connections have IPv6 without any
+/// NAT, where two friends reach each other directly with no hole to punch.
+pub const DEFAULT_LISTEN: &[&str] = &["/ip4/0.0.0.0/udp/0/quic-v1", "/ip4/0.0.0.0/tcp/0", "/ip6/::/udp/0/quic-v1", "/ip6/::/tcp/0"];
 
 pub(super) fn clamp_kbps(kbps: u32) -> u32 {
     if kbps == 0 {

@@ -1,11 +1,13 @@
 use std::time::Duration;
 
+use libp2p::core::Transport;
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{autonat, dcutr, identify, kad, mdns, noise, ping, relay, tcp, yamux, StreamProtocol, Swarm, SwarmBuilder};
 
+use super::own_addrs::OwnAddrs;
 use super::{NodeConfig, NodeError, RelayMembers};
 use crate::wire;
 
@@ -89,10 +91,20 @@ pub(super) fn build_swarm(
     let codec = wire::Codec { bad_frames: config.bad_frames.clone() };
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        // Both transports behind `OwnAddrs`: a wildcard listener must not
+        // announce a point-to-point link's far end as ours. TCP is therefore
+        // put together here as `with_tcp` would.
+        .with_other_transport(|key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+            let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+                .upgrade(libp2p::core::upgrade::Version::V1Lazy)
+                .authenticate(noise::Config::new(key)?)
+                .multiplex(yamux::Config::default())
+                .map(|(peer, muxer), _| (peer, libp2p::core::muxing::StreamMuxerBox::new(muxer)));
+            Ok(OwnAddrs::new(tcp))
+        })
         .map_err(|e| setup(&e))?
-        .with_other_transport(|key| {
-            super::quic::QuicTransport::new(key, congestion, datagrams).map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+        .with_other_transport(|key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(OwnAddrs::new(super::quic::QuicTransport::new(key, congestion, datagrams)?))
         })
         .map_err(|e| setup(&e))?
         .with_dns()

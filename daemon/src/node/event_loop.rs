@@ -65,7 +65,12 @@ impl EventLoop {
         config: &NodeConfig,
     ) -> Result<Self, NodeError> {
         for addr in &config.listen {
-            swarm.listen_on(addr.clone()).map_err(|e| NodeError::Setup(format!("cannot listen on {addr}: {e}")))?;
+            match swarm.listen_on(addr.clone()) {
+                Ok(_) => {}
+                // A machine with IPv6 turned off still runs on IPv4.
+                Err(e) if is_ip6_wildcard(addr) => tracing::warn!("not listening on {addr} (no IPv6 here?): {e}"),
+                Err(e) => return Err(NodeError::Setup(format!("cannot listen on {addr}: {e}"))),
+            }
         }
         let mut bootstrap = Vec::new();
         for addr in &config.bootstrap {
@@ -342,6 +347,20 @@ impl EventLoop {
                         self.reserve_relays();
                     }
                 }
+                // Reached through a relay only, but the peer has a global IPv6
+                // address: many homes have IPv6 without NAT, where a plain dial
+                // goes direct with no hole to punch (DCUtR only tries the
+                // observed, NATed IPv4 addresses).
+                if self.connections.direct_addr(&peer_id).is_none() {
+                    let v6: Vec<Multiaddr> = info.listen_addrs.iter().filter(|a| is_global_ip6(a)).cloned().collect();
+                    if !v6.is_empty() {
+                        tracing::debug!(%peer_id, addrs = ?v6, "relayed only: dialing its IPv6 addresses");
+                        let opts = DialOpts::peer_id(peer_id).addresses(v6).condition(PeerCondition::Always).build();
+                        if let Err(e) = self.swarm.dial(opts) {
+                            tracing::debug!(%peer_id, "cannot dial its IPv6 addresses: {e}");
+                        }
+                    }
+                }
                 self.emit(NodeEvent::Identified { peer: peer_id, listen_addrs: info.listen_addrs });
             }
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), connection })) => {
@@ -432,4 +451,13 @@ impl EventLoop {
             Event::ResponseSent { .. } => {}
         }
     }
+}
+
+fn is_ip6_wildcard(addr: &Multiaddr) -> bool {
+    addr.iter().next().is_some_and(|p| matches!(p, Protocol::Ip6(ip) if ip.is_unspecified()))
+}
+
+/// A direct (not relayed) address on global unicast IPv6 (2000::/3).
+fn is_global_ip6(addr: &Multiaddr) -> bool {
+    !is_relayed(addr) && addr.iter().next().is_some_and(|p| matches!(p, Protocol::Ip6(ip) if ip.segments()[0] & 0xe000 == 0x2000))
 }

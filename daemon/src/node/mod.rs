@@ -12,6 +12,7 @@ mod connections;
 mod dht;
 mod event_loop;
 pub mod inbound;
+mod own_addrs;
 pub mod quic;
 mod relays;
 mod sockets;
