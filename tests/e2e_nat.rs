@@ -42,6 +42,19 @@ fn as_strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
+/// A daemon in `ns` on every IPv4 interface, with no bootstrap node.
+fn lan_opts(ns: &str, mdns: bool) -> common::DaemonOpts {
+    common::DaemonOpts {
+        netns: Some(ns.to_string()),
+        args: ["--bootstrap", "none", "--listen", "/ip4/0.0.0.0/udp/0/quic-v1", "--listen", "/ip4/0.0.0.0/tcp/0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        mdns,
+        envs: vec![],
+    }
+}
+
 fn status(d: &Daemon) -> Value {
     d.json(&["status"])
 }
@@ -330,17 +343,8 @@ fn lan_without_internet_finds_peers_with_mdns() {
     }
     let mut tb = Testbed::new();
     let hosts = tb.lan(2);
-    let opts = |ns: &str| common::DaemonOpts {
-        netns: Some(ns.to_string()),
-        args: ["--bootstrap", "none", "--listen", "/ip4/0.0.0.0/udp/0/quic-v1", "--listen", "/ip4/0.0.0.0/tcp/0"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        mdns: true,
-        envs: vec![],
-    };
-    let a = Daemon::start_opts("alice", opts(&hosts[0]));
-    let b = Daemon::start_opts("bob", opts(&hosts[1]));
+    let a = Daemon::start_opts("alice", lan_opts(&hosts[0], true));
+    let b = Daemon::start_opts("bob", lan_opts(&hosts[1], true));
     let alice = a.peer_id();
     wait_until("bob to find alice on the LAN", Duration::from_secs(20), || peer_entry(&b, &alice));
     let room = a.create_room("workshop");
@@ -371,15 +375,7 @@ fn the_far_end_of_a_point_to_point_link_is_not_our_address() {
         let out = std::process::Command::new("ip").arg("-n").arg(h).args(args).output().unwrap();
         assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let opts = common::DaemonOpts {
-        netns: Some(h.to_string()),
-        args: ["--bootstrap", "none", "--listen", "/ip4/0.0.0.0/udp/0/quic-v1", "--listen", "/ip4/0.0.0.0/tcp/0"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        ..Default::default()
-    };
-    let a = Daemon::start_opts("alice", opts);
+    let a = Daemon::start_opts("alice", lan_opts(h, false));
     // if-watch reports only the far end's address for the link (the kernel's
     // IFA_ADDRESS): it must be left out, the host's own LAN address kept.
     let listen = wait_until("alice to listen on her LAN address", Duration::from_secs(20), || {

@@ -25,7 +25,7 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{autonat, dcutr, identify, kad, mdns, ping, relay, Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
 
-use super::addrs::{is_relayed, peer_of};
+use super::addrs::{is_global_ip6, is_ip6_wildcard, is_relayed, peer_of};
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::connections::Connections;
 use super::dht::Dht;
@@ -451,13 +451,4 @@ impl EventLoop {
             Event::ResponseSent { .. } => {}
         }
     }
-}
-
-fn is_ip6_wildcard(addr: &Multiaddr) -> bool {
-    addr.iter().next().is_some_and(|p| matches!(p, Protocol::Ip6(ip) if ip.is_unspecified()))
-}
-
-/// A direct (not relayed) address on global unicast IPv6 (2000::/3).
-fn is_global_ip6(addr: &Multiaddr) -> bool {
-    !is_relayed(addr) && addr.iter().next().is_some_and(|p| matches!(p, Protocol::Ip6(ip) if ip.segments()[0] & 0xe000 == 0x2000))
 }

@@ -11,14 +11,15 @@
 //! bound (nor dialed) without their interface, which a multiaddr lacks.
 
 use std::collections::HashSet;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use libp2p::core::transport::{DialOpts, ListenerId, TransportError, TransportEvent};
 use libp2p::core::Transport;
-use libp2p::multiaddr::Protocol;
 use libp2p::Multiaddr;
+
+use super::addrs::ip_of;
 
 pub struct OwnAddrs<T> {
     inner: T,
@@ -30,14 +31,6 @@ impl<T> OwnAddrs<T> {
     pub fn new(inner: T) -> OwnAddrs<T> {
         OwnAddrs { inner, dropped: HashSet::new() }
     }
-}
-
-fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
-    addr.iter().find_map(|p| match p {
-        Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
-        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
-        _ => None,
-    })
 }
 
 /// Whether `addr`'s IP is one of this machine's (any address without an IP,

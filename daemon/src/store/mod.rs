@@ -189,12 +189,6 @@ impl Store {
         Ok(())
     }
 
-    /// Whether we left `room` and no member is known to have our leave yet.
-    pub fn leave_pending(&self, room: &str) -> Result<bool> {
-        use rusqlite::OptionalExtension;
-        Ok(self.lock().query_row("SELECT 1 FROM leaving WHERE room = ?1", [room], |_| Ok(())).optional()?.is_some())
-    }
-
     /// A member now holds our leave of `room`: anti-entropy carries it on.
     pub fn leave_delivered(&self, room: &str) -> Result<bool> {
         Ok(self.lock().execute("DELETE FROM leaving WHERE room = ?1", [room])? > 0)

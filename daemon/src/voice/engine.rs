@@ -219,6 +219,7 @@ fn run(
     let mut policy = Policy::new(enc.base_bps());
     let mut packets = Packetizer::default();
     let pair_from = pair_from_peers();
+    let mut peer_count = 0usize;
     let mut reports_seen = 0u64;
     let mut packet = Vec::with_capacity(1500);
     let mut post = |f: &VoiceFrame| {
@@ -254,8 +255,8 @@ fn run(
                 let _ = enc.protect(p);
             }
             let copies = policy.current().copies;
-            // Peers change rarely; the lock is taken every frame anyway to mix.
-            let paired_now = lock(&shared.peers).len() >= pair_from;
+            // As many as the last mix saw: no second lock per frame.
+            let paired_now = peer_count >= pair_from;
             let payload = if muted { None } else { enc.encode(&frame).ok().flatten().map(Bytes::copy_from_slice) };
             match payload {
                 Some(payload) => {
@@ -289,11 +290,14 @@ fn run(
         while queued < fill && play.slots() >= FRAME {
             mixer.clear();
             let now = shared.now_ms();
-            for p in lock(&shared.peers).values_mut() {
+            let mut peers = lock(&shared.peers);
+            peer_count = peers.len();
+            for p in peers.values_mut() {
                 if p.jitter.pop(now, &mut peer_frame) {
                     mixer.add(&peer_frame);
                 }
             }
+            drop(peers);
             mixer.finish(&mut out);
             if let Ok(chunk) = play.write_chunk_uninit(FRAME) {
                 chunk.fill_from_iter(out.iter().copied());

@@ -630,7 +630,7 @@ mod tests {
     use super::*;
     use crate::voice::codec::Encoder;
     use crate::voice::frame::Redundant;
-    use crate::voice::redundancy::{History, Packetizer};
+    use crate::voice::redundancy::Packetizer;
 
     /// A voiced, speech-like signal: harmonics of a slowly gliding pitch.
     fn voiced(i: usize) -> [i16; FRAME] {
@@ -644,30 +644,27 @@ mod tests {
         f
     }
 
-    /// `n` packets of speech, each with up to `copies` copies of the previous ones.
-    fn packets(n: u32, copies: u8) -> Vec<VoiceFrame> {
-        let mut enc = Encoder::new(0).unwrap();
-        let mut history = History::default();
-        (0..n)
-            .map(|i| {
-                let payload = Bytes::copy_from_slice(enc.encode(&voiced(i as usize)).unwrap().unwrap());
-                let redundant: Vec<Redundant> = history.copies(i, i, copies, false);
-                history.push(i, i, payload.clone());
-                VoiceFrame { flags: FLAG_SPEAKING, seq: i, ts: i, payload, redundant }
-            })
-            .collect()
-    }
-
-    /// The same speech in 20 ms packets (two frames each), as a big call sends it.
-    fn paired_packets(n: u32, copies: u8) -> Vec<VoiceFrame> {
+    /// `n` frames of speech packetized as the engine does, each packet with
+    /// up to `copies` copies of the previous ones; `paired`: 20 ms packets.
+    fn speech(n: u32, copies: u8, paired: bool) -> Vec<VoiceFrame> {
         let mut enc = Encoder::new(0).unwrap();
         let mut p = Packetizer::default();
         (0..n)
             .filter_map(|i| {
                 let payload = Bytes::copy_from_slice(enc.encode(&voiced(i as usize)).unwrap().unwrap());
-                p.audio(i, i, FLAG_SPEAKING, payload, copies, true)
+                p.audio(i, i, FLAG_SPEAKING, payload, copies, paired)
             })
             .collect()
+    }
+
+    /// `n` packets of speech, one frame each.
+    fn packets(n: u32, copies: u8) -> Vec<VoiceFrame> {
+        speech(n, copies, false)
+    }
+
+    /// The same speech in 20 ms packets (two frames each), as a big call sends it.
+    fn paired_packets(n: u32, copies: u8) -> Vec<VoiceFrame> {
+        speech(n, copies, true)
     }
 
     /// Delivers `(arrival ms, packet)` in arrival order and pops every 10 ms
