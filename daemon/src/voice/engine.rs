@@ -1,10 +1,12 @@
 //! The audio thread of a call: takes 10 ms frames from the capture ring,
 //! detects speech, encodes once and hands the packet to every participant's
-//! sender; and keeps the playback ring topped up with the mix of every
-//! participant's jitter buffer. Joined to async code by bounded queues only.
+//! sender; and, for a sound card, keeps the playback ring topped up with the
+//! mix of every participant's jitter buffer (`Playout`; a paced backend
+//! renders it itself at each tick). Joined to async code by bounded queues
+//! only.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -13,7 +15,7 @@ use bytes::Bytes;
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
-use super::backend::{AudioError, Backend, Ports, Running, Signals, Timing};
+use super::backend::{AudioError, Backend, Playback, Ports, Running, Signals, Timing};
 use super::codec::Encoder;
 use super::frame::{Report, VoiceFrame, FLAG_MUTED, FLAG_SPEAKING};
 use super::jitter::JitterBuffer;
@@ -68,6 +70,9 @@ pub struct Shared {
     pub sent_bytes: AtomicU64,
     /// Audio per packet we send now: 10 ms, or 20 in a big call.
     pub packet_ms: AtomicU32,
+    /// Participants as the playout last counted them (no second lock per
+    /// frame for the packetizer).
+    pub peer_count: AtomicUsize,
 }
 
 impl Shared {
@@ -83,6 +88,7 @@ impl Shared {
             send_dropped: AtomicU64::new(0),
             sent_bytes: AtomicU64::new(0),
             packet_ms: AtomicU32::new(10),
+            peer_count: AtomicUsize::new(0),
         })
     }
 
@@ -134,7 +140,14 @@ impl Engine {
     /// `kbps`: the encoder's clean-path bitrate (0: the default).
     pub fn start(backend: &dyn Backend, shared: Arc<Shared>, kbps: u32) -> Result<Engine, AudioError> {
         let (cap_tx, cap_rx) = rtrb::RingBuffer::new(CAPTURE_RING);
-        let (play_tx, play_rx) = rtrb::RingBuffer::new(PLAYBACK_RING);
+        let playout = Playout::new(shared.clone());
+        let (playback, ring) = if backend.pulls() {
+            let mut playout = playout;
+            (Playback::Pull(Box::new(move |out: &mut [i16; FRAME]| playout.render(out))), None)
+        } else {
+            let (play_tx, play_rx) = rtrb::RingBuffer::new(PLAYBACK_RING);
+            (Playback::Ring(play_rx), Some((play_tx, playout)))
+        };
         // Sound cards pull in bigger, irregular chunks than the paced backends.
         let fill = if backend.name() == "cpal" { FRAME * 3 } else { FRAME };
         let encoder = Encoder::new(kbps).map_err(|e| AudioError::Device(format!("opus: {e}")))?;
@@ -149,10 +162,10 @@ impl Engine {
             .map_err(|e| AudioError::Device(e.to_string()))?;
         let thread = std::thread::Builder::new()
             .name("voice-engine".into())
-            .spawn(move || run(shared, cap_rx, play_tx, encoder, fill, stop2, outbox))
+            .spawn(move || run(shared, cap_rx, ring, encoder, fill, stop2, outbox))
             .map_err(|e| AudioError::Device(e.to_string()))?;
         signals.set_engine(thread.thread().clone());
-        let running = match backend.start(Ports { capture: cap_tx, playback: play_rx, signals: signals.clone() }) {
+        let running = match backend.start(Ports { capture: cap_tx, playback, signals: signals.clone() }) {
             Ok(r) => r,
             Err(e) => {
                 stop.store(true, Ordering::Relaxed);
@@ -201,10 +214,39 @@ impl Drop for Engine {
     }
 }
 
+/// What the speaker plays next: every participant's jitter buffer popped
+/// and mixed into one frame.
+struct Playout {
+    shared: Arc<Shared>,
+    mixer: Mixer,
+    peer_frame: [i16; FRAME],
+}
+
+impl Playout {
+    fn new(shared: Arc<Shared>) -> Playout {
+        Playout { shared, mixer: Mixer::default(), peer_frame: [0; FRAME] }
+    }
+
+    fn render(&mut self, out: &mut [i16; FRAME]) {
+        self.mixer.clear();
+        let now = self.shared.now_ms();
+        let mut peers = lock(&self.shared.peers);
+        self.shared.peer_count.store(peers.len(), Ordering::Relaxed);
+        for p in peers.values_mut() {
+            if p.jitter.pop(now, &mut self.peer_frame) {
+                self.mixer.add(&self.peer_frame);
+            }
+        }
+        // Mixed down outside the lock.
+        drop(peers);
+        self.mixer.finish(out);
+    }
+}
+
 fn run(
     shared: Arc<Shared>,
     mut cap: rtrb::Consumer<i16>,
-    mut play: rtrb::Producer<i16>,
+    mut ring: Option<(rtrb::Producer<i16>, Playout)>,
     mut enc: Encoder,
     fill: usize,
     stop: Arc<AtomicBool>,
@@ -212,14 +254,11 @@ fn run(
 ) {
     let mut frame = [0i16; FRAME];
     let mut out = [0i16; FRAME];
-    let mut peer_frame = [0i16; FRAME];
-    let mut mixer = Mixer::default();
     let (mut seq, mut ts, mut hang, mut since_sent) = (0u32, 0u32, 0u32, 0u32);
     let mut was_audio = false;
     let mut policy = Policy::new(enc.base_bps());
     let mut packets = Packetizer::default();
     let pair_from = pair_from_peers();
-    let mut peer_count = 0usize;
     let mut reports_seen = 0u64;
     let mut packet = Vec::with_capacity(1500);
     let mut post = |f: &VoiceFrame| {
@@ -255,8 +294,7 @@ fn run(
                 let _ = enc.protect(p);
             }
             let copies = policy.current().copies;
-            // As many as the last mix saw: no second lock per frame.
-            let paired_now = peer_count >= pair_from;
+            let paired_now = shared.peer_count.load(Ordering::Relaxed) >= pair_from;
             let payload = if muted { None } else { enc.encode(&frame).ok().flatten().map(Bytes::copy_from_slice) };
             match payload {
                 Some(payload) => {
@@ -286,23 +324,15 @@ fn run(
             shared.packet_ms.store(if paired_now { 20 } else { 10 }, Ordering::Relaxed);
             ts = ts.wrapping_add(1);
         }
-        let mut queued = PLAYBACK_RING - play.slots();
-        while queued < fill && play.slots() >= FRAME {
-            mixer.clear();
-            let now = shared.now_ms();
-            let mut peers = lock(&shared.peers);
-            peer_count = peers.len();
-            for p in peers.values_mut() {
-                if p.jitter.pop(now, &mut peer_frame) {
-                    mixer.add(&peer_frame);
+        if let Some((play, playout)) = &mut ring {
+            let mut queued = PLAYBACK_RING - play.slots();
+            while queued < fill && play.slots() >= FRAME {
+                playout.render(&mut out);
+                if let Ok(chunk) = play.write_chunk_uninit(FRAME) {
+                    chunk.fill_from_iter(out.iter().copied());
                 }
+                queued += FRAME;
             }
-            drop(peers);
-            mixer.finish(&mut out);
-            if let Ok(chunk) = play.write_chunk_uninit(FRAME) {
-                chunk.fill_from_iter(out.iter().copied());
-            }
-            queued += FRAME;
         }
         // The backend wakes us when it moved samples; the timeout only
         // bounds the wait should a device stop calling back.

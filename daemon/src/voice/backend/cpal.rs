@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 
-use super::{AudioError, Backend, BackendConfig, Devices, Ports, Running};
+use super::{AudioError, Backend, BackendConfig, Devices, Playback, Ports, Running};
 use crate::voice::RATE;
 
 pub struct Cpal {
@@ -59,7 +59,10 @@ fn open(input: Option<String>, output: Option<String>, ports: Ports) -> Result<(
     let in_cfg = config_for(&in_dev, true)?;
     let out_cfg = config_for(&out_dev, false)?;
     let (in_ch, out_ch) = (in_cfg.channels as usize, out_cfg.channels as usize);
-    let Ports { mut capture, mut playback, signals } = ports;
+    let Ports { mut capture, playback, signals } = ports;
+    let Playback::Ring(mut playback) = playback else {
+        return Err(AudioError::Device("a sound card plays from a ring".into()));
+    };
     let in_signals = signals.clone();
     let errors = std::sync::Arc::new(ErrorLog::default());
     let in_errors = errors.clone();

@@ -1,10 +1,11 @@
 //! Audio backends: one small trait, one file per backend, picked by name.
 //!
-//! A backend moves samples between the machine and two lock-free rings: it
-//! writes what the "microphone" hears into `capture` and plays what it reads
-//! from `playback`. 48 kHz mono i16 on both sides. Backends run on their own
-//! threads; the rings are the only thing shared with the rest of the daemon,
-//! so the real-time path never locks or allocates.
+//! A backend writes what the "microphone" hears into a lock-free ring
+//! (`capture`) and plays what `playback` gives it, 48 kHz mono i16 on both
+//! sides, on threads of its own. A sound card reads a second lock-free ring
+//! that the engine keeps topped up, so its real-time callback never locks or
+//! allocates; a clock with no device behind it (a file, nothing) renders
+//! each frame when its tick comes (`Playback`).
 
 mod cpal;
 mod null;
@@ -20,8 +21,21 @@ pub use paced::Timing;
 /// What a backend talks to.
 pub struct Ports {
     pub capture: rtrb::Producer<i16>,
-    pub playback: rtrb::Consumer<i16>,
+    pub playback: Playback,
     pub signals: Arc<Signals>,
+}
+
+/// Where the speaker's samples come from.
+pub enum Playback {
+    /// For a sound card: its callback has a hard deadline and must not wait
+    /// on a lock, so it reads a ring the engine fills a little ahead.
+    Ring(rtrb::Consumer<i16>),
+    /// For a paced backend (`Backend::pulls`): a file has no deadline, so
+    /// each 10 ms tick renders its frame (pops the jitter buffers, mixes)
+    /// then and there, as Chromium's fake audio output does. No ring means
+    /// no pre-fill to add to the delay, and a tick that comes late (a busy
+    /// machine) writes its frame late instead of playing a hole.
+    Pull(Box<dyn FnMut(&mut [i16; crate::voice::FRAME]) + Send>),
 }
 
 /// What a backend tells the engine besides samples: "there is work" (it
@@ -100,6 +114,10 @@ pub trait Backend: Send + Sync {
     fn name(&self) -> &'static str;
     fn devices(&self) -> Result<Devices, AudioError>;
     fn start(&self, ports: Ports) -> Result<Box<dyn Running>, AudioError>;
+    /// Whether it wants `Playback::Pull` rather than a ring.
+    fn pulls(&self) -> bool {
+        false
+    }
 }
 
 type Constructor = fn(&BackendConfig) -> Result<Box<dyn Backend>, AudioError>;

@@ -33,6 +33,9 @@ impl Backend for Null {
     fn devices(&self) -> Result<Devices, AudioError> {
         Ok(Devices { inputs: vec!["silence".into()], outputs: vec!["discard".into()], ..Default::default() })
     }
+    fn pulls(&self) -> bool {
+        true
+    }
     fn start(&self, ports: Ports) -> Result<Box<dyn Running>, AudioError> {
         Ok(Box::new(Paced::start(ports, Box::new(Silence), Box::new(Discard))))
     }

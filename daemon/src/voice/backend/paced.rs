@@ -1,13 +1,13 @@
 //! A real-time clock for backends without a sound card: every 10 ms it takes
-//! one frame from a source into the capture ring and moves one frame from the
-//! playback ring to a sink, on absolute deadlines so it never drifts.
+//! one frame from a source into the capture ring and gives one frame of
+//! playback to a sink, on absolute deadlines so it never drifts.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{AudioError, Ports, Running};
+use super::{AudioError, Playback, Ports, Running};
 use crate::voice::FRAME;
 
 /// Wall-clock time of the first sample each way, in Unix nanoseconds.
@@ -59,25 +59,35 @@ impl Paced {
                     if let Ok(chunk) = ports.capture.write_chunk_uninit(FRAME) {
                         chunk.fill_from_iter(frame.iter().copied());
                     }
-                    // Underrun plays silence, like a sound card would.
                     let mut out = [0i16; FRAME];
-                    let avail = ports.playback.slots().min(FRAME);
-                    if avail < FRAME && n > 0 {
-                        ports.signals.underrun();
-                    }
-                    if let Ok(chunk) = ports.playback.read_chunk(avail) {
-                        let (a, b) = chunk.as_slices();
-                        for (dst, src) in out.iter_mut().zip(a.iter().chain(b.iter())) {
-                            *dst = *src;
+                    match &mut ports.playback {
+                        // The engine encodes this tick's capture on its
+                        // thread while this one renders.
+                        Playback::Pull(render) => {
+                            ports.signals.wake();
+                            render(&mut out);
                         }
-                        chunk.commit_all();
+                        // Underrun plays silence, like a sound card would.
+                        Playback::Ring(ring) => {
+                            let avail = ring.slots().min(FRAME);
+                            if avail < FRAME && n > 0 {
+                                ports.signals.underrun();
+                            }
+                            if let Ok(chunk) = ring.read_chunk(avail) {
+                                let (a, b) = chunk.as_slices();
+                                for (dst, src) in out.iter_mut().zip(a.iter().chain(b.iter())) {
+                                    *dst = *src;
+                                }
+                                chunk.commit_all();
+                            }
+                            // The engine encodes this tick's capture and tops
+                            // the ring up for the next tick.
+                            ports.signals.wake();
+                        }
                     }
                     if n == 0 {
                         timing2.lock().unwrap_or_else(|p| p.into_inner()).first_output_ns = Some(unix_ns());
                     }
-                    // After both rings moved: the engine encodes this frame and
-                    // tops up the playback ring for the next tick.
-                    ports.signals.wake();
                     sink.write(&out)?;
                     n = n.wrapping_add(1);
                 }

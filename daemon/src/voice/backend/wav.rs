@@ -75,6 +75,9 @@ impl Backend for Wav {
         let (i, o) = (self.input.display().to_string(), self.output.display().to_string());
         Ok(Devices { inputs: vec![i.clone()], outputs: vec![o.clone()], default_input: Some(i), default_output: Some(o) })
     }
+    fn pulls(&self) -> bool {
+        true
+    }
     fn start(&self, ports: Ports) -> Result<Box<dyn Running>, AudioError> {
         let samples = load(&self.input)?;
         let spec = hound::WavSpec { channels: 1, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
