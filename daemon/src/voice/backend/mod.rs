@@ -35,8 +35,11 @@ pub enum Playback {
     /// then and there, as Chromium's fake audio output does. No ring means
     /// no pre-fill to add to the delay, and a tick that comes late (a busy
     /// machine) writes its frame late instead of playing a hole.
-    Pull(Box<dyn FnMut(&mut [i16; crate::voice::FRAME]) + Send>),
+    Pull(Render),
 }
+
+/// Fills one 10 ms frame of playback.
+pub type Render = Box<dyn FnMut(&mut [i16; crate::voice::FRAME]) + Send>;
 
 /// What a backend tells the engine besides samples: "there is work" (it
 /// pushed capture or took playback), so the engine sleeps until then instead
