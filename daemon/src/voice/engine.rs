@@ -113,6 +113,9 @@ pub struct Engine {
 /// 200 ms of capture: room for a slow scheduler, never for a real backlog.
 const CAPTURE_RING: usize = FRAME * 20;
 const PLAYBACK_RING: usize = FRAME * 20;
+/// What the engine keeps in a sound card's playback ring: cards pull in
+/// bigger, irregular chunks than one frame.
+const RING_FILL: usize = FRAME * 3;
 /// Speech above this level (dBFS) counts as speaking, for 300 ms after.
 const VAD_DBFS: f32 = -45.0;
 const VAD_HANGOVER: u32 = 30;
@@ -148,8 +151,6 @@ impl Engine {
             let (play_tx, play_rx) = rtrb::RingBuffer::new(PLAYBACK_RING);
             (Playback::Ring(play_rx), Some((play_tx, playout)))
         };
-        // Sound cards pull in bigger, irregular chunks than the paced backends.
-        let fill = if backend.name() == "cpal" { FRAME * 3 } else { FRAME };
         let encoder = Encoder::new(kbps).map_err(|e| AudioError::Device(format!("opus: {e}")))?;
         let signals = Arc::new(Signals::default());
         let stop = Arc::new(AtomicBool::new(false));
@@ -162,7 +163,7 @@ impl Engine {
             .map_err(|e| AudioError::Device(e.to_string()))?;
         let thread = std::thread::Builder::new()
             .name("voice-engine".into())
-            .spawn(move || run(shared, cap_rx, ring, encoder, fill, stop2, outbox))
+            .spawn(move || run(shared, cap_rx, ring, encoder, stop2, outbox))
             .map_err(|e| AudioError::Device(e.to_string()))?;
         signals.set_engine(thread.thread().clone());
         let running = match backend.start(Ports { capture: cap_tx, playback, signals: signals.clone() }) {
@@ -248,7 +249,6 @@ fn run(
     mut cap: rtrb::Consumer<i16>,
     mut ring: Option<(rtrb::Producer<i16>, Playout)>,
     mut enc: Encoder,
-    fill: usize,
     stop: Arc<AtomicBool>,
     outbox: std::sync::mpsc::SyncSender<Arc<OutFrame>>,
 ) {
@@ -326,7 +326,7 @@ fn run(
         }
         if let Some((play, playout)) = &mut ring {
             let mut queued = PLAYBACK_RING - play.slots();
-            while queued < fill && play.slots() >= FRAME {
+            while queued < RING_FILL && play.slots() >= FRAME {
                 playout.render(&mut out);
                 if let Ok(chunk) = play.write_chunk_uninit(FRAME) {
                     chunk.fill_from_iter(out.iter().copied());

@@ -37,6 +37,6 @@ impl Backend for Null {
         true
     }
     fn start(&self, ports: Ports) -> Result<Box<dyn Running>, AudioError> {
-        Ok(Box::new(Paced::start(ports, Box::new(Silence), Box::new(Discard))))
+        Ok(Box::new(Paced::start(ports, Box::new(Silence), Box::new(Discard))?))
     }
 }

@@ -37,7 +37,11 @@ fn unix_ns() -> u128 {
 }
 
 impl Paced {
-    pub fn start(mut ports: Ports, mut source: Box<dyn Source>, mut sink: Box<dyn Sink>) -> Paced {
+    /// Paced backends pull (`Backend::pulls`): a ring here is the engine's mistake.
+    pub fn start(mut ports: Ports, mut source: Box<dyn Source>, mut sink: Box<dyn Sink>) -> Result<Paced, AudioError> {
+        let Playback::Pull(mut render) = ports.playback else {
+            return Err(AudioError::Device("a paced backend renders its own playback".into()));
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let timing = Arc::new(Mutex::new(Timing::default()));
         let (stop2, timing2) = (stop.clone(), timing.clone());
@@ -60,31 +64,10 @@ impl Paced {
                         chunk.fill_from_iter(frame.iter().copied());
                     }
                     let mut out = [0i16; FRAME];
-                    match &mut ports.playback {
-                        // The engine encodes this tick's capture on its
-                        // thread while this one renders.
-                        Playback::Pull(render) => {
-                            ports.signals.wake();
-                            render(&mut out);
-                        }
-                        // Underrun plays silence, like a sound card would.
-                        Playback::Ring(ring) => {
-                            let avail = ring.slots().min(FRAME);
-                            if avail < FRAME && n > 0 {
-                                ports.signals.underrun();
-                            }
-                            if let Ok(chunk) = ring.read_chunk(avail) {
-                                let (a, b) = chunk.as_slices();
-                                for (dst, src) in out.iter_mut().zip(a.iter().chain(b.iter())) {
-                                    *dst = *src;
-                                }
-                                chunk.commit_all();
-                            }
-                            // The engine encodes this tick's capture and tops
-                            // the ring up for the next tick.
-                            ports.signals.wake();
-                        }
-                    }
+                    // The engine encodes this tick's capture on its thread
+                    // while this one renders.
+                    ports.signals.wake();
+                    render(&mut out);
                     if n == 0 {
                         timing2.lock().unwrap_or_else(|p| p.into_inner()).first_output_ns = Some(unix_ns());
                     }
@@ -94,7 +77,7 @@ impl Paced {
                 sink.finish()
             })
             .expect("spawn audio thread");
-        Paced { stop, thread: Some(thread), timing }
+        Ok(Paced { stop, thread: Some(thread), timing })
     }
 }
 

@@ -83,6 +83,6 @@ impl Backend for Wav {
         let spec = hound::WavSpec { channels: 1, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
         let writer =
             hound::WavWriter::create(&self.output, spec).map_err(|e| AudioError::File(format!("{}: {e}", self.output.display())))?;
-        Ok(Box::new(Paced::start(ports, Box::new(Looping { samples, pos: 0 }), Box::new(Writer(writer)))))
+        Ok(Box::new(Paced::start(ports, Box::new(Looping { samples, pos: 0 }), Box::new(Writer(writer)))?))
     }
 }
