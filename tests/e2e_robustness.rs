@@ -183,9 +183,14 @@ fn members_cannot_forge_entries() {
         let mut tampered = Entry::sign(&key, &room, 10, 0, Body::Message { text: "original".into() }).entry;
         tampered.body = Body::Message { text: "tampered".into() };
         let outsider = Entry::sign(&stranger, &room, 11, 0, Body::Message { text: "from outside".into() }).entry;
-        let fake_admit =
-            Entry::sign(&stranger, &room, 12, 0, Body::Admit { member: stranger.public().to_peer_id().to_string(), name: "x".into() })
-                .entry;
+        let fake_admit = Entry::sign(
+            &stranger,
+            &room,
+            12,
+            0,
+            Body::Admit { member: stranger.public().to_peer_id().to_string(), name: "x".into(), invite: None },
+        )
+        .entry;
         let honest = Entry::sign(&key, &room, 13, 0, Body::Message { text: "honest".into() }).entry;
         let resp =
             rpc(&mut control, peer, &PeerRequest::Push { room: room.clone(), entries: vec![tampered, outsider, fake_admit, honest] }).await;

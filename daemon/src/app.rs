@@ -112,6 +112,7 @@ impl App {
                 NodeEvent::PeerConnected { peer, .. } => {
                     self.rooms.note_seen(peer);
                     self.events.emit(Event::PeerConnected { peer_id: peer.to_string() });
+                    self.files.resume_paused();
                     let app = self.clone();
                     tokio::spawn(async move {
                         app.calls.on_connect(peer).await;
@@ -145,6 +146,7 @@ impl App {
             PeerRequest::Push { room, entries } => self.rooms.handle_push(peer, &room, entries).await,
             PeerRequest::Call { room, joined } => self.calls.handle_call(peer, &room, joined),
             PeerRequest::ShortJoin { number, pake } => self.short.handle_short_join(peer, number, &pake).await,
+            PeerRequest::Claim { room, invite, joiner } => self.rooms.handle_claim(peer, &room, &invite, &joiner),
         };
         result.unwrap_or_else(|e| {
             tracing::warn!(%peer, "failed to answer a peer: {e}");
@@ -170,16 +172,26 @@ impl App {
             }
             Request::InviteList { room } => Reply::Invites(self.rooms.invite_list(&room)?),
             Request::InviteRevoke { code_or_id } => {
-                self.rooms.invite_revoke(&code_or_id)?;
+                self.rooms.invite_revoke(&code_or_id).await?;
                 Reply::Done
             }
-            Request::Join { code, timeout_secs } => {
+            Request::Join { code, timeout_secs, via } => {
                 let timeout = Duration::from_secs(timeout_secs.clamp(1, 3600));
+                let via = match via.as_deref().map(str::parse::<libp2p::PeerId>) {
+                    None => None,
+                    Some(Ok(p)) => Some(p),
+                    Some(Err(_)) => {
+                        return Err(ServiceError::BadRequest(format!(
+                            "--via wants a peer id (from `apero room members`), not {:?}",
+                            via.unwrap_or_default()
+                        )))
+                    }
+                };
                 // Short codes (`7-guitar-orbit`) go through the PAKE first.
                 let joined = if short::looks_short(&code) {
                     self.short.join(&code, timeout).await?
                 } else {
-                    self.rooms.join(&code, timeout).await?
+                    self.rooms.join(&code, timeout, via).await?
                 };
                 Reply::Joined(joined)
             }
@@ -258,6 +270,7 @@ impl App {
             external: info.external.iter().map(|a| a.to_string()).collect(),
             relays: info.relays.iter().map(|r| r.to_string()).collect(),
             relaying: info.relaying,
+            tasks: tokio::runtime::Handle::current().metrics().num_alive_tasks(),
         })
     }
 }

@@ -39,9 +39,13 @@ pub enum Body {
         name: String,
         creator_name: String,
     },
+    /// `invite` names the code that let `member` in (absent when the room
+    /// was joined another way), so every member can count a code's uses.
     Admit {
         member: String,
         name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite: Option<String>,
     },
     Leave,
     Message {
@@ -61,13 +65,43 @@ pub enum Body {
     Have {
         file: String,
     },
+    /// "I am fetching this file and serve the chunks I have verified so far
+    /// (ask me for my bitmap)": a file spreads while it is still arriving.
+    Partial {
+        file: String,
+    },
+    /// An invite code the author made, shared with the room so that any
+    /// online member can admit its holder. The code's secret stays out: `check`
+    /// and `rendezvous` are one-way hashes of it ([`crate::room::invite`]),
+    /// enough to recognise a presented code and to meet its holder in the
+    /// DHT, not to make one.
+    Invite {
+        id: String,
+        check: String,
+        rendezvous: String,
+        /// Unix seconds.
+        expires: u64,
+        once: bool,
+    },
+    /// The author revokes one of its invite codes.
+    Revoke {
+        invite: String,
+    },
 }
 
 pub const MAX_FILE_NAME_BYTES: usize = 1024;
 pub const MAX_MIME_BYTES: usize = 128;
 
 pub fn is_file_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    is_hex(s, 64)
+}
+
+/// An invite's id: 6 bytes of hash, in hex.
+pub const INVITE_ID_CHARS: usize = 12;
+
+/// Lowercase hex of exactly `len` characters.
+pub fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl Body {
@@ -79,6 +113,9 @@ impl Body {
             Body::Message { .. } => "message",
             Body::Offer { .. } => "offer",
             Body::Have { .. } => "have",
+            Body::Partial { .. } => "partial",
+            Body::Invite { .. } => "invite",
+            Body::Revoke { .. } => "revoke",
         }
     }
 }
@@ -100,7 +137,7 @@ pub struct Verified {
 }
 
 pub fn is_room_id(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    is_hex(s, 32)
 }
 
 fn put(out: &mut Vec<u8>, field: &[u8]) {
@@ -121,9 +158,14 @@ impl Entry {
                 put(&mut out, name.as_bytes());
                 put(&mut out, creator_name.as_bytes());
             }
-            Body::Admit { member, name } => {
+            Body::Admit { member, name, invite } => {
                 put(&mut out, member.as_bytes());
                 put(&mut out, name.as_bytes());
+                // Absent adds nothing, so admissions signed before codes
+                // were shared still verify.
+                if let Some(id) = invite {
+                    put(&mut out, id.as_bytes());
+                }
             }
             Body::Leave => {}
             Body::Message { text } => put(&mut out, text.as_bytes()),
@@ -134,7 +176,15 @@ impl Entry {
                 out.extend_from_slice(&chunk_size.to_be_bytes());
                 put(&mut out, mime.as_bytes());
             }
-            Body::Have { file } => put(&mut out, file.as_bytes()),
+            Body::Have { file } | Body::Partial { file } => put(&mut out, file.as_bytes()),
+            Body::Invite { id, check, rendezvous, expires, once } => {
+                put(&mut out, id.as_bytes());
+                put(&mut out, check.as_bytes());
+                put(&mut out, rendezvous.as_bytes());
+                out.extend_from_slice(&expires.to_be_bytes());
+                out.push(*once as u8);
+            }
+            Body::Revoke { invite } => put(&mut out, invite.as_bytes()),
         }
         out
     }
@@ -161,9 +211,12 @@ impl Entry {
                     return Err(EntryError::Malformed("create must be the first entry"));
                 }
             }
-            Body::Admit { member, name } => {
+            Body::Admit { member, name, invite } => {
                 member.parse::<PeerId>().map_err(|_| EntryError::Malformed("member peer id"))?;
                 check_name(name, MAX_NAME_CHARS)?;
+                if invite.as_ref().is_some_and(|id| !is_hex(id, INVITE_ID_CHARS)) {
+                    return Err(EntryError::Malformed("invite id"));
+                }
             }
             Body::Leave => {}
             Body::Message { text } => {
@@ -181,9 +234,19 @@ impl Entry {
                     return Err(EntryError::Malformed("chunk size"));
                 }
             }
-            Body::Have { file } => {
+            Body::Have { file } | Body::Partial { file } => {
                 if !is_file_id(file) {
                     return Err(EntryError::Malformed("file id"));
+                }
+            }
+            Body::Invite { id, check, rendezvous, expires: _, once: _ } => {
+                if !is_hex(id, INVITE_ID_CHARS) || !is_hex(check, 64) || !is_hex(rendezvous, 64) {
+                    return Err(EntryError::Malformed("invite"));
+                }
+            }
+            Body::Revoke { invite } => {
+                if !is_hex(invite, INVITE_ID_CHARS) {
+                    return Err(EntryError::Malformed("invite id"));
                 }
             }
         }
@@ -246,6 +309,29 @@ mod tests {
         let mut reordered = v.entry;
         reordered.lamport = 4;
         assert_eq!(reordered.verify().unwrap_err(), EntryError::BadSignature);
+    }
+
+    #[test]
+    fn invite_entries_and_admissions_naming_a_code_verify_and_are_checked() {
+        let key = Keypair::generate_ed25519();
+        let member = key.public().to_peer_id().to_string();
+        let admit =
+            Entry::sign(&key, ROOM, 2, 0, Body::Admit { member: member.clone(), name: "eve".into(), invite: Some("0a1b2c3d4e5f".into()) });
+        let mut changed = admit.entry.clone();
+        changed.body = Body::Admit { member: member.clone(), name: "eve".into(), invite: Some("0a1b2c3d4e50".into()) };
+        assert_eq!(changed.verify().unwrap_err(), EntryError::BadSignature, "the code an admission names is signed");
+        assert!(admit.entry.verify().is_ok());
+        let bad = Entry::sign(&key, ROOM, 2, 0, Body::Admit { member, name: "eve".into(), invite: Some("zz".into()) });
+        assert!(matches!(bad.entry.verify(), Err(EntryError::Malformed(_))));
+        let h = "ab".repeat(32);
+        let inv = Body::Invite { id: "0a1b2c3d4e5f".into(), check: h.clone(), rendezvous: h.clone(), expires: 9, once: true };
+        assert!(Entry::sign(&key, ROOM, 3, 0, inv).entry.verify().is_ok());
+        let short = Body::Invite { id: "0a1b".into(), check: h.clone(), rendezvous: h, expires: 9, once: true };
+        assert!(matches!(Entry::sign(&key, ROOM, 3, 0, short).entry.verify(), Err(EntryError::Malformed(_))));
+        // An admission without a code keeps the old signed bytes.
+        let plain = Body::Admit { member: "m".into(), name: "n".into(), invite: None };
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(!json.contains("invite"), "{json}");
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub enum PeerRequest {
     Call { room: String, joined: bool },
     /// A joiner's SPAKE2 message for the short code with this number.
     ShortJoin { number: u16, pake: String },
+    /// A member about to admit `joiner` with a single-use code asks the
+    /// room's other members whom they hold that code for.
+    Claim { room: String, invite: String, joiner: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +75,12 @@ pub enum PeerResponse {
         pake: String,
         sealed: String,
     },
+    /// Whom the responder holds a single-use code for (`used`: it already
+    /// admitted someone, which settles it).
+    Claimed {
+        holder: String,
+        used: bool,
+    },
 }
 
 /// Per author: how many entries, and the XOR of their ids. Two members agree on
@@ -102,6 +111,8 @@ pub enum RefuseReason {
     BadRequest,
     /// No live short code with that number here (ask someone else).
     NoShortCode,
+    /// This member has not (yet) heard of that code: ask another member.
+    UnknownInvite,
 }
 
 pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> io::Result<T> {

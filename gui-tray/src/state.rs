@@ -188,6 +188,7 @@ pub(crate) mod tests {
             external: vec![],
             relays: vec![],
             relaying: Relaying::Off,
+            tasks: 0,
         };
         let mut participants = vec![participant("me", true, speaking.contains(&"me"))];
         participants.push(participant("bob", false, speaking.contains(&"bob")));

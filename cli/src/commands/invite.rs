@@ -43,9 +43,14 @@ pub struct JoinArgs {
     /// The invite code a friend gave you: a long pasted one, or a short
     /// spoken one like `7-guitar-orbit`.
     code: String,
-    /// Give up when the inviter cannot be reached within this time.
+    /// Give up when no member of the room can be reached within this time.
     #[arg(long, default_value = "30s", value_parser = duration::parse)]
     timeout: u64,
+    /// Ask this member first (a peer id, as `apero room members` shows it),
+    /// for instance the friend you know is online right now. Without it the
+    /// person who made the code is asked first, then the other members.
+    #[arg(long, value_name = "PEER_ID")]
+    via: Option<String>,
 }
 
 fn expires_text(expires: u64) -> String {
@@ -101,7 +106,8 @@ pub async fn invite(ctx: &Ctx, args: InviteArgs) -> anyhow::Result<()> {
             } else {
                 println!("{}", inv.code);
                 eprintln!(
-                    "Give this code to a friend; they run `apero join CODE`. It works until {}{}.",
+                    "Give this code to a friend; they run `apero join CODE`. It works until {}{}, \
+                     and any member of the room who is online can let them in.",
                     expires_text(inv.expires),
                     if inv.once { " for one person" } else { "" }
                 );
@@ -114,9 +120,9 @@ pub async fn invite(ctx: &Ctx, args: InviteArgs) -> anyhow::Result<()> {
 pub async fn join(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<()> {
     let mut c = ctx.client().await?;
     if !ctx.json && std::io::stderr().is_terminal() {
-        eprintln!("Contacting the inviter (up to {} s)…", args.timeout);
+        eprintln!("Contacting the room's members (up to {} s)…", args.timeout);
     }
-    let joined = c.join(&args.code, args.timeout).await?;
+    let joined = c.join_via(&args.code, args.timeout, args.via.as_deref()).await?;
     if ctx.json {
         output::json(&joined);
     } else {

@@ -161,7 +161,12 @@ impl Client {
     }
 
     pub async fn join(&mut self, code: &str, timeout_secs: u64) -> Result<Joined, ClientError> {
-        match self.request(&Request::Join { code: code.into(), timeout_secs }).await? {
+        self.join_via(code, timeout_secs, None).await
+    }
+
+    /// Joins, asking the member `via` (a peer id) first.
+    pub async fn join_via(&mut self, code: &str, timeout_secs: u64, via: Option<&str>) -> Result<Joined, ClientError> {
+        match self.request(&Request::Join { code: code.into(), timeout_secs, via: via.map(str::to_string) }).await? {
             Reply::Joined(j) => Ok(j),
             other => Err(unexpected(other)),
         }

@@ -45,6 +45,9 @@ pub enum Request {
     Join {
         code: String,
         timeout_secs: u64,
+        /// Ask this member (peer id) first: someone known to be online.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
     },
     Say {
         room: String,
@@ -311,6 +314,11 @@ pub struct Status {
     /// Whom this daemon relays for.
     #[serde(default)]
     pub relaying: Relaying,
+    /// Tasks alive in the daemon's runtime: a number that must come back
+    /// down when calls, downloads and connections end (the chaos run
+    /// compares it before and after).
+    #[serde(default)]
+    pub tasks: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -634,7 +642,11 @@ mod tests {
             }),
             (".*", ".*").prop_map(|(room, text)| Request::Say { room, text }),
             (".*", proptest::option::of(any::<u32>())).prop_map(|(room, limit)| Request::History { room, limit }),
-            (".*", any::<u64>()).prop_map(|(code, timeout_secs)| Request::Join { code, timeout_secs }),
+            (".*", any::<u64>(), proptest::option::of(".*")).prop_map(|(code, timeout_secs, via)| Request::Join {
+                code,
+                timeout_secs,
+                via
+            }),
         ]
     }
 

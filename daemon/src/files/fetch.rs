@@ -16,10 +16,14 @@ use super::pace::{self, DelayControl};
 use super::running::{Running, CHUNK_TIMEOUT};
 use super::service::Files;
 use super::wire::{self, FileRefusal, FileReply, FileRequest};
-use super::{hash_chunk, Manifest};
+use super::{hash_chunk, Bitmap, Manifest};
 
 /// A source that sends this many bad chunks is dropped.
 const MAX_BAD_PER_SOURCE: u64 = 3;
+/// A member still fetching the file is asked for its bitmap this often while
+/// it has none of the chunks we miss, and given up on after `PARTIAL_IDLE`.
+const PARTIAL_POLL: Duration = Duration::from_millis(500);
+const PARTIAL_IDLE: Duration = Duration::from_secs(10);
 
 /// Why the workers for one source stopped asking it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +37,8 @@ pub(super) enum Why {
     NoStream(String),
     Lost(String),
     TimedOut,
+    /// A member still fetching the file got none of the chunks we miss.
+    NothingNew,
 }
 
 impl std::fmt::Display for Why {
@@ -44,6 +50,7 @@ impl std::fmt::Display for Why {
             Why::NoStream(e) => write!(f, "cannot open a stream: {e}"),
             Why::Lost(e) => write!(f, "connection lost ({e})"),
             Why::TimedOut => f.write_str("timed out"),
+            Why::NothingNew => f.write_str("is still fetching the file and has none of the missing chunks"),
         }
     }
 }
@@ -75,6 +82,9 @@ pub(super) struct Worker {
     pub(super) source_bad: Arc<AtomicU64>,
     pub(super) reasons: Arc<Mutex<Vec<GiveUp>>>,
     pub(super) path: Arc<SourcePath>,
+    /// What a member still fetching the file can send (shared by its
+    /// workers); `None` for a complete copy.
+    pub(super) avail: Option<Arc<Mutex<Bitmap>>>,
 }
 
 /// What the workers fetching from one source learn about the path to it.
@@ -129,9 +139,50 @@ pub(super) async fn pace_source(files: Arc<Files>, running: Arc<Running>, peer: 
     }
 }
 
+/// Asks a source which chunks it has (on an open file stream).
+pub(super) async fn ask_have(s: &mut libp2p::Stream, room: &str, file: &str, chunks: u64) -> Result<Bitmap, Why> {
+    let lost = |e: &dyn std::fmt::Display| Why::Lost(e.to_string());
+    wire::write_frame(s, &FileRequest::Have { room: room.to_string(), file: file.to_string() }).await.map_err(|e| lost(&e))?;
+    futures::AsyncWriteExt::flush(s).await.map_err(|e| lost(&e))?;
+    match wire::read_frame::<FileReply, _>(s).await.map_err(|e| lost(&e))? {
+        Some(FileReply::Have { chunks: n, len }) if n == chunks && len == chunks.div_ceil(8) => {
+            let mut bits = vec![0u8; len as usize];
+            futures::AsyncReadExt::read_exact(s, &mut bits).await.map_err(|e| lost(&e))?;
+            Ok(Bitmap::from_bytes(bits, chunks))
+        }
+        Some(FileReply::Refused { reason }) => Err(Why::Refused(reason)),
+        _ => Err(Why::Lost("sent a malformed answer".into())),
+    }
+}
+
 impl Worker {
+    /// The next missing chunk this source can send.
     fn next(&self) -> Option<u64> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        match &self.avail {
+            None => queue.pop_front(),
+            Some(avail) => {
+                let avail = avail.lock().unwrap_or_else(|p| p.into_inner());
+                let at = queue.iter().position(|&i| avail.get(i))?;
+                queue.remove(at)
+            }
+        }
+    }
+    fn queue_empty(&self) -> bool {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+
+    /// Waits for a member still fetching the file to have more of what we
+    /// miss; false once it has had nothing new for `PARTIAL_IDLE`.
+    async fn wait_for_more(&self, stream: &mut libp2p::Stream, idle_since: Instant) -> Result<bool, Why> {
+        let Some(avail) = &self.avail else { return Ok(false) };
+        if idle_since.elapsed() > PARTIAL_IDLE {
+            return Ok(false);
+        }
+        tokio::time::sleep(PARTIAL_POLL).await;
+        let fresh = ask_have(stream, &self.room, &self.running.offer.file, self.manifest.chunks()).await?;
+        *avail.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(true)
     }
     fn give_back(&self, i: u64) {
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(i);
@@ -157,7 +208,20 @@ impl Worker {
             return self.give_up(Why::Lost("could not send the pace".into()));
         }
         let mut buf = Vec::new();
-        while let Some(i) = self.next() {
+        let mut idle_since = Instant::now();
+        loop {
+            let Some(i) = self.next() else {
+                if self.queue_empty() {
+                    return;
+                }
+                match self.wait_for_more(&mut stream, idle_since).await {
+                    Ok(true) => continue,
+                    Ok(false) if self.avail.is_none() => return,
+                    Ok(false) => return self.give_up(Why::NothingNew),
+                    Err(why) => return self.give_up(why),
+                }
+            };
+            idle_since = Instant::now();
             if self.source_bad.load(Ordering::Relaxed) >= MAX_BAD_PER_SOURCE {
                 self.give_back(i);
                 return self.give_up(Why::BadChunks);
@@ -172,6 +236,13 @@ impl Worker {
                     tracing::warn!(peer = %self.peer, chunk = i, "chunk failed verification; fetching it again");
                     if self.source_bad.load(Ordering::Relaxed) >= MAX_BAD_PER_SOURCE {
                         return self.give_up(Why::BadChunks);
+                    }
+                }
+                // Its bitmap was a moment old: ask again later.
+                Ok(Err(FetchError::Refused(FileRefusal::Missing))) if self.avail.is_some() => {
+                    self.give_back(i);
+                    if let Some(a) = &self.avail {
+                        *a.lock().unwrap_or_else(|p| p.into_inner()) = Bitmap::new(self.manifest.chunks());
                     }
                 }
                 Ok(Err(FetchError::Refused(reason))) => {

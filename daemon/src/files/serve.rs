@@ -1,7 +1,8 @@
 //! Serving chunks to room members. Every request is checked: the asker is a
 //! member of the room, the file was offered there, we hold a copy that still
 //! matches the offer (size and mtime, and each chunk's hash before it goes
-//! out). Anything else is refused with a reason and counted.
+//! out), or we are fetching it ourselves and have verified that chunk.
+//! Anything else is refused with a reason and counted.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -15,7 +16,7 @@ use tokio::sync::Semaphore;
 use super::pace::{self, TokenBucket};
 use super::service::Files;
 use super::wire::{self, FileRefusal, FileReply, FileRequest, WireError};
-use super::{chunk_count, chunk_len, hash_chunk, mtime_ns};
+use super::{chunk_count, chunk_len, hash_chunk, mtime_ns, root_of, Bitmap};
 use crate::node::inbound::{Inbound, IncomingStream};
 use crate::store::SharedRow;
 
@@ -72,6 +73,10 @@ struct Limits {
 struct Open {
     row: SharedRow,
     file: Arc<File>,
+    /// Our own download of it, under way: only chunks its bitmap marks
+    /// verified go out (the partial file changes as it fills, so size and
+    /// mtime say nothing).
+    partial: bool,
 }
 
 async fn serve_stream(files: &Arc<Files>, peer: PeerId, mut stream: libp2p::Stream, limits: Limits) {
@@ -111,7 +116,9 @@ async fn serve_stream(files: &Arc<Files>, peer: PeerId, mut stream: libp2p::Stre
                 wire::write_reply(&mut stream, &reply, &payload).await
             }
             Err(reason) => {
-                files.bad_input();
+                if reason != FileRefusal::Missing {
+                    files.bad_input();
+                }
                 tracing::debug!(%peer, "refused a file request: {reason}");
                 wire::write_reply(&mut stream, &FileReply::Refused { reason }, &[]).await
             }
@@ -156,7 +163,9 @@ async fn answer(
     req: FileRequest,
 ) -> Result<(FileReply, Vec<u8>), FileRefusal> {
     let (room, file) = match &req {
-        FileRequest::Hashes { room, file } | FileRequest::Chunk { room, file, .. } => (room.clone(), file.clone()),
+        FileRequest::Hashes { room, file } | FileRequest::Chunk { room, file, .. } | FileRequest::Have { room, file } => {
+            (room.clone(), file.clone())
+        }
         FileRequest::Pace { .. } => return Err(FileRefusal::BadRequest),
     };
     if !open.contains_key(&file) {
@@ -166,7 +175,10 @@ async fn answer(
         if !files.deps.store.offered_in(&room, &file).unwrap_or(false) {
             return Err(FileRefusal::Unknown);
         }
-        let o = open_copy(files, &file)?;
+        let o = match open_copy(files, &file) {
+            Err(FileRefusal::Unknown) => open_partial(files, &file)?,
+            other => other?,
+        };
         if open.len() >= 8 {
             open.clear();
         }
@@ -175,20 +187,29 @@ async fn answer(
     let o = &open[&file];
     // Edited since it was offered? Then what we would send is not what the
     // offer promised.
-    let still = std::fs::metadata(&o.row.path).map(|m| m.len() == o.row.size && mtime_ns(&m) == o.row.mtime_ns).unwrap_or(false);
+    let still =
+        o.partial || std::fs::metadata(&o.row.path).map(|m| m.len() == o.row.size && mtime_ns(&m) == o.row.mtime_ns).unwrap_or(false);
     if !still {
         open.remove(&file);
         return Err(FileRefusal::Changed);
     }
+    let chunks = chunk_count(o.row.size, o.row.chunk_size);
     match req {
         FileRequest::Pace { .. } => Err(FileRefusal::BadRequest),
         FileRequest::Hashes { .. } => Ok((
             FileReply::Hashes { size: o.row.size, chunk_size: o.row.chunk_size, len: o.row.hashes.len() as u64, voice: files.in_call() },
             o.row.hashes.clone(),
         )),
+        FileRequest::Have { .. } => {
+            let bitmap = if o.partial { partial_bitmap(files, &file, chunks)? } else { full(chunks) };
+            Ok((FileReply::Have { chunks, len: bitmap.bytes().len() as u64 }, bitmap.bytes().to_vec()))
+        }
         FileRequest::Chunk { index, .. } => {
-            if index >= chunk_count(o.row.size, o.row.chunk_size) {
+            if index >= chunks {
                 return Err(FileRefusal::OutOfRange);
+            }
+            if o.partial && !partial_bitmap(files, &file, chunks)?.get(index) {
+                return Err(FileRefusal::Missing);
             }
             let len = chunk_len(o.row.size, o.row.chunk_size, index) as usize;
             let offset = index * u64::from(o.row.chunk_size);
@@ -211,6 +232,34 @@ async fn answer(
     }
 }
 
+/// Every chunk.
+fn full(chunks: u64) -> Bitmap {
+    let mut b = Bitmap::new(chunks);
+    for i in 0..chunks {
+        b.set(i);
+    }
+    b
+}
+
+/// Our download of `file`, under way, once its chunk list is known.
+fn open_partial(files: &Files, file: &str) -> Result<Open, FileRefusal> {
+    let d = files.deps.store.download(file).ok().flatten().ok_or(FileRefusal::Unknown)?;
+    if d.state == apero_control::TransferState::Done {
+        return Err(FileRefusal::Unknown);
+    }
+    let hashes = d.hashes.filter(|h| root_of(d.size, d.chunk_size, h) == file).ok_or(FileRefusal::Unknown)?;
+    let f = File::open(&d.part).map_err(|_| FileRefusal::Unknown)?;
+    let row = SharedRow { file: file.to_string(), path: d.part, size: d.size, mtime_ns: 0, chunk_size: d.chunk_size, hashes };
+    Ok(Open { row, file: Arc::new(f), partial: true })
+}
+
+/// The chunks our download of `file` has verified (saved a moment after the
+/// data is written, so never a chunk that is not on disk).
+fn partial_bitmap(files: &Files, file: &str, chunks: u64) -> Result<Bitmap, FileRefusal> {
+    let bits = files.deps.store.download_bitmap(file).ok().flatten().ok_or(FileRefusal::Unknown)?;
+    Ok(Bitmap::from_bytes(bits, chunks))
+}
+
 /// The first local copy of `file` that still matches what was offered.
 fn open_copy(files: &Files, file: &str) -> Result<Open, FileRefusal> {
     let rows = files.deps.store.shared(file).map_err(|_| FileRefusal::Unknown)?;
@@ -221,7 +270,7 @@ fn open_copy(files: &Files, file: &str) -> Result<Open, FileRefusal> {
         let Ok(f) = File::open(&row.path) else { continue };
         let Ok(m) = f.metadata() else { continue };
         if m.len() == row.size && mtime_ns(&m) == row.mtime_ns {
-            return Ok(Open { row, file: Arc::new(f) });
+            return Ok(Open { row, file: Arc::new(f), partial: false });
         }
     }
     Err(FileRefusal::Changed)

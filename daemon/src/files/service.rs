@@ -4,7 +4,7 @@
 //! [`InCall`], and hears of new offers as an [`EntryListener`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use apero_control::Event;
 use libp2p::PeerId;
@@ -37,13 +37,15 @@ pub struct Files {
     pub(super) peer_id: PeerId,
     /// Downloads under way, by file id.
     pub(super) running: Mutex<HashMap<String, Arc<Running>>>,
+    /// Ourselves, for the listener callback that may resume downloads.
+    me: Weak<Files>,
 }
 
 impl Files {
     /// Downloads that were running when the daemon stopped are marked
     /// paused here.
     pub fn new(deps: FileDeps) -> Arc<Files> {
-        let files = Arc::new(Files { peer_id: deps.node.peer_id, deps, running: Mutex::default() });
+        let files = Arc::new_cyclic(|me| Files { peer_id: deps.node.peer_id, deps, running: Mutex::default(), me: me.clone() });
         files.pause_interrupted();
         files
     }
@@ -71,12 +73,20 @@ impl Files {
 
 impl EntryListener for Files {
     fn inserted(&self, room: &str, entries: &[Verified]) {
+        let mut new_source = false;
         for v in entries {
-            if let Body::Offer { file, .. } = &v.entry.body {
-                if let Ok(Some(info)) = self.file_info(room, file) {
-                    self.emit(Event::FileOffered { room: room.to_string(), file: info });
+            match &v.entry.body {
+                Body::Offer { file, .. } => {
+                    if let Ok(Some(info)) = self.file_info(room, file) {
+                        self.emit(Event::FileOffered { room: room.to_string(), file: info });
+                    }
                 }
+                Body::Have { .. } | Body::Partial { .. } => new_source = true,
+                _ => {}
             }
+        }
+        if let (true, Some(me)) = (new_source, self.me.upgrade()) {
+            me.resume_paused();
         }
     }
 }

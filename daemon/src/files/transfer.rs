@@ -1,6 +1,8 @@
-//! Downloads: pull verified chunks from every member who has the file, write
-//! them in place into a hidden partial file, remember which chunks are done
-//! (so a restart resumes), and rename into place only when all are verified.
+//! Downloads: pull verified chunks from every member who has the file (or,
+//! still fetching it, part of it), write them in place into a hidden partial
+//! file, remember which chunks are done (so a restart resumes), serve them to
+//! others meanwhile, and rename into place only when all are verified. A
+//! paused download starts again by itself when a source comes back.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::OpenOptions;
@@ -14,7 +16,7 @@ use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::fetch::{pace_source, GiveUp, SourcePath, Why, Worker};
+use super::fetch::{ask_have, pace_source, GiveUp, SourcePath, Why, Worker};
 use super::pace::DelayControl;
 use super::running::{Running, CHUNK_TIMEOUT};
 use super::service::Files;
@@ -208,27 +210,23 @@ impl Files {
         self.emit(Event::Transfer { transfer: info });
     }
 
-    /// Online members of the room who have the file, waiting a little for
-    /// them to connect.
-    async fn sources(&self, offer: &OfferRow) -> Vec<PeerId> {
+    /// Members of the room who have the file (complete holders first), or
+    /// part of it (`true`), whichever are online, waiting a little for them
+    /// to connect.
+    async fn sources(&self, offer: &OfferRow) -> Vec<(PeerId, bool)> {
         let me = self.peer_id.to_string();
-        let holders: Vec<PeerId> = self
-            .deps
-            .store
-            .holders(&offer.room, &offer.file)
-            .unwrap_or_default()
-            .iter()
-            .filter(|p| **p != me)
-            .filter_map(|p| p.parse().ok())
-            .collect();
+        let parse = |list: Vec<String>| -> Vec<PeerId> { list.iter().filter(|p| **p != me).filter_map(|p| p.parse().ok()).collect() };
+        let full = parse(self.deps.store.holders(&offer.room, &offer.file).unwrap_or_default());
+        let partial = parse(self.deps.store.partial_holders(&offer.room, &offer.file).unwrap_or_default());
+        let all: Vec<(PeerId, bool)> = full.iter().map(|p| (*p, false)).chain(partial.iter().map(|p| (*p, true))).collect();
         let deadline = Instant::now() + WAIT_FOR_SOURCES;
         loop {
             let connected: Vec<PeerId> = self.deps.node.info().await.map(|i| i.peers.iter().map(|p| p.peer).collect()).unwrap_or_default();
-            let online: Vec<PeerId> = holders.iter().filter(|h| connected.contains(h)).copied().collect();
+            let online: Vec<(PeerId, bool)> = all.iter().filter(|(h, _)| connected.contains(h)).copied().collect();
             if !online.is_empty() || Instant::now() > deadline {
                 return online;
             }
-            for h in &holders {
+            for (h, _) in &all {
                 let addrs = self.deps.store.known_addrs(&h.to_string());
                 if !addrs.is_empty() {
                     self.deps.node.dial(*h, addrs).await;
@@ -238,6 +236,55 @@ impl Files {
         }
     }
 
+    /// What a member still fetching the file has now (`None`: it cannot say).
+    async fn partial_bitmap(&self, offer: &OfferRow, peer: PeerId, chunks: u64) -> Option<Bitmap> {
+        let attempt = async {
+            let mut s = self.deps.node.streams.clone().open_stream(peer, wire::PROTOCOL).await.map_err(|e| Why::NoStream(e.to_string()))?;
+            ask_have(&mut s, &offer.room, &offer.file, chunks).await
+        };
+        match tokio::time::timeout(CHUNK_TIMEOUT, attempt).await {
+            Ok(Ok(b)) => Some(b),
+            Ok(Err(why)) => {
+                tracing::debug!(%peer, "no bitmap from a partial source: {why}");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Paused downloads start again by themselves when a member who has the
+    /// file, or part of it, is online: called when a peer connects and when
+    /// a room learns of a new source.
+    pub fn resume_paused(self: &Arc<Self>) {
+        let paused: Vec<DownloadRow> = match self.deps.store.downloads() {
+            Ok(ds) => {
+                let running = self.running();
+                ds.into_iter().filter(|d| d.state == TransferState::Paused && !running.contains_key(&d.file)).collect()
+            }
+            Err(e) => return tracing::warn!("cannot list downloads: {e}"),
+        };
+        if paused.is_empty() {
+            return;
+        }
+        let files = self.clone();
+        tokio::spawn(async move {
+            let connected: Vec<String> =
+                files.deps.node.info().await.map(|i| i.peers.iter().map(|p| p.peer.to_string()).collect()).unwrap_or_default();
+            let me = files.peer_id.to_string();
+            for d in paused {
+                let mut sources = files.deps.store.holders(&d.room, &d.file).unwrap_or_default();
+                sources.extend(files.deps.store.partial_holders(&d.room, &d.file).unwrap_or_default());
+                if !sources.iter().any(|s| *s != me && connected.contains(s)) {
+                    continue;
+                }
+                tracing::info!(file = %&d.file[..12.min(d.file.len())], "a source is online: resuming the download");
+                if let Err(e) = files.get(&d.file, Some(d.dir.clone())).await {
+                    tracing::warn!("could not resume a download: {e}");
+                }
+            }
+        });
+    }
+
     async fn download(self: &Arc<Self>, r: &Arc<Running>, row: &DownloadRow, mut bitmap: Bitmap) -> Result<PathBuf, Stop> {
         let offer = &r.offer;
         let mut cancel = r.cancel.subscribe();
@@ -245,8 +292,7 @@ impl Files {
         let known = self.deps.store.holders(&offer.room, &offer.file).map(|h| h.len()).unwrap_or(0);
         if sources.is_empty() && bitmap.count() < super::chunk_count(offer.size, offer.chunk_size) {
             return Err(Stop::Paused(format!(
-                "nobody who has this file is online ({known} member(s) have it); `apero get {}` again later resumes",
-                &offer.file[..12]
+                "nobody who has this file is online ({known} member(s) have it); it resumes by itself when one comes online"
             )));
         }
         // The chunk-hash list, checked against the file id; and whether the
@@ -256,7 +302,8 @@ impl Files {
                 (Manifest { size: offer.size, chunk_size: offer.chunk_size, hashes: h }, None)
             }
             _ => {
-                let (m, voice) = self.fetch_manifest(offer, &sources).await?;
+                let peers: Vec<PeerId> = sources.iter().map(|(p, _)| *p).collect();
+                let (m, voice) = self.fetch_manifest(offer, &peers).await?;
                 log_store(self.deps.store.download_progress(&offer.file, Some(&m.hashes), bitmap.bytes()));
                 (m, voice)
             }
@@ -271,13 +318,32 @@ impl Files {
         part.set_len(offer.size).map_err(|e| Stop::Failed(format!("cannot size {}: {e}", row.part)))?;
         let part = Arc::new(Mutex::new(part));
         let total = manifest.chunks();
+        // From here on we serve what we verify: tell the room, once.
+        let me = self.peer_id.to_string();
+        if !self.deps.store.announced_partial(&offer.room, &offer.file, &me).unwrap_or(true) {
+            let (publisher, room, file) = (self.deps.publisher.clone(), offer.room.clone(), offer.file.clone());
+            tokio::spawn(async move {
+                if let Err(e) = publisher.publish(room, Body::Partial { file }).await {
+                    tracing::warn!("could not announce a partial copy: {e}");
+                }
+            });
+        }
         let queue: Arc<Mutex<VecDeque<u64>>> = Arc::new(Mutex::new((0..total).filter(|&i| !bitmap.get(i)).collect()));
         let manifest = Arc::new(manifest);
         let (done_tx, mut done_rx) = mpsc::channel::<u64>(64);
         let mut workers = JoinSet::new();
         let reasons: Arc<Mutex<Vec<GiveUp>>> = Arc::default();
-        r.sources.store(sources.len(), Ordering::Relaxed);
-        for peer in &sources {
+        let mut used = 0;
+        for (peer, is_partial) in &sources {
+            let avail = if *is_partial {
+                match self.partial_bitmap(offer, *peer, total).await {
+                    Some(b) => Some(Arc::new(Mutex::new(b))),
+                    None => continue,
+                }
+            } else {
+                None
+            };
+            used += 1;
             let bad = Arc::new(AtomicU64::new(0));
             let path = Arc::new(SourcePath {
                 control: Mutex::new(DelayControl::default()),
@@ -301,10 +367,12 @@ impl Files {
                     source_bad: bad.clone(),
                     reasons: reasons.clone(),
                     path: path.clone(),
+                    avail: avail.clone(),
                 };
                 workers.spawn(w.run());
             }
         }
+        r.sources.store(used, Ordering::Relaxed);
         drop(done_tx);
         let mut last_save = Instant::now();
         let mut last_progress = Instant::now();
@@ -434,7 +502,8 @@ fn why_stopped(reasons: &[GiveUp], bad_chunks: u64, file: &str, verified: u64) -
         Stop::Failed(format!("every source sent chunks that failed verification: {all}"))
     } else {
         Stop::Paused(format!(
-            "lost every source ({all}); `apero get {}` again resumes from the {verified} verified chunks",
+            "lost every source ({all}); it resumes by itself from the {verified} verified chunks when a source is back \
+             (or `apero get {}`)",
             &file[..12.min(file.len())]
         ))
     }

@@ -1,7 +1,7 @@
 //! The file protocol, `/apero/file/2`, on its own streams (libp2p-stream):
 //! a downloader opens a stream and sends requests one after another; each
-//! gets a reply header and, for hashes and chunks, bytes after it. `Pace`
-//! gets no reply: it sets the rate the sender keeps to for this peer.
+//! gets a reply header and, for hashes, bitmaps and chunks, bytes after it.
+//! `Pace` gets no reply: it sets the rate the sender keeps to for this peer.
 //!
 //! Frames are a 4-byte big-endian length then JSON, capped at [`MAX_HEADER`];
 //! payloads are announced in the header and checked against what the asker
@@ -36,6 +36,12 @@ pub enum FileRequest {
     Pace {
         rate: u64,
     },
+    /// Which chunks do you have (a member still fetching the file serves
+    /// those it verified)?
+    Have {
+        room: String,
+        file: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +63,12 @@ pub enum FileReply {
         #[serde(default)]
         voice: bool,
     },
+    /// A bitmap of `len` bytes follows: bit `i % 8` of byte `i / 8` set
+    /// for each chunk `i` (of `chunks`) the responder can send now.
+    Have {
+        chunks: u64,
+        len: u64,
+    },
     Refused {
         reason: FileRefusal,
     },
@@ -75,6 +87,8 @@ pub enum FileRefusal {
     /// Too many requests: slow down.
     Busy,
     BadRequest,
+    /// A member still fetching the file does not have that chunk yet.
+    Missing,
 }
 
 impl std::fmt::Display for FileRefusal {
@@ -86,6 +100,7 @@ impl std::fmt::Display for FileRefusal {
             FileRefusal::OutOfRange => "chunk out of range",
             FileRefusal::Busy => "too busy",
             FileRefusal::BadRequest => "bad request",
+            FileRefusal::Missing => "does not have that chunk yet",
         })
     }
 }

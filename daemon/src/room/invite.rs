@@ -7,13 +7,24 @@
 //! inviter covers every byte before `siglen`. The room's name, members and
 //! history are deliberately absent: a code that leaks proves nothing until the
 //! inviter checks its secret.
+//!
+//! The addresses are the inviter's, then (each ending in `/p2p/<peer id>`) a
+//! few other members', so that the code still leads somewhere while the
+//! inviter is away. The room learns of the code through an `invite` entry that
+//! carries two one-way hashes of the secret: [`check_hash`], with which any
+//! member recognises the code, and [`rendezvous_hash`], the DHT key under which
+//! members announce themselves to its holders. Neither lets anyone make a code,
+//! and the DHT key says nothing about the room to those without the code.
 
 use libp2p::identity::{Keypair, PublicKey};
+use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
+use sha2::{Digest, Sha256};
 
 const VERSION: u8 = 1;
-/// Room id and secret are 16 bytes; addresses are capped so a code stays short.
-pub const MAX_ADDRS: usize = 8;
+/// Room id and secret are 16 bytes; addresses are capped so a code stays
+/// pasteable (the inviter's, and a few other members').
+pub const MAX_ADDRS: usize = 12;
 const MAX_CODE_CHARS: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +136,48 @@ pub fn invite_id(secret: &[u8]) -> String {
     hex::encode(&blake3::hash(secret).as_bytes()[..6])
 }
 
+/// What members keep to recognise a presented code (hex).
+pub fn check_hash(secret: &[u8]) -> String {
+    hex::encode(blake3::derive_key("apero 2026 invite check v1", secret))
+}
+
+/// The DHT rendezvous of a code's holder and the room's members (hex).
+pub fn rendezvous_hash(secret: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"apero/invite-rendezvous/v1/");
+    h.update(secret);
+    hex::encode(h.finalize())
+}
+
+/// The DHT key for a rendezvous hash: a SHA-256 multihash, as other DHT
+/// implementations read keys as CIDs. `None` for a malformed hash.
+pub fn rendezvous_key(hash_hex: &str) -> Option<Vec<u8>> {
+    let digest = hex::decode(hash_hex).ok().filter(|d| d.len() == 32)?;
+    let mut key = vec![0x12, 0x20];
+    key.extend_from_slice(&digest);
+    Some(key)
+}
+
+impl Invite {
+    /// Whom the code leads to: the inviter first, then the other members whose
+    /// addresses it carries, each with its addresses.
+    pub fn contacts(&self) -> Vec<(PeerId, Vec<Multiaddr>)> {
+        let inviter = self.inviter_peer();
+        let mut out: Vec<(PeerId, Vec<Multiaddr>)> = vec![(inviter, Vec::new())];
+        for a in &self.addrs {
+            let peer = match a.iter().last() {
+                Some(Protocol::P2p(p)) => p,
+                _ => inviter,
+            };
+            match out.iter_mut().find(|(p, _)| *p == peer) {
+                Some((_, addrs)) => addrs.push(a.clone()),
+                None => out.push((peer, vec![a.clone()])),
+            }
+        }
+        out
+    }
+}
+
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -177,6 +230,28 @@ mod tests {
             let forged: String = chars.into_iter().collect();
             assert!(Invite::decode(&forged).is_err(), "position {i} accepted");
         }
+    }
+
+    #[test]
+    fn contacts_put_the_inviter_first_and_group_members_addresses() {
+        let key = Keypair::generate_ed25519();
+        let bob = PeerId::random();
+        let mut inv = sample(&key);
+        inv.addrs.push(format!("/ip4/10.0.0.3/udp/5/quic-v1/p2p/{bob}").parse().unwrap());
+        inv.addrs.push(format!("/ip4/10.0.0.3/tcp/5/p2p/{bob}").parse().unwrap());
+        let c = Invite::decode(&inv.encode(&key)).unwrap().contacts();
+        assert_eq!(c.len(), 2);
+        assert_eq!((c[0].0, c[0].1.len()), (key.public().to_peer_id(), 2));
+        assert_eq!((c[1].0, c[1].1.len()), (bob, 2));
+    }
+
+    #[test]
+    fn hashes_of_the_secret_differ_and_make_a_dht_key() {
+        let (check, rv) = (check_hash(&[1; 16]), rendezvous_hash(&[1; 16]));
+        assert_ne!(check, rv);
+        assert_ne!(rv, rendezvous_hash(&[2; 16]));
+        assert_eq!(rendezvous_key(&rv).unwrap().len(), 34);
+        assert!(rendezvous_key("zz").is_none());
     }
 
     #[test]

@@ -1,26 +1,53 @@
 //! Invites and joining, on both sides.
 //!
-//! The inviter keeps each code's secret in its database and is the one who
-//! admits: it checks the signature, expiry, revocation and single use, then
-//! signs an `admit` entry for the newcomer. The joiner verifies the code
-//! locally first (a forged or expired code never touches the network) and
-//! stores nothing of the room until the inviter's welcome has arrived.
+//! Making a code publishes an `invite` entry, so every member can check a
+//! presented code (its signature, the inviter's entry, expiry, revocation)
+//! and admit its holder: the inviter need not be online. A single-use code
+//! admits one person even when two members are asked at the same moment:
+//! before admitting, a member holds the code for its joiner and asks every
+//! member it is connected to whom they hold it for; the smallest joiner id
+//! seen wins, everywhere, and the winner's hold is settled before its
+//! admission is published (docs/invites.md walks through the cases).
+//!
+//! The joiner verifies the code locally first (a forged or expired code never
+//! touches the network), asks the inviter, then the other members the code
+//! names and those the DHT finds at the code's rendezvous key, and stores
+//! nothing of the room until a member's welcome has arrived.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use apero_control::{InviteInfo, Joined};
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use rand::RngCore;
 
-use super::service::{log_store, Rooms};
+use super::service::{lock, log_store, Rooms};
 use crate::counters::Counters;
-use crate::entry::{Body, MAX_NAME_CHARS};
+use crate::entry::{Body, Entry, INVITE_ID_CHARS, MAX_NAME_CHARS};
 use crate::error::{ServiceError, ServiceResult};
-use crate::room::invite::{Invite, InviteError, MAX_ADDRS};
+use crate::room::invite::{check_hash, rendezvous_hash, rendezvous_key, Invite, InviteError, MAX_ADDRS};
 use crate::store::InviteRow;
 use crate::wire::{PeerAddrs, PeerRequest, PeerResponse, RefuseReason};
+
+/// A hold on a single-use code whose admission never came (its member died
+/// mid-way) lapses after this, so the code is not lost.
+const CLAIM_STALE_MS: u64 = 60_000;
+/// How long the other members get to say whom they hold a code for.
+const CLAIM_WAIT: Duration = Duration::from_secs(3);
+/// The joiner asks the inviter (or `--via`) alone this long before also
+/// asking the code's other members and the DHT.
+const OTHERS_AFTER: Duration = Duration::from_millis(1500);
+const LOOKUP_EVERY: Duration = Duration::from_secs(2);
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// What a code carries besides the inviter's own addresses: a few members,
+/// a couple of addresses each (one direct, one relayed when they have both).
+const OWN_ADDRS: usize = 6;
+const CODE_MEMBERS: usize = 3;
+const ADDRS_PER_MEMBER: usize = 2;
 
 pub fn now_secs() -> u64 {
     crate::store::now_ms() / 1000
@@ -46,6 +73,38 @@ fn is_loopback(a: &Multiaddr) -> bool {
     })
 }
 
+fn is_relayed(a: &Multiaddr) -> bool {
+    a.iter().any(|p| matches!(p, Protocol::P2pCircuit))
+}
+
+/// `a` ending in `/p2p/<peer>`, as a code names another member's address.
+fn with_peer(a: &Multiaddr, peer: PeerId) -> Multiaddr {
+    match a.iter().last() {
+        Some(Protocol::P2p(p)) if p == peer => a.clone(),
+        _ => a.clone().with(Protocol::P2p(peer)),
+    }
+}
+
+/// A member's addresses for a code: a direct one first, then a relayed one.
+fn pick_addrs(mut addrs: Vec<Multiaddr>) -> Vec<Multiaddr> {
+    addrs.sort_by_key(|a| (is_loopback(a), is_relayed(a)));
+    let mut out: Vec<Multiaddr> = addrs.iter().filter(|a| !is_relayed(a)).take(1).cloned().collect();
+    out.extend(addrs.iter().filter(|a| is_relayed(a)).take(1).cloned());
+    for a in addrs {
+        if out.len() >= ADDRS_PER_MEMBER {
+            break;
+        }
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out.truncate(ADDRS_PER_MEMBER);
+    out
+}
+
+/// What came of asking one member to admit us.
+type Answer = (PeerId, Result<Result<PeerResponse, crate::node::NodeError>, tokio::time::error::Elapsed>);
+
 impl Rooms {
     /// A long invite code (short ones are the short-code service's).
     pub async fn invite_create(self: &Arc<Self>, room: &str, ttl_secs: u64, once: bool) -> ServiceResult<InviteInfo> {
@@ -54,6 +113,8 @@ impl Rooms {
             return Err(ServiceError::BadRequest("an invite must live at least one second".into()));
         }
         let mut addrs = self.my_addrs().await?;
+        addrs.truncate(OWN_ADDRS);
+        addrs.extend(self.member_addrs(&room.id).await?);
         addrs.truncate(MAX_ADDRS);
         let mut secret = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut secret);
@@ -62,6 +123,16 @@ impl Rooms {
             .map_err(|_| ServiceError::Internal(format!("corrupt room id {:?} in the database", room.id)))?;
         let invite =
             Invite { room: room_bytes, inviter: self.me.key.public(), addrs, expires: now_secs().saturating_add(ttl_secs), secret, once };
+        // The room hears of the code before anyone can hold it, so that any
+        // member, not only us, can admit its holder.
+        let body = Body::Invite {
+            id: invite.id(),
+            check: check_hash(&secret),
+            rendezvous: rendezvous_hash(&secret),
+            expires: invite.expires,
+            once,
+        };
+        self.publish(&room.id, body).await?;
         let row = InviteRow {
             id: invite.id(),
             room: room.id,
@@ -73,7 +144,34 @@ impl Rooms {
             revoked: false,
         };
         self.store.add_invite(&row)?;
+        self.refresh_rendezvous().await;
         Ok(invite_info(&row))
+    }
+
+    /// Addresses of a few other members for a code, each ending in its peer
+    /// id: those we are connected to first (likely online later too).
+    async fn member_addrs(&self, room: &str) -> ServiceResult<Vec<Multiaddr>> {
+        let connected: Vec<PeerId> = self.node.info().await?.peers.iter().map(|p| p.peer).collect();
+        let mut members: Vec<(bool, PeerId)> = Vec::new();
+        for m in self.store.members(room)? {
+            let Ok(peer) = m.peer_id.parse::<PeerId>() else { continue };
+            if peer != self.me.peer_id {
+                members.push((!connected.contains(&peer), peer));
+            }
+        }
+        members.sort_by_key(|(offline, _)| *offline);
+        let mut out = Vec::new();
+        for (_, peer) in members {
+            let addrs = pick_addrs(self.store.known_addrs(&peer.to_string()));
+            if addrs.is_empty() {
+                continue;
+            }
+            out.extend(addrs.iter().map(|a| with_peer(a, peer)));
+            if out.len() >= CODE_MEMBERS * ADDRS_PER_MEMBER {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     pub fn invite_list(&self, room: &str) -> ServiceResult<Vec<InviteInfo>> {
@@ -81,16 +179,24 @@ impl Rooms {
         Ok(self.store.invites(&room.id)?.iter().map(invite_info).collect())
     }
 
-    pub fn invite_revoke(&self, code_or_id: &str) -> ServiceResult<()> {
+    /// Revokes one of our codes, for the whole room: every member refuses
+    /// it from then on (members offline now learn it by anti-entropy).
+    pub async fn invite_revoke(self: &Arc<Self>, code_or_id: &str) -> ServiceResult<()> {
         let id = match Invite::decode(code_or_id) {
             Ok(inv) => inv.id(),
             Err(_) => code_or_id.trim().to_string(),
         };
-        if self.store.revoke_invite(&id)? {
-            Ok(())
-        } else {
-            Err(ServiceError::NotFound(format!("no invite of yours has the id or code {id:?}; `apero invite list ROOM` shows them")))
+        let Some(row) = self.store.invite(&id)? else {
+            return Err(ServiceError::NotFound(format!(
+                "no invite of yours has the id or code {id:?}; `apero invite list ROOM` shows them"
+            )));
+        };
+        self.store.revoke_invite(&id)?;
+        if self.store.room(&row.room)?.is_some_and(|r| !r.left) {
+            self.publish(&row.room, Body::Revoke { invite: id }).await?;
         }
+        self.refresh_rendezvous().await;
+        Ok(())
     }
 
     /// Where others can reach us: our listen addresses, then relayed ones,
@@ -103,14 +209,40 @@ impl Rooms {
                 addrs.push(a);
             }
         }
-        let relayed = |a: &Multiaddr| a.iter().any(|p| matches!(p, Protocol::P2pCircuit));
-        addrs.sort_by_key(|a| (is_loopback(a), relayed(a)));
+        addrs.sort_by_key(|a| (is_loopback(a), is_relayed(a)));
         Ok(addrs)
+    }
+
+    /// Announces us in the DHT at the rendezvous of every code that still
+    /// works in our rooms, and withdraws the others: a code's holder finds
+    /// whoever is online even when the addresses in the code are stale.
+    pub async fn refresh_rendezvous(&self) {
+        let live = match self.store.live_rendezvous(&self.me.peer_id.to_string(), now_secs()) {
+            Ok(l) => l,
+            Err(e) => return tracing::warn!("cannot list live invites: {e}"),
+        };
+        let live: HashSet<Vec<u8>> = live.iter().filter_map(|h| rendezvous_key(h)).collect();
+        let (add, remove) = {
+            let mut provided = lock(&self.rendezvous);
+            let add: Vec<Vec<u8>> = live.difference(&provided).cloned().collect();
+            let remove: Vec<Vec<u8>> = provided.difference(&live).cloned().collect();
+            *provided = live;
+            (add, remove)
+        };
+        if !add.is_empty() {
+            tracing::info!("announcing {} invite code(s) at their DHT rendezvous", add.len());
+        }
+        for key in add {
+            self.node.provide(key).await;
+        }
+        for key in remove {
+            self.node.unprovide(key).await;
+        }
     }
 
     /// Joiner side, with a long code (short codes are turned into one by
     /// the short-code service first).
-    pub async fn join(self: &Arc<Self>, code: &str, timeout: Duration) -> ServiceResult<Joined> {
+    pub async fn join(self: &Arc<Self>, code: &str, timeout: Duration, via: Option<PeerId>) -> ServiceResult<Joined> {
         let invite = Invite::decode(code).map_err(|e| match e {
             InviteError::Malformed => ServiceError::InvalidCode(e.to_string()),
             InviteError::BadSignature => ServiceError::InvalidCode(e.to_string()),
@@ -118,8 +250,7 @@ impl Rooms {
         if now_secs() > invite.expires {
             return Err(ServiceError::Expired("this invite code has expired; ask for a new one".into()));
         }
-        let inviter = invite.inviter_peer();
-        if inviter == self.me.peer_id {
+        if invite.inviter_peer() == self.me.peer_id {
             return Err(ServiceError::BadRequest("this is your own invite code; give it to a friend".into()));
         }
         let room = invite.room_id();
@@ -131,36 +262,132 @@ impl Rooms {
             )));
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        let request = PeerRequest::Join { code: code.trim().to_string(), name: self.me.name.clone() };
-        let unreachable = |why: String| {
-            ServiceError::Unreachable(format!(
-                "could not reach the person who made this code (peer {inviter}) within {} s: {why}. \
-                 They may be offline; try again when their apero is running",
-                timeout.as_secs()
-            ))
-        };
-        let resp = match tokio::time::timeout_at(deadline, self.node.request(inviter, invite.addrs.clone(), request)).await {
-            Err(_) => return Err(unreachable("no answer".into())),
-            Ok(Err(e)) => return Err(unreachable(e.to_string())),
-            Ok(Ok(r)) => r,
-        };
-        let (name, entries, peers) = match resp {
-            PeerResponse::Welcome { room: r, name, entries, peers } if r == room => (name, entries, peers),
-            PeerResponse::Refused { reason } => return Err(refusal_error(reason)),
-            _ => return Err(ServiceError::Refused("the inviter sent an answer this version of apero does not understand".into())),
-        };
+        let (welcomer, name, entries, peers) = self.admission(&invite, code, deadline, via).await?;
         let result = self.store.ingest(&room, entries, known.is_none())?;
         self.count_rejects(&result);
         if !self.store.is_member(&room, &self.me.peer_id.to_string())? {
             self.store.forget_room(&room)?;
-            return Err(ServiceError::Refused("the inviter's welcome did not admit us; nothing was kept".into()));
+            return Err(ServiceError::Refused("the member's welcome did not admit us; nothing was kept".into()));
         }
         self.store.set_room_left(&room, false)?;
         self.remember_peers(&peers).await;
         // Fetch the history before answering, so `join` returning means the
         // room is complete here.
-        let _ = tokio::time::timeout_at(deadline, self.sync_room(inviter, &room)).await;
+        let _ = tokio::time::timeout_at(deadline, self.sync_room(welcomer, &room)).await;
+        self.refresh_rendezvous().await;
         Ok(Joined { room, name })
+    }
+
+    /// Asks the inviter (or `via`) to admit us, then also the code's other
+    /// members and those the DHT finds at its rendezvous, and takes the first
+    /// welcome. A refusal that settles the matter (expired, revoked, used)
+    /// ends the search; "I do not know this code" only moves on.
+    async fn admission(
+        &self,
+        invite: &Invite,
+        code: &str,
+        deadline: tokio::time::Instant,
+        via: Option<PeerId>,
+    ) -> ServiceResult<(PeerId, String, Vec<Entry>, Vec<PeerAddrs>)> {
+        let room = invite.room_id();
+        let inviter = invite.inviter_peer();
+        let request = PeerRequest::Join { code: code.trim().to_string(), name: self.me.name.clone() };
+        let mut contacts = invite.contacts();
+        contacts.retain(|(p, _)| *p != self.me.peer_id);
+        if let Some(v) = via {
+            let addrs = contacts.iter().position(|(p, _)| *p == v).map(|i| contacts.remove(i).1).unwrap_or_default();
+            contacts.insert(0, (v, addrs));
+        }
+        let ask = |peer: PeerId, addrs: Vec<Multiaddr>| {
+            let node = self.node.clone();
+            let request = request.clone();
+            async move { (peer, tokio::time::timeout_at(deadline, node.request(peer, addrs, request)).await) }.boxed()
+        };
+        let mut asked: HashSet<PeerId> = HashSet::new();
+        let mut pending: FuturesUnordered<futures::future::BoxFuture<'static, Answer>> = FuturesUnordered::new();
+        let mut contacts = contacts.into_iter();
+        if let Some((peer, addrs)) = contacts.next() {
+            asked.insert(peer);
+            pending.push(ask(peer, addrs));
+        }
+        let rendezvous = rendezvous_key(&rendezvous_hash(&invite.secret));
+        let others_at = tokio::time::Instant::now() + OTHERS_AFTER;
+        let mut others_started = false;
+        let mut next_lookup = others_at;
+        let mut lookup: Option<futures::future::BoxFuture<'static, Vec<PeerId>>> = None;
+        let mut soft: Option<RefuseReason> = None;
+        let mut failures: Vec<String> = Vec::new();
+        loop {
+            // Nobody left to wait for: ask the others now rather than later.
+            if !others_started && (pending.is_empty() || tokio::time::Instant::now() >= others_at) {
+                others_started = true;
+                for (peer, addrs) in contacts.by_ref() {
+                    if asked.insert(peer) {
+                        pending.push(ask(peer, addrs));
+                    }
+                }
+                next_lookup = next_lookup.min(tokio::time::Instant::now());
+            }
+            tokio::select! {
+                Some((peer, answer)) = pending.next() => match answer {
+                    Ok(Ok(PeerResponse::Welcome { room: r, name, entries, peers })) if r == room => {
+                        tracing::info!(%peer, "admitted to a room");
+                        return Ok((peer, name, entries, peers));
+                    }
+                    Ok(Ok(PeerResponse::Refused { reason })) => match reason {
+                        // Only the inviter's word on the code itself is final.
+                        RefuseReason::InvalidCode if peer == inviter => return Err(refusal_error(reason)),
+                        RefuseReason::InvalidCode | RefuseReason::UnknownInvite | RefuseReason::UnknownRoom
+                        | RefuseReason::BadRequest | RefuseReason::NoShortCode => soft = Some(soft.unwrap_or(reason).max_info(reason)),
+                        RefuseReason::Expired | RefuseReason::Revoked | RefuseReason::AlreadyUsed => return Err(refusal_error(reason)),
+                    },
+                    Ok(Ok(_)) => soft = Some(soft.unwrap_or(RefuseReason::BadRequest)),
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, "no answer to our join: {e}");
+                        failures.push(e.to_string());
+                    }
+                    Err(_) => failures.push("no answer".into()),
+                },
+                found = async {
+                    match lookup.as_mut() {
+                        Some(l) => l.await,
+                        None => std::future::pending().await,
+                    }
+                }, if lookup.is_some() => {
+                    lookup = None;
+                    next_lookup = tokio::time::Instant::now() + LOOKUP_EVERY;
+                    for peer in found {
+                        if peer != self.me.peer_id && asked.insert(peer) {
+                            tracing::debug!(%peer, "the DHT found a member for our code");
+                            pending.push(ask(peer, Vec::new()));
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(next_lookup), if others_started && lookup.is_none() && rendezvous.is_some() => {
+                    let node = self.node.clone();
+                    let key = rendezvous.clone().unwrap_or_default();
+                    let until = deadline.min(tokio::time::Instant::now() + LOOKUP_TIMEOUT);
+                    lookup = Some(async move {
+                        tokio::time::timeout_at(until, node.providers(key)).await.ok().and_then(Result::ok).unwrap_or_default()
+                    }.boxed());
+                }
+                _ = tokio::time::sleep_until(others_at), if !others_started => {}
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        Err(match soft {
+            Some(RefuseReason::UnknownInvite) => ServiceError::Refused(
+                "the members who answered do not know this code yet: the person who made it has to be online once \
+                 after making it so the room hears of it. Try again later"
+                    .into(),
+            ),
+            Some(reason) => refusal_error(reason),
+            None => ServiceError::Unreachable(format!(
+                "could not reach the person who made this code (peer {inviter}) or any other member of the room: {}. \
+                 They may be offline; try again when one of them is running apero",
+                failures.last().map(String::as_str).unwrap_or("no answer")
+            )),
+        })
     }
 
     async fn remember_peers(&self, peers: &[PeerAddrs]) {
@@ -175,10 +402,9 @@ impl Rooms {
         }
     }
 
-    /// Inviter side.
+    /// Any member's side of a join.
     pub async fn handle_join(self: &Arc<Self>, peer: PeerId, code: &str, name: &str) -> ServiceResult<PeerResponse> {
-        let verdict = self.check_code(peer, code)?;
-        let (room, room_name) = match verdict {
+        let (room, room_name, invite) = match self.check_code(peer, code).await? {
             Ok(r) => r,
             Err(reason) => {
                 Counters::bump(&self.counters.refused_joins, 1);
@@ -189,7 +415,7 @@ impl Rooms {
         if !self.store.is_member(&room, &peer.to_string())? {
             let name: String = name.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
             let name = if name.trim().is_empty() { "friend".to_string() } else { name };
-            self.publish(&room, Body::Admit { member: peer.to_string(), name }).await?;
+            self.publish(&room, Body::Admit { member: peer.to_string(), name, invite: Some(invite) }).await?;
         }
         let entries = self.store.membership_entries(&room)?;
         let mut peers = Vec::new();
@@ -204,50 +430,134 @@ impl Rooms {
             };
             peers.push(PeerAddrs { peer_id: m.peer_id, addrs });
         }
+        self.refresh_rendezvous().await;
         Ok(PeerResponse::Welcome { room, name: room_name, entries, peers })
     }
 
-    /// Decides on a code. The outer error is ours (database); the inner one
-    /// is the refusal to send.
-    fn check_code(&self, peer: PeerId, code: &str) -> ServiceResult<Result<(String, String), RefuseReason>> {
+    /// Decides on a code as the room knows it. The outer error is ours
+    /// (database); the inner one is the refusal to send. Gives the room, its
+    /// name and the invite's id.
+    async fn check_code(self: &Arc<Self>, peer: PeerId, code: &str) -> ServiceResult<Result<(String, String, String), RefuseReason>> {
         let Ok(invite) = Invite::decode(code) else { return Ok(Err(RefuseReason::InvalidCode)) };
-        if invite.inviter != self.me.key.public() {
-            return Ok(Err(RefuseReason::InvalidCode));
-        }
-        let Some(row) = self.store.invite(&invite.id())? else { return Ok(Err(RefuseReason::InvalidCode)) };
-        if row.secret != hex::encode(invite.secret) || row.room != invite.room_id() {
-            return Ok(Err(RefuseReason::InvalidCode));
-        }
-        let room = match self.store.room(&row.room)? {
-            Some(r) if !r.left => r,
-            _ => return Ok(Err(RefuseReason::InvalidCode)),
+        let room = match self.store.room(&invite.room_id())? {
+            Some(r) if !r.left && self.store.is_member(&r.id, &self.me.peer_id.to_string())? => r,
+            _ => return Ok(Err(RefuseReason::UnknownRoom)),
         };
-        // Someone already admitted may re-present the code (a retried join).
-        if self.store.is_member(&room.id, &peer.to_string())? {
-            return Ok(Ok((room.id, room.name)));
+        let Some(known) = self.store.room_invite(&invite.id())? else { return Ok(Err(RefuseReason::UnknownInvite)) };
+        if known.room != room.id || known.inviter != invite.inviter_peer().to_string() || known.check != check_hash(&invite.secret) {
+            return Ok(Err(RefuseReason::InvalidCode));
         }
-        if row.revoked {
+        let joiner = peer.to_string();
+        // Someone already admitted may re-present the code (a retried join).
+        if self.store.is_member(&room.id, &joiner)? {
+            return Ok(Ok((room.id, room.name, known.id)));
+        }
+        if known.revoked {
             return Ok(Err(RefuseReason::Revoked));
         }
-        if now_secs() > row.expires {
+        if now_secs() > known.expires {
             return Ok(Err(RefuseReason::Expired));
         }
-        if !self.store.use_invite(&row.id)? {
-            return Ok(Err(if row.revoked { RefuseReason::Revoked } else { RefuseReason::AlreadyUsed }));
+        // A member who left takes their codes along.
+        if !self.store.is_member(&room.id, &known.inviter)? {
+            return Ok(Err(RefuseReason::Revoked));
         }
-        Ok(Ok((room.id, room.name)))
+        if known.once && (known.used_by.iter().any(|m| *m != joiner) || !self.win_claim(&room.id, &known.id, &joiner).await?) {
+            return Ok(Err(RefuseReason::AlreadyUsed));
+        }
+        Ok(Ok((room.id, room.name, known.id)))
+    }
+
+    /// Holds a single-use code for `joiner` here, then asks every member we
+    /// are connected to whom they hold it for. The smallest joiner id seen
+    /// wins: two members asked at once both see both joiners (each holds its
+    /// own before asking the other) and agree. A member that does not answer
+    /// in time is left out: across a partition the rule cannot hold, and
+    /// docs/invites.md says what then happens.
+    async fn win_claim(&self, room: &str, id: &str, joiner: &str) -> ServiceResult<bool> {
+        let (holder, _) = self.store.claim_invite(id, joiner, CLAIM_STALE_MS)?;
+        if holder != joiner {
+            return Ok(false);
+        }
+        let mut asks = Vec::new();
+        for p in self.node.info().await?.peers {
+            let member = p.peer.to_string();
+            if member == joiner || !self.store.is_member(room, &member)? {
+                continue;
+            }
+            let req = PeerRequest::Claim { room: room.to_string(), invite: id.to_string(), joiner: joiner.to_string() };
+            let node = self.node.clone();
+            asks.push(async move { (p.peer, tokio::time::timeout(CLAIM_WAIT, node.request(p.peer, vec![], req)).await) });
+        }
+        let mut winner = joiner.to_string();
+        for (peer, answer) in futures::future::join_all(asks).await {
+            match answer {
+                Ok(Ok(PeerResponse::Claimed { holder, used })) if holder.parse::<PeerId>().is_ok() => {
+                    if used {
+                        winner = holder;
+                        break;
+                    }
+                    if holder < winner {
+                        winner = holder;
+                    }
+                }
+                other => tracing::debug!(%peer, "no usable answer to a claim: {other:?}"),
+            }
+        }
+        if winner != joiner {
+            tracing::info!(%winner, "a single-use code went to another joiner");
+            self.store.yield_claim(id, &winner)?;
+            return Ok(false);
+        }
+        Ok(self.store.decide_claim(id, joiner)?)
+    }
+
+    /// Another member asks whom we hold a single-use code for.
+    pub fn handle_claim(&self, peer: PeerId, room: &str, id: &str, joiner: &str) -> ServiceResult<PeerResponse> {
+        let refuse = |reason| Ok(PeerResponse::Refused { reason });
+        if !crate::entry::is_room_id(room) || !crate::entry::is_hex(id, INVITE_ID_CHARS) || joiner.parse::<PeerId>().is_err() {
+            Counters::bump(&self.counters.bad_frames, 1);
+            return refuse(RefuseReason::BadRequest);
+        }
+        let me = self.me.peer_id.to_string();
+        if !self.store.is_member(room, &me)? || !self.store.is_member(room, &peer.to_string())? {
+            return refuse(RefuseReason::UnknownRoom);
+        }
+        if let Some(first) = self.store.room_invite(id)?.filter(|k| k.room == room).and_then(|k| k.used_by.into_iter().next()) {
+            return Ok(PeerResponse::Claimed { holder: first, used: true });
+        }
+        let (holder, used) = self.store.claim_invite(id, joiner, CLAIM_STALE_MS)?;
+        Ok(PeerResponse::Claimed { holder, used })
+    }
+}
+
+impl RefuseReason {
+    /// Of two "ask someone else" refusals, the one that says more.
+    fn max_info(self, other: RefuseReason) -> RefuseReason {
+        let rank = |r: RefuseReason| match r {
+            RefuseReason::UnknownInvite => 3,
+            RefuseReason::InvalidCode => 2,
+            RefuseReason::UnknownRoom => 1,
+            _ => 0,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
     }
 }
 
 fn refusal_error(reason: RefuseReason) -> ServiceError {
     match reason {
-        RefuseReason::Expired => ServiceError::Expired("the inviter says this code has expired; ask for a new one".into()),
+        RefuseReason::Expired => ServiceError::Expired("the room says this code has expired; ask for a new one".into()),
         RefuseReason::Revoked => ServiceError::Revoked,
         RefuseReason::AlreadyUsed => ServiceError::AlreadyUsed,
         RefuseReason::InvalidCode | RefuseReason::UnknownRoom => {
-            ServiceError::InvalidCode("the inviter does not recognise this code (it may be forged, or the room was deleted)".into())
+            ServiceError::InvalidCode("the room does not recognise this code (it may be forged, or the room was deleted)".into())
         }
-        RefuseReason::BadRequest => ServiceError::Refused("the inviter could not process the request".into()),
+        RefuseReason::UnknownInvite => ServiceError::Refused("the members who answered do not know this code yet; try again later".into()),
+        RefuseReason::BadRequest => ServiceError::Refused("the member asked could not process the request".into()),
         RefuseReason::NoShortCode => ServiceError::Refused("that peer has no such short code".into()),
     }
 }

@@ -56,6 +56,8 @@ pub struct Rooms {
     notes: mpsc::Sender<Note>,
     /// A debounced redial is waiting to run.
     redial_due: AtomicBool,
+    /// DHT keys we announce for the room's live invite codes.
+    pub(super) rendezvous: Mutex<std::collections::HashSet<Vec<u8>>>,
 }
 
 enum Note {
@@ -94,6 +96,7 @@ impl Rooms {
             repairs: Mutex::default(),
             notes,
             redial_due: AtomicBool::new(false),
+            rendezvous: Mutex::default(),
         })
     }
 
@@ -148,7 +151,11 @@ impl Rooms {
         resync.reset(); // The first sync happens on connect.
         loop {
             tokio::select! {
-                _ = redial.tick() => self.redial().await,
+                _ = redial.tick() => {
+                    self.redial().await;
+                    // Also withdraws codes that expired since.
+                    self.refresh_rendezvous().await;
+                }
                 _ = resync.tick() => {
                     if let Ok(info) = self.node.info().await {
                         for p in info.peers {
@@ -250,14 +257,19 @@ impl Rooms {
                         },
                     });
                 }
-                Body::Admit { member, name } => {
+                Body::Admit { member, name, .. } => {
                     self.events.emit(Event::MemberJoined { room: room.to_string(), peer_id: member.clone(), name: name.clone() })
                 }
                 Body::Leave => {
                     let name = self.store.author_name(room, &author).unwrap_or_default();
                     self.events.emit(Event::MemberLeft { room: room.to_string(), peer_id: author, name })
                 }
-                Body::Offer { .. } | Body::Create { .. } | Body::Have { .. } => {}
+                Body::Offer { .. }
+                | Body::Create { .. }
+                | Body::Have { .. }
+                | Body::Partial { .. }
+                | Body::Invite { .. }
+                | Body::Revoke { .. } => {}
             }
         }
         let listeners: Vec<Arc<dyn EntryListener>> =

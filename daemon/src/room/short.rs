@@ -259,7 +259,7 @@ impl ShortCodes {
                 }
                 match self.ask_short(peer, code, deadline).await? {
                     Asked::Code(long) => {
-                        return self.rooms.join(&long, deadline.saturating_duration_since(tokio::time::Instant::now())).await
+                        return self.rooms.join(&long, deadline.saturating_duration_since(tokio::time::Instant::now()), None).await
                     }
                     Asked::NotThem => asked.push(peer),
                     // Not reachable (yet): try again on the next round.

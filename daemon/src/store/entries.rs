@@ -72,12 +72,42 @@ impl Store {
                     tx.execute("INSERT INTO rooms (id, name, joined_ms) VALUES (?1, ?2, ?3)", params![room, name, now_ms() as i64])?;
                     upsert_member(&tx, room, &author, creator_name, 0)?;
                 }
-                Body::Admit { member, name } => {
+                Body::Admit { member, name, invite } => {
                     if !is_member_at(&tx, room, &author, v.entry.lamport)? {
                         out.not_member += 1;
                         continue;
                     }
                     upsert_member(&tx, room, member, name, v.entry.lamport)?;
+                    if let Some(id) = invite {
+                        tx.execute(
+                            "INSERT OR IGNORE INTO invite_uses (room, id, member, lamport) VALUES (?1, ?2, ?3, ?4)",
+                            params![room, id, member, v.entry.lamport as i64],
+                        )?;
+                    }
+                }
+                Body::Invite { id, check, rendezvous, expires, once } => {
+                    if !is_member_at(&tx, room, &author, v.entry.lamport)? {
+                        out.not_member += 1;
+                        continue;
+                    }
+                    // The first announcement of an id stands; a later one
+                    // (forged or a 2^-48 accident) cannot redefine it.
+                    tx.execute(
+                        "INSERT OR IGNORE INTO room_invites (id, room, inviter, check_hash, rendezvous, expires, once)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![id, room, author, check, rendezvous, *expires as i64, once],
+                    )?;
+                }
+                Body::Revoke { invite } => {
+                    if !is_member_at(&tx, room, &author, v.entry.lamport)? {
+                        out.not_member += 1;
+                        continue;
+                    }
+                    // Only the code's own inviter can revoke it.
+                    tx.execute(
+                        "UPDATE room_invites SET revoked = 1 WHERE id = ?1 AND room = ?2 AND inviter = ?3",
+                        params![invite, room, author],
+                    )?;
                 }
                 Body::Leave => {
                     if !is_member_at(&tx, room, &author, v.entry.lamport)? {
@@ -89,7 +119,7 @@ impl Store {
                         params![room, author, v.entry.lamport as i64],
                     )?;
                 }
-                Body::Message { .. } | Body::Offer { .. } | Body::Have { .. } => {
+                Body::Message { .. } | Body::Offer { .. } | Body::Have { .. } | Body::Partial { .. } => {
                     if !is_member_at(&tx, room, &author, v.entry.lamport)? {
                         out.not_member += 1;
                         continue;
@@ -99,7 +129,7 @@ impl Store {
             let text = match &v.entry.body {
                 Body::Message { text } => Some(text.as_str()),
                 // Indexed by file id, for offers and sources.
-                Body::Offer { file, .. } | Body::Have { file } => Some(file.as_str()),
+                Body::Offer { file, .. } | Body::Have { file } | Body::Partial { file } => Some(file.as_str()),
                 _ => None,
             };
             let raw = serde_json::to_string(&v.entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -93,6 +93,33 @@ impl Store {
             .unwrap_or(false))
     }
 
+    /// Members of `room` who said they are fetching `file` and serve what
+    /// they have of it (partial entries), complete holders left out.
+    pub fn partial_holders(&self, room: &str, file: &str) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT DISTINCT e.author FROM entries e JOIN members m ON m.room = e.room AND m.peer_id = e.author
+             WHERE e.kind = 'partial' AND e.text = ?1 AND e.room = ?2 AND m.left_lamport IS NULL
+               AND NOT EXISTS (SELECT 1 FROM entries h WHERE h.room = e.room AND h.author = e.author
+                               AND h.kind IN ('offer', 'have') AND h.text = e.text)",
+        )?;
+        let rows = st.query_map([file, room], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
+    /// Whether `author` already announced a partial copy of `file` in `room`.
+    pub fn announced_partial(&self, room: &str, file: &str, author: &str) -> Result<bool> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT 1 FROM entries WHERE kind = 'partial' AND text = ?1 AND room = ?2 AND author = ?3",
+                [file, room, author],
+                |_| Ok(true),
+            )
+            .optional()?
+            .unwrap_or(false))
+    }
+
     /// Members of `room` who said they have `file` (offer or have entries).
     pub fn holders(&self, room: &str, file: &str) -> Result<Vec<String>> {
         let conn = self.lock();
@@ -145,6 +172,11 @@ impl Store {
                 download_row,
             )
             .optional()?)
+    }
+
+    /// Just a download's bitmap (served to members who fetch from us).
+    pub fn download_bitmap(&self, file: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.lock().query_row("SELECT bitmap FROM downloads WHERE file = ?1", [file], |r| r.get(0)).optional()?)
     }
 
     pub fn downloads(&self) -> Result<Vec<DownloadRow>> {

@@ -14,7 +14,27 @@ pub struct InviteRow {
     pub revoked: bool,
 }
 
-const COLS: &str = "id, room, code, secret, expires, once, uses, revoked";
+/// Uses and revocation come from the room's entries (any member may have
+/// admitted with the code), the rest from our own row.
+/// An invite as the room knows it (from any member's `invite` entry).
+#[derive(Debug, Clone)]
+pub struct RoomInvite {
+    pub id: String,
+    pub room: String,
+    /// Peer id.
+    pub inviter: String,
+    pub check: String,
+    pub rendezvous: String,
+    pub expires: u64,
+    pub once: bool,
+    pub revoked: bool,
+    /// Who was admitted with it, first admission first.
+    pub used_by: Vec<String>,
+}
+
+const COLS: &str = "i.id, i.room, i.code, i.secret, i.expires, i.once,
+    (SELECT COUNT(*) FROM invite_uses u WHERE u.id = i.id),
+    i.revoked OR COALESCE((SELECT r.revoked FROM room_invites r WHERE r.id = i.id), 0)";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InviteRow> {
     Ok(InviteRow {
@@ -40,13 +60,13 @@ impl Store {
 
     pub fn invites(&self, room: &str) -> Result<Vec<InviteRow>> {
         let conn = self.lock();
-        let mut st = conn.prepare(&format!("SELECT {COLS} FROM invites WHERE room = ?1 ORDER BY created_ms"))?;
+        let mut st = conn.prepare(&format!("SELECT {COLS} FROM invites i WHERE i.room = ?1 ORDER BY i.created_ms"))?;
         let rows = st.query_map([room], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     pub fn invite(&self, id: &str) -> Result<Option<InviteRow>> {
-        Ok(self.lock().query_row(&format!("SELECT {COLS} FROM invites WHERE id = ?1"), [id], row).optional()?)
+        Ok(self.lock().query_row(&format!("SELECT {COLS} FROM invites i WHERE i.id = ?1"), [id], row).optional()?)
     }
 
     /// Returns whether an invite was revoked.
@@ -54,9 +74,112 @@ impl Store {
         Ok(self.lock().execute("UPDATE invites SET revoked = 1 WHERE id = ?1", [id])? > 0)
     }
 
-    /// Counts one use, atomically refusing a second use of a single-use code.
-    /// Returns false when the code may not be used (again).
-    pub fn use_invite(&self, id: &str) -> Result<bool> {
-        Ok(self.lock().execute("UPDATE invites SET uses = uses + 1 WHERE id = ?1 AND revoked = 0 AND (once = 0 OR uses = 0)", [id])? > 0)
+    /// The room's view of an invite, from its entries.
+    pub fn room_invite(&self, id: &str) -> Result<Option<RoomInvite>> {
+        let conn = self.lock();
+        let Some(mut inv) = conn
+            .query_row(
+                "SELECT id, room, inviter, check_hash, rendezvous, expires, once, revoked FROM room_invites WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(RoomInvite {
+                        id: r.get(0)?,
+                        room: r.get(1)?,
+                        inviter: r.get(2)?,
+                        check: r.get(3)?,
+                        rendezvous: r.get(4)?,
+                        expires: r.get::<_, i64>(5)? as u64,
+                        once: r.get(6)?,
+                        revoked: r.get(7)?,
+                        used_by: Vec::new(),
+                    })
+                },
+            )
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let mut st = conn.prepare("SELECT member FROM invite_uses WHERE id = ?1 ORDER BY lamport, member")?;
+        inv.used_by = st.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(Some(inv))
+    }
+
+    /// The DHT rendezvous keys (hex) of the codes a holder could still use to
+    /// reach us: in rooms we are in, not revoked, not expired, not used up.
+    pub fn live_rendezvous(&self, me: &str, now_secs: u64) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT r.rendezvous FROM room_invites r
+             JOIN rooms ON rooms.id = r.room AND rooms.left = 0
+             JOIN members m ON m.room = r.room AND m.peer_id = ?1 AND m.left_lamport IS NULL
+             WHERE r.revoked = 0 AND r.expires >= ?2
+               AND (r.once = 0 OR NOT EXISTS (SELECT 1 FROM invite_uses u WHERE u.id = r.id))",
+        )?;
+        let rows = st.query_map(params![me, now_secs as i64], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
+    /// Holds a single-use code for `joiner` unless it is held for someone
+    /// else (decided, or since less than `stale_ms`). Returns whom it is
+    /// held for now and whether that is decided.
+    pub fn claim_invite(&self, id: &str, joiner: &str, stale_ms: u64) -> Result<(String, bool)> {
+        let now = now_ms();
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO invite_claims (id, joiner, at_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET joiner = excluded.joiner, at_ms = excluded.at_ms
+             WHERE invite_claims.joiner = excluded.joiner OR (invite_claims.decided = 0 AND invite_claims.at_ms < ?4)",
+            params![id, joiner, now as i64, now.saturating_sub(stale_ms) as i64],
+        )?;
+        Ok(conn.query_row("SELECT joiner, decided FROM invite_claims WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    }
+
+    /// Gives an undecided hold to the joiner the members agreed on.
+    pub fn yield_claim(&self, id: &str, winner: &str) -> Result<()> {
+        self.lock().execute(
+            "INSERT INTO invite_claims (id, joiner, at_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET joiner = excluded.joiner, at_ms = excluded.at_ms WHERE invite_claims.decided = 0",
+            params![id, winner, now_ms() as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Settles a hold: from now on every member who asks hears it is used.
+    /// False if the hold is no longer `joiner`'s.
+    pub fn decide_claim(&self, id: &str, joiner: &str) -> Result<bool> {
+        Ok(self.lock().execute("UPDATE invite_claims SET decided = 1 WHERE id = ?1 AND joiner = ?2", [id, joiner])? > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db")).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn a_hold_is_kept_for_its_joiner_until_it_lapses_or_is_yielded() {
+        let (_d, s) = store();
+        assert_eq!(s.claim_invite("i1", "carol", 60_000).unwrap(), ("carol".to_string(), false));
+        // Another joiner meets carol's hold; carol herself may retry.
+        assert_eq!(s.claim_invite("i1", "dan", 60_000).unwrap().0, "carol");
+        assert_eq!(s.claim_invite("i1", "carol", 60_000).unwrap().0, "carol");
+        // Yielding to a smaller joiner moves the hold.
+        s.yield_claim("i1", "bob").unwrap();
+        assert_eq!(s.claim_invite("i1", "dan", 60_000).unwrap().0, "bob");
+        // A hold older than the stale time lapses...
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        assert_eq!(s.claim_invite("i1", "dan", 0).unwrap().0, "dan");
+        // ...unless it was settled: then it stays, and says so.
+        assert!(s.decide_claim("i1", "dan").unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        assert_eq!(s.claim_invite("i1", "eve", 0).unwrap(), ("dan".to_string(), true));
+        s.yield_claim("i1", "alice").unwrap();
+        assert_eq!(s.claim_invite("i1", "eve", 0).unwrap().0, "dan", "a settled hold is not yielded");
+        assert!(!s.decide_claim("i1", "eve").unwrap());
     }
 }

@@ -20,7 +20,7 @@ use rusqlite::Connection;
 
 pub use entries::{Ingested, MessageRow};
 pub use files::{DownloadRow, OfferRow, SharedRow};
-pub use invites::InviteRow;
+pub use invites::{InviteRow, RoomInvite};
 pub use members::MemberRow;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,7 @@ CREATE TABLE IF NOT EXISTS peers (
     last_seen_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS entries_files ON entries(text) WHERE kind IN ('offer', 'have');
+CREATE INDEX IF NOT EXISTS entries_partial ON entries(text) WHERE kind = 'partial';
 -- Local files we can serve: our own offers (where the user keeps them) and
 -- completed downloads. `hashes` is the chunk-hash list the root commits to.
 CREATE TABLE IF NOT EXISTS shared (
@@ -121,6 +122,33 @@ CREATE TABLE IF NOT EXISTS downloads (
 -- keep dialing their members (and syncing with them) until one has it, so a
 -- leave made while everyone was away still reaches the room.
 CREATE TABLE IF NOT EXISTS leaving (room TEXT PRIMARY KEY);
+-- Every member's view of the room's invite codes, kept from the room's
+-- `invite`, `revoke` and `admit` entries: what lets any member admit.
+CREATE TABLE IF NOT EXISTS room_invites (
+    id TEXT PRIMARY KEY,
+    room TEXT NOT NULL,
+    inviter TEXT NOT NULL,
+    check_hash TEXT NOT NULL,
+    rendezvous TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    once INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS invite_uses (
+    room TEXT NOT NULL,
+    id TEXT NOT NULL,
+    member TEXT NOT NULL,
+    lamport INTEGER NOT NULL,
+    PRIMARY KEY (id, member)
+);
+-- Single-use codes being decided: who this daemon holds each one for while
+-- members agree on one holder (room::join). Local, short-lived.
+CREATE TABLE IF NOT EXISTS invite_claims (
+    id TEXT PRIMARY KEY,
+    joiner TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    decided INTEGER NOT NULL DEFAULT 0
+);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
 "#;
 
@@ -204,7 +232,7 @@ impl Store {
     pub fn forget_room(&self, id: &str) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        for table in ["entries", "members", "invites"] {
+        for table in ["entries", "members", "invites", "room_invites", "invite_uses"] {
             tx.execute(&format!("DELETE FROM {table} WHERE room = ?1"), [id])?;
         }
         tx.execute("DELETE FROM rooms WHERE id = ?1", [id])?;
