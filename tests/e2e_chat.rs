@@ -103,12 +103,21 @@ fn a_restarted_member_gets_what_is_said_right_after_at_once() {
     let mut a = Daemon::start("alice");
     let b = Daemon::start("bob");
     let room = a.room_with("apéro", &[&b]);
+    let listen = |d: &Daemon| {
+        let mut l: Vec<String> =
+            d.json(&["status"])["listen"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+        l.sort();
+        l
+    };
+    let before = listen(&a);
     let mut worst = Duration::ZERO;
     for i in 0..4 {
         // The connection a restart leaves behind is old by then, as in life.
         std::thread::sleep(Duration::from_millis(2500));
         a.kill9();
         a.restart();
+        // Back on the same ports, so the addresses bob keeps still work.
+        assert_eq!(listen(&a), before, "restart {i}: alice listens where she did");
         let text = format!("right after restart {i}");
         b.json(&["say", &room, &text]);
         let said = std::time::Instant::now();

@@ -36,6 +36,9 @@ pub struct AppConfig {
     pub pace_transfers: bool,
 }
 
+/// Where the listen ports are kept in the `meta` table (then "ip4/udp" ...).
+pub const PORT_KEY: &str = "listen-port/";
+
 pub struct App {
     pub rooms: Arc<Rooms>,
     pub short: Arc<ShortCodes>,
@@ -125,7 +128,10 @@ impl App {
                     self.events.emit(Event::PeerDisconnected { peer_id: peer.to_string() });
                 }
                 NodeEvent::Identified { peer, listen_addrs } => self.rooms.note_addrs(peer, &listen_addrs),
-                NodeEvent::NetworkChanged => self.rooms.redial_soon(),
+                NodeEvent::NetworkChanged => {
+                    self.rooms.redial_soon();
+                    self.remember_ports();
+                }
                 NodeEvent::InboundRequest { peer, request, channel } => {
                     let app = self.clone();
                     tokio::spawn(async move {
@@ -135,6 +141,20 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Keeps the ports we listen on, to ask for them again after a restart
+    /// (node::ports says why).
+    fn remember_ports(self: &Arc<Self>) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let Ok(info) = app.node.info().await else { return };
+            for a in &info.listen {
+                if let Some((kind, port)) = crate::node::ports::key_port(a) {
+                    crate::store::log_error(app.store.set_meta(&format!("{PORT_KEY}{kind}"), &port.to_string()));
+                }
+            }
+        });
     }
 
     /// Routes a peer's request to the service that answers it.

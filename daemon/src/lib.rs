@@ -46,6 +46,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let db = store::Store::open(&paths.db()).with_context(|| format!("opening {}", paths.db().display()))?;
 
     let db = std::sync::Arc::new(db);
+    let last_ports = db
+        .meta(app::PORT_KEY)?
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(app::PORT_KEY)?.to_string(), v.parse().ok()?)))
+        .collect();
     let counters = std::sync::Arc::new(counters::Counters::default());
     let node_config = node::NodeConfig {
         bad_frames: counters.bad_frames.clone(),
@@ -57,6 +62,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         lab: config.lab,
         agent: format!("aperod/{}", env!("CARGO_PKG_VERSION")),
         congestion: config.quic_congestion,
+        last_ports,
     };
     let (node, node_events, event_loop) = node::new(key.clone(), node_config)?;
     let net = tokio::spawn(event_loop.run());

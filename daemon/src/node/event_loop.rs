@@ -65,6 +65,12 @@ impl EventLoop {
         config: &NodeConfig,
     ) -> Result<Self, NodeError> {
         for addr in &config.listen {
+            if let Some(sticky) = super::ports::remembered(addr, &config.last_ports) {
+                match swarm.listen_on(sticky.clone()) {
+                    Ok(_) => continue,
+                    Err(e) => tracing::info!("{sticky} (our port last time) is taken, listening on another: {e}"),
+                }
+            }
             match swarm.listen_on(addr.clone()) {
                 Ok(_) => {}
                 // A machine with IPv6 turned off still runs on IPv4.

@@ -13,6 +13,7 @@ mod dht;
 mod event_loop;
 pub mod inbound;
 mod own_addrs;
+pub mod ports;
 pub mod quic;
 mod relays;
 mod sockets;
@@ -46,6 +47,8 @@ pub struct NodeConfig {
     pub shed_events: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The QUIC connections' congestion controller.
     pub congestion: quic::Congestion,
+    /// The ports we listened on last time, by kind (`ports::key_port`).
+    pub last_ports: std::collections::HashMap<String, u16>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -217,6 +217,22 @@ impl Store {
         Ok(())
     }
 
+    /// Small local settings the daemon keeps between runs (`meta` table).
+    pub fn meta(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let conn = self.lock();
+        let mut st = conn.prepare("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1")?;
+        let rows = st.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.lock().execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
     /// A member now holds our leave of `room`: anti-entropy carries it on.
     pub fn leave_delivered(&self, room: &str) -> Result<bool> {
         Ok(self.lock().execute("DELETE FROM leaving WHERE room = ?1", [room])? > 0)
