@@ -248,6 +248,36 @@ fn dual_stack_goes_direct_over_ipv6_past_symmetric_nats() {
     deliver(&b, &a, &room, "no NAT in the way", Duration::from_secs(5));
 }
 
+/// Both paths direct: IPv4 through cone NATs (a hole punch works) and open
+/// IPv6. IPv6 is preferred: the IPv4 connection is let go once the IPv6 one
+/// is up, whichever came first (issue 16).
+#[test]
+fn dual_stack_prefers_ipv6_when_ipv4_is_direct_too() {
+    if !can_run() {
+        return;
+    }
+    let mut tb = Testbed::new();
+    let l1 = tb.home(1, Nat::Cone);
+    let l2 = tb.home(2, Nat::Cone);
+    tb.ipv6(&[1, 2]);
+    let r = tb.relay();
+    let v6 = ["--listen", "/ip6/::/udp/0/quic-v1", "--listen", "/ip6/::/tcp/0"];
+    let a = tb.peer("alice", &l1, &r, &v6);
+    let b = tb.peer("bob", &l2, &r, &v6);
+    wait_relay(&a);
+    let room = a.create_room("apéro");
+    let code = a.invite(&room, &[]);
+    b.json(&["join", &code, "--timeout", "60s"]);
+    let alice = a.peer_id();
+    let p = wait_until("bob's path to alice to settle on IPv6", Duration::from_secs(30), || {
+        let s = status(&b);
+        let p = s["peers"].as_array().unwrap().iter().find(|p| p["peer_id"] == alice.as_str()).cloned()?;
+        (p["path"] == "direct" && p["addr"].as_str().unwrap_or("").starts_with("/ip6/2001:db8:1::2/")).then_some(p)
+    });
+    println!("bob reaches alice at {}", p["addr"]);
+    deliver(&a, &b, &room, "both ways direct, IPv6 first", Duration::from_secs(5));
+}
+
 #[test]
 fn a_public_member_relays_for_its_rooms_only() {
     if !can_run() {

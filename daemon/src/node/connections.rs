@@ -1,6 +1,9 @@
-//! Our connections to each peer: which one is best (direct before relayed),
-//! the best path's RTT, and relayed connections to close once a direct one
-//! (often DCUtR's hole punch) is up.
+//! Our connections to each peer: which one is best (direct over IPv6, then
+//! direct over IPv4, then relayed), the best path's RTT, and worse
+//! connections to close once a better one is up: relayed ones once a direct
+//! one (often DCUtR's hole punch) is, IPv4 ones once an IPv6 one is (many
+//! home connections have IPv6 with no NAT at all, so nothing between the
+//! two ends rewrites or drops what they send).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -8,6 +11,8 @@ use std::time::{Duration, Instant};
 use libp2p::core::ConnectedPoint;
 use libp2p::swarm::ConnectionId;
 use libp2p::{Multiaddr, PeerId};
+
+use libp2p::multiaddr::Protocol;
 
 use super::addrs::relay_of;
 use super::ConnectedPeer;
@@ -36,6 +41,26 @@ struct Connection {
     run: Option<String>,
 }
 
+impl Connection {
+    /// Higher is better.
+    fn rank(&self) -> u8 {
+        if self.relayed {
+            return 0;
+        }
+        let routable_v6 = self.addr.iter().any(|p| match p {
+            // Link-local needs a scope and loopback stays on this machine:
+            // neither is the path the preference is about.
+            Protocol::Ip6(ip) => !ip.is_loopback() && (ip.segments()[0] & 0xffc0) != 0xfe80,
+            _ => false,
+        });
+        if routable_v6 {
+            2
+        } else {
+            1
+        }
+    }
+}
+
 #[derive(Default)]
 pub(super) struct Connections {
     by_peer: HashMap<PeerId, Vec<Connection>>,
@@ -54,11 +79,15 @@ impl Connections {
         };
         let conns = self.by_peer.entry(peer).or_default();
         conns.push(Connection { id, addr, relayed, via, run: None });
-        if !relayed {
-            // A direct path: move off the relay, so that nothing dies with
-            // it. After a grace period, for requests already under way on it.
-            let when = Instant::now() + RELAY_GRACE;
-            self.to_close.extend(conns.iter().filter(|c| c.relayed).map(|c| (when, c.id)));
+        // A better path: move off the worse ones (off the relay, so that
+        // nothing dies with it). After a grace period, for requests already
+        // under way on them.
+        let best = conns.iter().map(Connection::rank).max().unwrap_or(0);
+        let when = Instant::now() + RELAY_GRACE;
+        for c in conns.iter().filter(|c| c.rank() < best) {
+            if !self.to_close.iter().any(|(_, id)| *id == c.id) {
+                self.to_close.push((when, c.id));
+            }
         }
     }
 
@@ -96,16 +125,16 @@ impl Connections {
     /// The best path's RTT is the one that matters.
     pub(super) fn ping(&mut self, peer: PeerId, connection: ConnectionId, rtt: Duration) {
         let conns = self.by_peer.get(&peer);
-        let direct = conns.map(|c| c.iter().any(|c| c.id == connection && !c.relayed));
-        let has_direct = conns.is_some_and(|c| c.iter().any(|c| !c.relayed));
-        if direct == Some(true) || !has_direct {
+        let top = conns.and_then(|c| c.iter().map(Connection::rank).max());
+        let this = conns.and_then(|c| c.iter().find(|c| c.id == connection)).map(Connection::rank);
+        if this.is_some() && this == top {
             self.rtt.insert(peer, rtt);
         }
     }
 
-    /// The remote address of a direct connection to `peer`, if any.
+    /// The remote address of the best direct connection to `peer`, if any.
     pub(super) fn direct_addr(&self, peer: &PeerId) -> Option<Multiaddr> {
-        self.by_peer.get(peer).and_then(|c| c.iter().find(|c| !c.relayed)).map(|c| c.addr.clone())
+        self.by_peer.get(peer).and_then(|c| c.iter().filter(|c| !c.relayed).max_by_key(|c| c.rank())).map(|c| c.addr.clone())
     }
 
     /// Relayed connections whose grace period is over.
@@ -119,7 +148,9 @@ impl Connections {
         self.by_peer
             .iter()
             .filter_map(|(peer, conns)| {
-                let best = conns.iter().find(|c| !c.relayed).or_else(|| conns.first())?;
+                // The first of the best rank: the one that has been up longest.
+                let top = conns.iter().map(Connection::rank).max()?;
+                let best = conns.iter().find(|c| c.rank() == top)?;
                 Some(ConnectedPeer {
                     peer: *peer,
                     addr: best.addr.clone(),
@@ -135,6 +166,44 @@ impl Connections {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dialed(addr: &str) -> ConnectedPoint {
+        ConnectedPoint::Dialer {
+            address: addr.parse().unwrap(),
+            role_override: libp2p::core::Endpoint::Dialer,
+            port_use: libp2p::core::transport::PortUse::Reuse,
+        }
+    }
+
+    #[test]
+    fn ipv6_beats_ipv4_which_beats_the_relay_and_the_worse_ones_close() {
+        let mut c = Connections::default();
+        let peer = PeerId::random();
+        let relay = PeerId::random();
+        let (r, v4, v6, ll) = (
+            ConnectionId::new_unchecked(1),
+            ConnectionId::new_unchecked(2),
+            ConnectionId::new_unchecked(3),
+            ConnectionId::new_unchecked(4),
+        );
+        c.established(peer, r, &dialed(&format!("/ip4/198.18.0.254/udp/4001/quic-v1/p2p/{relay}/p2p-circuit")));
+        assert!(c.peers()[0].relayed);
+        c.established(peer, v4, &dialed("/ip4/198.18.0.1/udp/5000/quic-v1"));
+        c.established(peer, ll, &dialed("/ip6/fe80::1/udp/5000/quic-v1"));
+        assert_eq!(c.peers()[0].addr.to_string(), "/ip4/198.18.0.1/udp/5000/quic-v1", "link-local does not count as IPv6 here");
+        c.established(peer, v6, &dialed("/ip6/2001:db8:1::2/udp/5000/quic-v1"));
+        assert_eq!(c.peers()[0].addr.to_string(), "/ip6/2001:db8:1::2/udp/5000/quic-v1");
+        assert_eq!(c.direct_addr(&peer).unwrap().to_string(), "/ip6/2001:db8:1::2/udp/5000/quic-v1");
+        assert!(c.due_closes(Instant::now()).is_empty(), "a grace period first");
+        let mut due = c.due_closes(Instant::now() + RELAY_GRACE + Duration::from_millis(10));
+        due.sort();
+        assert_eq!(due, vec![r, v4, ll]);
+        // The RTT is the best path's.
+        c.ping(peer, v4, Duration::from_millis(80));
+        assert!(c.peers()[0].rtt.is_none());
+        c.ping(peer, v6, Duration::from_millis(20));
+        assert_eq!(c.peers()[0].rtt, Some(Duration::from_millis(20)));
+    }
 
     #[test]
     fn the_run_id_is_read_from_the_agent_string() {
