@@ -219,6 +219,20 @@ fn symmetric_nats_stay_relayed_past_the_default_circuit_limits() {
     assert_eq!(voice_path(&a, &b), "stream");
 }
 
+/// Alice and Bob at homes 1 and 2, IPv4 behind `nat`, IPv6 open, and the
+/// relay (returned first: it must outlive them); alice has her reservation.
+fn dual_stack_pair(tb: &mut Testbed, nat: Nat) -> (Daemon, Daemon, Daemon) {
+    let l1 = tb.home(1, nat);
+    let l2 = tb.home(2, nat);
+    tb.ipv6(&[1, 2]);
+    let r = tb.relay();
+    let v6 = ["--listen", "/ip6/::/udp/0/quic-v1", "--listen", "/ip6/::/tcp/0"];
+    let a = tb.peer("alice", &l1, &r, &v6);
+    let b = tb.peer("bob", &l2, &r, &v6);
+    wait_relay(&a);
+    (r, a, b)
+}
+
 /// IPv4 behind symmetric NATs (no hole punch can work there) but open IPv6,
 /// as many homes have: the path must be direct, over IPv6 (issue 16).
 #[test]
@@ -227,14 +241,7 @@ fn dual_stack_goes_direct_over_ipv6_past_symmetric_nats() {
         return;
     }
     let mut tb = Testbed::new();
-    let l1 = tb.home(1, Nat::Symmetric);
-    let l2 = tb.home(2, Nat::Symmetric);
-    tb.ipv6(&[1, 2]);
-    let r = tb.relay();
-    let v6 = ["--listen", "/ip6/::/udp/0/quic-v1", "--listen", "/ip6/::/tcp/0"];
-    let a = tb.peer("alice", &l1, &r, &v6);
-    let b = tb.peer("bob", &l2, &r, &v6);
-    wait_relay(&a);
+    let (_r, a, b) = dual_stack_pair(&mut tb, Nat::Symmetric);
     let listen = status(&a)["listen"].to_string();
     assert!(listen.contains("/ip6/2001:db8:1::2/udp/"), "alice does not listen on her IPv6 address: {listen}");
     assert!(!listen.contains("/ip6/fe80"), "a link-local address is announced: {listen}");
@@ -257,14 +264,7 @@ fn dual_stack_prefers_ipv6_when_ipv4_is_direct_too() {
         return;
     }
     let mut tb = Testbed::new();
-    let l1 = tb.home(1, Nat::Cone);
-    let l2 = tb.home(2, Nat::Cone);
-    tb.ipv6(&[1, 2]);
-    let r = tb.relay();
-    let v6 = ["--listen", "/ip6/::/udp/0/quic-v1", "--listen", "/ip6/::/tcp/0"];
-    let a = tb.peer("alice", &l1, &r, &v6);
-    let b = tb.peer("bob", &l2, &r, &v6);
-    wait_relay(&a);
+    let (_r, a, b) = dual_stack_pair(&mut tb, Nat::Cone);
     let room = a.create_room("apéro");
     let code = a.invite(&room, &[]);
     b.json(&["join", &code, "--timeout", "60s"]);
