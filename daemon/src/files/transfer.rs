@@ -101,7 +101,15 @@ impl Files {
             paces: Mutex::new(HashMap::new()),
             cancel,
         });
-        self.running().insert(row.file.clone(), running.clone());
+        {
+            // Checked again under the lock: two resumes (a peer connecting
+            // and a new source announced) may race here from two threads.
+            let mut all = self.running();
+            if let Some(r) = all.get(&row.file) {
+                return Ok(r.info(TransferState::Running, None, None));
+            }
+            all.insert(row.file.clone(), running.clone());
+        }
         let info = running.info(TransferState::Running, None, None);
         let files = self.clone();
         tokio::spawn(async move { files.run_download(running, row, bitmap).await });
