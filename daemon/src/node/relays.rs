@@ -14,8 +14,18 @@ use super::behaviour::Behaviour;
 
 /// Two relays, so that losing one does not make us unreachable.
 const WANT_RELAYS: usize = 2;
-/// A relay that refused or dropped us is tried again after this long.
-const RELAY_BACKOFF: Duration = Duration::from_secs(20);
+/// A relay that refused or dropped us is tried again after 2 s, then 4, 8
+/// ... up to a minute, and at once again after it accepted: a relay that
+/// restarts (or a Wi-Fi that drops for a moment) is back within seconds,
+/// while one that keeps refusing is not asked in a loop. (A fixed 20 s used
+/// to keep members behind symmetric NATs apart that long after every relay
+/// restart in the chaos run.)
+const RELAY_BACKOFF_FIRST: Duration = Duration::from_secs(2);
+const RELAY_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+fn backoff(failures: u32) -> Duration {
+    RELAY_BACKOFF_FIRST.saturating_mul(1 << failures.saturating_sub(1).min(6)).min(RELAY_BACKOFF_MAX)
+}
 
 #[derive(Default)]
 pub(super) struct Relays {
@@ -26,6 +36,8 @@ pub(super) struct Relays {
     /// Relays that accepted a reservation.
     accepted: HashSet<PeerId>,
     retry_after: HashMap<PeerId, Instant>,
+    /// Refusals or losses in a row, per relay.
+    failures: HashMap<PeerId, u32>,
 }
 
 impl Relays {
@@ -35,13 +47,21 @@ impl Relays {
 
     pub(super) fn reservation_accepted(&mut self, relay: PeerId) {
         self.accepted.insert(relay);
+        self.failures.remove(&relay);
+    }
+
+    fn failed(&mut self, relay: PeerId, now: Instant) {
+        let n = self.failures.entry(relay).or_insert(0);
+        *n = n.saturating_add(1);
+        let wait = backoff(*n);
+        self.retry_after.insert(relay, now + wait);
     }
 
     /// A listener closed; if it was a relay's, the reservation is gone.
     pub(super) fn listener_closed(&mut self, id: ListenerId) -> Option<PeerId> {
         let relay = self.listeners.remove(&id)?;
         self.accepted.remove(&relay);
-        self.retry_after.insert(relay, Instant::now() + RELAY_BACKOFF);
+        self.failed(relay, Instant::now());
         Some(relay)
     }
 
@@ -108,9 +128,29 @@ impl Relays {
                 }
                 Err(e) => {
                     tracing::debug!(%relay, "cannot listen on relay: {e}");
-                    self.retry_after.insert(relay, now + RELAY_BACKOFF);
+                    self.failed(relay, now);
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_starts_short_and_doubles_to_a_minute() {
+        let secs: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, vec![2, 4, 8, 16, 32, 60, 60, 60, 60]);
+        let mut r = Relays::default();
+        let relay = PeerId::random();
+        let now = Instant::now();
+        r.failed(relay, now);
+        r.failed(relay, now);
+        assert_eq!(r.retry_after[&relay], now + Duration::from_secs(4));
+        r.reservation_accepted(relay);
+        r.failed(relay, now);
+        assert_eq!(r.retry_after[&relay], now + Duration::from_secs(2), "an accepted reservation starts the count over");
     }
 }
