@@ -272,6 +272,12 @@ fn chaos(label: &str, seed: u64, work: &std::path::Path, mut relay: Daemon, memb
         }
         // The late joiner: a third of the way in, with ben's code while ben is away.
         if !fay_in && now > start + (end - start) / 3 {
+            // Behind a symmetric NAT she can only come in through the relay:
+            // bring it back first if it is down (the join blocks this loop).
+            if relay_back.take().is_some() {
+                relay.restart();
+                log("relay restarted for the late join".into());
+            }
             if m[ben].up {
                 m[ben].d.terminate();
                 m[ben].up = false;
@@ -385,10 +391,14 @@ fn chaos(label: &str, seed: u64, work: &std::path::Path, mut relay: Daemon, memb
         assert!(reference.contains(text), "acknowledged {text:?} is in the history (seed {seed})");
     }
 
-    // Downloads: bit-exact when done, and nothing half-written in view.
+    // Downloads: every one finished (paused ones resume by themselves once a
+    // source is back), bit-exact, and nothing half-written in view.
     let mut done = 0;
     for x in &m {
-        let transfers = x.d.json(&["transfers"]);
+        let transfers = wait_until(&format!("{}'s downloads to finish", x.d.name), Duration::from_secs(90), || {
+            let t = x.d.json(&["transfers"]);
+            t.as_array().unwrap().iter().all(|t| t["state"] == "done").then_some(t)
+        });
         let mut finished: Vec<PathBuf> = Vec::new();
         for t in transfers.as_array().unwrap() {
             if t["state"] == "done" {

@@ -115,7 +115,7 @@ impl App {
                 NodeEvent::PeerConnected { peer, .. } => {
                     self.rooms.note_seen(peer);
                     self.events.emit(Event::PeerConnected { peer_id: peer.to_string() });
-                    self.files.resume_paused();
+                    self.files.resume_paused(Some(peer));
                     let app = self.clone();
                     tokio::spawn(async move {
                         app.calls.on_connect(peer).await;
@@ -161,6 +161,7 @@ impl App {
     async fn handle_peer(&self, peer: PeerId, request: PeerRequest) -> PeerResponse {
         let result = match request {
             PeerRequest::Join { code, name } => self.rooms.handle_join(peer, &code, &name).await,
+            PeerRequest::JoinProof { room, invite, proof, name } => self.rooms.handle_join_proof(peer, &room, &invite, &proof, &name).await,
             PeerRequest::Sync { room, digests } => self.rooms.handle_sync(peer, &room, digests),
             PeerRequest::Fetch { room, ids } => self.rooms.handle_fetch(peer, &room, &ids),
             PeerRequest::Push { room, entries } => self.rooms.handle_push(peer, &room, entries).await,

@@ -88,9 +88,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
         _ = stop.changed() => tracing::info!("shutdown requested"),
     }
-    // Leaving the call finishes the audio backend's files.
-    if let Err(e) = app.calls.leave().await {
-        tracing::warn!("{e}");
+    // Leaving the call finishes the audio backend's files. Bounded: telling
+    // peers we left goes over the network, and peers behind a relay that
+    // just died would hold up a stop the user asked for (a daemon once took
+    // over 15 s to obey SIGTERM in the chaos run).
+    match tokio::time::timeout(Duration::from_secs(2), app.calls.leave()).await {
+        Ok(Err(e)) => tracing::warn!("{e}"),
+        Err(_) => tracing::warn!("leaving the call took too long; stopping anyway"),
+        Ok(Ok(())) => {}
     }
     let _ = app.shutdown.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;

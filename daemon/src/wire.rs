@@ -24,8 +24,13 @@ pub const BATCH_BYTES: usize = 2 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PeerRequest {
-    /// A stranger presents an invite code.
+    /// A stranger presents an invite code (to a member the code names).
     Join { code: String, name: String },
+    /// A stranger proves it holds invite `invite` of `room` without giving
+    /// the code away: to a member found in the DHT, who might be anyone.
+    /// `proof` is keyed by the code's check hash and bound to both peers
+    /// (room::join::join_proof), so it is worth nothing to anyone else.
+    JoinProof { room: String, invite: String, proof: String, name: String },
     /// Anti-entropy, step 1: "here is a digest of what I have".
     Sync { room: String, digests: Vec<Digest> },
     /// Step 2: "send me these entries".

@@ -180,7 +180,8 @@ impl Worker {
             return Ok(false);
         }
         tokio::time::sleep(PARTIAL_POLL).await;
-        let fresh = ask_have(stream, &self.room, &self.running.offer.file, self.manifest.chunks()).await?;
+        let ask = ask_have(stream, &self.room, &self.running.offer.file, self.manifest.chunks());
+        let fresh = tokio::time::timeout(PARTIAL_IDLE, ask).await.map_err(|_| Why::TimedOut)??;
         *avail.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
         Ok(true)
     }

@@ -226,7 +226,10 @@ async fn answer(
                 Ok(buf)
             })
             .await
-            .map_err(|_| FileRefusal::Changed)??;
+            .map_err(|_| FileRefusal::Changed)?
+            // A copy still being fetched is not "changed": what we hold open
+            // may be a partial file cancelled and begun again since.
+            .map_err(|e| if o.partial { FileRefusal::Missing } else { e })?;
             Ok((FileReply::Chunk { index, len: len as u64, voice: files.in_call() }, data))
         }
     }

@@ -86,7 +86,7 @@ impl EntryListener for Files {
             }
         }
         if let (true, Some(me)) = (new_source, self.me.upgrade()) {
-            me.resume_paused();
+            me.resume_paused(None);
         }
     }
 }

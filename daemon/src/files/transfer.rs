@@ -165,13 +165,38 @@ impl Files {
         Ok(info)
     }
 
-    /// Downloads that were running when the daemon stopped are paused.
+    /// Downloads that were running when the daemon stopped are paused, or
+    /// done if the stop came between moving the file into place and noting it.
     pub(super) fn pause_interrupted(&self) {
-        if let Ok(ds) = self.deps.store.downloads() {
-            for d in ds.iter().filter(|d| d.state == TransferState::Running) {
-                let _ = self.deps.store.download_state(&d.file, TransferState::Paused, None, Some("interrupted: the daemon stopped"));
+        let Ok(ds) = self.deps.store.downloads() else { return };
+        for d in ds.iter().filter(|d| d.state == TransferState::Running) {
+            if let Some(path) = self.finished_before_the_stop(d) {
+                tracing::info!(%path, "a download finished just before the daemon stopped");
+                continue;
             }
+            let _ = self.deps.store.download_state(&d.file, TransferState::Paused, None, Some("interrupted: the daemon stopped"));
         }
+    }
+
+    /// The final file of `d` if it is in place, whole, and its partial file
+    /// gone (the rename happened): then it is recorded as done and shared.
+    fn finished_before_the_stop(&self, d: &DownloadRow) -> Option<String> {
+        let path = d.final_path.clone()?;
+        let meta = std::fs::metadata(&path).ok()?;
+        let hashes = d.hashes.clone()?;
+        if Path::new(&d.part).exists() || meta.len() != d.size {
+            return None;
+        }
+        log_store(self.deps.store.download_state(&d.file, TransferState::Done, Some(&path), None));
+        log_store(self.deps.store.shared_add(&SharedRow {
+            file: d.file.clone(),
+            path: path.clone(),
+            size: d.size,
+            mtime_ns: super::mtime_ns(&meta),
+            chunk_size: d.chunk_size,
+            hashes,
+        }));
+        Some(path)
     }
 
     pub fn resolve_offer(&self, file: &str) -> ServiceResult<OfferRow> {
@@ -261,23 +286,27 @@ impl Files {
     }
 
     /// Paused downloads start again by themselves when a member who has the
-    /// file, or part of it, is online: called when a peer connects and when
-    /// a room learns of a new source.
-    pub fn resume_paused(self: &Arc<Self>) {
-        let paused: Vec<DownloadRow> = match self.deps.store.downloads() {
-            Ok(ds) => {
-                let running = self.running();
-                ds.into_iter().filter(|d| d.state == TransferState::Paused && !running.contains_key(&d.file)).collect()
-            }
-            Err(e) => return tracing::warn!("cannot list downloads: {e}"),
-        };
-        if paused.is_empty() {
-            return;
-        }
+    /// file, or part of it, is online: `peer` connected (only its files), or
+    /// (`None`) the room learned of a new source.
+    pub fn resume_paused(self: &Arc<Self>, peer: Option<PeerId>) {
         let files = self.clone();
+        // Off the caller's task: it routes network events and must not wait
+        // on the database.
         tokio::spawn(async move {
-            let connected: Vec<String> =
-                files.deps.node.info().await.map(|i| i.peers.iter().map(|p| p.peer.to_string()).collect()).unwrap_or_default();
+            let paused: Vec<DownloadRow> = match files.deps.store.downloads() {
+                Ok(ds) => {
+                    let running = files.running();
+                    ds.into_iter().filter(|d| d.state == TransferState::Paused && !running.contains_key(&d.file)).collect()
+                }
+                Err(e) => return tracing::warn!("cannot list downloads: {e}"),
+            };
+            if paused.is_empty() {
+                return;
+            }
+            let connected: Vec<String> = match peer {
+                Some(p) => vec![p.to_string()],
+                None => files.deps.node.info().await.map(|i| i.peers.iter().map(|p| p.peer.to_string()).collect()).unwrap_or_default(),
+            };
             let me = files.peer_id.to_string();
             for d in paused {
                 let mut sources = files.deps.store.holders(&d.room, &d.file).unwrap_or_default();
@@ -424,9 +453,16 @@ impl Files {
         let dir = PathBuf::from(&row.dir);
         let part_path = PathBuf::from(&row.part);
         let name = names::sanitize(&offer.name);
+        let (store, file) = (self.deps.store.clone(), offer.file.clone());
         let final_path = tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
             part.lock().unwrap_or_else(|p| p.into_inner()).sync_all()?;
             let dest = names::unique_path(&dir, &name);
+            // Written down before the link: killed between the two, the next
+            // start finds the finished file and marks it done
+            // (`pause_interrupted`) instead of fetching it again beside it.
+            store
+                .download_state(&file, TransferState::Running, Some(&dest.to_string_lossy()), None)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
             // link + unlink never replaces an existing file, even one created
             // since unique_path looked.
             std::fs::hard_link(&part_path, &dest).or_else(|_| std::fs::rename(&part_path, &dest))?;

@@ -42,22 +42,32 @@ struct Connection {
 }
 
 impl Connection {
-    /// Higher is better.
-    fn rank(&self) -> u8 {
-        if self.relayed {
-            return 0;
-        }
-        let routable_v6 = self.addr.iter().any(|p| match p {
+    fn routable_v6(&self) -> bool {
+        self.addr.iter().any(|p| match p {
             // Link-local needs a scope and loopback stays on this machine:
             // neither is the path the preference is about.
             Protocol::Ip6(ip) => !ip.is_loopback() && (ip.segments()[0] & 0xffc0) != 0xfe80,
             _ => false,
-        });
-        if routable_v6 {
-            2
-        } else {
-            1
+        })
+    }
+
+    fn quic(&self) -> bool {
+        self.addr.iter().any(|p| matches!(p, Protocol::QuicV1))
+    }
+
+    /// Which to show and measure as the path: direct, then QUIC (voice
+    /// datagrams need it), then IPv6.
+    fn rank(&self) -> (bool, bool, bool) {
+        (!self.relayed, self.quic(), !self.relayed && self.routable_v6())
+    }
+
+    /// Whether `self` makes `worse` redundant: a direct path makes a relayed
+    /// one so; direct IPv6 makes direct IPv4 of the same transport so.
+    fn supersedes(&self, worse: &Connection) -> bool {
+        if self.relayed {
+            return false;
         }
+        worse.relayed || (self.quic() == worse.quic() && self.routable_v6() && !worse.routable_v6())
     }
 }
 
@@ -65,12 +75,16 @@ impl Connection {
 pub(super) struct Connections {
     by_peer: HashMap<PeerId, Vec<Connection>>,
     rtt: HashMap<PeerId, Duration>,
-    /// Relayed connections to close once their grace period is over.
-    to_close: Vec<(Instant, ConnectionId)>,
+    /// Connections to close once their grace period is over (if what made
+    /// them redundant is still up then).
+    to_close: Vec<(Instant, PeerId, ConnectionId)>,
 }
 
 impl Connections {
-    pub(super) fn established(&mut self, peer: PeerId, id: ConnectionId, endpoint: &ConnectedPoint) {
+    /// `keep_all`: the peer is a relay of ours, or we relay for others: its
+    /// reservations and circuits live on whichever connection libp2p chose,
+    /// so none of them is closed for being the worse path.
+    pub(super) fn established(&mut self, peer: PeerId, id: ConnectionId, endpoint: &ConnectedPoint, keep_all: bool) {
         let addr = endpoint.get_remote_address().clone();
         let relayed = endpoint.is_relayed();
         let via = match endpoint {
@@ -82,11 +96,12 @@ impl Connections {
         // A better path: move off the worse ones (off the relay, so that
         // nothing dies with it). After a grace period, for requests already
         // under way on them.
-        let best = conns.iter().map(Connection::rank).max().unwrap_or(0);
         let when = Instant::now() + RELAY_GRACE;
-        for c in conns.iter().filter(|c| c.rank() < best) {
-            if !self.to_close.iter().any(|(_, id)| *id == c.id) {
-                self.to_close.push((when, c.id));
+        let redundant: Vec<ConnectionId> =
+            conns.iter().filter(|w| (w.relayed || !keep_all) && conns.iter().any(|b| b.supersedes(w))).map(|w| w.id).collect();
+        for w in redundant {
+            if !self.to_close.iter().any(|(_, _, id)| *id == w) {
+                self.to_close.push((when, peer, w));
             }
         }
     }
@@ -137,11 +152,19 @@ impl Connections {
         self.by_peer.get(peer).and_then(|c| c.iter().filter(|c| !c.relayed).max_by_key(|c| c.rank())).map(|c| c.addr.clone())
     }
 
-    /// Relayed connections whose grace period is over.
+    /// Connections whose grace period is over and that are still redundant:
+    /// if the better path died meanwhile, the worse one stays.
     pub(super) fn due_closes(&mut self, now: Instant) -> Vec<ConnectionId> {
-        let (due, later): (Vec<_>, Vec<_>) = self.to_close.drain(..).partition(|(t, _)| *t <= now);
+        let (due, later): (Vec<_>, Vec<_>) = self.to_close.drain(..).partition(|(t, _, _)| *t <= now);
         self.to_close = later;
-        due.into_iter().map(|(_, id)| id).collect()
+        due.into_iter()
+            .filter(|(_, peer, id)| {
+                let Some(conns) = self.by_peer.get(peer) else { return false };
+                let Some(w) = conns.iter().find(|c| c.id == *id) else { return false };
+                conns.iter().any(|b| b.id != *id && b.supersedes(w))
+            })
+            .map(|(_, _, id)| id)
+            .collect()
     }
 
     pub(super) fn peers(&self) -> Vec<ConnectedPeer> {
@@ -186,18 +209,38 @@ mod tests {
             ConnectionId::new_unchecked(3),
             ConnectionId::new_unchecked(4),
         );
-        c.established(peer, r, &dialed(&format!("/ip4/198.18.0.254/udp/4001/quic-v1/p2p/{relay}/p2p-circuit")));
+        c.established(peer, r, &dialed(&format!("/ip4/198.18.0.254/udp/4001/quic-v1/p2p/{relay}/p2p-circuit")), false);
         assert!(c.peers()[0].relayed);
-        c.established(peer, v4, &dialed("/ip4/198.18.0.1/udp/5000/quic-v1"));
-        c.established(peer, ll, &dialed("/ip6/fe80::1/udp/5000/quic-v1"));
+        c.established(peer, v4, &dialed("/ip4/198.18.0.1/udp/5000/quic-v1"), false);
+        c.established(peer, ll, &dialed("/ip6/fe80::1/udp/5000/quic-v1"), false);
         assert_eq!(c.peers()[0].addr.to_string(), "/ip4/198.18.0.1/udp/5000/quic-v1", "link-local does not count as IPv6 here");
-        c.established(peer, v6, &dialed("/ip6/2001:db8:1::2/udp/5000/quic-v1"));
+        c.established(peer, v6, &dialed("/ip6/2001:db8:1::2/udp/5000/quic-v1"), false);
         assert_eq!(c.peers()[0].addr.to_string(), "/ip6/2001:db8:1::2/udp/5000/quic-v1");
         assert_eq!(c.direct_addr(&peer).unwrap().to_string(), "/ip6/2001:db8:1::2/udp/5000/quic-v1");
         assert!(c.due_closes(Instant::now()).is_empty(), "a grace period first");
         let mut due = c.due_closes(Instant::now() + RELAY_GRACE + Duration::from_millis(10));
         due.sort();
         assert_eq!(due, vec![r, v4, ll]);
+        // A TCP path over IPv6 does not push QUIC over IPv4 out (voice
+        // datagrams need QUIC), nor is anything closed at a relay of ours.
+        let other = PeerId::random();
+        let (q4, t6) = (ConnectionId::new_unchecked(10), ConnectionId::new_unchecked(11));
+        c.established(other, q4, &dialed("/ip4/198.18.0.3/udp/6000/quic-v1"), false);
+        c.established(other, t6, &dialed("/ip6/2001:db8:3::2/tcp/6000"), false);
+        assert!(c.due_closes(Instant::now() + RELAY_GRACE * 2).is_empty());
+        assert_eq!(c.peers().iter().find(|p| p.peer == other).unwrap().addr.to_string(), "/ip4/198.18.0.3/udp/6000/quic-v1");
+        let ours = PeerId::random();
+        let (a4, a6) = (ConnectionId::new_unchecked(20), ConnectionId::new_unchecked(21));
+        c.established(ours, a4, &dialed("/ip4/198.18.0.254/udp/4001/quic-v1"), true);
+        c.established(ours, a6, &dialed("/ip6/2001:db8:ff::fe/udp/4001/quic-v1"), true);
+        assert!(c.due_closes(Instant::now() + RELAY_GRACE * 2).is_empty(), "a relay of ours keeps its connections");
+        // The better path died in the grace period: the worse one stays.
+        let late = PeerId::random();
+        let (l4, l6) = (ConnectionId::new_unchecked(30), ConnectionId::new_unchecked(31));
+        c.established(late, l4, &dialed("/ip4/198.18.0.4/udp/7000/quic-v1"), false);
+        c.established(late, l6, &dialed("/ip6/2001:db8:4::2/udp/7000/quic-v1"), false);
+        c.closed(late, l6, 1);
+        assert!(c.due_closes(Instant::now() + RELAY_GRACE * 2).is_empty());
         // The RTT is the best path's.
         c.ping(peer, v4, Duration::from_millis(80));
         assert!(c.peers()[0].rtt.is_none());

@@ -65,7 +65,7 @@ impl EventLoop {
         config: &NodeConfig,
     ) -> Result<Self, NodeError> {
         for addr in &config.listen {
-            if let Some(sticky) = super::ports::remembered(addr, &config.last_ports) {
+            if let Some(sticky) = super::ports::remembered(addr, &config.last_ports).filter(super::ports::free) {
                 match swarm.listen_on(sticky.clone()) {
                     Ok(_) => continue,
                     Err(e) => tracing::info!("{sticky} (our port last time) is taken, listening on another: {e}"),
@@ -282,7 +282,12 @@ impl EventLoop {
     }
 
     fn on_connected(&mut self, peer_id: PeerId, endpoint: ConnectedPoint, connection_id: libp2p::swarm::ConnectionId, first: bool) {
-        self.connections.established(peer_id, connection_id, &endpoint);
+        let keep_all = self.relay_server || self.relays.is_candidate(&peer_id);
+        self.connections.established(peer_id, connection_id, &endpoint, keep_all);
+        if self.relays.reconnected(&peer_id) {
+            // A relay came back (restarted, or our network did): ask now.
+            self.reserve_relays();
+        }
         let addr = endpoint.get_remote_address().clone();
         if first {
             tracing::info!(%peer_id, %addr, "connected");

@@ -29,6 +29,29 @@ pub fn key_port(addr: &Multiaddr) -> Option<(String, u16)> {
     Some((format!("{}/{proto}", ip?), n))
 }
 
+/// Whether nobody else holds `addr`'s port. libp2p's sockets set
+/// SO_REUSEPORT, so a second daemon could bind a port another one listens
+/// on and the kernel would split the connections between them; a plain
+/// socket (without it) is refused while any socket holds the port.
+pub fn free(addr: &Multiaddr) -> bool {
+    let mut ip = None;
+    let mut port = None;
+    for p in addr.iter() {
+        match p {
+            Protocol::Ip4(a) => ip = Some(std::net::IpAddr::V4(a)),
+            Protocol::Ip6(a) => ip = Some(std::net::IpAddr::V6(a)),
+            Protocol::Udp(n) => port = Some((true, n)),
+            Protocol::Tcp(n) => port = Some((false, n)),
+            _ => {}
+        }
+    }
+    match (ip, port) {
+        (Some(ip), Some((true, n))) => std::net::UdpSocket::bind((ip, n)).is_ok(),
+        (Some(ip), Some((false, n))) => std::net::TcpListener::bind((ip, n)).is_ok(),
+        _ => false,
+    }
+}
+
 /// `addr` on the port remembered for its kind, if it asks for port 0 and
 /// one is remembered.
 pub fn remembered(addr: &Multiaddr, last: &HashMap<String, u16>) -> Option<Multiaddr> {
@@ -62,5 +85,17 @@ mod tests {
         let circuit: Multiaddr = "/ip4/1.2.3.4/tcp/1/p2p/12D3KooWRH6LPFwVAHrbxbibwEmfFiY5Emab6kfmW1kE6nT3nWxo/p2p-circuit".parse().unwrap();
         assert!(key_port(&circuit).is_none());
         assert_eq!(key_port(&"/ip4/10.0.0.1/udp/5/quic-v1".parse().unwrap()), Some(("ip4/udp".to_string(), 5)));
+    }
+
+    #[test]
+    fn a_port_someone_holds_is_not_free() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        assert!(!free(&format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()));
+        drop(held);
+        assert!(free(&format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()));
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        assert!(!free(&format!("/ip4/127.0.0.1/udp/{port}/quic-v1").parse().unwrap()));
     }
 }

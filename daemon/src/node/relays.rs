@@ -50,6 +50,20 @@ impl Relays {
         self.failures.remove(&relay);
     }
 
+    pub(super) fn is_candidate(&self, peer: &PeerId) -> bool {
+        self.candidates.contains_key(peer)
+    }
+
+    /// We are connected to a relay we hold no reservation on: its backoff
+    /// is over. True if it was waiting one out.
+    pub(super) fn reconnected(&mut self, relay: &PeerId) -> bool {
+        if self.accepted.contains(relay) || !self.candidates.contains_key(relay) {
+            return false;
+        }
+        self.failures.remove(relay);
+        self.retry_after.remove(relay).is_some()
+    }
+
     fn failed(&mut self, relay: PeerId, now: Instant) {
         let n = self.failures.entry(relay).or_insert(0);
         *n = n.saturating_add(1);

@@ -30,7 +30,7 @@ use crate::counters::Counters;
 use crate::entry::{Body, Entry, INVITE_ID_CHARS, MAX_NAME_CHARS};
 use crate::error::{ServiceError, ServiceResult};
 use crate::room::invite::{check_hash, rendezvous_hash, rendezvous_key, Invite, InviteError, MAX_ADDRS};
-use crate::store::InviteRow;
+use crate::store::{InviteRow, RoomInvite};
 use crate::wire::{PeerAddrs, PeerRequest, PeerResponse, RefuseReason};
 
 /// A hold on a single-use code whose admission never came (its member died
@@ -213,6 +213,29 @@ impl Rooms {
         Ok(addrs)
     }
 
+    /// Codes made by a version that kept them to itself get their `invite`
+    /// entry now, so that the room, not only we, can admit their holders.
+    pub async fn share_old_invites(self: &Arc<Self>) {
+        let rows = match self.store.unshared_invites(now_secs()) {
+            Ok(r) => r,
+            Err(e) => return tracing::warn!("cannot list our invites: {e}"),
+        };
+        for row in rows {
+            let Ok(invite) = Invite::decode(&row.code) else { continue };
+            let body = Body::Invite {
+                id: row.id.clone(),
+                check: check_hash(&invite.secret),
+                rendezvous: rendezvous_hash(&invite.secret),
+                expires: invite.expires,
+                once: invite.once,
+            };
+            match self.publish(&row.room, body).await {
+                Ok(_) => tracing::info!(id = %row.id, "shared an older invite code with its room"),
+                Err(e) => tracing::warn!("could not share invite {}: {e}", row.id),
+            }
+        }
+    }
+
     /// Announces us in the DHT at the rendezvous of every code that still
     /// works in our rooms, and withdraws the others: a code's holder finds
     /// whoever is online even when the addresses in the code are stale.
@@ -266,7 +289,10 @@ impl Rooms {
         let result = self.store.ingest(&room, entries, known.is_none())?;
         self.count_rejects(&result);
         if !self.store.is_member(&room, &self.me.peer_id.to_string())? {
-            self.store.forget_room(&room)?;
+            // A room we were in before keeps its history.
+            if known.is_none() {
+                self.store.forget_room(&room)?;
+            }
             return Err(ServiceError::Refused("the member's welcome did not admit us; nothing was kept".into()));
         }
         self.store.set_room_left(&room, false)?;
@@ -293,6 +319,13 @@ impl Rooms {
         let inviter = invite.inviter_peer();
         let request = PeerRequest::Join { code: code.trim().to_string(), name: self.me.name.clone() };
         let mut contacts = invite.contacts();
+        // Those the signed code names (and `via`, whom the user chose) get the
+        // code; anyone the DHT turns up gets a proof bound to them, and its
+        // refusals are not taken as final.
+        let named: HashSet<PeerId> = contacts.iter().map(|(p, _)| *p).chain(via).collect();
+        let check = check_hash(&invite.secret);
+        let me = self.me.peer_id;
+        let name = self.me.name.clone();
         contacts.retain(|(p, _)| *p != self.me.peer_id);
         if let Some(v) = via {
             let addrs = contacts.iter().position(|(p, _)| *p == v).map(|i| contacts.remove(i).1).unwrap_or_default();
@@ -300,7 +333,16 @@ impl Rooms {
         }
         let ask = |peer: PeerId, addrs: Vec<Multiaddr>| {
             let node = self.node.clone();
-            let request = request.clone();
+            let request = if named.contains(&peer) {
+                request.clone()
+            } else {
+                PeerRequest::JoinProof {
+                    room: room.clone(),
+                    invite: invite.id(),
+                    proof: join_proof(&check, &me, &peer),
+                    name: name.clone(),
+                }
+            };
             async move { (peer, tokio::time::timeout_at(deadline, node.request(peer, addrs, request)).await) }.boxed()
         };
         let mut asked: HashSet<PeerId> = HashSet::new();
@@ -331,8 +373,21 @@ impl Rooms {
             tokio::select! {
                 Some((peer, answer)) = pending.next() => match answer {
                     Ok(Ok(PeerResponse::Welcome { room: r, name, entries, peers })) if r == room => {
+                        // Only the room holds the inviter's signed entry for
+                        // this code: a stranger's "welcome" to a room of its
+                        // own making is dropped, and the search goes on.
+                        if !welcome_is_genuine(invite, &entries) {
+                            tracing::warn!(%peer, "a welcome without the inviter's entry for the code: ignored");
+                            Counters::bump(&self.counters.bad_frames, 1);
+                            soft = Some(soft.unwrap_or(RefuseReason::BadRequest));
+                            continue;
+                        }
                         tracing::info!(%peer, "admitted to a room");
                         return Ok((peer, name, entries, peers));
+                    }
+                    Ok(Ok(PeerResponse::Refused { reason })) if !named.contains(&peer) => {
+                        tracing::debug!(%peer, ?reason, "a member found in the DHT refused");
+                        soft = Some(soft.unwrap_or(RefuseReason::UnknownInvite).max_info(reason));
                     }
                     Ok(Ok(PeerResponse::Refused { reason })) => match reason {
                         // Only the inviter's word on the code itself is final.
@@ -404,7 +459,18 @@ impl Rooms {
 
     /// Any member's side of a join.
     pub async fn handle_join(self: &Arc<Self>, peer: PeerId, code: &str, name: &str) -> ServiceResult<PeerResponse> {
-        let (room, room_name, invite) = match self.check_code(peer, code).await? {
+        let verdict = self.check_code(peer, code).await?;
+        self.admit(peer, name, verdict).await
+    }
+
+    /// Admits `peer` (unless already in) and welcomes it, or refuses.
+    async fn admit(
+        self: &Arc<Self>,
+        peer: PeerId,
+        name: &str,
+        verdict: Result<(String, String, String), RefuseReason>,
+    ) -> ServiceResult<PeerResponse> {
+        let (room, room_name, invite) = match verdict {
             Ok(r) => r,
             Err(reason) => {
                 Counters::bump(&self.counters.refused_joins, 1);
@@ -439,12 +505,43 @@ impl Rooms {
     /// name and the invite's id.
     async fn check_code(self: &Arc<Self>, peer: PeerId, code: &str) -> ServiceResult<Result<(String, String, String), RefuseReason>> {
         let Ok(invite) = Invite::decode(code) else { return Ok(Err(RefuseReason::InvalidCode)) };
-        let room = match self.store.room(&invite.room_id())? {
+        let (inviter, check) = (invite.inviter_peer().to_string(), check_hash(&invite.secret));
+        self.check_invite(peer, &invite.room_id(), &invite.id(), |known| known.inviter == inviter && known.check == check).await
+    }
+
+    /// A holder's proof instead of its code (it found us in the DHT).
+    pub async fn handle_join_proof(
+        self: &Arc<Self>,
+        peer: PeerId,
+        room: &str,
+        id: &str,
+        proof: &str,
+        name: &str,
+    ) -> ServiceResult<PeerResponse> {
+        let me = self.me.peer_id;
+        let verdict = if !crate::entry::is_room_id(room) || !crate::entry::is_hex(id, INVITE_ID_CHARS) {
+            Err(RefuseReason::BadRequest)
+        } else {
+            self.check_invite(peer, room, id, |known| !proof.is_empty() && join_proof(&known.check, &peer, &me) == proof).await?
+        };
+        self.admit(peer, name, verdict).await
+    }
+
+    /// The checks shared by a code and a proof; `genuine` says whether what
+    /// the joiner showed matches the room's entry for the invite.
+    async fn check_invite(
+        self: &Arc<Self>,
+        peer: PeerId,
+        room: &str,
+        id: &str,
+        genuine: impl Fn(&RoomInvite) -> bool,
+    ) -> ServiceResult<Result<(String, String, String), RefuseReason>> {
+        let room = match self.store.room(room)? {
             Some(r) if !r.left && self.store.is_member(&r.id, &self.me.peer_id.to_string())? => r,
             _ => return Ok(Err(RefuseReason::UnknownRoom)),
         };
-        let Some(known) = self.store.room_invite(&invite.id())? else { return Ok(Err(RefuseReason::UnknownInvite)) };
-        if known.room != room.id || known.inviter != invite.inviter_peer().to_string() || known.check != check_hash(&invite.secret) {
+        let Some(known) = self.store.room_invite(&room.id, id)? else { return Ok(Err(RefuseReason::UnknownInvite)) };
+        if !genuine(&known) {
             return Ok(Err(RefuseReason::InvalidCode));
         }
         let joiner = peer.to_string();
@@ -523,12 +620,39 @@ impl Rooms {
         if !self.store.is_member(room, &me)? || !self.store.is_member(room, &peer.to_string())? {
             return refuse(RefuseReason::UnknownRoom);
         }
-        if let Some(first) = self.store.room_invite(id)?.filter(|k| k.room == room).and_then(|k| k.used_by.into_iter().next()) {
+        if let Some(first) = self.store.room_invite(room, id)?.and_then(|k| k.used_by.into_iter().next()) {
             return Ok(PeerResponse::Claimed { holder: first, used: true });
         }
         let (holder, used) = self.store.claim_invite(id, joiner, CLAIM_STALE_MS)?;
         Ok(PeerResponse::Claimed { holder, used })
     }
+}
+
+/// What a holder shows a member it found in the DHT: a MAC of both peer ids
+/// under the code's check hash. Only members (who keep the check hash) can
+/// verify it, and it is good for that one member only, so a stranger who
+/// announced itself at the rendezvous learns nothing it could use.
+pub fn join_proof(check_hex: &str, joiner: &PeerId, member: &PeerId) -> String {
+    let mut key = [0u8; 32];
+    if hex::decode_to_slice(check_hex, &mut key).is_err() {
+        return String::new();
+    }
+    let mut h = blake3::Hasher::new_keyed(&key);
+    h.update(b"apero/join-proof/v1\0");
+    h.update(&joiner.to_bytes());
+    h.update(b"\0");
+    h.update(&member.to_bytes());
+    h.finalize().to_hex().to_string()
+}
+
+/// Whether a welcome carries the inviter's own signed `invite` entry for
+/// this code: only the room has it.
+fn welcome_is_genuine(invite: &Invite, entries: &[Entry]) -> bool {
+    let (id, check, inviter) = (invite.id(), check_hash(&invite.secret), invite.inviter_peer());
+    entries.iter().any(|e| {
+        matches!(&e.body, Body::Invite { id: i, check: c, .. } if *i == id && *c == check)
+            && e.clone().verify().is_ok_and(|v| v.author == inviter && v.entry.room == invite.room_id())
+    })
 }
 
 impl RefuseReason {
@@ -559,5 +683,50 @@ fn refusal_error(reason: RefuseReason) -> ServiceError {
         RefuseReason::UnknownInvite => ServiceError::Refused("the members who answered do not know this code yet; try again later".into()),
         RefuseReason::BadRequest => ServiceError::Refused("the member asked could not process the request".into()),
         RefuseReason::NoShortCode => ServiceError::Refused("that peer has no such short code".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use libp2p::identity::Keypair;
+
+    fn code_and_entry(inviter: &Keypair, signer: &Keypair) -> (Invite, Entry) {
+        let invite = Invite { room: [3; 16], inviter: inviter.public(), addrs: vec![], expires: u64::MAX, secret: [5; 16], once: false };
+        let body = Body::Invite {
+            id: invite.id(),
+            check: check_hash(&invite.secret),
+            rendezvous: rendezvous_hash(&invite.secret),
+            expires: invite.expires,
+            once: false,
+        };
+        (invite.clone(), Entry::sign(signer, &invite.room_id(), 2, 0, body).entry)
+    }
+
+    #[test]
+    fn only_a_welcome_with_the_inviters_own_entry_is_believed() {
+        let inviter = Keypair::generate_ed25519();
+        let (invite, genuine) = code_and_entry(&inviter, &inviter);
+        assert!(welcome_is_genuine(&invite, std::slice::from_ref(&genuine)));
+        // A stranger cannot sign as the inviter, nor make the entry without the secret.
+        let (_, forged) = code_and_entry(&inviter, &Keypair::generate_ed25519());
+        assert!(!welcome_is_genuine(&invite, &[forged]));
+        assert!(!welcome_is_genuine(&invite, &[]));
+        let mut other_check = genuine;
+        other_check.body = Body::Invite { id: invite.id(), check: "00".repeat(32), rendezvous: "00".repeat(32), expires: 1, once: false };
+        assert!(!welcome_is_genuine(&invite, &[other_check]));
+    }
+
+    #[test]
+    fn a_join_proof_is_good_for_one_member_only() {
+        let check = check_hash(&[5; 16]);
+        let (joiner, bob, mallory) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let for_bob = join_proof(&check, &joiner, &bob);
+        assert_eq!(for_bob.len(), 64);
+        assert_eq!(for_bob, join_proof(&check, &joiner, &bob));
+        assert_ne!(for_bob, join_proof(&check, &joiner, &mallory), "bound to the member asked");
+        assert_ne!(for_bob, join_proof(&check, &mallory, &bob), "bound to the joiner");
+        assert_ne!(for_bob, join_proof(&check_hash(&[6; 16]), &joiner, &bob), "bound to the code");
+        assert!(join_proof("not hex", &joiner, &bob).is_empty());
     }
 }

@@ -149,6 +149,7 @@ impl Rooms {
         let mut redial = tokio::time::interval(REDIAL_EVERY);
         let mut resync = tokio::time::interval(RESYNC_EVERY);
         resync.reset(); // The first sync happens on connect.
+        self.share_old_invites().await;
         loop {
             tokio::select! {
                 _ = redial.tick() => {

@@ -90,12 +90,12 @@ impl Store {
                         out.not_member += 1;
                         continue;
                     }
-                    // The first announcement of an id stands; a later one
-                    // (forged or a 2^-48 accident) cannot redefine it.
+                    // The first announcement of an id in a room stands; a
+                    // later one (forged, or a 2^-48 accident) cannot redefine it.
                     tx.execute(
-                        "INSERT OR IGNORE INTO room_invites (id, room, inviter, check_hash, rendezvous, expires, once)
+                        "INSERT OR IGNORE INTO room_invites (room, id, inviter, check_hash, rendezvous, expires, once)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        params![id, room, author, check, rendezvous, *expires as i64, once],
+                        params![room, id, author, check, rendezvous, *expires as i64, once],
                     )?;
                 }
                 Body::Revoke { invite } => {
@@ -103,10 +103,11 @@ impl Store {
                         out.not_member += 1;
                         continue;
                     }
-                    // Only the code's own inviter can revoke it.
+                    // Kept whoever wrote it; it counts only when the author is
+                    // the code's own inviter (room_invites' `revoked` reads).
                     tx.execute(
-                        "UPDATE room_invites SET revoked = 1 WHERE id = ?1 AND room = ?2 AND inviter = ?3",
-                        params![invite, room, author],
+                        "INSERT OR IGNORE INTO invite_revocations (room, id, author) VALUES (?1, ?2, ?3)",
+                        params![room, invite, author],
                     )?;
                 }
                 Body::Leave => {

@@ -33,8 +33,9 @@ pub struct RoomInvite {
 }
 
 const COLS: &str = "i.id, i.room, i.code, i.secret, i.expires, i.once,
-    (SELECT COUNT(*) FROM invite_uses u WHERE u.id = i.id),
-    i.revoked OR COALESCE((SELECT r.revoked FROM room_invites r WHERE r.id = i.id), 0)";
+    (SELECT COUNT(*) FROM invite_uses u WHERE u.room = i.room AND u.id = i.id),
+    i.revoked OR EXISTS (SELECT 1 FROM room_invites r JOIN invite_revocations v
+        ON v.room = r.room AND v.id = r.id AND v.author = r.inviter WHERE r.room = i.room AND r.id = i.id)";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InviteRow> {
     Ok(InviteRow {
@@ -75,12 +76,14 @@ impl Store {
     }
 
     /// The room's view of an invite, from its entries.
-    pub fn room_invite(&self, id: &str) -> Result<Option<RoomInvite>> {
+    pub fn room_invite(&self, room: &str, id: &str) -> Result<Option<RoomInvite>> {
         let conn = self.lock();
         let Some(mut inv) = conn
             .query_row(
-                "SELECT id, room, inviter, check_hash, rendezvous, expires, once, revoked FROM room_invites WHERE id = ?1",
-                [id],
+                "SELECT r.id, r.room, r.inviter, r.check_hash, r.rendezvous, r.expires, r.once,
+                        EXISTS (SELECT 1 FROM invite_revocations v WHERE v.room = r.room AND v.id = r.id AND v.author = r.inviter)
+                 FROM room_invites r WHERE r.room = ?1 AND r.id = ?2",
+                [room, id],
                 |r| {
                     Ok(RoomInvite {
                         id: r.get(0)?,
@@ -99,23 +102,39 @@ impl Store {
         else {
             return Ok(None);
         };
-        let mut st = conn.prepare("SELECT member FROM invite_uses WHERE id = ?1 ORDER BY lamport, member")?;
-        inv.used_by = st.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        let mut st = conn.prepare("SELECT member FROM invite_uses WHERE room = ?1 AND id = ?2 ORDER BY lamport, member")?;
+        inv.used_by = st.query_map([room, id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(Some(inv))
     }
 
     /// The DHT rendezvous keys (hex) of the codes a holder could still use to
-    /// reach us: in rooms we are in, not revoked, not expired, not used up.
+    /// reach us: in rooms we are in, whose inviter still is, not revoked, not
+    /// expired, not used up.
     pub fn live_rendezvous(&self, me: &str, now_secs: u64) -> Result<Vec<String>> {
         let conn = self.lock();
         let mut st = conn.prepare(
             "SELECT r.rendezvous FROM room_invites r
              JOIN rooms ON rooms.id = r.room AND rooms.left = 0
              JOIN members m ON m.room = r.room AND m.peer_id = ?1 AND m.left_lamport IS NULL
-             WHERE r.revoked = 0 AND r.expires >= ?2
-               AND (r.once = 0 OR NOT EXISTS (SELECT 1 FROM invite_uses u WHERE u.id = r.id))",
+             JOIN members i ON i.room = r.room AND i.peer_id = r.inviter AND i.left_lamport IS NULL
+             WHERE r.expires >= ?2
+               AND NOT EXISTS (SELECT 1 FROM invite_revocations v WHERE v.room = r.room AND v.id = r.id AND v.author = r.inviter)
+               AND (r.once = 0 OR NOT EXISTS (SELECT 1 FROM invite_uses u WHERE u.room = r.room AND u.id = r.id))",
         )?;
         let rows = st.query_map(params![me, now_secs as i64], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
+    /// Our own codes the room has no `invite` entry for (made by a version
+    /// that kept codes to itself): still live, in rooms we are in.
+    pub fn unshared_invites(&self, now_secs: u64) -> Result<Vec<InviteRow>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(&format!(
+            "SELECT {COLS} FROM invites i JOIN rooms ON rooms.id = i.room AND rooms.left = 0
+             WHERE i.revoked = 0 AND i.expires >= ?1
+               AND NOT EXISTS (SELECT 1 FROM room_invites r WHERE r.room = i.room AND r.id = i.id)"
+        ))?;
+        let rows = st.query_map([now_secs as i64], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 

@@ -125,21 +125,29 @@ CREATE TABLE IF NOT EXISTS leaving (room TEXT PRIMARY KEY);
 -- Every member's view of the room's invite codes, kept from the room's
 -- `invite`, `revoke` and `admit` entries: what lets any member admit.
 CREATE TABLE IF NOT EXISTS room_invites (
-    id TEXT PRIMARY KEY,
     room TEXT NOT NULL,
+    id TEXT NOT NULL,
     inviter TEXT NOT NULL,
     check_hash TEXT NOT NULL,
     rendezvous TEXT NOT NULL,
     expires INTEGER NOT NULL,
     once INTEGER NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0
+    PRIMARY KEY (room, id)
+);
+-- Revocations apart from the invites: a revoke that arrives before its
+-- invite (two batches, two peers) still counts once the invite is in.
+CREATE TABLE IF NOT EXISTS invite_revocations (
+    room TEXT NOT NULL,
+    id TEXT NOT NULL,
+    author TEXT NOT NULL,
+    PRIMARY KEY (room, id, author)
 );
 CREATE TABLE IF NOT EXISTS invite_uses (
     room TEXT NOT NULL,
     id TEXT NOT NULL,
     member TEXT NOT NULL,
     lamport INTEGER NOT NULL,
-    PRIMARY KEY (id, member)
+    PRIMARY KEY (room, id, member)
 );
 -- Single-use codes being decided: who this daemon holds each one for while
 -- members agree on one holder (room::join). Local, short-lived.
@@ -248,7 +256,7 @@ impl Store {
     pub fn forget_room(&self, id: &str) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        for table in ["entries", "members", "invites", "room_invites", "invite_uses"] {
+        for table in ["entries", "members", "invites", "room_invites", "invite_uses", "invite_revocations"] {
             tx.execute(&format!("DELETE FROM {table} WHERE room = ?1"), [id])?;
         }
         tx.execute("DELETE FROM rooms WHERE id = ?1", [id])?;

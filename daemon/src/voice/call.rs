@@ -25,6 +25,9 @@ use crate::node::Node;
 use crate::store::{RoomRow, Store};
 use crate::wire::{PeerRequest, PeerResponse, RefuseReason};
 
+/// How long a peer gets to answer "I joined / left the call".
+const SIGNAL_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 #[derive(Debug, Clone)]
 pub struct VoiceConfig {
     pub backend: String,
@@ -170,7 +173,9 @@ impl Calls {
             let room = room.to_string();
             asks.push(tokio::spawn(async move {
                 let req = PeerRequest::Call { room: room.clone(), joined };
-                if let Ok(PeerResponse::CallState { in_call }) = calls.deps.node.request(p.peer, vec![], req).await {
+                // A peer behind a dead connection must not hold up a join or a leave.
+                let answer = tokio::time::timeout(SIGNAL_WAIT, calls.deps.node.request(p.peer, vec![], req)).await;
+                if let Ok(Ok(PeerResponse::CallState { in_call })) = answer {
                     calls.note_remote(&room, p.peer, in_call);
                 }
             }));
