@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
-pub(super) fn is_relayed(addr: &Multiaddr) -> bool {
+pub(crate) fn is_relayed(addr: &Multiaddr) -> bool {
     addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
 }
 
@@ -23,7 +23,7 @@ pub(super) fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
     None
 }
 
-pub(super) fn is_loopback(addr: &Multiaddr) -> bool {
+pub(crate) fn is_loopback(addr: &Multiaddr) -> bool {
     addr.iter().any(|p| match p {
         Protocol::Ip4(ip) => ip.is_loopback(),
         Protocol::Ip6(ip) => ip.is_loopback(),

@@ -6,7 +6,7 @@
 //! bounded channel. Nothing here knows about rooms: requests and responses are
 //! opaque [`PeerRequest`]/[`PeerResponse`] values.
 
-mod addrs;
+pub(crate) mod addrs;
 mod behaviour;
 mod connections;
 mod dht;

@@ -29,6 +29,7 @@ use super::service::{lock, log_store, Rooms};
 use crate::counters::Counters;
 use crate::entry::{Body, Entry, INVITE_ID_CHARS, MAX_NAME_CHARS};
 use crate::error::{ServiceError, ServiceResult};
+use crate::node::addrs::{is_loopback, is_relayed};
 use crate::room::invite::{check_hash, rendezvous_hash, rendezvous_key, Invite, InviteError, MAX_ADDRS};
 use crate::store::{InviteRow, RoomInvite};
 use crate::wire::{PeerAddrs, PeerRequest, PeerResponse, RefuseReason};
@@ -63,18 +64,6 @@ fn invite_info(row: &InviteRow) -> InviteInfo {
         uses: row.uses,
         revoked: row.revoked,
     }
-}
-
-fn is_loopback(a: &Multiaddr) -> bool {
-    a.iter().any(|p| match p {
-        Protocol::Ip4(ip) => ip.is_loopback(),
-        Protocol::Ip6(ip) => ip.is_loopback(),
-        _ => false,
-    })
-}
-
-fn is_relayed(a: &Multiaddr) -> bool {
-    a.iter().any(|p| matches!(p, Protocol::P2pCircuit))
 }
 
 /// `a` ending in `/p2p/<peer>`, as a code names another member's address.
