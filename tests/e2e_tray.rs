@@ -273,6 +273,7 @@ fn tray_survives_garbage_in_the_event_stream() {
                 underruns: 0,
                 packet_ms: 0,
                 timing: None,
+                audio: None,
             }),
         };
         serde_json::to_string(&Response::Ok(reply)).unwrap() + "\n"

@@ -60,6 +60,8 @@ enum Command {
     /// List or switch audio devices.
     #[command(subcommand)]
     Audio(call::AudioCommand),
+    /// List your microphones and speakers (`apero call settings` picks one).
+    Devices,
     /// Offer files to a room (they stay on your disk; members fetch them from you).
     Send(files::SendArgs),
     /// List the files offered in a room.
@@ -129,6 +131,7 @@ fn main() -> ExitCode {
             Command::Mute => call::mute(&ctx, true).await,
             Command::Unmute => call::mute(&ctx, false).await,
             Command::Audio(c) => call::audio(&ctx, c).await,
+            Command::Devices => call::audio(&ctx, call::AudioCommand::Devices).await,
             Command::Send(a) => files::send(&ctx, a).await,
             Command::Files(a) => files::files(&ctx, a).await,
             Command::Get(a) => files::get(&ctx, a).await,

@@ -230,6 +230,11 @@ impl App {
             Request::Mute { muted } => Reply::Call(self.calls.set_muted(muted).await?),
             Request::AudioDevices => Reply::AudioDevices(self.calls.audio_devices()?),
             Request::AudioUse { input, output } => Reply::AudioDevices(self.calls.audio_use(input, output).await?),
+            Request::CallSettings { input, output, echo_cancel, noise_suppression, gain_control } => {
+                let change = crate::voice::call::SettingsChange { input, output, echo_cancel, noise_suppression, gain_control };
+                Reply::AudioDevices(self.calls.settings(change).await?)
+            }
+            Request::CallVolume { peer_id, percent } => Reply::Call(self.calls.set_volume(&peer_id, percent).await?),
             Request::Send { room, paths, name } => {
                 let room = self.rooms.resolve_room(&room)?;
                 Reply::Offered(self.files.send_files(&room, paths, name).await?)

@@ -162,8 +162,9 @@ impl App {
             | Event::MemberLeft { .. }
             | Event::PeerConnected { .. }
             | Event::PeerDisconnected { .. }
+            | Event::AudioDevice { .. }
             | Event::Lagged { .. } => self.refresh(client).await,
-            Event::Message { .. } | Event::FileOffered { .. } | Event::Transfer { .. } => Ok(()),
+            Event::Message { .. } | Event::FileOffered { .. } | Event::Transfer { .. } | Event::CallLevels { .. } => Ok(()),
         }
     }
 

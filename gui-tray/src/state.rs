@@ -169,6 +169,7 @@ pub(crate) mod tests {
             loss_pct: 0.0,
             jitter_ms: 0.0,
             latency_ms: None,
+            volume: 100,
             stats: None,
         }
     }
@@ -202,6 +203,7 @@ pub(crate) mod tests {
             underruns: 0,
             packet_ms: 0,
             timing: None,
+            audio: None,
         };
         Snapshot { status, rooms, call }
     }

@@ -12,8 +12,49 @@ pub enum CallCommand {
     Join { room: String },
     /// Leave the call you are in.
     Leave,
-    /// Who is in your call, who is speaking, and how each link is doing.
+    /// Who is in your call, who is speaking, how each link is doing, and
+    /// whether your microphone and speaker work.
     Status,
+    /// Switch devices (also mid-call) and turn the processing of your
+    /// microphone on or off. Echo cancellation, noise suppression and gain
+    /// control are all on by default, for a laptop without headset; with a
+    /// headset, `--echo-cancel off`. Prints the devices and settings.
+    Settings(SettingsArgs),
+    /// Set how loud one participant plays for you, in percent (100 is as
+    /// they come; 0 silences them for you only).
+    Volume {
+        /// Their peer id (or its start), as `apero call status` shows it.
+        peer: String,
+        /// 0 to 400.
+        percent: u32,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SettingsArgs {
+    /// Input device (a name from `apero devices`).
+    #[arg(long, value_name = "NAME")]
+    input: Option<String>,
+    /// Output device (a name from `apero devices`).
+    #[arg(long, value_name = "NAME")]
+    output: Option<String>,
+    /// Cancel the echo of your speaker in your microphone.
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    echo_cancel: Option<bool>,
+    /// Take steady background noise (fans, traffic) out of your microphone.
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    noise_suppression: Option<bool>,
+    /// Even out your level (quiet microphones, people far from it).
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    gain_control: Option<bool>,
+}
+
+fn on_off(v: &str) -> Result<bool, String> {
+    match v {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err(format!("{v:?}: say on or off")),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -53,6 +94,37 @@ pub async fn call(ctx: &Ctx, cmd: CallCommand) -> anyhow::Result<()> {
             }
         }
         CallCommand::Status => print_status(ctx, &c.call_status().await?),
+        CallCommand::Settings(a) => {
+            let req = apero_control::Request::CallSettings {
+                input: a.input,
+                output: a.output,
+                echo_cancel: a.echo_cancel,
+                noise_suppression: a.noise_suppression,
+                gain_control: a.gain_control,
+            };
+            print_devices(ctx, &c.call_settings(req).await?);
+        }
+        CallCommand::Volume { peer, percent } => {
+            // A prefix is enough, as status shows short ids.
+            let st = c.call_status().await?;
+            let full = st
+                .participants
+                .iter()
+                .filter(|p| !p.is_self && p.peer_id.starts_with(&peer))
+                .map(|p| p.peer_id.clone())
+                .collect::<Vec<_>>();
+            let id = match full.as_slice() {
+                [one] => one.clone(),
+                [] => peer.clone(),
+                _ => anyhow::bail!("{peer:?} matches {} participants; give more of the id", full.len()),
+            };
+            let st = c.call_volume(&id, percent).await?;
+            if ctx.json {
+                output::json(&st);
+            } else {
+                println!("{} now plays at {percent}% for you.", short_id(&id));
+            }
+        }
     }
     Ok(())
 }
@@ -76,6 +148,24 @@ fn print_status(ctx: &Ctx, st: &CallStatus) {
         return;
     };
     println!("Call in {:?} ({}){}", st.room_name.as_deref().unwrap_or(room), st.backend, if st.muted { ", you are muted" } else { "" });
+    if let Some(a) = &st.audio {
+        if let Some(e) = &a.input_error {
+            println!("  Microphone: {e}");
+        }
+        if let Some(e) = &a.output_error {
+            println!("  Speaker: {e}");
+        }
+        let p = a.processing;
+        let on = |b: bool| if b { "on" } else { "off" };
+        let erle = a.erle_db.map(|e| format!(", removing {e:.0} dB of echo")).unwrap_or_default();
+        println!(
+            "  Your level {:.0} dBFS. Echo cancellation {}{erle}, noise suppression {}, gain control {}.",
+            a.input_level_db,
+            on(p.echo_cancel),
+            on(p.noise_suppression),
+            on(p.gain_control)
+        );
+    }
     if st.underruns > 0 {
         println!("  The speaker ran dry {} times: this computer was too busy to keep up (a gap in what you hear).", st.underruns);
     }
@@ -95,7 +185,7 @@ fn print_status(ctx: &Ctx, st: &CallStatus) {
                 (r, c) => format!("repaired {r} concealed {c} "),
             };
             println!(
-                "  {:<16} {:<10} {:<8} {:<9} rtt {} loss {:.1}% jitter {:.1} ms latency ~{} {repair}{state}",
+                "  {:<16} {:<10} {:<8} {:<9} rtt {} loss {:.1}% jitter {:.1} ms latency ~{} {repair}{}{state}",
                 p.name,
                 short_id(&p.peer_id),
                 p.path.as_str(),
@@ -104,6 +194,7 @@ fn print_status(ctx: &Ctx, st: &CallStatus) {
                 p.loss_pct,
                 p.jitter_ms,
                 p.latency_ms.map(|r| format!("{r:.0} ms")).unwrap_or_else(|| "?".into()),
+                if p.volume != 100 { format!("volume {}% ", p.volume) } else { String::new() },
             );
         }
     }
@@ -139,4 +230,12 @@ fn print_devices(ctx: &Ctx, d: &AudioDevicesInfo) {
     for o in &d.outputs {
         println!("  {} {o}", mark(o, &d.output, &d.default_output));
     }
+    let p = d.processing;
+    let on = |b: bool| if b { "on" } else { "off" };
+    println!(
+        "Processing: echo cancellation {}, noise suppression {}, gain control {} (change with `apero call settings`).",
+        on(p.echo_cancel),
+        on(p.noise_suppression),
+        on(p.gain_control)
+    );
 }

@@ -223,6 +223,18 @@ impl Client {
         }
     }
 
+    /// Changes devices and processing; `settings` holds only what changes.
+    pub async fn call_settings(&mut self, settings: Request) -> Result<AudioDevicesInfo, ClientError> {
+        match self.request(&settings).await? {
+            Reply::AudioDevices(d) => Ok(d),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn call_volume(&mut self, peer_id: &str, percent: u32) -> Result<CallStatus, ClientError> {
+        self.call(Request::CallVolume { peer_id: peer_id.into(), percent }).await
+    }
+
     /// Turns the connection into an event stream.
     pub async fn send_files(&mut self, room: &str, paths: Vec<String>, name: Option<String>) -> Result<Vec<OfferInfo>, ClientError> {
         match self.request(&Request::Send { room: room.into(), paths, name }).await? {

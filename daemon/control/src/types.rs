@@ -74,6 +74,25 @@ pub enum Request {
         input: Option<String>,
         output: Option<String>,
     },
+    /// Change devices and/or turn processing stages on or off, also during
+    /// a call; every field left out stays as it is.
+    CallSettings {
+        #[serde(default)]
+        input: Option<String>,
+        #[serde(default)]
+        output: Option<String>,
+        #[serde(default)]
+        echo_cancel: Option<bool>,
+        #[serde(default)]
+        noise_suppression: Option<bool>,
+        #[serde(default)]
+        gain_control: Option<bool>,
+    },
+    /// Playback volume of one participant of our call, in percent (0–400).
+    CallVolume {
+        peer_id: String,
+        percent: u32,
+    },
     /// Offer files to a room: hash them and announce signed offers. Paths
     /// must be absolute. `name` overrides the offered name (one path only).
     Send {
@@ -413,6 +432,9 @@ pub struct CallStatus {
     pub packet_ms: u32,
     /// Backend clock facts (first input/output sample times), for measurements.
     pub timing: Option<serde_json::Value>,
+    /// Our microphone and speaker (`None` when in no call).
+    #[serde(default)]
+    pub audio: Option<AudioState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -431,9 +453,16 @@ pub struct Participant {
     pub jitter_ms: f64,
     /// Estimated mouth-to-ear delay from this participant to us.
     pub latency_ms: Option<f64>,
+    /// Our playback volume for them, percent (100 unless changed).
+    #[serde(default = "hundred")]
+    pub volume: u32,
     /// Playout counters (received, played, concealed, fec_recovered, red_recovered, accelerated[_ms],
     /// expanded[_ms], held, late, drained, bad), target_ms, level_ms, burst, their_report (docs/voice.md).
     pub stats: Option<serde_json::Value>,
+}
+
+fn hundred() -> u32 {
+    100
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -446,6 +475,62 @@ pub struct AudioDevicesInfo {
     /// The devices chosen with `--input`/`--output` or `audio use` (`None`: the default).
     pub input: Option<String>,
     pub output: Option<String>,
+    /// What is done to our microphone before it is sent.
+    #[serde(default)]
+    pub processing: AudioProcessing,
+}
+
+/// The processing of our microphone before it is sent. All on by default,
+/// for a laptop without headset; a headset user can turn echo cancellation
+/// off, and measurements turn everything off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudioProcessing {
+    pub echo_cancel: bool,
+    pub noise_suppression: bool,
+    pub gain_control: bool,
+}
+
+impl Default for AudioProcessing {
+    fn default() -> Self {
+        AudioProcessing { echo_cancel: true, noise_suppression: true, gain_control: true }
+    }
+}
+
+impl AudioProcessing {
+    pub const OFF: AudioProcessing = AudioProcessing { echo_cancel: false, noise_suppression: false, gain_control: false };
+
+    pub fn any(&self) -> bool {
+        self.echo_cancel || self.noise_suppression || self.gain_control
+    }
+}
+
+/// How our own sound devices are doing in the call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AudioState {
+    /// `None` while the microphone works; else why it does not, and how to
+    /// pick another (the call goes on without it: listen-only).
+    pub input_error: Option<String>,
+    /// `None` while the speaker works; else why not (the call goes on, unheard).
+    pub output_error: Option<String>,
+    pub processing: AudioProcessing,
+    /// Echo return loss enhancement of the echo canceller, dB (how much of
+    /// the echo it removes), once it has measured it.
+    pub erle_db: Option<f64>,
+    /// The echo path's delay as the canceller found it, ms.
+    pub echo_delay_ms: Option<i32>,
+    /// Our microphone's level after processing, dBFS.
+    pub input_level_db: f64,
+    /// Times the device was reopened after a loss since joining.
+    pub reopened: u64,
+}
+
+/// One participant's sound level, for meters and speaking rings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Level {
+    pub peer_id: String,
+    /// dBFS, rounded to whole dB (-100 for silence).
+    pub level_db: f64,
+    pub speaking: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -576,6 +661,18 @@ pub enum Event {
     CallChanged {
         room: String,
         participants: Vec<String>,
+    },
+    /// Levels in our call, ten times a second while any changes: ours
+    /// (after processing) and each participant's as we play it.
+    CallLevels {
+        room: String,
+        levels: Vec<Level>,
+    },
+    /// Our microphone or speaker was lost or came back; the call goes on.
+    /// `input_error`/`output_error` are `None` for a device that works.
+    AudioDevice {
+        input_error: Option<String>,
+        output_error: Option<String>,
     },
     /// A file was offered in a room.
     FileOffered {

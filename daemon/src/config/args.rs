@@ -65,6 +65,11 @@ pub struct Args {
     /// The wav backend's speaker: written in real time during a call.
     #[arg(long, value_name = "FILE", env = "APERO_WAV_OUT")]
     pub wav_out: Option<PathBuf>,
+    /// Processing of the microphone before it is sent: `on` (echo
+    /// cancellation, noise suppression, gain control: the default), `off`
+    /// (for measurements), or those to keep, e.g. `noise,gain` for a headset.
+    #[arg(long, value_name = "on|off|echo,noise,gain", env = "APERO_AUDIO_PROCESSING", value_parser = parse_processing)]
+    pub audio_processing: Option<apero_control::AudioProcessing>,
     /// How voice frames travel: one long-lived stream per peer (the default),
     /// or a new stream per frame (see docs/benchmarks.md).
     #[arg(long, value_enum, env = "APERO_VOICE_TRANSPORT")]
@@ -165,6 +170,9 @@ impl Args {
         if let Some(w) = &self.wav_out {
             s.wav_out = Some(w.clone());
         }
+        if let Some(p) = self.audio_processing {
+            (s.echo_cancel, s.noise_suppression, s.gain_control) = (p.echo_cancel, p.noise_suppression, p.gain_control);
+        }
         if let Some(d) = self.voice_transport {
             s.voice_transport = d;
         }
@@ -181,4 +189,22 @@ impl Args {
         s.lab |= self.lab;
         s.pace_transfers &= !self.no_pace;
     }
+}
+
+fn parse_processing(v: &str) -> Result<apero_control::AudioProcessing, String> {
+    let mut p = apero_control::AudioProcessing::OFF;
+    match v {
+        "on" | "all" => return Ok(apero_control::AudioProcessing::default()),
+        "off" | "none" => return Ok(p),
+        _ => {}
+    }
+    for part in v.split(',').map(str::trim) {
+        match part {
+            "echo" => p.echo_cancel = true,
+            "noise" => p.noise_suppression = true,
+            "gain" => p.gain_control = true,
+            other => return Err(format!("{other:?} is not a processing stage; say on, off, or some of echo,noise,gain")),
+        }
+    }
+    Ok(p)
 }

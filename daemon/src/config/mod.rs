@@ -60,6 +60,11 @@ impl Config {
                 wav_out: settings.wav_out.clone(),
             },
             design: settings.voice_transport,
+            processing: apero_control::AudioProcessing {
+                echo_cancel: settings.echo_cancel,
+                noise_suppression: settings.noise_suppression,
+                gain_control: settings.gain_control,
+            },
         };
         Ok(Config {
             name: display_name(&paths, settings.name.as_deref()),
@@ -278,6 +283,9 @@ mod tests {
                 output: Some("Speakers, 2".into()),
                 wav_in: Some("/tmp/in.wav".into()),
                 wav_out: Some("/tmp/a dir/out.wav".into()),
+                echo_cancel: false,
+                noise_suppression: true,
+                gain_control: false,
                 voice_transport: Design::Frames,
                 voice_kbps: 64,
                 upload_limit: 2000,

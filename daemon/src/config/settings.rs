@@ -66,6 +66,11 @@ pub struct Settings {
     pub output: Option<String>,
     pub wav_in: Option<PathBuf>,
     pub wav_out: Option<PathBuf>,
+    /// Processing of the microphone (docs/audio-processing.md): all on
+    /// suits a laptop without headset; a headset needs no echo cancelling.
+    pub echo_cancel: bool,
+    pub noise_suppression: bool,
+    pub gain_control: bool,
     #[serde(with = "design_by_name")]
     pub voice_transport: Design,
     /// 0: the codec's default; else clamped to 8..=128.
@@ -90,6 +95,9 @@ impl Default for Settings {
             output: None,
             wav_in: None,
             wav_out: None,
+            echo_cancel: true,
+            noise_suppression: true,
+            gain_control: true,
             voice_transport: Design::default(),
             voice_kbps: 0,
             upload_limit: 0,

@@ -8,12 +8,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 
-use apero_control::{AudioDevicesInfo, CallPath, CallStatus, Event, Participant};
+use apero_control::{AudioDevicesInfo, AudioProcessing, AudioState, CallPath, CallStatus, Event, Level, Participant};
 use libp2p::PeerId;
 
 use super::backend::{self, BackendConfig};
 use super::codec::Decoder;
-use super::engine::{lock, Engine, PeerVoice, Shared};
+use super::engine::{lock, processing_bits, Engine, PeerVoice, Shared};
 use super::frame::call_tag;
 use super::jitter::JitterBuffer;
 use super::transport::{self, Admission, CallKey, Design, VoiceCounters};
@@ -33,6 +33,20 @@ pub struct VoiceConfig {
     pub backend: String,
     pub audio: BackendConfig,
     pub design: Design,
+    pub processing: AudioProcessing,
+}
+
+/// How often the call's watcher looks at levels and devices.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The settings `call settings` may change; `None` leaves one as it is.
+#[derive(Debug, Default)]
+pub struct SettingsChange {
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub echo_cancel: Option<bool>,
+    pub noise_suppression: Option<bool>,
+    pub gain_control: Option<bool>,
 }
 
 struct LocalCall {
@@ -40,6 +54,8 @@ struct LocalCall {
     room_bytes: [u8; 16],
     engine: Engine,
     shared: Arc<Shared>,
+    /// Tells this call from a later one, for its watcher.
+    serial: u64,
 }
 
 /// What the call service is given.
@@ -63,6 +79,7 @@ pub struct Calls {
     local: Mutex<Option<LocalCall>>,
     /// Who we know to be in each room's call (other peers only).
     remote: Mutex<HashMap<String, HashSet<PeerId>>>,
+    serials: std::sync::atomic::AtomicU64,
     pub counters: Arc<VoiceCounters>,
 }
 
@@ -80,6 +97,7 @@ struct Snapshot {
     jitter_ms: f64,
     target_ms: f64,
     heard_by: Option<apero_control::VoicePath>,
+    volume: u32,
     stats: Option<serde_json::Value>,
 }
 
@@ -93,6 +111,7 @@ impl Calls {
             config: Mutex::new(config),
             local: Mutex::new(None),
             remote: Mutex::new(HashMap::new()),
+            serials: std::sync::atomic::AtomicU64::new(0),
             counters: Arc::new(VoiceCounters::default()),
         }))
     }
@@ -218,8 +237,14 @@ impl Calls {
         let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
         let datagrams = (config.design == Design::Datagram).then(|| self.deps.node.datagrams.clone());
         let shared = Shared::new(call_tag(&room_bytes), datagrams);
+        shared.processing.store(processing_bits(config.processing), Ordering::Relaxed);
+        // A missing microphone or speaker does not stop the join (the cpal
+        // backend stands in for it and says so in `call status`); only a
+        // backend that cannot run at all does.
         let engine = Engine::start(backend.as_ref(), shared.clone(), self.deps.kbps).map_err(audio("cannot start audio"))?;
-        *lock(&self.local) = Some(LocalCall { room: room.id.clone(), room_bytes, engine, shared });
+        let serial = self.serials.fetch_add(1, Ordering::Relaxed) + 1;
+        *lock(&self.local) = Some(LocalCall { room: room.id.clone(), room_bytes, engine, shared, serial });
+        tokio::spawn(watch(Arc::downgrade(self), serial));
         self.deps.in_call.set(true);
         let known: Vec<PeerId> = lock(&self.remote).get(&room.id).map(|s| s.iter().copied().collect()).unwrap_or_default();
         for p in known {
@@ -280,6 +305,7 @@ impl Calls {
                     jitter_ms: p.jitter.jitter_ms(),
                     target_ms: p.jitter.target_ms(),
                     heard_by: p.heard_by,
+                    volume: p.volume,
                     stats: stats_of(p),
                 })
                 .collect();
@@ -291,9 +317,26 @@ impl Calls {
                 s.packet_ms.load(Ordering::Relaxed),
             );
             let timing = serde_json::to_value(call.engine.timing()).ok();
-            (call.room.clone(), peers, me, timing, call.engine.underruns())
+            let (input_error, output_error, reopened) = match call.engine.health() {
+                Some(h) => {
+                    let (i, o) = h.errors();
+                    (i, o, h.reopened.load(Ordering::Relaxed))
+                }
+                None => (None, None, 0),
+            };
+            let echo = s.echo();
+            let audio = AudioState {
+                input_error,
+                output_error,
+                processing: super::engine::processing_of(s.processing.load(Ordering::Relaxed)),
+                erle_db: echo.erle_db.map(|v| (v * 10.0).round() / 10.0),
+                echo_delay_ms: echo.delay_ms,
+                input_level_db: s.input_level_db().round() as f64,
+                reopened,
+            };
+            (call.room.clone(), peers, me, timing, call.engine.underruns(), audio)
         });
-        let Some((room, peers, (speaking, muted, sent_bytes, packet_ms), timing, underruns)) = taken else {
+        let Some((room, peers, (speaking, muted, sent_bytes, packet_ms), timing, underruns, audio)) = taken else {
             return Ok(CallStatus {
                 room: None,
                 room_name: None,
@@ -304,6 +347,7 @@ impl Calls {
                 sent_bytes: 0,
                 underruns: 0,
                 packet_ms: 0,
+                audio: None,
             });
         };
         let store = &self.deps.store;
@@ -319,6 +363,7 @@ impl Calls {
             loss_pct: 0.0,
             jitter_ms: 0.0,
             latency_ms: None,
+            volume: 100,
             stats: None,
         }];
         for p in peers {
@@ -342,11 +387,23 @@ impl Calls {
                 // One-way network time, the jitter buffer, one frame to fill,
                 // one in the playback ring, and Opus' look-ahead.
                 latency_ms: rtt.map(|r| (r / 2.0 + p.target_ms + 10.0 + 10.0 + 6.5).round()),
+                volume: p.volume,
                 stats: p.stats,
             });
         }
         let room_name = store.room(&room)?.map(|r| r.name);
-        Ok(CallStatus { room: Some(room), room_name, muted, backend, participants, timing, sent_bytes, underruns, packet_ms })
+        Ok(CallStatus {
+            room: Some(room),
+            room_name,
+            muted,
+            backend,
+            participants,
+            timing,
+            sent_bytes,
+            underruns,
+            packet_ms,
+            audio: Some(audio),
+        })
     }
 
     pub fn audio_devices(&self) -> ServiceResult<AudioDevicesInfo> {
@@ -361,7 +418,86 @@ impl Calls {
             default_output: d.default_output,
             input: config.audio.input,
             output: config.audio.output,
+            processing: config.processing,
         })
+    }
+
+    /// `call settings`: devices move at once (the call stays), processing
+    /// changes within a frame.
+    pub async fn settings(&self, change: SettingsChange) -> ServiceResult<AudioDevicesInfo> {
+        let processing = {
+            let mut config = lock(&self.config);
+            let p = &mut config.processing;
+            if let Some(v) = change.echo_cancel {
+                p.echo_cancel = v;
+            }
+            if let Some(v) = change.noise_suppression {
+                p.noise_suppression = v;
+            }
+            if let Some(v) = change.gain_control {
+                p.gain_control = v;
+            }
+            *p
+        };
+        if let Some(call) = lock(&self.local).as_ref() {
+            call.shared.processing.store(processing_bits(processing), Ordering::Relaxed);
+        }
+        if change.input.is_some() || change.output.is_some() {
+            return self.audio_use(change.input, change.output).await;
+        }
+        self.audio_devices()
+    }
+
+    /// Our playback volume for one participant of our call.
+    pub async fn set_volume(&self, peer: &str, percent: u32) -> ServiceResult<CallStatus> {
+        if percent > 400 {
+            return Err(ServiceError::BadRequest(format!("volume {percent}% is out of range: 0 to 400")));
+        }
+        let peer: PeerId = peer.parse().map_err(|_| ServiceError::BadRequest(format!("{peer:?} is not a peer id")))?;
+        {
+            let local = lock(&self.local);
+            let call =
+                local.as_ref().ok_or_else(|| ServiceError::NotFound("you are in no call; join one with `apero call join ROOM`".into()))?;
+            let mut peers = lock(&call.shared.peers);
+            let p = peers
+                .get_mut(&peer)
+                .ok_or_else(|| ServiceError::NotFound(format!("{peer} is not in your call; `apero call status` lists who is")))?;
+            p.volume = percent;
+        }
+        self.status().await
+    }
+
+    /// Levels and device health of our call, as events: levels while they
+    /// change, devices when they are lost or come back.
+    fn watch_tick(&self, serial: u64, last: &mut Watched) -> bool {
+        let (room, shared, health) = {
+            let local = lock(&self.local);
+            let Some(call) = local.as_ref().filter(|c| c.serial == serial) else { return false };
+            (call.room.clone(), call.shared.clone(), call.engine.health())
+        };
+        let muted = shared.muted.load(Ordering::Relaxed);
+        let mut levels = vec![Level {
+            peer_id: self.peer_id.to_string(),
+            level_db: if muted { -100.0 } else { shared.input_level_db().round().max(-100.0) as f64 },
+            speaking: shared.speaking.load(Ordering::Relaxed),
+        }];
+        levels.extend(lock(&shared.peers).iter().map(|(peer, p)| Level {
+            peer_id: peer.to_string(),
+            level_db: p.level_db.round().max(-100.0) as f64,
+            speaking: p.jitter.speaking(),
+        }));
+        levels.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        if levels != last.levels {
+            self.deps.events.emit(Event::CallLevels { room: room.clone(), levels: levels.clone() });
+            last.levels = levels;
+        }
+        let errors = health.map(|h| h.errors()).unwrap_or_default();
+        if errors != last.errors {
+            tracing::info!(input = ?errors.0, output = ?errors.1, "sound devices changed");
+            self.deps.events.emit(Event::AudioDevice { input_error: errors.0.clone(), output_error: errors.1.clone() });
+            last.errors = errors;
+        }
+        true
     }
 
     /// Switches devices; a running call moves to them at once.
@@ -383,8 +519,9 @@ impl Calls {
                 let mut local = lock(&self.local);
                 match local.as_mut() {
                     Some(call) => {
-                        let engine = Engine::start(backend.as_ref(), call.shared.clone(), self.deps.kbps)
-                            .map_err(audio("cannot open the new devices"))?;
+                        let shared = call.shared.clone();
+                        let engine =
+                            Engine::start(backend.as_ref(), shared, self.deps.kbps).map_err(audio("cannot open the new devices"))?;
                         Some(std::mem::replace(&mut call.engine, engine))
                     }
                     None => None,
@@ -427,6 +564,27 @@ impl Calls {
         self.remove_from_local_call(&peer);
         for room in rooms {
             self.announce_call(&room);
+        }
+    }
+}
+
+/// What the watcher last announced.
+#[derive(Default)]
+struct Watched {
+    levels: Vec<Level>,
+    errors: (Option<String>, Option<String>),
+}
+
+/// Runs while the call `serial` does.
+async fn watch(calls: Weak<Calls>, serial: u64) {
+    let mut last = Watched::default();
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(calls) = calls.upgrade() else { return };
+        if !calls.watch_tick(serial, &mut last) {
+            return;
         }
     }
 }

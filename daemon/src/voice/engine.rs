@@ -6,7 +6,7 @@
 //! only.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -15,11 +15,12 @@ use bytes::Bytes;
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
-use super::backend::{AudioError, Backend, Playback, Ports, Running, Signals, Timing};
+use super::backend::{AudioError, Backend, Health, Playback, Ports, Running, Signals, Timing};
 use super::codec::Encoder;
 use super::frame::{Report, VoiceFrame, FLAG_MUTED, FLAG_SPEAKING};
 use super::jitter::JitterBuffer;
 use super::mix::{level_dbfs, Mixer};
+use super::processing::{EchoStats, Processor};
 use super::redundancy::{Packetizer, Policy};
 use super::FRAME;
 use crate::node::quic::Datagrams;
@@ -41,11 +42,15 @@ pub struct PeerVoice {
     pub reported: Report,
     /// What their last frame came by.
     pub heard_by: Option<apero_control::VoicePath>,
+    /// Our playback volume for them, percent.
+    pub volume: u32,
+    /// Their level as we last played it, dBFS.
+    pub level_db: f32,
 }
 
 impl PeerVoice {
     pub fn new(jitter: JitterBuffer) -> PeerVoice {
-        PeerVoice { jitter, sender: None, reported: Report::default(), heard_by: None }
+        PeerVoice { jitter, sender: None, reported: Report::default(), heard_by: None, volume: 100, level_db: -100.0 }
     }
 }
 
@@ -73,6 +78,28 @@ pub struct Shared {
     /// Participants as the playout last counted them (no second lock per
     /// frame for the packetizer).
     pub peer_count: AtomicUsize,
+    /// The processing the engine applies (`processing_bits`): read every
+    /// frame, so a change applies within 10 ms.
+    pub processing: AtomicU8,
+    /// Our microphone after processing, dBFS (f32 bits).
+    pub input_level: AtomicU32,
+    /// The echo canceller's ERLE, dB (f32 bits; NaN before it has one).
+    pub erle: AtomicU32,
+    /// The echo delay it found, ms (i32::MIN before it has one).
+    pub echo_delay: AtomicI32,
+    /// Where the sequence and timestamp go on when the engine is restarted
+    /// (new devices) mid-call: receivers see one stream, not a new one.
+    pub next_seq: AtomicU32,
+    pub next_ts: AtomicU32,
+}
+
+/// `AudioProcessing` in the three low bits of a byte.
+pub fn processing_bits(p: apero_control::AudioProcessing) -> u8 {
+    p.echo_cancel as u8 | (p.noise_suppression as u8) << 1 | (p.gain_control as u8) << 2
+}
+
+pub fn processing_of(bits: u8) -> apero_control::AudioProcessing {
+    apero_control::AudioProcessing { echo_cancel: bits & 1 != 0, noise_suppression: bits & 2 != 0, gain_control: bits & 4 != 0 }
 }
 
 impl Shared {
@@ -89,7 +116,23 @@ impl Shared {
             sent_bytes: AtomicU64::new(0),
             packet_ms: AtomicU32::new(10),
             peer_count: AtomicUsize::new(0),
+            processing: AtomicU8::new(processing_bits(apero_control::AudioProcessing::default())),
+            input_level: AtomicU32::new((-100f32).to_bits()),
+            erle: AtomicU32::new(f32::NAN.to_bits()),
+            echo_delay: AtomicI32::new(i32::MIN),
+            next_seq: AtomicU32::new(0),
+            next_ts: AtomicU32::new(0),
         })
+    }
+
+    pub fn input_level_db(&self) -> f32 {
+        f32::from_bits(self.input_level.load(Ordering::Relaxed))
+    }
+
+    pub fn echo(&self) -> EchoStats {
+        let erle = f32::from_bits(self.erle.load(Ordering::Relaxed));
+        let delay = self.echo_delay.load(Ordering::Relaxed);
+        EchoStats { erle_db: erle.is_finite().then_some(erle as f64), delay_ms: (delay != i32::MIN).then_some(delay) }
     }
 
     pub fn now_ms(&self) -> f64 {
@@ -113,11 +156,22 @@ pub struct Engine {
 /// 200 ms of capture: room for a slow scheduler, never for a real backlog.
 const CAPTURE_RING: usize = FRAME * 20;
 const PLAYBACK_RING: usize = FRAME * 20;
-/// What the engine keeps in a sound card's playback ring: cards pull in
-/// bigger, irregular chunks than one frame.
-const RING_FILL: usize = FRAME * 3;
-/// Speech above this level (dBFS) counts as speaking, for 300 ms after.
+/// The playback ring's fill adapts to the sound card: at least the largest
+/// chunk it pulls at once, plus a frame more after each underrun (up to
+/// `MAX_EXTRA`), given back after `EXTRA_HOLD` without one. A fixed 30 ms
+/// here was a third of the mouth-to-ear time through PulseAudio.
+const MAX_EXTRA: usize = 4;
+const EXTRA_HOLD: Duration = Duration::from_secs(10);
+/// The largest pull is remembered this long (cards vary their chunks).
+const PULL_MEMORY: Duration = Duration::from_secs(5);
+/// Rendered frames waiting for the echo canceller: the engine takes them
+/// every 10 ms, so a few suffice; when full, the oldest reference is lost,
+/// not the call.
+const FAR_RING: usize = 16;
+/// With processing off, speech above this level (dBFS) counts as speaking,
+/// for 300 ms after; with it on, the RNN's probability above `VAD_PROB`.
 const VAD_DBFS: f32 = -45.0;
+const VAD_PROB: f32 = 0.5;
 const VAD_HANGOVER: u32 = 30;
 /// Packets between the engine and the thread that sends them: a few frames,
 /// for a sender held up a moment (full means dropped and counted).
@@ -143,7 +197,8 @@ impl Engine {
     /// `kbps`: the encoder's clean-path bitrate (0: the default).
     pub fn start(backend: &dyn Backend, shared: Arc<Shared>, kbps: u32) -> Result<Engine, AudioError> {
         let (cap_tx, cap_rx) = rtrb::RingBuffer::new(CAPTURE_RING);
-        let playout = Playout::new(shared.clone());
+        let (far_tx, far_rx) = rtrb::RingBuffer::new(FAR_RING);
+        let playout = Playout::new(shared.clone(), far_tx);
         let (playback, ring) = if backend.pulls() {
             let mut playout = playout;
             (Playback::Pull(Box::new(move |out: &mut [i16; FRAME]| playout.render(out))), None)
@@ -153,6 +208,7 @@ impl Engine {
         };
         let encoder = Encoder::new(kbps).map_err(|e| AudioError::Device(format!("opus: {e}")))?;
         let signals = Arc::new(Signals::default());
+        let signals2 = signals.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let (outbox, out_rx) = std::sync::mpsc::sync_channel(OUTBOX);
@@ -163,7 +219,7 @@ impl Engine {
             .map_err(|e| AudioError::Device(e.to_string()))?;
         let thread = std::thread::Builder::new()
             .name("voice-engine".into())
-            .spawn(move || run(shared, cap_rx, ring, encoder, stop2, outbox))
+            .spawn(move || run(Loop { shared, cap: cap_rx, far: far_rx, ring, enc: encoder, stop: stop2, outbox, signals: signals2 }))
             .map_err(|e| AudioError::Device(e.to_string()))?;
         signals.set_engine(thread.thread().clone());
         let running = match backend.start(Ports { capture: cap_tx, playback, signals: signals.clone() }) {
@@ -186,6 +242,10 @@ impl Engine {
 
     pub fn timing(&self) -> Timing {
         self.running.as_ref().map(|r| r.timing()).unwrap_or_default()
+    }
+
+    pub fn health(&self) -> Option<Arc<Health>> {
+        self.running.as_ref().and_then(|r| r.health())
     }
 
     /// Stops the thread and the backend (which finishes its files).
@@ -221,11 +281,13 @@ struct Playout {
     shared: Arc<Shared>,
     mixer: Mixer,
     peer_frame: [i16; FRAME],
+    /// Each frame as rendered, for the echo canceller's reference.
+    far: rtrb::Producer<[i16; FRAME]>,
 }
 
 impl Playout {
-    fn new(shared: Arc<Shared>) -> Playout {
-        Playout { shared, mixer: Mixer::default(), peer_frame: [0; FRAME] }
+    fn new(shared: Arc<Shared>, far: rtrb::Producer<[i16; FRAME]>) -> Playout {
+        Playout { shared, mixer: Mixer::default(), peer_frame: [0; FRAME], far }
     }
 
     fn render(&mut self, out: &mut [i16; FRAME]) {
@@ -235,26 +297,83 @@ impl Playout {
         self.shared.peer_count.store(peers.len(), Ordering::Relaxed);
         for p in peers.values_mut() {
             if p.jitter.pop(now, &mut self.peer_frame) {
+                if p.volume != 100 {
+                    let g = p.volume as i32;
+                    for s in self.peer_frame.iter_mut() {
+                        *s = (*s as i32 * g / 100).clamp(i16::MIN as i32, i16::MAX as i32) as i16;
+                    }
+                }
+                p.level_db = level_dbfs(&self.peer_frame);
                 self.mixer.add(&self.peer_frame);
+            } else {
+                p.level_db = -100.0;
             }
         }
         // Mixed down outside the lock.
         drop(peers);
         self.mixer.finish(out);
+        let _ = self.far.push(*out);
     }
 }
 
-fn run(
+/// The engine thread's state.
+struct Loop {
     shared: Arc<Shared>,
-    mut cap: rtrb::Consumer<i16>,
-    mut ring: Option<(rtrb::Producer<i16>, Playout)>,
-    mut enc: Encoder,
+    cap: rtrb::Consumer<i16>,
+    far: rtrb::Consumer<[i16; FRAME]>,
+    ring: Option<(rtrb::Producer<i16>, Playout)>,
+    enc: Encoder,
     stop: Arc<AtomicBool>,
     outbox: std::sync::mpsc::SyncSender<Arc<OutFrame>>,
-) {
+    signals: Arc<Signals>,
+}
+
+/// How full the engine keeps a sound card's playback ring.
+struct Fill {
+    pull: usize,
+    pull_at: Instant,
+    extra: usize,
+    underruns: u64,
+    underrun_at: Instant,
+}
+
+impl Fill {
+    fn new() -> Fill {
+        let now = Instant::now();
+        Fill { pull: FRAME, pull_at: now, extra: 1, underruns: 0, underrun_at: now }
+    }
+
+    /// The samples to keep queued, after taking in what the device did.
+    fn target(&mut self, signals: &Signals) -> usize {
+        let now = Instant::now();
+        let pull = signals.take_pull();
+        if pull > 0 && (pull >= self.pull || now.duration_since(self.pull_at) > PULL_MEMORY) {
+            self.pull = pull;
+            self.pull_at = now;
+        }
+        let underruns = signals.underruns();
+        if underruns > self.underruns {
+            self.underruns = underruns;
+            self.underrun_at = now;
+            self.extra = (self.extra + 1).min(MAX_EXTRA);
+        } else if self.extra > 0 && now.duration_since(self.underrun_at) > EXTRA_HOLD {
+            self.underrun_at = now;
+            self.extra -= 1;
+        }
+        self.pull.div_ceil(FRAME) * FRAME + self.extra * FRAME
+    }
+}
+
+fn run(l: Loop) {
+    let Loop { shared, mut cap, mut far, mut ring, mut enc, stop, outbox, signals } = l;
     let mut frame = [0i16; FRAME];
     let mut out = [0i16; FRAME];
-    let (mut seq, mut ts, mut hang, mut since_sent) = (0u32, 0u32, 0u32, 0u32);
+    let mut seq = shared.next_seq.load(Ordering::Relaxed);
+    let mut ts = shared.next_ts.load(Ordering::Relaxed);
+    let (mut hang, mut since_sent) = (0u32, 0u32);
+    let mut processor = Processor::new(processing_of(shared.processing.load(Ordering::Relaxed)));
+    let mut fill = Fill::new();
+    let mut frames = 0u64;
     let mut was_audio = false;
     let mut policy = Policy::new(enc.base_bps());
     let mut packets = Packetizer::default();
@@ -277,12 +396,27 @@ fn run(
                 frame[a.len()..].copy_from_slice(b);
                 chunk.commit_all();
             }
+            processor.apply(processing_of(shared.processing.load(Ordering::Relaxed)));
+            // The reference first: everything played up to now.
+            while let Ok(played) = far.pop() {
+                processor.render(&played);
+            }
+            let prob = processor.capture(&mut frame);
             let muted = shared.muted.load(Ordering::Relaxed);
             if muted {
                 frame.fill(0);
             }
-            hang = if level_dbfs(&frame) > VAD_DBFS { VAD_HANGOVER } else { hang.saturating_sub(1) };
+            let level = level_dbfs(&frame);
+            shared.input_level.store(level.to_bits(), Ordering::Relaxed);
+            let voiced = if processor.decides_speech() { prob > VAD_PROB } else { level > VAD_DBFS };
+            hang = if voiced { VAD_HANGOVER } else { hang.saturating_sub(1) };
             let speaking = !muted && hang > 0;
+            frames += 1;
+            if frames.is_multiple_of(100) {
+                let e = processor.echo();
+                shared.erle.store(e.erle_db.map(|v| v as f32).unwrap_or(f32::NAN).to_bits(), Ordering::Relaxed);
+                shared.echo_delay.store(e.delay_ms.unwrap_or(i32::MIN), Ordering::Relaxed);
+            }
             shared.speaking.store(speaking, Ordering::Relaxed);
             let flags = if speaking { FLAG_SPEAKING } else { 0 } | if muted { FLAG_MUTED } else { 0 };
             // Protection changes only when a report comes in (about once a
@@ -296,6 +430,10 @@ fn run(
             let copies = policy.current().copies;
             let paired_now = shared.peer_count.load(Ordering::Relaxed) >= pair_from;
             let payload = if muted { None } else { enc.encode(&frame).ok().flatten().map(Bytes::copy_from_slice) };
+            // The speech decision feeds DTX: what the RNN calls no speech
+            // (room noise, what is left of an echo) is not sent. Still
+            // encoded above, so the encoder's state runs on.
+            let payload = payload.filter(|_| !processor.decides_speech() || hang > 0);
             match payload {
                 Some(payload) => {
                     seq = seq.wrapping_add(1);
@@ -323,10 +461,13 @@ fn run(
             }
             shared.packet_ms.store(if paired_now { 20 } else { 10 }, Ordering::Relaxed);
             ts = ts.wrapping_add(1);
+            shared.next_seq.store(seq, Ordering::Relaxed);
+            shared.next_ts.store(ts, Ordering::Relaxed);
         }
         if let Some((play, playout)) = &mut ring {
+            let target = fill.target(&signals);
             let mut queued = PLAYBACK_RING - play.slots();
-            while queued < RING_FILL && play.slots() >= FRAME {
+            while queued < target && play.slots() >= FRAME {
                 playout.render(&mut out);
                 if let Ok(chunk) = play.write_chunk_uninit(FRAME) {
                     chunk.fill_from_iter(out.iter().copied());

@@ -12,6 +12,8 @@ pub mod engine;
 pub mod frame;
 pub mod jitter;
 pub mod mix;
+/// Echo cancellation, noise suppression, gain control, speech decision.
+pub mod processing;
 pub mod redundancy;
 /// Time stretching of decoded speech (WSOLA), for the playout.
 pub mod stretch;

@@ -13,7 +13,7 @@ mod paced;
 mod wav;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 pub use paced::Timing;
@@ -48,6 +48,9 @@ pub type Render = Box<dyn FnMut(&mut [i16; crate::voice::FRAME]) + Send>;
 pub struct Signals {
     engine: OnceLock<std::thread::Thread>,
     underruns: AtomicU64,
+    /// The most samples the speaker took at once since the engine last
+    /// looked (`take_pull`): how much the playback ring must hold.
+    pull: AtomicUsize,
 }
 
 impl Signals {
@@ -72,6 +75,37 @@ impl Signals {
 
     pub fn underruns(&self) -> u64 {
         self.underruns.load(Ordering::Relaxed)
+    }
+
+    /// The speaker took `samples` at once (lock-free).
+    pub fn pulled(&self, samples: usize) {
+        self.pull.fetch_max(samples, Ordering::Relaxed);
+    }
+
+    /// The largest pull since the last call (0: none).
+    pub fn take_pull(&self) -> usize {
+        self.pull.swap(0, Ordering::Relaxed)
+    }
+}
+
+/// Whether the devices of a running backend work; the backend keeps it up
+/// to date, the call reports it.
+#[derive(Default)]
+pub struct Health {
+    /// (microphone, speaker): `None` when it works, else why not.
+    errors: std::sync::Mutex<(Option<String>, Option<String>)>,
+    /// Devices opened again after a loss.
+    pub reopened: AtomicU64,
+}
+
+impl Health {
+    pub fn set(&self, input: Option<String>, output: Option<String>) {
+        let mut e = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        *e = (input, output);
+    }
+
+    pub fn errors(&self) -> (Option<String>, Option<String>) {
+        self.errors.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -110,6 +144,10 @@ pub trait Running: Send {
     /// Sample clock facts, for latency measurements.
     fn timing(&self) -> Timing {
         Timing::default()
+    }
+    /// Device health, for a backend whose devices can come and go.
+    fn health(&self) -> Option<Arc<Health>> {
+        None
     }
 }
 
