@@ -54,7 +54,9 @@ def call(work, a_in, secs, link=None, design="stream", tag="x", net=None):
     see each other `relayed`, at the start and at the end."""
     b_in = work / "silence.wav"
     a_out, b_out = work / f"{tag}-a.wav", work / f"{tag}-b.wav"
-    common = ["--audio", "wav", "--voice-transport", design]
+    # Processing off, as in the Chromium anchor (bench/webrtc.py): this bench
+    # compares codecs and playouts on lossy links, not microphones.
+    common = ["--audio", "wav", "--audio-processing", "off", "--voice-transport", design]
     args_a = common + ["--wav-in", str(a_in), "--wav-out", str(a_out)]
     args_b = common + ["--wav-in", str(b_in), "--wav-out", str(b_out)]
     if net:
@@ -223,7 +225,7 @@ def mesh(work, n, secs, pair_from=None):
         for i in range(n):
             src = work / ("speech.wav" if i == 0 else "silence.wav")
             ds.append(Daemon(f"p{i}", work, env=env,
-                             args=["--audio", "wav", "--wav-in", str(src), "--wav-out", str(work / f"mesh{i}.wav")]))
+                             args=["--audio", "wav", "--audio-processing", "off", "--wav-in", str(src), "--wav-out", str(work / f"mesh{i}.wav")]))
         room = ds[0].cli("room", "create", "mesh")["id"]
         for d in ds[1:]:
             d.cli("join", ds[0].cli("invite", room)["code"])

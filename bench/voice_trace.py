@@ -18,7 +18,7 @@ work = Path(tempfile.mkdtemp())
 speech(work / "speech.wav", PHRASE); silence(work / "silence.wav")
 loss, burst = float(sys.argv[1]), float(sys.argv[2])
 link = Link("v", delay=40, jitter=10, loss=loss, burst=burst, seed=11)
-common = ["--audio", "wav", "--voice-transport", "datagram"]
+common = ["--audio", "wav", "--audio-processing", "off", "--voice-transport", "datagram"]
 a = Daemon("alice", work, ns=link.a, listen=[f"/ip4/{link.addr_a}/udp/0/quic-v1"], args=common + ["--wav-in", str(work/"speech.wav"), "--wav-out", str(work/"a.wav")])
 b = Daemon("bob", work, ns=link.b, listen=[f"/ip4/{link.addr_b}/udp/0/quic-v1"], args=common + ["--wav-in", str(work/"silence.wav"), "--wav-out", str(work/"b.wav")])
 try:
