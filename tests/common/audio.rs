@@ -149,14 +149,23 @@ impl PulseRig {
         }
         std::fs::write(dir.path().join("rig.pa"), pa).expect("write the rig's configuration");
         let rig = PulseRig { dir };
-        let started = rig
+        if let Err(log) = rig.launch() {
+            super::skip("a PulseAudio server", &format!("it would not start here: {log}"));
+            return None;
+        }
+        Some(rig)
+    }
+
+    /// Starts the server (again, after [`PulseRig::kill`]: same socket, same devices).
+    pub fn launch(&self) -> Result<(), String> {
+        let started = self
             .cmd("pulseaudio")
             // No real-time scheduling: a real-time thread that overruns its
             // CPU-time limit on a loaded CI machine is killed by the kernel.
             .args(["--daemonize=yes", "--system=false", "--exit-idle-time=-1", "--disallow-exit", "--realtime=no", "--high-priority=no"])
             .args(["-n", "-F"])
-            .arg(rig.dir.path().join("rig.pa"))
-            .arg(format!("--log-target=file:{}", rig.dir.path().join("pulse.log").display()))
+            .arg(self.dir.path().join("rig.pa"))
+            .arg(format!("--log-target=file:{}", self.dir.path().join("pulse.log").display()))
             .arg("--log-level=info")
             .status()
             .map(|s| s.success())
@@ -164,14 +173,95 @@ impl PulseRig {
         let up = started
             && (0..50).any(|_| {
                 std::thread::sleep(std::time::Duration::from_millis(100));
-                rig.cmd("pactl").arg("info").output().map(|o| o.status.success()).unwrap_or(false)
+                self.cmd("pactl").arg("info").output().map(|o| o.status.success()).unwrap_or(false)
             });
-        if !up {
-            let log = std::fs::read_to_string(rig.dir.path().join("pulse.log")).unwrap_or_default();
-            super::skip("a PulseAudio server", &format!("it would not start here: {log}"));
-            return None;
+        if up {
+            Ok(())
+        } else {
+            Err(std::fs::read_to_string(self.dir.path().join("pulse.log")).unwrap_or_default())
         }
-        Some(rig)
+    }
+
+    /// Stops the server and waits until it is gone (as when PulseAudio or
+    /// PipeWire is restarted under a running call).
+    pub fn kill(&self) {
+        let _ = self.cmd("pulseaudio").arg("--kill").status();
+        for _ in 0..50 {
+            if !self.cmd("pulseaudio").arg("--check").status().map(|s| s.success()).unwrap_or(false) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the sound server did not stop");
+    }
+
+    /// `pactl ARGS`, which must succeed; its output.
+    pub fn pactl(&self, args: &[&str]) -> String {
+        let o = self.cmd("pactl").args(args).output().expect("pactl");
+        assert!(o.status.success(), "pactl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    /// A further virtual speaker, kept rendering like the others.
+    pub fn add_sink(&self, name: &str) {
+        self.pactl(&[
+            "load-module",
+            "module-null-sink",
+            &format!("sink_name={name}"),
+            "rate=48000",
+            "channels=1",
+            &format!("sink_properties=device.description={name}"),
+        ]);
+        self.pactl(&["load-module", "module-loopback", "source=silence", &format!("sink={name}"), "latency_msec=20"]);
+    }
+
+    /// A laptop's acoustic path: what `speaker` plays comes back into
+    /// `mic` (a null sink whose monitor a daemon records), `delay_ms` later
+    /// and `gain_db` louder.
+    pub fn echo_path(&self, speaker: &str, mic: &str, delay_ms: u32, gain_db: f32) {
+        let ids = |rig: &PulseRig| -> Vec<String> {
+            rig.pactl(&["list", "short", "sink-inputs"]).lines().filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect()
+        };
+        let before = ids(self);
+        self.pactl(&[
+            "load-module",
+            "module-loopback",
+            &format!("source={speaker}.monitor"),
+            &format!("sink={mic}"),
+            &format!("latency_msec={delay_ms}"),
+            "source_dont_move=true",
+            "sink_dont_move=true",
+        ]);
+        // The loopback makes its sink input a moment after loading (this
+        // PulseAudio lists no owner module in the short form: the new one
+        // is the one that was not there before).
+        let input = (0..50)
+            .find_map(|_| {
+                let found = ids(self).into_iter().find(|i| !before.contains(i));
+                if found.is_none() {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                found
+            })
+            .expect("the echo path's loopback appears");
+        self.pactl(&["set-sink-input-volume", &input, &format!("{gain_db}dB")]);
+    }
+
+    /// Records `source` into `path` until the recorder is stopped.
+    pub fn record(&self, source: &str, path: &Path) -> Recorder {
+        let child = self
+            .cmd("parecord")
+            .args(["--latency-msec=20", "-d", source, "--rate=48000", "--channels=1", "--format=s16le", "--file-format=wav"])
+            .arg(path)
+            .spawn()
+            .expect("parecord");
+        Recorder { child: Some(child), path: path.to_path_buf() }
+    }
+
+    /// Plays a file into a virtual microphone, to its end.
+    pub fn play(&self, sink: &str, file: &Path) {
+        let played = self.cmd("paplay").args(["-d", sink]).arg(file).status().expect("paplay");
+        assert!(played.success(), "paplay into {sink}");
     }
 
     pub fn server(&self) -> String {
@@ -200,4 +290,57 @@ impl Drop for PulseRig {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
+}
+
+/// A `parecord` running; `stop` ends it cleanly and reads what it heard.
+pub struct Recorder {
+    child: Option<std::process::Child>,
+    path: PathBuf,
+}
+
+impl Recorder {
+    pub fn stop(mut self) -> Vec<i16> {
+        self.end();
+        read(&self.path)
+    }
+
+    fn end(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGINT, not SIGKILL: parecord then finishes the WAV header.
+            // SAFETY: kill takes plain integers; the pid is our own child's.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGINT)
+            };
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+/// RMS in dB (full scale 0 dB) of the 10 ms blocks whose level is within
+/// 30 dB of the loudest: a phrase's level, not its pauses'.
+pub fn active_db(samples: &[i16]) -> f64 {
+    let env = envelope(samples);
+    let peak = env.iter().cloned().fold(0.0, f64::max);
+    let active: Vec<f64> = env.iter().cloned().filter(|&e| e > peak / 31.6).collect();
+    if active.is_empty() {
+        return -100.0;
+    }
+    let ms = active.iter().map(|e| e * e).sum::<f64>() / active.len() as f64;
+    20.0 * (ms.sqrt() / 32768.0).max(1e-5).log10()
+}
+
+/// RMS in dB (full scale 0 dB) of everything.
+pub fn rms_db(samples: &[i16]) -> f64 {
+    if samples.is_empty() {
+        return -100.0;
+    }
+    let ms = samples.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / samples.len() as f64;
+    20.0 * (ms.sqrt() / 32768.0).max(1e-5).log10()
 }

@@ -205,6 +205,24 @@ impl Daemon {
         self.spawn();
     }
 
+    /// Waits for the process to exit by itself (after `apero down`); how
+    /// long that took. Panics after `limit` (and kills it).
+    pub fn exited_within(&mut self, limit: Duration) -> Duration {
+        let mut c = self.child.take().expect("daemon running");
+        let start = Instant::now();
+        loop {
+            if c.try_wait().expect("wait").is_some() {
+                return start.elapsed();
+            }
+            if start.elapsed() > limit {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("{} did not exit within {limit:?}", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(apero_bin()).arg("--home").arg(self.home()).args(args).output().expect("run apero")
     }

@@ -331,7 +331,7 @@ impl Calls {
                 processing: super::engine::processing_of(s.processing.load(Ordering::Relaxed)),
                 erle_db: echo.erle_db.map(|v| (v * 10.0).round() / 10.0),
                 echo_delay_ms: echo.delay_ms,
-                input_level_db: s.input_level_db().round() as f64,
+                input_level_db: s.input_level_db().round().max(-100.0) as f64,
                 reopened,
             };
             (call.room.clone(), peers, me, timing, call.engine.underruns(), audio)

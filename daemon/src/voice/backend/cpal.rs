@@ -63,10 +63,10 @@ fn pick(host: &cpal::Host, wanted: Option<&str>, input: bool) -> Result<cpal::De
         (host.id() == cpal::HostId::PulseAudio).then(|| std::env::var(if input { "PULSE_SOURCE" } else { "PULSE_SINK" }).ok()).flatten();
     match wanted.map(str::to_string).or(from_env) {
         None => if input { host.default_input_device() } else { host.default_output_device() }
-            .ok_or_else(|| format!("no {kind}: no default device (is a sound server running?); {}", hint(input))),
+            .ok_or_else(|| format!("no {kind}: no default device (is a sound server running?)")),
         Some(name) => {
             let devices = if input { host.input_devices() } else { host.output_devices() }.map_err(|e| format!("no {kind}: {e}"))?;
-            devices.into_iter().find(|d| matches(d, &name)).ok_or_else(|| format!("no {kind} called {name:?}; {}", hint(input)))
+            devices.into_iter().find(|d| matches(d, &name)).ok_or_else(|| format!("no {kind} called {name:?}"))
         }
     }
 }
@@ -315,6 +315,7 @@ fn keep(
                     // A lost device keeps its "lost" message, which says more.
                     Err(e) if side.ever => tracing::debug!("{e}"),
                     Err(e) => {
+                        let e = format!("{e}; {}", hint(side.input));
                         if side.error.as_deref() != Some(&e) {
                             tracing::warn!("{e}");
                         }

@@ -1,0 +1,212 @@
+//! A laptop's sound through a real PulseAudio server (shared/recipes/
+//! audio-rig.md) and the cpal backend: the echo of our own voice does not
+//! come back, the speaker can be switched mid-call, and a call outlives its
+//! sound server's restart (then `apero down` still stops at once).
+
+// A test crate: a failed unwrap is the test failing (clippy.toml allows it in
+// #[test] functions; this covers the shared helpers too).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use apero_control::{Client, Event};
+use common::audio::{self, PulseRig};
+use common::{wait_in_call, wait_until, Daemon};
+
+const SPEECH: &str = "Bonsoir tout le monde. This is apero, a group call with no server in between. \
+                      Can you hear me clearly? One, two, three, four, five.";
+const CALL: Duration = Duration::from_secs(20);
+
+/// A daemon on the rig's `mic`/`spk`.
+fn on_rig(rig: &PulseRig, name: &str, mic: &str, spk: &str, extra: &[&str]) -> Daemon {
+    let server = rig.server();
+    let source = format!("{mic}.monitor");
+    let mut args = vec!["--audio", "cpal"];
+    args.extend_from_slice(extra);
+    Daemon::start_with(name, &args, &[("PULSE_SERVER", &server), ("PULSE_SOURCE", &source), ("PULSE_SINK", spk)])
+}
+
+/// A daemon that says `speech` over and over (the wav backend loops it).
+fn talker(dir: &Path, speech: &Path) -> Daemon {
+    let out = dir.join("talker-out.wav");
+    Daemon::start_with("alice", &["--audio", "wav", "--wav-in", speech.to_str().unwrap(), "--wav-out", out.to_str().unwrap()], &[])
+}
+
+fn call(a: &Daemon, b: &Daemon) -> String {
+    let room = a.room_with("apéro", &[b]);
+    a.json(&["call", "join", &room]);
+    b.json(&["call", "join", &room]);
+    wait_in_call(b, 2, CALL);
+    wait_in_call(a, 2, CALL);
+    room
+}
+
+/// What `sink`'s monitor hears for `secs`, in dB (RMS, full scale 0).
+fn listen(rig: &PulseRig, dir: &Path, sink: &str, secs: f32) -> f64 {
+    let path = dir.join(format!("{sink}-{}.wav", Instant::now().elapsed().as_nanos()));
+    let rec = rig.record(&format!("{sink}.monitor"), &path);
+    std::thread::sleep(Duration::from_secs_f32(secs));
+    audio::rms_db(&rec.stop())
+}
+
+/// Bob's laptop plays alice back into his own microphone (40 ms, -6 dB).
+/// With processing on, what comes back to alice of her own voice is at
+/// least 25 dB under it; with bob's processing turned off in the same call,
+/// it comes back loud (so the path is real and the first figure means
+/// something).
+#[test]
+fn our_own_voice_does_not_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
+    let Some(rig) = PulseRig::start() else { return };
+    rig.echo_path("spkB", "micB", 40, -6.0);
+    let a = on_rig(&rig, "alice", "micA", "spkA", &[]);
+    let b = on_rig(&rig, "bob", "micB", "spkB", &[]);
+    call(&a, &b);
+    let said = audio::rms_db(&audio::read(&speech));
+    let echo = |tag: &str| {
+        // The first phrase lets the canceller converge; the second is measured.
+        rig.play("micA", &speech);
+        let path = dir.path().join(format!("back-{tag}.wav"));
+        let rec = rig.record("spkA.monitor", &path);
+        rig.play("micA", &speech);
+        std::thread::sleep(Duration::from_millis(300));
+        let back = rec.stop();
+        let down = said - audio::rms_db(&back);
+        let st = b.json(&["call", "status"]);
+        eprintln!("{tag}: alice said {said:.1} dB, {down:.1} dB of it came back; bob's audio: {}", st["audio"]);
+        down
+    };
+    let on = echo("processing on");
+    b.json(&["call", "settings", "--echo-cancel", "off", "--noise-suppression", "off", "--gain-control", "off"]);
+    let off = echo("processing off");
+    assert!(
+        off < 20.0,
+        "with processing off the echo path should send alice back to herself loudly ({off:.1} dB down): is the rig's loop there?"
+    );
+    assert!(on >= 25.0, "alice hears herself only {on:.1} dB down with echo cancellation on");
+    let st = b.json(&["call", "status"]);
+    assert!(st["audio"]["input_error"].is_null() && st["audio"]["output_error"].is_null(), "{st}");
+}
+
+/// `call settings --output` moves bob's sound to another speaker without
+/// leaving the call.
+#[test]
+fn switching_the_speaker_keeps_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
+    let Some(rig) = PulseRig::start() else { return };
+    rig.add_sink("spkC");
+    let a = talker(dir.path(), &speech);
+    let b = on_rig(&rig, "bob", "micB", "spkB", &[]);
+    call(&a, &b);
+    std::thread::sleep(Duration::from_secs(1));
+    let before = listen(&rig, dir.path(), "spkB", 3.0);
+    let devices = b.json(&["devices"]);
+    assert!(devices["outputs"].as_array().unwrap().iter().any(|o| o == "spkC"), "bob lists the new speaker: {devices}");
+    let set = b.json(&["call", "settings", "--output", "spkC"]);
+    assert_eq!(set["output"], "spkC");
+    std::thread::sleep(Duration::from_secs(1));
+    let path_b = dir.path().join("after-b.wav");
+    let path_c = dir.path().join("after-c.wav");
+    let (rec_b, rec_c) = (rig.record("spkB.monitor", &path_b), rig.record("spkC.monitor", &path_c));
+    std::thread::sleep(Duration::from_secs(3));
+    let (after_b, after_c) = (audio::rms_db(&rec_b.stop()), audio::rms_db(&rec_c.stop()));
+    eprintln!("bob's old speaker {before:.1} dB before, {after_b:.1} dB after; new speaker {after_c:.1} dB");
+    assert!(before > -45.0, "bob heard alice before the switch ({before:.1} dB)");
+    assert!(after_c > -45.0, "bob hears alice on the new speaker ({after_c:.1} dB)");
+    assert!(after_b < after_c - 30.0, "the old speaker went quiet ({after_b:.1} dB against {after_c:.1})");
+    let st = wait_in_call(&b, 2, CALL);
+    assert_eq!(st["room"], a.json(&["call", "status"])["room"], "still the same call: {st}");
+}
+
+/// The sound server dies under a call and comes back: bob's call goes on,
+/// says what it lost (status and an event), and plays again by itself. With
+/// the server dead again, `apero down` stops him within 2 s.
+#[test]
+fn a_call_outlives_its_sound_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
+    let Some(rig) = PulseRig::start() else { return };
+    let a = talker(dir.path(), &speech);
+    let mut b = on_rig(&rig, "bob", "micB", "spkB", &[]);
+    call(&a, &b);
+    std::thread::sleep(Duration::from_secs(1));
+    let before = listen(&rig, dir.path(), "spkB", 2.0);
+    assert!(before > -45.0, "bob heard alice at first ({before:.1} dB)");
+
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let (socket, seen) = (b.socket(), events.clone());
+    std::thread::spawn(move || {
+        common::rt().block_on(async {
+            let Ok(c) = Client::connect(&socket, "test").await else { return };
+            let Ok(mut stream) = c.subscribe().await else { return };
+            while let Ok(Some(e)) = stream.next().await {
+                if matches!(e, Event::AudioDevice { .. }) {
+                    seen.lock().unwrap().push(e);
+                }
+            }
+        })
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    rig.kill();
+    let lost = wait_until("bob to report his lost devices", Duration::from_secs(10), || {
+        let st = b.json(&["call", "status"]);
+        let au = &st["audio"];
+        (au["input_error"].is_string() && au["output_error"].is_string()).then_some(st)
+    });
+    eprintln!("while the server is down: {}", lost["audio"]);
+    assert_eq!(lost["participants"].as_array().unwrap().len(), 2, "bob is still in the call: {lost}");
+    assert!(lost["audio"]["output_error"].as_str().unwrap().contains("call settings"), "the message says how to pick another device");
+    wait_until("an event about the lost devices", Duration::from_secs(5), || {
+        events.lock().unwrap().iter().any(|e| matches!(e, Event::AudioDevice { output_error: Some(_), .. })).then_some(())
+    });
+
+    rig.launch().expect("the sound server starts again");
+    let back = wait_until("bob's devices to come back", Duration::from_secs(15), || {
+        let st = b.json(&["call", "status"]);
+        let au = &st["audio"];
+        (au["input_error"].is_null() && au["output_error"].is_null()).then_some(st)
+    });
+    assert!(back["audio"]["reopened"].as_u64().unwrap() >= 1, "{back}");
+    wait_until("an event about the devices being back", Duration::from_secs(5), || {
+        events.lock().unwrap().iter().any(|e| matches!(e, Event::AudioDevice { input_error: None, output_error: None })).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let after = listen(&rig, dir.path(), "spkB", 2.0);
+    eprintln!("bob's speaker: {before:.1} dB before, {after:.1} dB after the restart");
+    assert!(after > -45.0, "bob hears alice again after the restart ({after:.1} dB)");
+
+    rig.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    let down = b.cli(&["down"]);
+    assert!(down.status.success(), "apero down: {}", String::from_utf8_lossy(&down.stderr));
+    let took = b.exited_within(Duration::from_secs(10));
+    eprintln!("bob stopped {took:?} after `apero down` with his sound server dead");
+    assert!(took <= Duration::from_secs(2), "bob took {took:?} to stop");
+}
+
+/// With no sound server at all, joining a call still works: listen-only,
+/// and the status says which device is missing and how to pick one.
+#[test]
+fn joining_without_a_sound_server_still_joins() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
+    let nowhere = format!("unix:{}/no-such-server", dir.path().display());
+    let a = talker(dir.path(), &speech);
+    let b =
+        Daemon::start_with("bob", &["--audio", "cpal"], &[("PULSE_SERVER", &nowhere), ("XDG_RUNTIME_DIR", dir.path().to_str().unwrap())]);
+    let room = a.room_with("apéro", &[&b]);
+    a.json(&["call", "join", &room]);
+    let st = b.json(&["call", "join", &room]);
+    eprintln!("bob's audio with no server: {}", st["audio"]);
+    assert!(st["audio"]["input_error"].as_str().is_some_and(|e| e.contains("--input")), "{st}");
+    assert!(st["audio"]["output_error"].as_str().is_some_and(|e| e.contains("--output")), "{st}");
+    wait_in_call(&a, 2, CALL);
+    let text = String::from_utf8_lossy(&b.cli(&["call", "status"]).stdout).to_string();
+    assert!(text.contains("Microphone:") && text.contains("Speaker:"), "the human status says it too: {text}");
+}
