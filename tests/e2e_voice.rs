@@ -395,3 +395,59 @@ fn cpal_backend_through_a_sound_server() {
     eprintln!("cpal: bob's speaker vs alice's microphone, envelope correlation {corr:.3}");
     assert!(corr > 0.6, "speech did not come through the sound devices: {corr:.3}");
 }
+
+/// Levels come as events (ours and each participant's, with the speaking
+/// flag), and a participant's volume is ours to set: at 0 bob plays alice
+/// at -100 dB while she goes on speaking, at 100 she is back.
+#[test]
+fn levels_come_as_events_and_volume_is_per_participant() {
+    use apero_control::{Client, Event, Level};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_, a, [b], room)) = speaker_and(dir.path(), ["bob"]) else { return };
+    a.d.json(&["call", "join", &room]);
+    b.d.json(&["call", "join", &room]);
+    wait_in_call(&b.d, 2, CALL);
+    let alice = a.d.peer_id();
+    let levels: Arc<Mutex<Vec<(std::time::Instant, Vec<Level>)>>> = Arc::default();
+    let (socket, seen) = (b.d.socket(), levels.clone());
+    std::thread::spawn(move || {
+        common::rt().block_on(async {
+            let Ok(c) = Client::connect(&socket, "test").await else { return };
+            let Ok(mut stream) = c.subscribe().await else { return };
+            while let Ok(Some(e)) = stream.next().await {
+                if let Event::CallLevels { levels, .. } = e {
+                    seen.lock().unwrap().push((std::time::Instant::now(), levels));
+                }
+            }
+        })
+    });
+    let alice_level = |since: std::time::Instant, f: &dyn Fn(&Level) -> bool| {
+        levels.lock().unwrap().iter().filter(|(t, _)| *t >= since).any(|(_, ls)| ls.iter().any(|l| l.peer_id == alice && f(l)))
+    };
+    let t0 = std::time::Instant::now();
+    wait_until("bob's levels to show alice speaking", Duration::from_secs(10), || {
+        alice_level(t0, &|l| l.speaking && l.level_db > -40.0).then_some(())
+    });
+    let bob = b.d.peer_id();
+    assert!(levels.lock().unwrap().iter().any(|(_, ls)| ls.iter().any(|l| l.peer_id == bob)), "bob's own level is in the events");
+
+    let st = b.d.json(&["call", "volume", &alice[..12], "0"]);
+    let p = st["participants"].as_array().unwrap().iter().find(|p| p["peer_id"] == alice.as_str()).unwrap().clone();
+    assert_eq!(p["volume"], 0, "{p}");
+    let t1 = std::time::Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    // From half a second after the change: every level of alice's is silence.
+    let loud_while_muted = levels
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _)| *t >= t1 + Duration::from_millis(500))
+        .any(|(_, ls)| ls.iter().any(|l| l.peer_id == alice && l.level_db > -90.0));
+    assert!(!loud_while_muted, "alice still plays at bob's with volume 0");
+    b.d.json(&["call", "volume", &alice, "100"]);
+    let t2 = std::time::Instant::now();
+    wait_until("alice to be heard again", Duration::from_secs(10), || alice_level(t2, &|l| l.level_db > -40.0).then_some(()));
+    let (_, err) = b.d.json_err(&["call", "volume", &alice, "500"]);
+    assert!(err.contains("0 to 400"), "{err}");
+}
