@@ -174,10 +174,9 @@ class Rig:
         return x.reshape(-1, p.channels).T
 
     def cpu_seconds(self):
+        """The sound server's own CPU time (reported, not counted)."""
         try:
-            pid = int(subprocess.run(["pgrep", "-f", f"-F {self.dir / 'rig.pa'}"], capture_output=True,
-                                     text=True).stdout.split()[0])
-            return proc_cpu_seconds(pid)
+            return proc_cpu_seconds(int((self.dir / "pulse" / "pid").read_text().split()[0]))
         except (IndexError, ValueError, OSError):
             return None
 
