@@ -130,10 +130,12 @@ class Rig:
         time.sleep(0.5)
 
     def sink_input_of(self, module):
-        for line in self.pactl("list", "short", "sink-inputs").splitlines():
-            f = line.split()
-            if len(f) > 2 and f[2] == str(module):
-                return f[0]
+        # `list short` shows no owner module here (PulseAudio 16.1): JSON does.
+        for _ in range(20):
+            for si in json.loads(self.pactl("-f", "json", "list", "sink-inputs")):
+                if str(si.get("owner_module")) == str(module):
+                    return str(si["index"])
+            time.sleep(0.1)
         raise RuntimeError(f"no sink input for module {module}")
 
     def echo_on(self, delay_ms=40, gain_db=-6.0):
