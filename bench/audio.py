@@ -239,6 +239,27 @@ def lag_of(deg, ref, max_lag_s=None):
     return i - zero, float(c[i] / norm)
 
 
+def envelope_lag(deg, ref, max_lag_s=1.0, step_s=0.005):
+    """Lag of `deg` behind `ref` from their 5 ms energy envelopes (robust to
+    what codecs do to the waveform), and the envelopes' correlation there."""
+    n = int(step_s * RATE)
+
+    def env(x):
+        k = len(x) // n
+        e = np.sqrt(np.mean(np.square(x[: k * n].reshape(k, n)), axis=1))
+        return e - e.mean()
+    a, b = env(deg), env(ref)
+    m = min(len(a), len(b))
+    a, b = a[:m], b[:m]
+    best, best_c = 0, -1.0
+    for k in range(0, min(m - 1, int(max_lag_s / step_s))):
+        x, y = a[k:], b[: m - k]
+        c = float(np.dot(x, y) / (np.sqrt(np.dot(x, x) * np.dot(y, y)) or 1.0))
+        if c > best_c:
+            best, best_c = k, c
+    return best * n, best_c
+
+
 def shift(x, lag, n):
     """x from sample `lag` on, n samples long (zero padded)."""
     out = np.zeros(n)
@@ -425,9 +446,9 @@ def echo(rig, work, mat, processing, lag_hint=None):
 def analyse_echo(l, r, lag_hint):
     # The echo's round trip: from the cross-correlation when it is clear
     # (processing off), else the hint from the other run.
-    lag, peak = lag_of(r, l, max_lag_s=1.0)
+    lag, peak = envelope_lag(r, l)
     measured = lag
-    if peak < 0.2 and lag_hint is not None:
+    if peak < 0.5 and lag_hint is not None:
         lag = lag_hint
     act = active_frames(l)
     speech_db = active_level_db(l)
@@ -449,6 +470,8 @@ def analyse_echo(l, r, lag_hint):
         if all(d >= 30 for d in down[j:]):
             conv = max(0.0, wins[j][0])
             break
+    # Windows after the first 2 s where the echo came back less than 30 dB down.
+    leaks = [(round(w[0], 1), round(w[1] - w[2], 1)) for w in wins if w[0] >= 2.0 and w[1] - w[2] < 30]
     curve = []
     for s in range(5):
         sel = [w for w in wins if s <= w[0] < s + 1]
@@ -464,6 +487,8 @@ def analyse_echo(l, r, lag_hint):
             if after else None,
             "converged_s": round(conv, 1) if conv is not None else None,
             "per_second_first5_db": curve,
+            "worst_window_db": round(min(w[1] - w[2] for w in after), 1) if after else None,
+            "leaks_after_2s": leaks[:40],
             "round_trip_ms": round(lag * 1000 / RATE, 1), "xcorr_round_trip_ms": round(measured * 1000 / RATE, 1),
             "xcorr_peak": round(peak, 3), "speaking_windows": len(wins)}
 
@@ -768,7 +793,7 @@ def main():
         if "echo" in only:
             off = step("echo_off", lambda: echo(rig, work, mat, False))
             hint = None
-            if off.get("xcorr_peak", 0) >= 0.2:
+            if (off.get("xcorr_peak") or 0) >= 0.5:
                 hint = int(off["xcorr_round_trip_ms"] * RATE / 1000)
             step("echo_on", lambda: echo(rig, work, mat, True, hint))
         if "doubletalk" in only:

@@ -522,6 +522,10 @@ pub struct AudioState {
     pub input_level_db: f64,
     /// Times the device was reopened after a loss since joining.
     pub reopened: u64,
+    /// What the engine keeps queued for the sound card now, ms (it adapts
+    /// to the chunks the card takes; 0 for a file backend, which has none).
+    #[serde(default)]
+    pub playback_buffer_ms: f64,
 }
 
 /// One participant's sound level, for meters and speaking rings.

@@ -327,7 +327,7 @@ mod tests {
         let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/config.md")).unwrap();
         let defaults = toml::Table::try_from(Settings::default()).unwrap();
         let keys = Settings::keys();
-        assert_eq!(keys.len(), 16, "{keys:?}");
+        assert_eq!(keys.len(), 19, "{keys:?}");
         for key in keys {
             let row = docs
                 .lines()

@@ -333,6 +333,7 @@ impl Calls {
                 echo_delay_ms: echo.delay_ms,
                 input_level_db: s.input_level_db().round().max(-100.0) as f64,
                 reopened,
+                playback_buffer_ms: s.ring_target.load(Ordering::Relaxed) as f64 * 1000.0 / super::RATE as f64,
             };
             (call.room.clone(), peers, me, timing, call.engine.underruns(), audio)
         });

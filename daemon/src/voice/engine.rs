@@ -91,6 +91,8 @@ pub struct Shared {
     /// (new devices) mid-call: receivers see one stream, not a new one.
     pub next_seq: AtomicU32,
     pub next_ts: AtomicU32,
+    /// The playback ring's fill target, samples (0 for a paced backend).
+    pub ring_target: AtomicUsize,
 }
 
 /// `AudioProcessing` in the three low bits of a byte.
@@ -122,6 +124,7 @@ impl Shared {
             echo_delay: AtomicI32::new(i32::MIN),
             next_seq: AtomicU32::new(0),
             next_ts: AtomicU32::new(0),
+            ring_target: AtomicUsize::new(0),
         })
     }
 
@@ -466,6 +469,7 @@ fn run(l: Loop) {
         }
         if let Some((play, playout)) = &mut ring {
             let target = fill.target(&signals);
+            shared.ring_target.store(target, Ordering::Relaxed);
             let mut queued = PLAYBACK_RING - play.slots();
             while queued < target && play.slots() >= FRAME {
                 playout.render(&mut out);
