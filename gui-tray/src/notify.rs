@@ -48,6 +48,17 @@ pub fn joined_call(state: &State, room: &str, names: &[String]) -> Note {
     Note::new(format!("{} joined the call", names.join(", ")), format!("in {}", state.room_name(room)))
 }
 
+/// The daemon sends this only when a device of our call is lost or back:
+/// a person without a terminal must learn why they hear nothing.
+pub fn audio_device(input: Option<&str>, output: Option<&str>) -> Note {
+    match (input, output) {
+        (None, None) => Note::new("Your microphone and speaker work again", "The call goes on with sound."),
+        (Some(i), None) => Note::new("Your microphone is not working", format!("The call goes on: the others do not hear you. {i}")),
+        (None, Some(o)) => Note::new("Your speaker is not working", format!("The call goes on, but you hear nobody. {o}")),
+        (Some(i), Some(_)) => Note::new("No sound: microphone and speaker are not working", format!("The call goes on silent. {i}")),
+    }
+}
+
 /// The notification for an event that needs no more than the state, if
 /// the event deserves one. Our own messages and offers never do, nor
 /// anything in a room whose notifications are off. Call joins need names
@@ -56,6 +67,7 @@ pub fn for_event(state: &State, settings: &Settings, event: &Event) -> Option<No
     match event {
         Event::Message { room, message: m } if m.author != state.me_id && settings.notifies(room) => Some(message(state, room, m)),
         Event::FileOffered { room, file: f } if f.from != state.me_id && settings.notifies(room) => Some(file(state, room, f)),
+        Event::AudioDevice { input_error, output_error } => Some(audio_device(input_error.as_deref(), output_error.as_deref())),
         _ => None,
     }
 }
@@ -141,6 +153,17 @@ mod tests {
                 lamport: 1,
             },
         }
+    }
+
+    #[test]
+    fn lost_and_found_devices_notify() {
+        let s = state();
+        let lost = Event::AudioDevice { input_error: Some("the microphone was lost".into()), output_error: None };
+        let note = for_event(&s, &Settings::default(), &lost).unwrap();
+        assert_eq!(note.summary, "Your microphone is not working");
+        assert!(note.body.contains("the microphone was lost"));
+        let back = Event::AudioDevice { input_error: None, output_error: None };
+        assert_eq!(for_event(&s, &Settings::default(), &back).unwrap().summary, "Your microphone and speaker work again");
     }
 
     #[test]
