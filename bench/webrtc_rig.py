@@ -17,7 +17,15 @@ Each instance is pointed at its devices through libpulse's own environment
 (PULSE_SERVER, PULSE_SOURCE, PULSE_SINK on chromedriver, inherited by Chromium
 and its audio service): the pages use the "default" input and output, which
 Chromium opens on PulseAudio with no device name, so libpulse picks the ones
-named in the environment.
+named in the environment. (Chromium's enumerateDevices() leaves out monitor
+sources, so micA.monitor cannot be chosen by deviceId; sinks are listed by
+description and could be chosen with setSinkId.) --headless=new plays to
+PulseAudio; Xvfb is not needed (display= runs it on one anyway).
+
+Chromium opens its PulseAudio streams at the *server's* default-sample-rate
+(44.1 kHz unless daemon.conf says otherwise; stereo), not at the 48 kHz of
+the rig's devices, so PulseAudio resamples both ways; MiniRig(rate48=True)
+writes $HOME/.config/pulse/daemon.conf with default-sample-rate = 48000.
 
     from webrtc_rig import BrowserCall
     with BrowserCall(rig_env, work, processing=True) as call:   # call is up
@@ -345,8 +353,9 @@ class BrowserCall:
     headless: --headless=new (default); False runs each Chromium on `display`
     (an X server, e.g. Xvfb's ":99").
 
-    Chromium's AGC moves the PulseAudio source's volume (as on a laptop):
-    the sources' volumes are put back when the call ends (restore_volumes)."""
+    Chromium's AGC may move a PulseAudio source's volume, as on a laptop (on
+    this rig it did not: the monitors stayed at 100 %); the sources' volumes
+    are put back when the call ends anyway (restore_volumes)."""
 
     def __init__(self, rig, work, processing=True, tag="w", a_devices=("micA.monitor", "spkA"),
                  b_devices=("micB.monitor", "spkB"), settle=2.0, headless=True, display=None,
@@ -439,7 +448,338 @@ class BrowserCall:
 
 
 def rig_call(rig_env, a_devices=("micA.monitor", "spkA"), b_devices=("micB.monitor", "spkB"), processing=True,
-             work=None, **kw):
-    """Context manager: `with rig_call(env, processing=False, work=w) as call: ...` (see BrowserCall)."""
-    return BrowserCall(rig_env, work or tempfile.mkdtemp(prefix="apero-webrtc-rig-"), processing,
+             secs=None, work=None, **kw):
+    """A two-Chromium call on the rig. With secs=None, returns the BrowserCall
+    (already connected; a context manager: `with rig_call(env, work=w) as call:`
+    ... hangs up on leaving). With secs, holds the call that long (the caller
+    plays and records from another thread or process meanwhile), hangs up and
+    returns call.audio() taken at the end. Other keywords go to BrowserCall
+    (tag, settle, headless, display, restore_volumes)."""
+    call = BrowserCall(rig_env, work or tempfile.mkdtemp(prefix="apero-webrtc-rig-"), processing,
                        a_devices=a_devices, b_devices=b_devices, **kw)
+    if secs is None:
+        return call
+    try:
+        time.sleep(secs)
+        return call.audio()
+    finally:
+        call.stop()
+
+
+# ---------------------------------------------------------------- self-test
+
+RIG_PA = """load-module module-native-protocol-unix auth-anonymous=1
+load-module module-null-sink sink_name=micA rate=48000 channels=1 sink_properties=device.description=micA
+load-module module-null-sink sink_name=spkA rate=48000 channels=1 sink_properties=device.description=spkA
+load-module module-null-sink sink_name=micB rate=48000 channels=1 sink_properties=device.description=micB
+load-module module-null-sink sink_name=spkB rate=48000 channels=1 sink_properties=device.description=spkB
+load-module module-null-source source_name=silence rate=48000 channels=1
+load-module module-loopback source=silence sink=micA latency_msec=20
+load-module module-loopback source=silence sink=spkA latency_msec=20
+load-module module-loopback source=silence sink=micB latency_msec=20
+load-module module-loopback source=silence sink=spkB latency_msec=20
+load-module module-null-sink sink_name=rec rate=48000 channels=2 channel_map=front-left,front-right
+load-module module-remap-sink sink_name=recL master=rec channels=1 channel_map=mono master_channel_map=front-left remix=no
+load-module module-remap-sink sink_name=recR master=rec channels=1 channel_map=mono master_channel_map=front-right remix=no
+load-module module-loopback source=silence sink=rec latency_msec=20
+"""
+
+PHRASE = ("Good evening everyone, and thank you for joining the call tonight. "
+          "I wanted to go over the plans for the weekend trip to the mountains. "
+          "We leave on Friday at six in the morning, so please pack the night before.")
+
+
+class MiniRig:
+    """The recipe's rig (own XDG_RUNTIME_DIR) plus the stereo recorder."""
+
+    def __init__(self, rate48=False):
+        self.dir = Path(tempfile.mkdtemp(prefix="apero-rigpulse-"))
+        self.env = {**os.environ, "XDG_RUNTIME_DIR": str(self.dir), "HOME": str(self.dir)}
+        for k in ("PULSE_SERVER", "PULSE_SOURCE", "PULSE_SINK"):
+            self.env.pop(k, None)
+        (self.dir / "rig.pa").write_text(RIG_PA)
+        if rate48:
+            # The server's default rate is what Chromium opens its streams at
+            # (44.1 kHz otherwise, resampled to and from the 48 kHz sinks).
+            (self.dir / ".config" / "pulse").mkdir(parents=True)
+            (self.dir / ".config" / "pulse" / "daemon.conf").write_text("default-sample-rate = 48000\n")
+        self.routes, self.echo_module = [], None
+        subprocess.run(["pulseaudio", "--daemonize=yes", "--system=false", "--exit-idle-time=-1", "-n",
+                        "-F", str(self.dir / "rig.pa"), f"--log-target=file:{self.dir / 'pulse.log'}"],
+                       env=self.env, capture_output=True)
+        for _ in range(100):
+            if subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode == 0:
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("pulseaudio did not start")
+
+    def pactl(self, *args):
+        return _pactl(self.env, *args).strip()
+
+    def loopback(self, source, sink, latency_ms=20):
+        return self.pactl("load-module", "module-loopback", f"source={source}", f"sink={sink}",
+                          f"latency_msec={latency_ms}", "source_dont_move=true", "sink_dont_move=true")
+
+    def route(self, left, right):
+        for m in self.routes:
+            self.pactl("unload-module", m)
+        self.routes = [self.loopback(left, "recL"), self.loopback(right, "recR")]
+        time.sleep(0.5)
+
+    def sink_inputs(self):
+        return {l.split()[0] for l in self.pactl("list", "short", "sink-inputs").splitlines() if l.strip()}
+
+    def echo_on(self, delay_ms=40, gain_db=-6.0):
+        """B's laptop: its speaker back into its microphone."""
+        before = self.sink_inputs()
+        self.echo_module = self.loopback("spkB.monitor", "micB", delay_ms)
+        for _ in range(50):
+            new = self.sink_inputs() - before
+            if new:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("no sink input for the echo loopback")
+        (idx,) = new
+        self.pactl("set-sink-input-volume", idx, f"{gain_db}dB")
+        time.sleep(0.3)
+
+    def echo_off(self):
+        if self.echo_module is not None:
+            self.pactl("unload-module", self.echo_module)
+            self.echo_module = None
+
+    def play(self, sink, path):
+        return subprocess.Popen(["paplay", "-d", sink, str(path)], env=self.env)
+
+    def record(self, path, source="rec.monitor", channels=2):
+        f = open(path, "wb")
+        p = subprocess.Popen(["parec", "--latency-msec=20", "-d", source, f"--rate={RATE}",
+                              f"--channels={channels}", "--format=s16le"], stdout=f, env=self.env)
+        p.out, p.channels = f, channels
+        return p
+
+    def stop_record(self, p, path):
+        import numpy as np
+        p.send_signal(signal.SIGINT)
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        p.out.close()
+        raw = Path(path).read_bytes()
+        raw = raw[: len(raw) // (2 * p.channels) * 2 * p.channels]
+        return (np.frombuffer(raw, np.int16).astype(np.float64) / 32768).reshape(-1, p.channels).T
+
+    def stop(self):
+        subprocess.run(["pulseaudio", "--kill"], env=self.env, capture_output=True)
+        for _ in range(100):
+            if subprocess.run(["pulseaudio", "--check"], env=self.env, capture_output=True).returncode != 0:
+                break
+            time.sleep(0.1)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _db(p):
+    import numpy as np
+    return float(10 * np.log10(p)) if p > 1e-12 else -120.0
+
+
+def _active_db(x, frame=960):
+    """RMS over the 20 ms frames within 35 dB of the loud ones."""
+    import numpy as np
+    k = len(x) // frame
+    if k == 0:
+        return -120.0
+    p = np.mean(np.square(x[: k * frame].reshape(k, frame)), axis=1)
+    f = 10 * np.log10(np.maximum(p, 1e-12))
+    act = f > max(np.percentile(f, 95) - 35, -60)
+    return _db(float(np.mean(p[act])))
+
+
+def _align(deg, ref):
+    """deg shifted to line up with ref (argmax of the cross-correlation), ref's length; and the lag."""
+    import numpy as np
+    from scipy.signal import correlate
+    lag = int(np.argmax(correlate(deg, ref, "full", method="fft"))) - (len(ref) - 1)
+    out = np.zeros(len(ref))
+    seg = deg[lag: lag + len(ref)] if lag >= 0 else deg[: len(ref) + lag]
+    if lag >= 0:
+        out[: len(seg)] = seg
+    else:
+        out[-lag: -lag + len(seg)] = seg
+    return out, lag
+
+
+def _pesq_wb(ref, deg):
+    from pesq import pesq
+    from scipy.signal import resample_poly
+    try:
+        return float(pesq(16000, resample_poly(ref, 1, 3), resample_poly(deg, 1, 3), "wb"))
+    except Exception:
+        return float("nan")
+
+
+def _click_latencies(l, r, period_s):
+    """ms from each click onset on the left to its onset on the right: the
+    first sample in the next period above a quarter of that period's peak
+    (processing makes the clicks' level vary by 20 dB; one nearly removed is
+    skipped). Returns (latencies, clicks on the left, clicks heard)."""
+    import numpy as np
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from lib import onsets
+    ol = onsets(l, threshold=0.3 * np.abs(l).max(), quiet_s=0.2)
+    out = []
+    n = int(period_s * RATE) - 480
+    for t in ol:
+        seg = np.abs(r[t: t + n])
+        if len(seg) < n or seg.max() < 0.01:
+            continue
+        out.append(int(np.argmax(seg > 0.25 * seg.max())) * 1000 / RATE)
+    return out, len(ol), len(out)
+
+
+def _pesq_pieces(ref, heard, pieces=3):
+    """Median PESQ-WB of `pieces` consecutive parts of ref, each aligned on
+    its own in `heard` (the playout's delay may move between them)."""
+    import numpy as np
+    n = len(ref) // pieces
+    out = []
+    for i in range(pieces):
+        part = ref[i * n:(i + 1) * n]
+        deg, _ = _align(heard, part)
+        out.append(_pesq_wb(part, deg))
+    return float(np.median(out))
+
+
+def _windows_db(x, win_s=0.5):
+    import numpy as np
+    n = int(win_s * RATE)
+    return [round(_db(float(np.mean(np.square(x[i:i + n])))), 1) for i in range(0, len(x) - n + 1, n)]
+
+
+def selftest(args):
+    import numpy as np
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from lib import clicks, read_wav, speech, write_wav
+    work = Path(tempfile.mkdtemp(prefix="apero-webrtc-rig-"))
+    print(f"work dir {work}", flush=True)
+    speech(work / "speech.wav", PHRASE)
+    ref = read_wav(work / "speech.wav")
+    ref_e = _db(float(np.sum(np.square(ref))))
+    ref_db = _active_db(ref)
+    period = clicks(work / "click1.wav", 0.5)
+    write_wav(work / "clicks.wav", np.tile(read_wav(work / "click1.wav"), args.clicks))
+    rig = MiniRig(rate48=args.server_rate == 48000)
+    results = {}
+    try:
+        for processing in args.modes:
+            tag = "on" if processing else "off"
+            res = results[tag] = {}
+            # B's laptop hears its speaker from the start, as in bench/audio.py's echo scenario.
+            rig.echo_on()
+            rig.route("micA.monitor", "spkA.monitor")
+            t0 = time.time()
+            try:
+                with BrowserCall(rig.env, work, processing, tag, headless=not args.display,
+                                 display=args.display) as call:
+                    res["setup_s"] = round(time.time() - t0, 1)
+                    res["input_settings_a"] = {k: call.info["a"]["settings"].get(k) for k in (
+                        "echoCancellation", "noiseSuppression", "autoGainControl", "sampleRate", "channelCount")}
+                    # Two takes of A talking: micA.monitor | spkA.monitor (A's own
+                    # voice coming back) on the stereo recorder, spkB.monitor (what B
+                    # hears) on its own.
+                    for take in (1, 2):
+                        rec = rig.record(work / f"echo-{tag}-{take}.raw")
+                        recb = rig.record(work / f"b-{tag}-{take}.raw", source="spkB.monitor", channels=1)
+                        time.sleep(0.5)
+                        c0, tc0 = call.cpu(), time.time()
+                        rig.play("micA", work / "speech.wav").wait()
+                        time.sleep(1.5)
+                        c1, tc1 = call.cpu(), time.time()
+                        l, r = rig.stop_record(rec, work / f"echo-{tag}-{take}.raw")
+                        (hb,) = rig.stop_record(recb, work / f"b-{tag}-{take}.raw")
+                        deg, _ = _align(hb, ref)
+                        _, la = _align(l, ref)
+                        # The echo in the 2 s after A's first word: the AEC still converging.
+                        head = r[max(0, la): max(0, la) + 2 * RATE]
+                        res[f"take{take}"] = {
+                            "a_to_b": {"rms": round(float(np.sqrt(np.mean(np.square(deg)))), 4),
+                                       "phrase_rms": round(float(np.sqrt(np.mean(np.square(ref)))), 4),
+                                       "level_db_vs_phrase": round(_active_db(hb) - ref_db, 1),
+                                       "pesq_wb": round(_pesq_wb(ref, deg), 2),
+                                       "pesq_wb_3_parts": round(_pesq_pieces(ref, hb), 2)},
+                            # A's voice coming back to A's speaker, energy over the take
+                            # against the phrase's; and over A's first 2 s / after them.
+                            "echo_return_db": round(_db(float(np.sum(np.square(r)))) - ref_e, 1),
+                            "echo_return_db_first_2s": round(_db(float(np.sum(np.square(head)))) -
+                                                             _db(float(np.sum(np.square(ref[:2 * RATE])))), 1),
+                            "echo_return_db_after_2s": round(_db(float(np.sum(np.square(r[max(0, la) + 2 * RATE:]))))
+                                                             - _db(float(np.sum(np.square(ref[2 * RATE:])))), 1),
+                            "echo_db_per_500ms": _windows_db(r[max(0, la):]),
+                            "cpu_pct_per_chromium": [round(100 * (y - x) / (tc1 - tc0), 1) for x, y in zip(c0, c1)],
+                        }
+                        print(f"  {tag} take {take}: {json.dumps(res[f'take{take}'])}", flush=True)
+                    st = call.audio()
+                    res["chrome_b"] = {k: st["b"][k] for k in ("echo_return_loss_db", "erle_db", "jitter_buffer_ms")}
+                    # Mouth-to-ear: clicks into micA, micA.monitor left, spkB.monitor right.
+                    rig.route("micA.monitor", "spkB.monitor")
+                    rec = rig.record(work / f"lat-{tag}.raw")
+                    time.sleep(0.5)
+                    rig.play("micA", work / "clicks.wav").wait()
+                    time.sleep(1.0)
+                    l, r = rig.stop_record(rec, work / f"lat-{tag}.raw")
+                    lats, nl, nr = _click_latencies(l, r, period)
+                    lats = lats[2:]  # processing still settling on the first clicks
+                    res["latency_ms"] = {"median": round(float(np.median(lats)), 1) if lats else None,
+                                         "min": round(min(lats), 1) if lats else None,
+                                         "max": round(max(lats), 1) if lats else None,
+                                         "n": len(lats), "clicks": nl, "all": [round(x) for x in lats]}
+                    res["source_volumes_in_call"] = _source_volumes(rig.env, ["micA.monitor", "micB.monitor"])
+            finally:
+                rig.echo_off()
+            res["source_volumes_after"] = _source_volumes(rig.env, ["micA.monitor", "micB.monitor"])
+            print(f"processing {tag}: " + json.dumps({k: v for k, v in res.items() if not k.startswith("take")}),
+                  flush=True)
+    finally:
+        rig.stop()
+    print("summary:")
+    for tag, res in results.items():
+        t1, t2 = res["take1"], res["take2"]
+        lat = res["latency_ms"]
+        print(f"  processing {tag}: echo return {t1['echo_return_db']} dB (take 1; first 2 s "
+              f"{t1['echo_return_db_first_2s']}, after {t1['echo_return_db_after_2s']}), {t2['echo_return_db']} dB "
+              f"(take 2); PESQ-WB A->B {t1['a_to_b']['pesq_wb']} / {t2['a_to_b']['pesq_wb']} "
+              f"(3 parts: {t1['a_to_b']['pesq_wb_3_parts']} / {t2['a_to_b']['pesq_wb_3_parts']}), "
+              f"RMS {t1['a_to_b']['rms']} (phrase {t1['a_to_b']['phrase_rms']}); "
+              f"mouth-to-ear median {lat['median']} ms, min {lat['min']}, max {lat['max']} ({lat['n']} clicks)")
+    print(f"files in {work}")
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--selftest", action="store_true", help="A->B PESQ, echo return and click latency, on and off")
+    ap.add_argument("--only", choices=("on", "off"), help="one processing setting only")
+    ap.add_argument("--clicks", type=int, default=30, help="clicks in the latency test (0.5 s apart)")
+    ap.add_argument("--server-rate", type=int, choices=(44100, 48000), default=48000,
+                    help="the rig server's default-sample-rate, which Chromium opens its streams at")
+    ap.add_argument("--display", help="run Chromium non-headless on this X display (e.g. :99 from Xvfb)")
+    args = ap.parse_args()
+    args.modes = [True, False] if not args.only else [args.only == "on"]
+    if args.selftest:
+        try:
+            check_browser()
+        except RuntimeError as e:
+            print(f"webrtc_rig.py: {e}", file=sys.stderr)
+            return 1
+        selftest(args)
+        return 0
+    ap.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
