@@ -167,10 +167,14 @@ const MAX_EXTRA: usize = 4;
 const EXTRA_HOLD: Duration = Duration::from_secs(10);
 /// The largest pull is remembered this long (cards vary their chunks).
 const PULL_MEMORY: Duration = Duration::from_secs(5);
-/// Rendered frames waiting for the echo canceller: the engine takes them
-/// every 10 ms, so a few suffice; when full, the oldest reference is lost,
+/// Frames played and waiting for the echo canceller: the engine takes them
+/// every 10 ms, so a few suffice; when full, the newest reference is lost,
 /// not the call.
 const FAR_RING: usize = 16;
+/// Reference frames the canceller may get ahead of the microphone.
+const FAR_LEAD: i64 = 1;
+/// Reference frames waiting beyond which the oldest are dropped.
+const FAR_BACKLOG: usize = 8;
 /// With processing off, speech above this level (dBFS) counts as speaking,
 /// for 300 ms after; with it on, the RNN's probability above `VAD_PROB`.
 const VAD_DBFS: f32 = -45.0;
@@ -200,14 +204,14 @@ impl Engine {
     /// `kbps`: the encoder's clean-path bitrate (0: the default).
     pub fn start(backend: &dyn Backend, shared: Arc<Shared>, kbps: u32) -> Result<Engine, AudioError> {
         let (cap_tx, cap_rx) = rtrb::RingBuffer::new(CAPTURE_RING);
-        let (far_tx, far_rx) = rtrb::RingBuffer::new(FAR_RING);
-        let playout = Playout::new(shared.clone(), far_tx);
+        let (far_tx, far_rx) = rtrb::RingBuffer::new(FAR_RING * FRAME);
         let (playback, ring) = if backend.pulls() {
-            let mut playout = playout;
+            // A paced backend plays each frame as it is rendered.
+            let mut playout = Playout::new(shared.clone(), Some(far_tx));
             (Playback::Pull(Box::new(move |out: &mut [i16; FRAME]| playout.render(out))), None)
         } else {
             let (play_tx, play_rx) = rtrb::RingBuffer::new(PLAYBACK_RING);
-            (Playback::Ring(play_rx), Some((play_tx, playout)))
+            (Playback::Ring { ring: play_rx, played: far_tx }, Some((play_tx, Playout::new(shared.clone(), None))))
         };
         let encoder = Encoder::new(kbps).map_err(|e| AudioError::Device(format!("opus: {e}")))?;
         let signals = Arc::new(Signals::default());
@@ -284,12 +288,14 @@ struct Playout {
     shared: Arc<Shared>,
     mixer: Mixer,
     peer_frame: [i16; FRAME],
-    /// Each frame as rendered, for the echo canceller's reference.
-    far: rtrb::Producer<[i16; FRAME]>,
+    /// Each frame as rendered, for the echo canceller's reference, where
+    /// rendering is playing (a paced backend; a sound card's callback
+    /// writes its own).
+    far: Option<rtrb::Producer<i16>>,
 }
 
 impl Playout {
-    fn new(shared: Arc<Shared>, far: rtrb::Producer<[i16; FRAME]>) -> Playout {
+    fn new(shared: Arc<Shared>, far: Option<rtrb::Producer<i16>>) -> Playout {
         Playout { shared, mixer: Mixer::default(), peer_frame: [0; FRAME], far }
     }
 
@@ -315,7 +321,11 @@ impl Playout {
         // Mixed down outside the lock.
         drop(peers);
         self.mixer.finish(out);
-        let _ = self.far.push(*out);
+        if let Some(far) = self.far.as_mut() {
+            if let Ok(chunk) = far.write_chunk_uninit(FRAME) {
+                chunk.fill_from_iter(out.iter().copied());
+            }
+        }
     }
 }
 
@@ -323,7 +333,7 @@ impl Playout {
 struct Loop {
     shared: Arc<Shared>,
     cap: rtrb::Consumer<i16>,
-    far: rtrb::Consumer<[i16; FRAME]>,
+    far: rtrb::Consumer<i16>,
     ring: Option<(rtrb::Producer<i16>, Playout)>,
     enc: Encoder,
     stop: Arc<AtomicBool>,
@@ -371,6 +381,9 @@ fn run(l: Loop) {
     let Loop { shared, mut cap, mut far, mut ring, mut enc, stop, outbox, signals } = l;
     let mut frame = [0i16; FRAME];
     let mut out = [0i16; FRAME];
+    let mut played = [0i16; FRAME];
+    // Reference frames given to the canceller minus capture frames processed.
+    let mut far_lead: i64 = 0;
     let mut seq = shared.next_seq.load(Ordering::Relaxed);
     let mut ts = shared.next_ts.load(Ordering::Relaxed);
     let (mut hang, mut since_sent) = (0u32, 0u32);
@@ -400,10 +413,30 @@ fn run(l: Loop) {
                 chunk.commit_all();
             }
             processor.apply(processing_of(shared.processing.load(Ordering::Relaxed)));
-            // The reference first: everything played up to now.
-            while let Ok(played) = far.pop() {
-                processor.render(&played);
+            // The reference first, one played frame per captured frame:
+            // the echo canceller resets its delay search when the reference
+            // runs ahead of the microphone by more than ~30 ms, as it would
+            // if a backlog of capture (a busy machine) were met with every
+            // frame played meanwhile. A reference piling up (the capture
+            // stood still) is cut back to a frame.
+            if far.slots() > FAR_BACKLOG * FRAME {
+                let skip = far.slots() - FRAME;
+                if let Ok(chunk) = far.read_chunk(skip - skip % FRAME) {
+                    chunk.commit_all();
+                }
+                far_lead = 0;
             }
+            while far.slots() >= FRAME && far_lead <= FAR_LEAD {
+                if let Ok(chunk) = far.read_chunk(FRAME) {
+                    let (a, b) = chunk.as_slices();
+                    played[..a.len()].copy_from_slice(a);
+                    played[a.len()..].copy_from_slice(b);
+                    chunk.commit_all();
+                }
+                processor.render(&played);
+                far_lead += 1;
+            }
+            far_lead -= 1;
             let prob = processor.capture(&mut frame);
             let muted = shared.muted.load(Ordering::Relaxed);
             if muted {

@@ -146,6 +146,8 @@ struct Shared {
     base: Instant,
     capture: Mutex<rtrb::Producer<i16>>,
     playback: Mutex<rtrb::Consumer<i16>>,
+    /// What the speaker played, as it played it: the echo canceller's reference.
+    played: Mutex<rtrb::Producer<i16>>,
     signals: Arc<Signals>,
     errors: ErrorLog,
 }
@@ -206,9 +208,13 @@ fn open_output(host: &cpal::Host, wanted: Option<&str>, shared: &Arc<Shared>, si
                         if playback.slots() < wanted {
                             sh.signals.underrun();
                         }
+                        let mut played = sh.played.try_lock().ok();
                         for frame in data.chunks_mut(ch) {
-                            let s = playback.pop().unwrap_or(0) as f32 / 32768.0;
-                            frame.fill(s);
+                            let s = playback.pop().unwrap_or(0);
+                            if let Some(p) = played.as_mut() {
+                                let _ = p.push(s);
+                            }
+                            frame.fill(s as f32 / 32768.0);
                         }
                     }
                     Err(_) => data.fill(0.0),
@@ -436,13 +442,14 @@ impl Backend for Cpal {
     /// for and reported through `health`.
     fn start(&self, ports: Ports) -> Result<Box<dyn Running>, AudioError> {
         let Ports { capture, playback, signals } = ports;
-        let Playback::Ring(playback) = playback else {
+        let Playback::Ring { ring: playback, played } = playback else {
             return Err(AudioError::Device("a sound card plays from a ring".into()));
         };
         let shared = Arc::new(Shared {
             base: Instant::now(),
             capture: Mutex::new(capture),
             playback: Mutex::new(playback),
+            played: Mutex::new(played),
             signals,
             errors: ErrorLog::default(),
         });

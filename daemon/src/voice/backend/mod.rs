@@ -28,8 +28,12 @@ pub struct Ports {
 /// Where the speaker's samples come from.
 pub enum Playback {
     /// For a sound card: its callback has a hard deadline and must not wait
-    /// on a lock, so it reads a ring the engine fills a little ahead.
-    Ring(rtrb::Consumer<i16>),
+    /// on a lock, so it reads a ring the engine fills a little ahead; and it
+    /// writes what it played, when it played it, into `played`: the echo
+    /// canceller's reference must come at the device's pace, not ahead of
+    /// it with the ring (AEC3 resets its delay search when the reference
+    /// runs more than ~30 ms ahead of the microphone).
+    Ring { ring: rtrb::Consumer<i16>, played: rtrb::Producer<i16> },
     /// For a paced backend (`Backend::pulls`): a file has no deadline, so
     /// each 10 ms tick renders its frame (pops the jitter buffers, mixes)
     /// then and there, as Chromium's fake audio output does. No ring means
