@@ -409,7 +409,8 @@ fn levels_come_as_events_and_volume_is_per_participant() {
     b.d.json(&["call", "join", &room]);
     wait_in_call(&b.d, 2, CALL);
     let alice = a.d.peer_id();
-    let levels: Arc<Mutex<Vec<(std::time::Instant, Vec<Level>)>>> = Arc::default();
+    type Seen = Arc<Mutex<Vec<(std::time::Instant, Vec<Level>)>>>;
+    let levels: Seen = Arc::default();
     let (socket, seen) = (b.d.socket(), levels.clone());
     std::thread::spawn(move || {
         common::rt().block_on(async {
