@@ -3,30 +3,38 @@
 talk, noise suppression, mouth-to-ear delay and CPU, each with the daemon's
 processing on (the default) and off (`aperod --audio-processing off`).
 
-Two real daemons on the cpal backend, each on its own virtual laptop of a
-private PulseAudio server (shared/recipes/audio-rig.md): alice hears `spkA`
-and talks into `micA` (her microphone is `micA.monitor`), bob likewise with
-`micB`/`spkB`. The scenarios:
+Two real daemons (release build) on the cpal backend, each on its own
+virtual laptop of a private PulseAudio server (shared/recipes/audio-rig.md;
+RIG_PA below): alice talks into `micA` (her microphone is `micA.monitor`) and
+hears `spkA`, bob likewise with `micB`/`spkB`. Fresh daemons per scenario,
+2.5 s in the call before anything is played. The scenarios:
 
-  echo        alice talks, bob is silent; bob's "laptop" plays his speaker
-              back into his microphone (a loopback spkB.monitor -> micB,
-              40 ms, -6 dB: the acoustic path). How far under alice's own
-              voice does its echo come back to her, and how soon?
-  doubletalk  both talk at once (bob's phrase into micB, on top of the echo):
-              PESQ-WB of bob's voice as alice hears it.
-  noise       bob's microphone: his phrase plus steady pink (and brown) noise
-              at 10 dB SNR, 3 s of noise alone first; no echo path. The SNR
-              alice hears, and PESQ-WB against the clean phrase.
-  latency     clicks into micA, micA.monitor and spkB.monitor recorded on
-              one stereo clock: mouth-to-ear delay.
-  CPU         per daemon, over the echo scenario.
+  path        the acoustic path alone: bob's "laptop" plays his speaker back
+              into his microphone (module-loopback spkB.monitor -> micB,
+              40 ms, volume -6 dB): its measured gain and delay.
+  echo        alice talks (~19 s of espeak-ng), bob is silent, the path on.
+              How far under alice's own voice (at her mic) does its echo
+              come back to her (at her speaker), in 200 ms windows, and how
+              soon; bob's canceller's own figures (`call status`); CPU per
+              daemon (the sound server's own CPU is reported, not counted).
+  doubletalk  both talk at once (bob's phrase into micB, where alice's echo
+              is too): PESQ-WB of bob's voice as alice hears it.
+  noise       bob's microphone: his phrase with steady pink or brown noise
+              under it at 10 dB SNR, the noise alone for 3 s first; no echo
+              path; alice silent. The SNR alice hears (speech-active against
+              noise-only stretches, from the clean phrase's activity) and
+              PESQ-WB against the clean phrase; `clean` (no noise) is the
+              call path's own PESQ, the baseline.
+  latency     clicks (as in the recipe) and vowel-like bursts into micA,
+              micA and spkB recorded sample-exact on one clock (RIG_PA_PAIR):
+              mouth-to-ear delay.
 
-Recordings go through one stereo null sink `rec` (left and right fed by
-loopbacks from the two sources of interest), so both sides share a clock.
+    sudo bench/audio.sh                 # everything, ~6 minutes
+    sudo bench/audio.sh --only echo,latency --noises clean
+    APERO_BENCH_KEEP_LOGS=/tmp/logs APERO_BENCH_KEEP_WORK=1 sudo -E bench/audio.sh
+        # keep the daemons' logs, and the recordings (raw s16le 48 kHz)
 
-    sudo bench/audio.sh                 # everything, ~10 minutes
-    sudo bench/audio.sh --only echo,latency
-    APERO_BENCH_KEEP_LOGS=/tmp/logs sudo -E bench/audio.sh   # keep daemon logs
+Results: a table on stdout, JSON in bench/results-audio-<date>.json.
 """
 
 import argparse
@@ -42,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lib import RATE, Daemon, onsets, pct, proc_cpu_seconds, read_wav, wait_participants, write_wav
+from lib import RATE, Daemon, binaries, onsets, pct, proc_cpu_seconds, read_wav, wait_participants, write_wav
 
 SCENARIOS = ("path", "echo", "doubletalk", "noise", "latency")
 
@@ -54,6 +62,15 @@ TALK_A = ("Good evening everyone, and thank you for joining the call tonight. "
 TALK_B = ("Sorry to interrupt, but the train on Friday is cancelled. "
           "We could take the bus at seven instead.")
 
+# The rig is the recipe's rig.pa as it is (four mono null sinks micA, spkA,
+# micB, spkB, each kept rendering by a silence loopback: the recipe's
+# pitfall), plus a 4-channel recorder: a null sink `rig` whose channels
+# aux0..aux3 (remap sinks) are fed by loopbacks from the four monitors, so
+# one recording of rig.monitor holds all four on one clock. Those loopbacks
+# adapt their rate to hold 20 ms: the channels drift against each other by up
+# to ~2 ms a second, so the recorder serves level measurements in 200 ms
+# windows (echo); PESQ recordings are taken straight from a monitor with
+# parec (sample-exact) and aligned per phrase.
 RIG_PA = """load-module module-native-protocol-unix auth-anonymous=1
 load-module module-null-sink sink_name=micA rate=48000 channels=1 sink_properties=device.description=micA
 load-module module-null-sink sink_name=spkA rate=48000 channels=1 sink_properties=device.description=spkA
@@ -64,9 +81,30 @@ load-module module-loopback source=silence sink=micA latency_msec=20
 load-module module-loopback source=silence sink=spkA latency_msec=20
 load-module module-loopback source=silence sink=micB latency_msec=20
 load-module module-loopback source=silence sink=spkB latency_msec=20
-load-module module-null-sink sink_name=rec rate=48000 channels=2 channel_map=front-left,front-right
-load-module module-remap-sink sink_name=recL master=rec channels=1 channel_map=mono master_channel_map=front-left remix=no
-load-module module-remap-sink sink_name=recR master=rec channels=1 channel_map=mono master_channel_map=front-right remix=no
+load-module module-null-sink sink_name=rig rate=48000 channels=4 channel_map=aux0,aux1,aux2,aux3
+""" + "".join(
+    f"load-module module-remap-sink sink_name=rec{d} master=rig channels=1 channel_map=mono master_channel_map=aux{i} remix=no\n"
+    f"load-module module-loopback source={d}.monitor sink=rec{d} latency_msec=20 source_dont_move=true sink_dont_move=true\n"
+    for i, d in enumerate(("micA", "spkA", "micB", "spkB")))
+MIC_A, SPK_A, MIC_B, SPK_B = range(4)  # channels of a rig.monitor recording
+
+# For the mouth-to-ear delay, where a drift of a few ms matters: micA and spkB
+# are the two channels of one null sink `pair` (mono remap sinks), so one
+# recording of pair.monitor holds both sample-exact, with nothing between.
+# spkA and micB stay plain null sinks. (With all four devices on one sink,
+# the daemons' speakers' ~0.5 ms latency requests set that sink's pace for
+# the microphones too: both daemons' CPU tripled and underruns came. Here
+# only alice's microphone shares bob's speaker's pace.)
+RIG_PA_PAIR = """load-module module-native-protocol-unix auth-anonymous=1
+load-module module-null-sink sink_name=pair rate=48000 channels=2 channel_map=aux0,aux1
+load-module module-remap-sink sink_name=micA master=pair channels=1 channel_map=mono master_channel_map=aux0 remix=no sink_properties=device.description=micA
+load-module module-remap-sink sink_name=spkB master=pair channels=1 channel_map=mono master_channel_map=aux1 remix=no sink_properties=device.description=spkB
+load-module module-null-sink sink_name=spkA rate=48000 channels=1 sink_properties=device.description=spkA
+load-module module-null-sink sink_name=micB rate=48000 channels=1 sink_properties=device.description=micB
+load-module module-null-source source_name=silence rate=48000 channels=1
+load-module module-loopback source=silence sink=pair latency_msec=20
+load-module module-loopback source=silence sink=spkA latency_msec=20
+load-module module-loopback source=silence sink=micB latency_msec=20
 """
 
 # Analysis: 20 ms frames for activity, 200 ms windows for the echo curve.
@@ -78,17 +116,17 @@ FLOOR_DB = -120.0  # digital silence (DTX) counts as this
 # ---------------------------------------------------------------- the rig
 
 class Rig:
-    """A private PulseAudio server (own XDG_RUNTIME_DIR) with the laptops'
-    null sinks, the silence loopbacks and the stereo recorder."""
+    """A private PulseAudio server (own XDG_RUNTIME_DIR) with the two
+    laptops' microphones and speakers (RIG_PA)."""
 
-    def __init__(self):
+    def __init__(self, layout="recipe"):
+        self.layout = layout
         self.dir = Path(tempfile.mkdtemp(prefix="apero-pulse-"))
         # HOME too: pulseaudio writes its cookie and state under it.
         self.env = {**os.environ, "XDG_RUNTIME_DIR": str(self.dir), "HOME": str(self.dir)}
         for k in ("PULSE_SERVER", "PULSE_SOURCE", "PULSE_SINK"):
             self.env.pop(k, None)
-        (self.dir / "rig.pa").write_text(RIG_PA)
-        self.routes = []
+        (self.dir / "rig.pa").write_text(RIG_PA if layout == "recipe" else RIG_PA_PAIR)
         self.echo_module = None
         r = subprocess.run(["pulseaudio", "--daemonize=yes", "--system=false", "--exit-idle-time=-1", "-n",
                             "-F", str(self.dir / "rig.pa"), f"--log-target=file:{self.dir / 'pulse.log'}"],
@@ -122,13 +160,6 @@ class Rig:
         # By index: `unload-module module-loopback` would take every loopback.
         self.pactl("unload-module", str(module))
 
-    def route(self, left, right):
-        """Feeds the recorder: `left` source on the left, `right` on the right."""
-        for m in self.routes:
-            self.unload(m)
-        self.routes = [self.loopback(left, "recL"), self.loopback(right, "recR")]
-        time.sleep(0.5)
-
     def sink_input_of(self, module):
         # `list short` shows no owner module here (PulseAudio 16.1): JSON does.
         for _ in range(20):
@@ -154,12 +185,15 @@ class Rig:
     def play(self, sink, path):
         return subprocess.Popen(["paplay", "-d", sink, str(path)], env=self.env)
 
-    def record(self, path, source="rec.monitor", channels=2):
+    def record(self, path, source="rig.monitor", channels=4):
         """Raw s16le; stop with stop_record. --latency-msec: without it parec
         gets 2 s chunks and drops them when stopped."""
         f = open(path, "wb")
-        p = subprocess.Popen(["parec", "--latency-msec=20", "-d", source, f"--rate={RATE}",
-                              f"--channels={channels}", "--format=s16le"], stdout=f, env=self.env)
+        cmd = ["parec", "--latency-msec=20", "-d", source, f"--rate={RATE}", f"--channels={channels}",
+               "--format=s16le"]
+        if channels > 1:
+            cmd.append("--channel-map=" + ",".join(f"aux{i}" for i in range(channels)))
+        p = subprocess.Popen(cmd, stdout=f, env=self.env)
         p.out, p.channels = f, channels
         return p
 
@@ -232,7 +266,7 @@ def lag_of(deg, ref, max_lag_s=None):
     zero = len(ref) - 1
     if max_lag_s is not None:
         lo, hi = zero, zero + int(max_lag_s * RATE)
-        i = lo + int(np.argmax(np.abs(c[lo:hi])))
+        i = lo + int(np.argmax(c[lo:hi]))
     else:
         i = int(np.argmax(c))
     norm = np.sqrt(np.sum(deg ** 2) * np.sum(ref ** 2)) or 1.0
@@ -272,7 +306,7 @@ def shift(x, lag, n):
     return out
 
 
-def pesq_reps(ref, heard, first, count, slack_s=0.15):
+def pesq_reps(ref, heard, first, count, slack_s=0.3):
     """PESQ-WB of each of `count` back-to-back repetitions of `ref` in
     `heard` (48 kHz), the first expected at sample `first`; each is
     re-aligned within ±slack (the playout may stretch). Returns the scores."""
@@ -364,7 +398,7 @@ class Call:
             st = d.cli("call", "status")
             au = st.get("audio") or {}
             out[d.name] = {k: au.get(k) for k in ("input_error", "output_error", "erle_db", "echo_delay_ms",
-                                                  "input_level_db", "reopened")}
+                                                  "input_level_db", "reopened", "playback_buffer_ms")}
             out[d.name]["processing"] = au.get("processing")
             out[d.name]["underruns"] = st.get("underruns")
         return out
@@ -386,60 +420,70 @@ def errors_of(audio):
 
 # ---------------------------------------------------------------- scenarios
 
+def path_of(spk, mic):
+    """Gain (dB) and delay (samples) from a speaker's signal to a microphone
+    that hears it, and the correlation at that delay."""
+    lag, peak = lag_of(mic, spk, max_lag_s=1.0)
+    m = shift(mic, lag, len(spk))
+    act = frame_db(spk) > rms_db(spk) - 15
+    n = int(FRAME_S * RATE)
+    k = len(act)
+    g = rms_db(m[: k * n].reshape(k, n)[act].ravel()) - rms_db(spk[: k * n].reshape(k, n)[act].ravel())
+    return g, lag, peak
+
+
 def echo_path(rig, work):
-    """The acoustic path's real gain and delay: pink noise into spkB,
-    spkB.monitor (left) against micB.monitor (right)."""
+    """The acoustic path on its own (no daemon): pink noise into spkB,
+    spkB against micB in one recording."""
     rig.echo_on()
-    noise = make_noise(work, "pinknoise", 3) * 0.5
-    write_wav(work / "probe.wav", noise)
-    rig.route("micA.monitor", "micA.monitor")
-    # The rig's own skew first: the same source on both sides.
-    write_wav(work / "probe-a.wav", noise)
-    rec = rig.record(work / "skew.raw")
-    rig.play("micA", work / "probe-a.wav").wait()
-    time.sleep(0.3)
-    l, r = rig.stop_record(rec, work / "skew.raw")
-    skew, _ = lag_of(r, l, max_lag_s=None)
-    rig.route("spkB.monitor", "micB.monitor")
+    write_wav(work / "probe.wav", make_noise(work, "pinknoise", 3) * 0.5)
     rec = rig.record(work / "path.raw")
+    time.sleep(0.3)
     rig.play("spkB", work / "probe.wav").wait()
     time.sleep(0.5)
-    l, r = rig.stop_record(rec, work / "path.raw")
-    lag, peak = lag_of(r, l)
-    # Gain over the stretch where both carry the probe.
-    al = shift(l, 0, len(l))
-    ar = shift(r, lag, len(l))
-    act = frame_db(al) > rms_db(al) - 10
-    n = int(FRAME_S * RATE)
-    k = min(len(act), len(ar) // n)
-    gl = rms_db(al[: k * n].reshape(k, n)[act[:k]].ravel())
-    gr = rms_db(ar[: k * n].reshape(k, n)[act[:k]].ravel())
-    return {"gain_db": round(gr - gl, 2), "delay_ms": round((lag - skew) * 1000 / RATE, 1),
-            "rig_skew_ms": round(skew * 1000 / RATE, 2), "correlation": round(peak, 3),
+    x = rig.stop_record(rec, work / "path.raw")
+    g, lag, peak = path_of(x[SPK_B], x[MIC_B])
+    return {"gain_db": round(g, 2), "delay_ms": round(lag * 1000 / RATE, 1), "correlation": round(peak, 3),
             "asked": {"gain_db": -6.0, "latency_msec": 40}}
 
 
 def echo(rig, work, mat, processing, lag_hint=None):
     """Alice talks ~19 s, bob is silent (his mic: only the echo path)."""
     rig.echo_on()
-    rig.route("micA.monitor", "spkA.monitor")
+    tag = "on" if processing else "off"
     call = Call(rig, work, processing, "echo")
     try:
-        rec = rig.record(work / "echo.raw")
+        rec = rig.record(work / f"echo-{tag}.raw")
         time.sleep(0.5)
         c0, t0, r0 = call.cpu(), time.time(), rig.cpu_seconds()
-        rig.play("micA", work / "talk-a.wav").wait()
+        talk = rig.play("micA", work / "talk-a.wav")
+        # Bob's canceller's own view, about every 2 s (its figures are
+        # refreshed once a second).
+        seen = []
+        while talk.poll() is None:
+            time.sleep(2.0)
+            au = call.b.cli("call", "status").get("audio") or {}
+            seen.append((round(time.time() - t0, 1), au.get("erle_db"), au.get("echo_delay_ms")))
         time.sleep(0.8)
         c1, t1, r1 = call.cpu(), time.time(), rig.cpu_seconds()
         audio = call.audio()
-        l, r = rig.stop_record(rec, work / "echo.raw")
+        x = rig.stop_record(rec, work / f"echo-{tag}.raw")
     finally:
         call.stop()
     dt = t1 - t0
     cpu = {"alice_pct": round(100 * (c1[0] - c0[0]) / dt, 1), "bob_pct": round(100 * (c1[1] - c0[1]) / dt, 1),
            "pulseaudio_pct": round(100 * (r1 - r0) / dt, 1) if r0 is not None and r1 is not None else None}
-    res = analyse_echo(l, r, lag_hint)
-    res.update({"cpu": cpu, "audio": audio, "errors": errors_of(audio)})
+    res = analyse_echo(x[MIC_A], x[SPK_A], lag_hint)
+    # Along the way: alice's voice from her mic to bob's speaker (one way,
+    # through the call: speech's mouth-to-ear), and bob's acoustic path
+    # during the call (spkB -> micB).
+    one_way, c = envelope_lag(x[SPK_B], x[MIC_A])
+    g, lag, peak = path_of(x[SPK_B], x[MIC_B])
+    res.update({"alice_to_bob_speaker_ms": round(one_way * 1000 / RATE, 1), "alice_to_bob_env_corr": round(c, 2),
+                "echo_path_in_call": {"gain_db": round(g, 2), "delay_ms": round(lag * 1000 / RATE, 1),
+                                      "correlation": round(peak, 3)},
+                "bob_canceller_over_time": seen,
+                "cpu": cpu, "audio": audio, "errors": errors_of(audio)})
     return res
 
 
@@ -448,7 +492,7 @@ def analyse_echo(l, r, lag_hint):
     # (processing off), else the hint from the other run.
     lag, peak = envelope_lag(r, l)
     measured = lag
-    if peak < 0.5 and lag_hint is not None:
+    if peak < 0.3 and lag_hint is not None:
         lag = lag_hint
     act = active_frames(l)
     speech_db = active_level_db(l)
@@ -489,43 +533,67 @@ def analyse_echo(l, r, lag_hint):
             "per_second_first5_db": curve,
             "worst_window_db": round(min(w[1] - w[2] for w in after), 1) if after else None,
             "leaks_after_2s": leaks[:40],
-            "round_trip_ms": round(lag * 1000 / RATE, 1), "xcorr_round_trip_ms": round(measured * 1000 / RATE, 1),
-            "xcorr_peak": round(peak, 3), "speaking_windows": len(wins)}
+            "round_trip_ms": round(lag * 1000 / RATE, 1), "own_round_trip_ms": round(measured * 1000 / RATE, 1),
+            "env_corr": round(peak, 3), "speaking_windows": len(wins)}
 
 
 def doubletalk(rig, work, mat, processing, reps=3, lead_s=3.0):
-    """Both talk: alice throughout, bob `reps` times from `lead_s` on. PESQ of
-    bob's voice as alice hears it."""
+    """Both talk: alice throughout, bob `reps` times from `lead_s` on (his
+    microphone also carries alice's echo). PESQ-WB of bob's voice as alice
+    hears it, against his clean phrase."""
     rig.echo_on()
-    rig.route("micB.monitor", "spkA.monitor")
     b_file = np.concatenate([np.zeros(int(lead_s * RATE))] + [mat.b_rep] * reps)
     write_wav(work / "dt-b.wav", b_file)
     a_file = np.concatenate([mat.a, np.zeros(int(0.4 * RATE)), mat.a])[: len(b_file) + RATE]
     write_wav(work / "dt-a.wav", a_file)
+    tag = "on" if processing else "off"
     call = Call(rig, work, processing, "dt")
     try:
-        rec = rig.record(work / "dt.raw")
+        # Straight from the monitors: sample-exact, each aligned on its own.
+        rec_h = rig.record(work / f"dt-{tag}-spkA.raw", "spkA.monitor", 1)
+        rec_m = rig.record(work / f"dt-{tag}-micB.raw", "micB.monitor", 1)
         time.sleep(0.5)
         pa, pb = rig.play("micA", work / "dt-a.wav"), rig.play("micB", work / "dt-b.wav")
         pb.wait()
         pa.wait()
         time.sleep(0.8)
         audio = call.audio()
-        l, r = rig.stop_record(rec, work / "dt.raw")
+        (heard,) = rig.stop_record(rec_h, work / f"dt-{tag}-spkA.raw")
+        (mic,) = rig.stop_record(rec_m, work / f"dt-{tag}-micB.raw")
     finally:
         call.stop()
     # Where bob's file starts in what alice heard: against his clean file.
-    lag, peak = lag_of(r, b_file, max_lag_s=None)
-    scores = pesq_reps(mat.b_rep, r, lag + int(lead_s * RATE), reps)
+    lag, peak = envelope_lag(heard, b_file, max_lag_s=3.0)
+    scores = pesq_reps(mat.b_rep, heard, lag + int(lead_s * RATE), reps)
+    # Bob's phrase as it is at his own microphone (alice's echo is in it
+    # too), scored the same way: what the call had to work with.
+    lag_m, _ = envelope_lag(mic, b_file, max_lag_s=3.0)
+    mic_scores = pesq_reps(mat.b_rep, mic, lag_m + int(lead_s * RATE), reps)
+    # Bob's mic holds his file sample for sample, plus alice's echo: take the
+    # file out and what is left is the echo. Bob's voice against it, over his
+    # active frames: how hard the double talk is.
+    lag_x, _ = lag_of(mic, b_file, max_lag_s=3.0)
+    n = min(len(mic) - lag_x, len(b_file))
+    echo_part = mic[lag_x: lag_x + n] - b_file[:n]
+    act = active_frames(b_file[:n])
+    f = int(FRAME_S * RATE)
+    k = len(act)
+    sir = (rms_db(b_file[: k * f].reshape(k, f)[act].ravel())
+           - rms_db(echo_part[: k * f].reshape(k, f)[act].ravel()))
     return {"pesq_wb": round(float(np.median(scores)), 2) if scores else None,
-            "pesq_each": [round(s, 2) for s in scores], "xcorr_peak": round(peak, 3),
-            "heard_db": round(active_level_db(r), 1), "audio": audio, "errors": errors_of(audio)}
+            "pesq_each": [round(v, 2) for v in scores], "env_corr": round(peak, 3),
+            "pesq_wb_at_bobs_mic": round(float(np.median(mic_scores)), 2) if mic_scores else None,
+            "bob_over_echo_at_his_mic_db": round(sir, 1),
+            "heard_db": round(active_level_db(heard), 1), "audio": audio, "errors": errors_of(audio)}
 
 
 def noise_input(mat, noise_kind, work, reps=3, lead_s=3.0, snr_db=10.0):
     """Bob's microphone: `lead_s` of noise, then his phrase `reps` times with
     the noise under it at `snr_db` (active speech level against noise RMS)."""
     clean = np.concatenate([np.zeros(int(lead_s * RATE))] + [mat.b_rep] * reps + [np.zeros(int(0.5 * RATE))])
+    if noise_kind == "clean":  # the baseline: the call path alone
+        write_wav(work / "noisy-clean.wav", clean)
+        return clean, clean
     noise = make_noise(work, noise_kind, len(clean) / RATE + 1)[: len(clean)]
     noise = noise - noise.mean()
     speech_db = active_level_db(mat.b)
@@ -560,31 +628,37 @@ def snr_of(x, clean, lag, lead_s):
 
 
 def noise(rig, work, mat, processing, kind, reps=3, lead_s=3.0):
+    """Bob's microphone: noise alone, then his phrase in it at 10 dB SNR;
+    alice silent, no echo path. What alice hears."""
     rig.echo_off()
-    rig.route("micB.monitor", "spkA.monitor")
     clean, mix = noise_input(mat, kind, work, reps, lead_s)
+    tag = f"{kind}-" + ("on" if processing else "off")
     call = Call(rig, work, processing, "noise")
     try:
-        rec = rig.record(work / "noise.raw")
+        rec_h = rig.record(work / f"noise-{tag}-spkA.raw", "spkA.monitor", 1)
+        rec_m = rig.record(work / f"noise-{tag}-micB.raw", "micB.monitor", 1)
         time.sleep(0.5)
         rig.play("micB", work / f"noisy-{kind}.wav").wait()
         time.sleep(0.8)
         audio = call.audio()
-        l, r = rig.stop_record(rec, work / "noise.raw")
+        (heard,) = rig.stop_record(rec_h, work / f"noise-{tag}-spkA.raw")
+        (mic,) = rig.stop_record(rec_m, work / f"noise-{tag}-micB.raw")
     finally:
         call.stop()
-    # The lag of each channel against the clean phrase: bob's mic (left) and
-    # what alice heard (right).
-    lag_l, _ = lag_of(l, clean)
-    lag_r, peak = lag_of(r, clean)
-    snr_in = snr_of(l, clean, lag_l, lead_s)
-    snr_out = snr_of(r, clean, lag_r, lead_s)
-    scores = pesq_reps(mat.b_rep, r, lag_r + int(lead_s * RATE), reps)
+    # Each against the clean phrase: bob's mic (the noisy input, to check
+    # its SNR) and what alice heard.
+    lag_m, _ = envelope_lag(mic, clean, max_lag_s=3.0)
+    lag_h, peak = envelope_lag(heard, clean, max_lag_s=3.0)
+    snr_in = snr_of(mic, clean, lag_m, lead_s)
+    snr_out = snr_of(heard, clean, lag_h, lead_s)
+    scores = pesq_reps(mat.b_rep, heard, lag_h + int(lead_s * RATE), reps)
+    mic_scores = pesq_reps(mat.b_rep, mic, lag_m + int(lead_s * RATE), reps)
     return {"snr_in_db": snr_in[0], "snr_heard_db": snr_out[0], "speech_heard_db": snr_out[1],
             "noise_heard_db": snr_out[2], "noise_heard_leadin_db": snr_out[3], "noise_heard_pauses_db": snr_out[4],
-            "noise_in_db": snr_in[2],
+            "speech_in_db": snr_in[1], "noise_in_db": snr_in[2],
             "pesq_wb": round(float(np.median(scores)), 2) if scores else None,
-            "pesq_each": [round(s, 2) for s in scores], "xcorr_peak": round(peak, 3),
+            "pesq_each": [round(v, 2) for v in scores], "env_corr": round(peak, 3),
+            "pesq_wb_at_bobs_mic": round(float(np.median(mic_scores)), 2) if mic_scores else None,
             "audio": audio, "errors": errors_of(audio)}
 
 
@@ -634,38 +708,42 @@ def pair_onsets(l, r, period_s, max_s=0.45):
 
 
 def latency(rig, work, processing, kind, count=30, period_s=0.5, skip=2):
-    rig.echo_off()
+    """Clicks (or bursts) into micA; micA against spkB in one recording of
+    the `pair` rig (RIG_PA_PAIR)."""
+    assert rig.layout == "pair"
     click_file(work / f"lat-{kind}.wav", period_s, count, kind)
-    # The rig's skew: micA.monitor on both sides.
-    rig.route("micA.monitor", "micA.monitor")
-    rec = rig.record(work / "lat-skew.raw")
-    time.sleep(0.3)
-    click_file(work / "skew.wav", period_s, 6, kind)
-    rig.play("micA", work / "skew.wav").wait()
-    time.sleep(0.3)
-    l, r = rig.stop_record(rec, work / "lat-skew.raw")
-    sk, _ = pair_onsets(l, r, period_s)
-    skew = float(np.median(sk)) if sk else 0.0
-    rig.route("micA.monitor", "spkB.monitor")
+    tag = f"{kind}-" + ("on" if processing else "off")
     call = Call(rig, work, processing, "lat")
     try:
-        rec = rig.record(work / "lat.raw")
+        rec = rig.record(work / f"lat-{tag}.raw", "pair.monitor", 2)
         time.sleep(0.5)
         rig.play("micA", work / f"lat-{kind}.wav").wait()
         time.sleep(0.6)
         audio = call.audio()
-        l, r = rig.stop_record(rec, work / "lat.raw")
+        x = rig.stop_record(rec, work / f"lat-{tag}.raw")
     finally:
         call.stop()
-    lats, sent = pair_onsets(l, r, period_s)
-    lats = [x - skew for x in lats[skip:]]
-    return {"signal": kind, "sent": sent, "heard": len(lats) + min(skip, len(lats)),
+    lats, sent = pair_onsets(x[0], x[1], period_s)
+    heard = len(lats)
+    lats = lats[skip:]
+    return {"signal": kind, "sent": sent, "heard": heard,
             "p50_ms": round(pct(lats, 50), 1) if lats else None, "max_ms": round(max(lats), 1) if lats else None,
             "min_ms": round(min(lats), 1) if lats else None, "measured": len(lats),
-            "rig_skew_ms": round(skew, 2), "audio": audio, "errors": errors_of(audio)}
+            # Does the delay grow during the run (the playout's buffer)?
+            "first8_p50_ms": round(pct(lats[:8], 50), 1) if lats else None,
+            "last8_p50_ms": round(pct(lats[-8:], 50), 1) if lats else None,
+            "each_ms": [round(v, 1) for v in lats], "audio": audio, "errors": errors_of(audio)}
 
 
 # ---------------------------------------------------------------- main
+
+def cpu_ticks():
+    """(busy, total, steal) jiffies of the whole machine, from /proc/stat."""
+    f = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = f[3] + f[4]
+    total = sum(f[:8])
+    return total - idle, total, f[7]
+
 
 def fmt(v, unit=""):
     if v is None:
@@ -690,13 +768,19 @@ def table(res):
         row("echo: heard below own speech, dB (after 2 s)", g(e_on, "echo_below_speech_db"),
             g(e_off, "echo_below_speech_db"), ">= 30")
         row("echo: speaking windows >= 30 dB down, %", g(e_on, "windows_30db_pct"), g(e_off, "windows_30db_pct"))
-        row("echo: converged (all later windows >= 30 dB), s", g(e_on, "converged_s"), g(e_off, "converged_s"),
-            "<= 2")
+        cv = lambda r: None if not r else ("never" if r.get("converged_s") is None else r["converged_s"])
+        row("echo: converged (all later windows >= 30 dB), s", cv(e_on), cv(e_off), "<= 2")
+        row("echo: worst speaking window after 2 s, dB down", g(e_on, "worst_window_db"), g(e_off, "worst_window_db"))
         c_on = g(e_on, "per_second_first5_db")
         c_off = g(e_off, "per_second_first5_db")
         rows.append(("echo: dB below speech, seconds 0-1..4-5", " ".join(fmt(x) for x in c_on or []),
                      " ".join(fmt(x) for x in c_off or []), ""))
         row("echo: round trip, ms", g(e_on, "round_trip_ms"), g(e_off, "round_trip_ms"))
+        pc = lambda r: (f"{r['echo_path_in_call']['gain_db']} dB, {r['echo_path_in_call']['delay_ms']} ms"
+                        if r and r.get("echo_path_in_call") else None)
+        row("echo path at bob in the call (recorder, +-5 ms)", pc(e_on), pc(e_off))
+        row("speech alice mic -> bob spk (recorder, +-5 ms), ms", g(e_on, "alice_to_bob_speaker_ms"),
+            g(e_off, "alice_to_bob_speaker_ms"))
         row("echo: bob's canceller ERLE (status), dB", ((e_on or {}).get("audio") or {}).get("bob", {}).get("erle_db"),
             ((e_off or {}).get("audio") or {}).get("bob", {}).get("erle_db"))
         row("echo: bob's echo delay (status), ms", ((e_on or {}).get("audio") or {}).get("bob", {}).get("echo_delay_ms"),
@@ -710,6 +794,13 @@ def table(res):
     if d_on or d_off:
         row("double talk: PESQ-WB of bob at alice", (d_on or {}).get("pesq_wb"), (d_off or {}).get("pesq_wb"),
             ">= 3.5")
+        row("double talk: same at bob's mic (echo in it)", (d_on or {}).get("pesq_wb_at_bobs_mic"),
+            (d_off or {}).get("pesq_wb_at_bobs_mic"))
+        row("double talk: bob's voice over the echo at his mic, dB", (d_on or {}).get("bob_over_echo_at_his_mic_db"),
+            (d_off or {}).get("bob_over_echo_at_his_mic_db"))
+    c_on, c_off = res.get("noise_clean_on"), res.get("noise_clean_off")
+    if c_on or c_off:
+        row("clean phrase (no noise, no echo): PESQ-WB", (c_on or {}).get("pesq_wb"), (c_off or {}).get("pesq_wb"))
     for kind in ("pinknoise", "brownnoise"):
         n_on, n_off = res.get(f"noise_{kind}_on"), res.get(f"noise_{kind}_off")
         if not (n_on or n_off):
@@ -734,6 +825,21 @@ def table(res):
             f"{g(l_off, 'heard')}/{g(l_off, 'sent')}" if l_off else None)
         row(f"latency ({kind}s): median, ms", g(l_on, "p50_ms"), g(l_off, "p50_ms"), "<= 60")
         row(f"latency ({kind}s): max, ms", g(l_on, "max_ms"), g(l_off, "max_ms"), "<= 80")
+        row(f"latency ({kind}s): median of first / last 8, ms",
+            f"{fmt(g(l_on, 'first8_p50_ms'))} / {fmt(g(l_on, 'last8_p50_ms'))}" if l_on else None,
+            f"{fmt(g(l_off, 'first8_p50_ms'))} / {fmt(g(l_off, 'last8_p50_ms'))}" if l_off else None)
+    busy = [(k, v["machine"]["busy_pct"]) for k, v in res.items() if isinstance(v, dict) and v.get("machine")]
+    if busy:
+        steal = [v["machine"]["steal_pct"] for v in res.values() if isinstance(v, dict) and v.get("machine")]
+        rows.append(("machine busy / steal during the steps, %",
+                     f"{min(b for _, b in busy):.0f}-{max(b for _, b in busy):.0f} / "
+                     f"{min(steal):.0f}-{max(steal):.0f}", "", "others' load shows as underruns"))
+    # Speaker underruns (call status, both daemons) per scenario.
+    und = lambda r: None if not r or not r.get("audio") else "/".join(
+        str(r["audio"][w].get("underruns")) for w in ("alice", "bob"))
+    for n in [k for k in res if k.endswith("_on")]:
+        base = n[:-3]
+        rows.append((f"underruns alice/bob: {base}", fmt(und(res.get(base + "_on"))), fmt(und(res.get(base + "_off"))), ""))
     w = [max(len(r[i]) for r in rows + [("what", "on", "off", "goal")]) for i in range(4)]
     line = lambda r: "  ".join(str(c).ljust(w[i]) for i, c in enumerate(r))
     out = [line(("what", "processing on", "off", "goal")), line(tuple("-" * x for x in w))]
@@ -744,7 +850,8 @@ def table(res):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="", help="comma-separated scenarios: " + ", ".join(SCENARIOS))
-    ap.add_argument("--noises", default="pinknoise,brownnoise", help="noise kinds (sox synth names)")
+    ap.add_argument("--noises", default="clean,pinknoise,brownnoise",
+                    help="noise kinds (sox synth names; clean: no noise, the baseline)")
     ap.add_argument("--out", default=None, help="JSON results (default bench/results-audio-<date>.json)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -757,14 +864,23 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing (bench/audio.sh installs it)")
     t_start = time.time()
+    load = float(Path("/proc/loadavg").read_text().split()[0])
+    if load > 1.0:
+        print(f"note: load average {load} at the start: other work on this machine shows up here as speaker "
+              "underruns, playout growth and a canceller that loses the echo delay", flush=True)
     work = Path(tempfile.mkdtemp(prefix="apero-audio-"))
-    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "backend": "cpal (ALSA default -> PulseAudio null sinks)"}
+    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "backend": "cpal (PulseAudio host, PULSE_SOURCE/PULSE_SINK)",
+               "loadavg_at_start": load, "cpus": os.cpu_count()}
     try:
-        rev = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True).stdout.strip()
-        results["commit"] = rev
+        git = ["git", "-C", str(Path(__file__).parent.parent)]
+        rev = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(git + ["status", "--porcelain", "--", "daemon", "cli"], capture_output=True,
+                               text=True).stdout.strip()
+        results["commit"] = rev + ("+dirty" if dirty else "")
     except OSError:
         pass
+    aperod = binaries()[0]
+    results["aperod_mtime"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(aperod.stat().st_mtime))
     rig = None
     try:
         mat = Material(work)
@@ -775,12 +891,20 @@ def main():
 
         def step(name, fn):
             t = time.time()
+            cpu0 = cpu_ticks()
             try:
                 r = fn()
             except Exception as e:  # one failed scenario does not lose the others
                 r = {"error": f"{type(e).__name__}: {e}"[:2000]}
             r["secs"] = round(time.time() - t, 1)
-            short = {k: v for k, v in r.items() if k not in ("audio",)}
+            # The machine's state: other work on these 2 cores shows up as
+            # underruns and playout growth, so say how busy it was.
+            cpu1 = cpu_ticks()
+            r["machine"] = {"busy_pct": round(100 * (cpu1[0] - cpu0[0]) / max(1, cpu1[1] - cpu0[1]), 1),
+                            "steal_pct": round(100 * (cpu1[2] - cpu0[2]) / max(1, cpu1[1] - cpu0[1]), 1),
+                            "loadavg_1m": float(Path("/proc/loadavg").read_text().split()[0])}
+            short = {k: v for k, v in r.items()
+                     if k not in ("audio", "leaks_after_2s", "each_ms", "bob_canceller_over_time")}
             print(f"{name}: {json.dumps(short)}", flush=True)
             if r.get("errors"):
                 print(f"  !! device errors: {r['errors']}", flush=True)
@@ -793,8 +917,8 @@ def main():
         if "echo" in only:
             off = step("echo_off", lambda: echo(rig, work, mat, False))
             hint = None
-            if (off.get("xcorr_peak") or 0) >= 0.5:
-                hint = int(off["xcorr_round_trip_ms"] * RATE / 1000)
+            if (off.get("env_corr") or 0) >= 0.3:
+                hint = int(off["own_round_trip_ms"] * RATE / 1000)
             step("echo_on", lambda: echo(rig, work, mat, True, hint))
         if "doubletalk" in only:
             step("doubletalk_on", lambda: doubletalk(rig, work, mat, True))
@@ -804,14 +928,16 @@ def main():
                 step(f"noise_{kind}_on", lambda kind=kind: noise(rig, work, mat, True, kind))
                 step(f"noise_{kind}_off", lambda kind=kind: noise(rig, work, mat, False, kind))
         if "latency" in only:
+            rig.stop()
+            rig = None
+            rig = Rig("pair")
             for on in (True, False):
                 tag = "on" if on else "off"
-                r = step(f"latency_click_{tag}", lambda on=on: latency(rig, work, on, "click"))
-                if on and (r.get("measured") or 0) < 12:
-                    # Clicks are no speech: the RNN's decision may hold them
-                    # back (DTX). A vowel-like burst instead.
-                    step("latency_burst_on", lambda: latency(rig, work, True, "burst"))
-                    step("latency_burst_off", lambda: latency(rig, work, False, "burst"))
+                # Clicks, as in the recipe; and since clicks are no speech
+                # (with processing on, the RNN's speech decision drives DTX
+                # and may hold them back), a vowel-like burst too.
+                for kind in ("click", "burst"):
+                    step(f"latency_{kind}_{tag}", lambda on=on, kind=kind: latency(rig, work, on, kind))
     finally:
         if rig:
             rig.stop()
@@ -820,6 +946,9 @@ def main():
         else:
             shutil.rmtree(work, ignore_errors=True)
     results["total_s"] = round(time.time() - t_start, 1)
+    if time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(aperod.stat().st_mtime)) != results["aperod_mtime"]:
+        results["warning"] = "aperod was rebuilt during the run: the steps may not all have run the same binary"
+        print(f"!! {results['warning']}")
     out.write_text(json.dumps(results, indent=2))
     print()
     print(table(results))
