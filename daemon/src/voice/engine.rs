@@ -179,6 +179,15 @@ const FAR_BACKLOG: usize = 8;
 /// for 300 ms after; with it on, the RNN's probability above `VAD_PROB`.
 const VAD_DBFS: f32 = -45.0;
 const VAD_PROB: f32 = 0.5;
+/// A frame this far over the floor (and over the minimum) is sent even
+/// before the speech decision says so.
+const VAD_ONSET_ABOVE_FLOOR_DB: f32 = 25.0;
+const VAD_ONSET_MIN_DBFS: f32 = -55.0;
+/// How fast the floor follows a rising level, dB per frame (20 dB/s): fast
+/// enough to learn a new room's noise within a second or two.
+const FLOOR_RISE_DB: f32 = 0.2;
+/// The speaker plays the others' voice (not silence, not a whisper).
+const FAR_HOT_DBFS: f32 = -50.0;
 const VAD_HANGOVER: u32 = 30;
 /// Packets between the engine and the thread that sends them: a few frames,
 /// for a sender held up a moment (full means dropped and counted).
@@ -389,6 +398,10 @@ fn run(l: Loop) {
     let (mut hang, mut since_sent) = (0u32, 0u32);
     let mut processor = Processor::new(processing_of(shared.processing.load(Ordering::Relaxed)));
     let mut fill = Fill::new();
+    // The level of what is left between words (after noise suppression), dBFS.
+    let mut floor = f32::NAN;
+    // Frames left while the others' voice is playing (and may echo).
+    let mut far_hot = 0u32;
     let mut frames = 0u64;
     let mut was_audio = false;
     let mut policy = Policy::new(enc.base_bps());
@@ -435,6 +448,7 @@ fn run(l: Loop) {
                 }
                 processor.render(&played);
                 far_lead += 1;
+                far_hot = if level_dbfs(&played) > FAR_HOT_DBFS { VAD_HANGOVER } else { far_hot.saturating_sub(1) };
             }
             far_lead -= 1;
             let prob = processor.capture(&mut frame);
@@ -469,7 +483,13 @@ fn run(l: Loop) {
             // The speech decision feeds DTX: what the RNN calls no speech
             // (room noise, what is left of an echo) is not sent. Still
             // encoded above, so the encoder's state runs on.
-            let payload = payload.filter(|_| !processor.decides_speech() || hang > 0);
+            // A sudden rise well above the floor passes too: the RNN needs a
+            // frame or two to call an onset speech, and those first 10-20
+            // ms of a word are what the ear times it by. Not while the
+            // others are heard: then a rise may be what is left of their echo.
+            let onset = far_hot == 0 && level > VAD_ONSET_MIN_DBFS && level > floor + VAD_ONSET_ABOVE_FLOOR_DB;
+            floor = if level < floor || floor.is_nan() { level } else { floor + FLOOR_RISE_DB };
+            let payload = payload.filter(|_| !processor.decides_speech() || hang > 0 || onset);
             match payload {
                 Some(payload) => {
                     seq = seq.wrapping_add(1);
