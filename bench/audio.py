@@ -853,6 +853,10 @@ def main():
     ap.add_argument("--noises", default="clean,pinknoise,brownnoise",
                     help="noise kinds (sox synth names; clean: no noise, the baseline)")
     ap.add_argument("--out", default=None, help="JSON results (default bench/results-audio-<date>.json)")
+    ap.add_argument("--anchor", action="store_true",
+                    help="the same scenarios with Chromium's WebRTC instead of aperod (bench/webrtc_rig.py): "
+                         "two headless Chromium on the rig's devices, processing = getUserMedia's "
+                         "echoCancellation/noiseSuppression/autoGainControl")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     only = set(filter(None, args.only.split(","))) or set(SCENARIOS)
@@ -869,7 +873,15 @@ def main():
         print(f"note: load average {load} at the start: other work on this machine shows up here as speaker "
               "underruns, playout growth and a canceller that loses the echo delay", flush=True)
     work = Path(tempfile.mkdtemp(prefix="apero-audio-"))
-    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "backend": "cpal (PulseAudio host, PULSE_SOURCE/PULSE_SINK)",
+    if args.anchor:
+        global Call
+        from webrtc_rig import BrowserCall
+
+        class Call(BrowserCall):  # noqa: F811 (the scenarios call `Call`)
+            def __init__(self, rig, work, processing=True, tag="x"):
+                super().__init__(rig, work, processing=processing, tag=tag)
+    results = {"date": time.strftime("%Y-%m-%d %H:%M"),
+               "backend": "Chromium WebRTC (anchor)" if args.anchor else "cpal (PulseAudio host, PULSE_SOURCE/PULSE_SINK)",
                "loadavg_at_start": load, "cpus": os.cpu_count()}
     try:
         git = ["git", "-C", str(Path(__file__).parent.parent)]

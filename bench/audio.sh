@@ -12,5 +12,9 @@ apero_install_deps build-essential pkg-config cmake libasound2-dev pulseaudio pu
 venv=/opt/apero-bench-venv
 [ -x $venv/bin/python ] || python3 -m venv $venv
 $venv/bin/python -c 'import pesq, numpy, scipy' 2>/dev/null || $venv/bin/pip install -q pesq numpy scipy
+# --anchor: the same scenarios with Chromium's WebRTC (bench/webrtc_rig.py).
+case " $* " in
+    *" --anchor "*) apero_install_deps chromium chromium-driver ;;
+esac
 cargo build --release --locked -p aperod -p apero
 exec $venv/bin/python bench/audio.py "$@"
