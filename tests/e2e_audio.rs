@@ -21,6 +21,15 @@ const SPEECH: &str = "Bonsoir tout le monde. This is apero, a group call with no
                       Can you hear me clearly? One, two, three, four, five.";
 const CALL: Duration = Duration::from_secs(20);
 
+/// One test at a time: each runs a sound server and two daemons, and the
+/// echo canceller, like a real one on a starved laptop, loses the echo's
+/// delay when the two cores are shared four ways (docs/benchmarks.md).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A daemon on the rig's `mic`/`spk`.
 fn on_rig(rig: &PulseRig, name: &str, mic: &str, spk: &str, extra: &[&str]) -> Daemon {
     let server = rig.server();
@@ -60,6 +69,7 @@ fn listen(rig: &PulseRig, dir: &Path, sink: &str, secs: f32) -> f64 {
 /// something).
 #[test]
 fn our_own_voice_does_not_come_back() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
     let Some(rig) = PulseRig::start() else { return };
@@ -97,6 +107,7 @@ fn our_own_voice_does_not_come_back() {
 /// leaving the call.
 #[test]
 fn switching_the_speaker_keeps_the_call() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
     let Some(rig) = PulseRig::start() else { return };
@@ -129,6 +140,7 @@ fn switching_the_speaker_keeps_the_call() {
 /// the server dead again, `apero down` stops him within 2 s.
 #[test]
 fn a_call_outlives_its_sound_server() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
     let Some(rig) = PulseRig::start() else { return };
@@ -194,6 +206,7 @@ fn a_call_outlives_its_sound_server() {
 /// and the status says which device is missing and how to pick one.
 #[test]
 fn joining_without_a_sound_server_still_joins() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
     let nowhere = format!("unix:{}/no-such-server", dir.path().display());

@@ -450,7 +450,10 @@ fn run(l: Loop) {
                 far_lead += 1;
                 far_hot = if level_dbfs(&played) > FAR_HOT_DBFS { VAD_HANGOVER } else { far_hot.saturating_sub(1) };
             }
-            far_lead -= 1;
+            // Behind (no speaker, or it started late) is allowed, but only
+            // a little: a long deficit would later let a burst of reference
+            // through at once, the fault the lead limit is there to prevent.
+            far_lead = (far_lead - 1).max(-FAR_LEAD - 1);
             let prob = processor.capture(&mut frame);
             let muted = shared.muted.load(Ordering::Relaxed);
             if muted {
