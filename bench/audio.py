@@ -856,7 +856,8 @@ def main():
     ap.add_argument("--anchor", action="store_true",
                     help="the same scenarios with Chromium's WebRTC instead of aperod (bench/webrtc_rig.py): "
                          "two headless Chromium on the rig's devices, processing = getUserMedia's "
-                         "echoCancellation/noiseSuppression/autoGainControl")
+                         "echoCancellation/noiseSuppression/autoGainControl; for now doubletalk only "
+                         "(the other scenarios read the daemons' call status)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     only = set(filter(None, args.only.split(","))) or set(SCENARIOS)
