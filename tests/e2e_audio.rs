@@ -73,23 +73,34 @@ fn our_own_voice_does_not_come_back() {
     let dir = tempfile::tempdir().unwrap();
     let Some(speech) = audio::speech(dir.path(), SPEECH) else { return };
     let Some(rig) = PulseRig::start() else { return };
-    rig.echo_path("spkB", "micB", 40, -6.0);
+    // Bob's microphone hears his own speaker, 6 dB down, after only the
+    // sound server's own buffers: a laptop's path, without the jumps of a
+    // loopback module that underruns now and then on a busy machine.
+    rig.pactl(&["set-source-volume", "spkB.monitor", "-6dB"]);
     let a = on_rig(&rig, "alice", "micA", "spkA", &[]);
-    let b = on_rig(&rig, "bob", "micB", "spkB", &[]);
+    let b = on_rig(&rig, "bob", "spkB", "spkB", &[]);
     call(&a, &b);
     let said = audio::rms_db(&audio::read(&speech));
     let echo = |tag: &str| {
-        // The first phrase lets the canceller converge; the second is measured.
+        // The first phrase lets the canceller converge; the next three are
+        // measured, each on its own, and the median counts: the rig's
+        // loopback (like a real device) now and then underruns, the echo
+        // moves by a few milliseconds and the canceller takes a second or
+        // two to find it again, which one phrase in three may catch.
         rig.play("micA", &speech);
-        let path = dir.path().join(format!("back-{tag}.wav"));
-        let rec = rig.record("spkA.monitor", &path);
-        rig.play("micA", &speech);
-        std::thread::sleep(Duration::from_millis(300));
-        let back = rec.stop();
-        let down = said - audio::rms_db(&back);
+        let mut downs: Vec<f64> = (0..3)
+            .map(|i| {
+                let path = dir.path().join(format!("back-{tag}-{i}.wav"));
+                let rec = rig.record("spkA.monitor", &path);
+                rig.play("micA", &speech);
+                std::thread::sleep(Duration::from_millis(300));
+                said - audio::rms_db(&rec.stop())
+            })
+            .collect();
         let st = b.json(&["call", "status"]);
-        eprintln!("{tag}: alice said {said:.1} dB, {down:.1} dB of it came back; bob's audio: {}", st["audio"]);
-        down
+        eprintln!("{tag}: alice said {said:.1} dB; phrase by phrase, this much less came back: {downs:.1?}; bob's audio: {}", st["audio"]);
+        downs.sort_by(f64::total_cmp);
+        downs[1]
     };
     let on = echo("processing on");
     b.json(&["call", "settings", "--echo-cancel", "off", "--noise-suppression", "off", "--gain-control", "off"]);

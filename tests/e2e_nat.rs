@@ -38,7 +38,16 @@ fn audio_args(dir: &Path, name: &str) -> Vec<String> {
     // These tests count frames on the path, so nothing may hold them back:
     // the speech detector calls about half of a warble "not speech", and DTX
     // would then keep those frames home (seen failing CI at 50 frames/s).
-    vec!["--audio-processing".into(), "off".into(), "--audio".into(), "wav".into(), "--wav-in".into(), input.display().to_string(), "--wav-out".into(), out.display().to_string()]
+    vec![
+        "--audio-processing".into(),
+        "off".into(),
+        "--audio".into(),
+        "wav".into(),
+        "--wav-in".into(),
+        input.display().to_string(),
+        "--wav-out".into(),
+        out.display().to_string(),
+    ]
 }
 
 fn as_strs(v: &[String]) -> Vec<&str> {

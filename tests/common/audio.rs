@@ -229,6 +229,7 @@ impl PulseRig {
             &format!("source={speaker}.monitor"),
             &format!("sink={mic}"),
             &format!("latency_msec={delay_ms}"),
+            "adjust_time=0",
             "source_dont_move=true",
             "sink_dont_move=true",
         ]);

@@ -22,6 +22,7 @@ use super::jitter::JitterBuffer;
 use super::mix::{level_dbfs, Mixer};
 use super::processing::{EchoStats, Processor};
 use super::redundancy::{Packetizer, Policy};
+use super::reference::{take_frame, Reference};
 use super::FRAME;
 use crate::node::quic::Datagrams;
 
@@ -171,14 +172,14 @@ const PULL_MEMORY: Duration = Duration::from_secs(5);
 /// every 10 ms, so a few suffice; when full, the newest reference is lost,
 /// not the call.
 const FAR_RING: usize = 16;
-/// Reference frames the canceller may get ahead of the microphone.
-const FAR_LEAD: i64 = 1;
-/// Reference frames waiting beyond which the oldest are dropped.
-const FAR_BACKLOG: usize = 8;
 /// With processing off, speech above this level (dBFS) counts as speaking,
 /// for 300 ms after; with it on, the RNN's probability above `VAD_PROB`.
 const VAD_DBFS: f32 = -45.0;
 const VAD_PROB: f32 = 0.5;
+/// While the others' voice plays, a frame must be surer speech to be sent:
+/// what is left of their echo while the canceller (re)converges sounds
+/// like speech too, only less so than a voice at the microphone.
+const VAD_PROB_FAR: f32 = 0.9;
 /// A frame this far over the floor (and over the minimum) is sent even
 /// before the speech decision says so.
 const VAD_ONSET_ABOVE_FLOOR_DB: f32 = 25.0;
@@ -390,9 +391,8 @@ fn run(l: Loop) {
     let Loop { shared, mut cap, mut far, mut ring, mut enc, stop, outbox, signals } = l;
     let mut frame = [0i16; FRAME];
     let mut out = [0i16; FRAME];
-    let mut played = [0i16; FRAME];
-    // Reference frames given to the canceller minus capture frames processed.
-    let mut far_lead: i64 = 0;
+    let mut reference = Reference::new();
+    let mut reference_logged = Default::default();
     let mut seq = shared.next_seq.load(Ordering::Relaxed);
     let mut ts = shared.next_ts.load(Ordering::Relaxed);
     let (mut hang, mut since_sent) = (0u32, 0u32);
@@ -419,54 +419,30 @@ fn run(l: Loop) {
     };
     while !stop.load(Ordering::Relaxed) {
         while cap.slots() >= FRAME {
-            if let Ok(chunk) = cap.read_chunk(FRAME) {
-                let (a, b) = chunk.as_slices();
-                frame[..a.len()].copy_from_slice(a);
-                frame[a.len()..].copy_from_slice(b);
-                chunk.commit_all();
-            }
+            take_frame(&mut cap, &mut frame);
             processor.apply(processing_of(shared.processing.load(Ordering::Relaxed)));
-            // The reference first, one played frame per captured frame:
-            // the echo canceller resets its delay search when the reference
-            // runs ahead of the microphone by more than ~30 ms, as it would
-            // if a backlog of capture (a busy machine) were met with every
-            // frame played meanwhile. A reference piling up (the capture
-            // stood still) is cut back to a frame.
-            if far.slots() > FAR_BACKLOG * FRAME {
-                let skip = far.slots() - FRAME;
-                if let Ok(chunk) = far.read_chunk(skip - skip % FRAME) {
-                    chunk.commit_all();
-                }
-                far_lead = 0;
-            }
-            while far.slots() >= FRAME && far_lead <= FAR_LEAD {
-                if let Ok(chunk) = far.read_chunk(FRAME) {
-                    let (a, b) = chunk.as_slices();
-                    played[..a.len()].copy_from_slice(a);
-                    played[a.len()..].copy_from_slice(b);
-                    chunk.commit_all();
-                }
-                processor.render(&played);
-                far_lead += 1;
-                far_hot = if level_dbfs(&played) > FAR_HOT_DBFS { VAD_HANGOVER } else { far_hot.saturating_sub(1) };
-            }
-            // Behind (no speaker, or it started late) is allowed, but only
-            // a little: a long deficit would later let a burst of reference
-            // through at once, the fault the lead limit is there to prevent.
-            far_lead = (far_lead - 1).max(-FAR_LEAD - 1);
-            let prob = processor.capture(&mut frame);
+            // The reference first: see `reference` for why one per frame.
+            let played = reference.next(&mut far);
+            processor.render(played);
+            far_hot = if level_dbfs(played) > FAR_HOT_DBFS { VAD_HANGOVER } else { far_hot.saturating_sub(1) };
+            let prob = processor.capture(&mut frame, far_hot > 0);
             let muted = shared.muted.load(Ordering::Relaxed);
             if muted {
                 frame.fill(0);
             }
             let level = level_dbfs(&frame);
             shared.input_level.store(level.to_bits(), Ordering::Relaxed);
-            let voiced = if processor.decides_speech() { prob > VAD_PROB } else { level > VAD_DBFS };
+            let threshold = if far_hot > 0 { VAD_PROB_FAR } else { VAD_PROB };
+            let voiced = if processor.decides_speech() { prob > threshold } else { level > VAD_DBFS };
             hang = if voiced { VAD_HANGOVER } else { hang.saturating_sub(1) };
             let speaking = !muted && hang > 0;
             frames += 1;
             if frames.is_multiple_of(100) {
                 let e = processor.echo();
+                if frames.is_multiple_of(1000) && reference.stats() != reference_logged {
+                    reference_logged = reference.stats();
+                    tracing::debug!(reference = ?reference_logged, delay_ms = ?e.delay_ms, erle_db = ?e.erle_db, "echo canceller");
+                }
                 shared.erle.store(e.erle_db.map(|v| v as f32).unwrap_or(f32::NAN).to_bits(), Ordering::Relaxed);
                 shared.echo_delay.store(e.delay_ms.unwrap_or(i32::MIN), Ordering::Relaxed);
             }

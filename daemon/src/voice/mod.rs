@@ -15,6 +15,7 @@ pub mod mix;
 /// Echo cancellation, noise suppression, gain control, speech decision.
 pub mod processing;
 pub mod redundancy;
+pub mod reference;
 /// Time stretching of decoded speech (WSOLA), for the playout.
 pub mod stretch;
 pub mod transport;

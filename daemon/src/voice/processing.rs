@@ -12,10 +12,11 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use apero_control::AudioProcessing as Settings;
-use sonora::config::{EchoCanceller, GainController2, HighPassFilter, NoiseSuppression, NoiseSuppressionLevel};
+use sonora::config::{AdaptiveDigital, EchoCanceller, GainController2, HighPassFilter, NoiseSuppression, NoiseSuppressionLevel};
 use sonora::{AudioProcessing, Config, StreamConfig};
 use sonora_agc2::vad_wrapper::VoiceActivityDetectorWrapper;
 
+use super::mix::level_dbfs;
 use super::{FRAME, RATE};
 
 /// What the echo canceller has found, for `call status`.
@@ -29,6 +30,8 @@ pub struct Processor {
     settings: Settings,
     /// `None` with every stage off: frames pass untouched.
     apm: Option<AudioProcessing>,
+    gain: Option<AudioProcessing>,
+    cancelled: [i16; FRAME],
     vad: VoiceActivityDetectorWrapper,
     input: [i16; FRAME],
     scratch: [i16; FRAME],
@@ -41,9 +44,19 @@ pub struct Processor {
 /// the playback ring (~30 ms), the device buffers (~20 ms), the room. AEC3
 /// finds the real delay itself; this only seeds it.
 const DELAY_HINT_MS: i32 = 50;
+/// The most the gain control may add. WebRTC's default, 50 dB, lifted what
+/// is left of an echo back towards speech level whenever the near end was
+/// silent; 30 dB still brings a far, quiet voice at -45 dBFS up to -15.
+const MAX_GAIN_DB: f32 = 30.0;
 
+fn mono_apm(config: Config) -> AudioProcessing {
+    let mono = StreamConfig::new(RATE, 1);
+    AudioProcessing::builder().config(config).capture_config(mono).render_config(mono).build()
+}
+
+/// The canceller and the noise suppressor (with the high-pass filter).
 fn build(s: Settings) -> Option<AudioProcessing> {
-    if !s.any() {
+    if !s.echo_cancel && !s.noise_suppression {
         return None;
     }
     let config = Config {
@@ -56,13 +69,23 @@ fn build(s: Settings) -> Option<AudioProcessing> {
         noise_suppression: s
             .noise_suppression
             .then(|| NoiseSuppression { level: NoiseSuppressionLevel::High, ..NoiseSuppression::default() }),
-        gain_controller2: s.gain_control.then(|| GainController2 { adaptive_digital: Some(Default::default()), ..Default::default() }),
         ..Config::default()
     };
-    let mono = StreamConfig::new(RATE, 1);
-    let mut apm = AudioProcessing::builder().config(config).capture_config(mono).render_config(mono).build();
+    let mut apm = mono_apm(config);
     let _ = apm.set_stream_delay_ms(DELAY_HINT_MS);
     Some(apm)
+}
+
+/// The gain control, in an instance of its own: its output is held to its
+/// input's level while the others' voice plays (see `capture`).
+fn build_gain(s: Settings) -> Option<AudioProcessing> {
+    s.gain_control.then(|| {
+        let adaptive = AdaptiveDigital { max_gain_db: MAX_GAIN_DB, ..Default::default() };
+        mono_apm(Config {
+            gain_controller2: Some(GainController2 { adaptive_digital: Some(adaptive), ..Default::default() }),
+            ..Config::default()
+        })
+    })
 }
 
 impl Processor {
@@ -70,6 +93,8 @@ impl Processor {
         Processor {
             settings,
             apm: build(settings),
+            gain: build_gain(settings),
+            cancelled: [0; FRAME],
             vad: VoiceActivityDetectorWrapper::new(sonora_simd::detect_backend(), RATE as i32),
             input: [0; FRAME],
             scratch: [0; FRAME],
@@ -88,13 +113,14 @@ impl Processor {
         if settings != self.settings {
             self.settings = settings;
             self.apm = build(settings);
+            self.gain = build_gain(settings);
         }
     }
 
     /// Whether the speech decision comes from the RNN (any processing on)
     /// rather than from the level alone.
     pub fn decides_speech(&self) -> bool {
-        self.apm.is_some()
+        self.settings.any()
     }
 
     /// The far end: a frame as it goes to our speaker, in the order played.
@@ -111,33 +137,63 @@ impl Processor {
 
     /// Processes a microphone frame in place; returns the probability that
     /// it holds speech (0 with processing off: the caller decides by level).
-    pub fn capture(&mut self, frame: &mut [i16; FRAME]) -> f32 {
-        let Some(apm) = self.apm.as_mut() else { return 0.0 };
+    /// `far_active`: the others' voice is being played (and may be in this
+    /// frame as an echo).
+    pub fn capture(&mut self, frame: &mut [i16; FRAME], far_active: bool) -> f32 {
+        if !self.settings.any() {
+            return 0.0;
+        }
         self.input = *frame;
-        let input = &self.input;
-        let done = catch_unwind(AssertUnwindSafe(|| {
-            // "Must be set before each capture frame when echo cancellation is on."
-            let _ = apm.set_stream_delay_ms(DELAY_HINT_MS);
-            apm.process_capture_i16(input, frame)
-        }));
-        match done {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                *frame = self.input;
-                tracing::debug!("audio processing refused a frame: {e:?}");
-            }
-            Err(_) => {
-                *frame = self.input;
-                self.panicked("capture");
+        if let Some(apm) = self.apm.as_mut() {
+            let input = &self.input;
+            let done = catch_unwind(AssertUnwindSafe(|| {
+                // "Must be set before each capture frame when echo cancellation is on."
+                let _ = apm.set_stream_delay_ms(DELAY_HINT_MS);
+                apm.process_capture_i16(input, frame)
+            }));
+            if !self.check(done, frame) {
+                return 0.0;
             }
         }
-        // WebRTC feeds its VAD floats on the int16 scale.
+        if let Some(gain) = self.gain.as_mut() {
+            self.cancelled = *frame;
+            let cancelled = &self.cancelled;
+            let done = catch_unwind(AssertUnwindSafe(|| gain.process_capture_i16(cancelled, frame)));
+            if !self.check(done, frame) {
+                return 0.0;
+            }
+            // The gain control cannot tell the remains of an echo from a
+            // quiet voice, and lifted them (by up to its maximum) whenever
+            // we were silent while the others talked: the talker heard
+            // herself come back. While they are heard, it may not add gain.
+            if far_active {
+                no_louder_than(frame, &self.cancelled);
+            }
+        }
         for (v, &s) in self.vad_in.iter_mut().zip(frame.iter()) {
             *v = s as f32;
         }
         let vad = &mut self.vad;
         let vad_in = &self.vad_in;
         catch_unwind(AssertUnwindSafe(|| vad.analyze(vad_in))).unwrap_or(0.0)
+    }
+
+    /// After a call into the library: false (and the input passed through)
+    /// if it failed.
+    fn check(&mut self, done: std::thread::Result<Result<(), sonora::Error>>, frame: &mut [i16; FRAME]) -> bool {
+        match done {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                *frame = self.input;
+                tracing::debug!("audio processing refused a frame: {e:?}");
+                false
+            }
+            Err(_) => {
+                *frame = self.input;
+                self.panicked("capture");
+                false
+            }
+        }
     }
 
     pub fn echo(&self) -> EchoStats {
@@ -154,14 +210,32 @@ impl Processor {
         self.panics += 1;
         tracing::error!("audio processing panicked in {what} ({} so far); starting it afresh", self.panics);
         self.apm = build(self.settings);
+        self.gain = build_gain(self.settings);
         self.vad = VoiceActivityDetectorWrapper::new(sonora_simd::detect_backend(), RATE as i32);
+    }
+}
+
+/// Scales `frame` down to the level of `input` if it came out louder.
+///
+/// While the others' voice plays, what the microphone hears may be mostly
+/// their echo; the gain control cannot tell, and after it has lifted a
+/// well-cancelled echo's remains for seconds, a moment when the canceller
+/// loses track (a device hiccup moves the echo) sends their voice back
+/// louder than with no processing at all. Held to the microphone's level
+/// then, the worst case is what an untreated echo would be.
+fn no_louder_than(frame: &mut [i16; FRAME], input: &[i16; FRAME]) {
+    let (out, inp) = (level_dbfs(frame), level_dbfs(input));
+    if out > inp {
+        let g = 10f32.powf((inp - out) / 20.0);
+        for s in frame.iter_mut() {
+            *s = (*s as f32 * g) as i16;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::voice::mix::level_dbfs;
 
     /// A speech-like signal: a few harmonics of a gliding pitch, with
     /// syllables (on 160 ms, off 60 ms) and a pause every second.
@@ -208,7 +282,7 @@ mod tests {
                 }
             }
             let came = mic;
-            p.capture(&mut mic);
+            p.capture(&mut mic, true);
             if i >= 500 {
                 echo_in.push(came);
                 echo_out.push(mic);
@@ -227,7 +301,7 @@ mod tests {
         let mut f = voice(3, 0.5);
         let before = f;
         p.render(&before);
-        assert_eq!(p.capture(&mut f), 0.0);
+        assert_eq!(p.capture(&mut f, false), 0.0);
         assert_eq!(f, before);
         assert!(!p.decides_speech());
     }
@@ -253,7 +327,7 @@ mod tests {
                 *o = (s as f32 + noise() * 1300.0) as i16;
             }
             let came = f;
-            let prob = p.capture(&mut f);
+            let prob = p.capture(&mut f, false);
             let talking = v.iter().any(|&s| s != 0);
             // Pauses are judged from their 5th frame on: the band split
             // delays the output a little, so a pause starts with the tail
@@ -283,5 +357,37 @@ mod tests {
         );
         assert!(removed >= 10.0, "noise only {removed:.1} dB down");
         assert!(rms_db(&voice_out) > rms_db(&noise_out) + 15.0, "the voice went with the noise");
+    }
+
+    /// A quiet voice is lifted by the gain control, but not while the
+    /// others are heard: then it may be the remains of their echo.
+    #[test]
+    fn no_gain_while_the_far_end_plays() {
+        let only_gain = Settings { echo_cancel: false, noise_suppression: false, gain_control: true };
+        let quiet = |i: usize| {
+            let mut f = voice(i, 0.3);
+            for s in f.iter_mut() {
+                *s /= 40;
+            }
+            f
+        };
+        let run = |far_active: bool| {
+            let mut p = Processor::new(only_gain);
+            let (mut ins, mut outs) = (Vec::new(), Vec::new());
+            for i in 0..600 {
+                let mut f = quiet(i);
+                let came = f;
+                p.capture(&mut f, far_active);
+                if i >= 300 {
+                    ins.push(came);
+                    outs.push(f);
+                }
+            }
+            rms_db(&outs) - rms_db(&ins)
+        };
+        let (lifted, held) = (run(false), run(true));
+        eprintln!("gain {lifted:.1} dB alone, {held:.1} dB while the far end plays");
+        assert!(lifted > 3.0, "the gain control did not lift a quiet voice ({lifted:.1} dB)");
+        assert!(held <= 0.1, "gain was added while the far end played ({held:.1} dB)");
     }
 }

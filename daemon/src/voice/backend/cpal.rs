@@ -73,11 +73,16 @@ fn pick(host: &cpal::Host, wanted: Option<&str>, input: bool) -> Result<cpal::De
 
 /// Buffer requests; hosts treat them as hints (see the audio-rig notes).
 /// The microphone: 10 ms, one frame (5 ms lost 3.6 % of the input on
-/// PulseAudio). The speaker: 5 ms, which PulseAudio double-buffers (10 ms
-/// queued at the server instead of 20); the engine's own ring holds the
-/// rest, adapting to underruns.
+/// PulseAudio). The speaker: 10 ms, which PulseAudio double-buffers (20 ms
+/// queued at the server); the engine's own ring holds the rest, adapting to
+/// underruns. 5 ms periods saved 5 ms of latency but left the callback 5 ms
+/// to answer the server: on a busy machine it starved the stream for a
+/// quarter of the time (gaps in what we play, and an echo canceller whose
+/// reference no longer matched what played). Longer periods write several
+/// frames at once, which the canceller's reference cannot wait for (see
+/// `voice::reference`).
 const INPUT_FRAMES: u32 = 480;
-const OUTPUT_FRAMES: u32 = 240;
+const OUTPUT_FRAMES: u32 = 480;
 /// A device that has not called back for this long is gone.
 const STALL: Duration = Duration::from_millis(1500);
 /// The longest a stream may take to open (a hung sound server).
