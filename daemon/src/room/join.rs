@@ -14,7 +14,7 @@
 //! names and those the DHT finds at the code's rendezvous key, and stores
 //! nothing of the room until a member's welcome has arrived.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +43,11 @@ const CLAIM_WAIT: Duration = Duration::from_secs(3);
 /// asking the code's other members and the DHT.
 const OTHERS_AFTER: Duration = Duration::from_millis(1500);
 const LOOKUP_EVERY: Duration = Duration::from_secs(2);
+/// A member we could not reach is asked again this long after: a relay
+/// that has just come back takes a few seconds to carry its members again
+/// (seen in the chaos test: every dial failed once, and the join gave up
+/// at its deadline without asking anyone twice).
+const RETRY_AFTER: Duration = Duration::from_secs(3);
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// What a code carries besides the inviter's own addresses: a few members,
 /// a couple of addresses each (one direct, one relayed when they have both).
@@ -335,6 +340,8 @@ impl Rooms {
             async move { (peer, tokio::time::timeout_at(deadline, node.request(peer, addrs, request)).await) }.boxed()
         };
         let mut asked: HashSet<PeerId> = HashSet::new();
+        let addrs_of: HashMap<PeerId, Vec<Multiaddr>> = contacts.iter().cloned().collect();
+        let mut retries: Vec<(tokio::time::Instant, PeerId)> = Vec::new();
         let mut pending: FuturesUnordered<futures::future::BoxFuture<'static, Answer>> = FuturesUnordered::new();
         let mut contacts = contacts.into_iter();
         if let Some((peer, addrs)) = contacts.next() {
@@ -359,6 +366,7 @@ impl Rooms {
                 }
                 next_lookup = next_lookup.min(tokio::time::Instant::now());
             }
+            let next_retry = retries.iter().map(|(t, _)| *t).min().unwrap_or(deadline);
             tokio::select! {
                 Some((peer, answer)) = pending.next() => match answer {
                     Ok(Ok(PeerResponse::Welcome { room: r, name, entries, peers })) if r == room => {
@@ -389,6 +397,10 @@ impl Rooms {
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, "no answer to our join: {e}");
                         failures.push(e.to_string());
+                        let again = tokio::time::Instant::now() + RETRY_AFTER;
+                        if again < deadline {
+                            retries.push((again, peer));
+                        }
                     }
                     Err(_) => failures.push("no answer".into()),
                 },
@@ -414,6 +426,15 @@ impl Rooms {
                     lookup = Some(async move {
                         tokio::time::timeout_at(until, node.providers(key)).await.ok().and_then(Result::ok).unwrap_or_default()
                     }.boxed());
+                }
+                _ = tokio::time::sleep_until(next_retry), if !retries.is_empty() => {
+                    let now = tokio::time::Instant::now();
+                    let (due, later): (Vec<_>, Vec<_>) = retries.drain(..).partition(|(t, _)| *t <= now);
+                    retries = later;
+                    for (_, peer) in due {
+                        tracing::debug!(%peer, "asking again");
+                        pending.push(ask(peer, addrs_of.get(&peer).cloned().unwrap_or_default()));
+                    }
                 }
                 _ = tokio::time::sleep_until(others_at), if !others_started => {}
                 _ = tokio::time::sleep_until(deadline) => break,
