@@ -151,16 +151,16 @@ impl Processor {
                 let _ = apm.set_stream_delay_ms(DELAY_HINT_MS);
                 apm.process_capture_i16(input, frame)
             }));
-            if !self.check(done, frame) {
-                return 0.0;
+            if !self.succeeded(done) {
+                *frame = self.input;
             }
         }
         if let Some(gain) = self.gain.as_mut() {
             self.cancelled = *frame;
             let cancelled = &self.cancelled;
             let done = catch_unwind(AssertUnwindSafe(|| gain.process_capture_i16(cancelled, frame)));
-            if !self.check(done, frame) {
-                return 0.0;
+            if !self.succeeded(done) {
+                *frame = self.cancelled;
             }
             // The gain control cannot tell the remains of an echo from a
             // quiet voice, and lifted them (by up to its maximum) whenever
@@ -178,18 +178,16 @@ impl Processor {
         catch_unwind(AssertUnwindSafe(|| vad.analyze(vad_in))).unwrap_or(0.0)
     }
 
-    /// After a call into the library: false (and the input passed through)
-    /// if it failed.
-    fn check(&mut self, done: std::thread::Result<Result<(), sonora::Error>>, frame: &mut [i16; FRAME]) -> bool {
+    /// After a call into the library: false if it failed (the caller then
+    /// passes on what went in, and the speech decision still runs on it).
+    fn succeeded(&mut self, done: std::thread::Result<Result<(), sonora::Error>>) -> bool {
         match done {
             Ok(Ok(())) => true,
             Ok(Err(e)) => {
-                *frame = self.input;
                 tracing::debug!("audio processing refused a frame: {e:?}");
                 false
             }
             Err(_) => {
-                *frame = self.input;
                 self.panicked("capture");
                 false
             }
