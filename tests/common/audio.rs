@@ -215,39 +215,6 @@ impl PulseRig {
         self.pactl(&["load-module", "module-loopback", "source=silence", &format!("sink={name}"), "latency_msec=20"]);
     }
 
-    /// A laptop's acoustic path: what `speaker` plays comes back into
-    /// `mic` (a null sink whose monitor a daemon records), `delay_ms` later
-    /// and `gain_db` louder.
-    pub fn echo_path(&self, speaker: &str, mic: &str, delay_ms: u32, gain_db: f32) {
-        let ids = |rig: &PulseRig| -> Vec<String> {
-            rig.pactl(&["list", "short", "sink-inputs"]).lines().filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect()
-        };
-        let before = ids(self);
-        self.pactl(&[
-            "load-module",
-            "module-loopback",
-            &format!("source={speaker}.monitor"),
-            &format!("sink={mic}"),
-            &format!("latency_msec={delay_ms}"),
-            "adjust_time=0",
-            "source_dont_move=true",
-            "sink_dont_move=true",
-        ]);
-        // The loopback makes its sink input a moment after loading (this
-        // PulseAudio lists no owner module in the short form: the new one
-        // is the one that was not there before).
-        let input = (0..50)
-            .find_map(|_| {
-                let found = ids(self).into_iter().find(|i| !before.contains(i));
-                if found.is_none() {
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                }
-                found
-            })
-            .expect("the echo path's loopback appears");
-        self.pactl(&["set-sink-input-volume", &input, &format!("{gain_db}dB")]);
-    }
-
     /// Records `source` into `path` until the recorder is stopped.
     pub fn record(&self, source: &str, path: &Path) -> Recorder {
         let child = self
