@@ -1,6 +1,6 @@
 //! The thin clients must never pull in the daemon's engine: the CLI, the
-//! tray and the control crate they share depend on neither libp2p, nor cpal,
-//! nor opus, nor SQLite.
+//! tray and the window (both in the apero-tray package) and the control
+//! crate they share depend on neither libp2p, nor cpal, nor opus, nor SQLite.
 
 // A test crate: a failed unwrap is the test failing (clippy.toml allows it in
 // #[test] functions; this covers the shared helpers too).
@@ -26,6 +26,13 @@ fn clients_do_not_depend_on_the_engine() {
             assert!(hit.is_none(), "{package} depends on {forbidden}: {hit:?}");
         }
     }
+    // The window is in the tree checked above.
+    let out = Command::new(&cargo)
+        .current_dir(root)
+        .args(["tree", "--offline", "-p", "apero-tray", "-e", "normal", "--prefix", "none"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).lines().any(|l| l.starts_with("eframe ")), "apero-app's toolkit is not in the tree");
     // The daemon does use libp2p, so the check above can fail.
     let out = Command::new(&cargo)
         .current_dir(root)

@@ -181,8 +181,18 @@ impl App {
                 .await
                 .map(|inv| self.copy(room, "short code", &inv.code, "for one person, valid for 10 minutes")),
             Action::OpenChat(room) => {
-                if let Err(e) = terminal::open(&self.target.chat_command(room)) {
-                    self.notifier.show(Note::new("Cannot open the chat", e.to_string()));
+                // The window; `apero chat` in a terminal where it is not installed.
+                if let Err(e) = self.target.open_window(&["--room", room]) {
+                    tracing::info!("no window ({e}): opening the chat in a terminal");
+                    if let Err(e) = terminal::open(&self.target.chat_command(room)) {
+                        self.notifier.show(Note::new("Cannot open the chat", e.to_string()));
+                    }
+                }
+                Ok(())
+            }
+            Action::JoinWithCode => {
+                if let Err(e) = self.target.open_window(&["--join"]) {
+                    self.notifier.show(Note::new("Cannot open apero's window", e.to_string()));
                 }
                 Ok(())
             }
@@ -264,6 +274,7 @@ fn describe(action: &Action) -> &'static str {
         Action::CopyInvite(_) => "make an invite code",
         Action::CopyShortCode(_) => "make a short code",
         Action::OpenChat(_) => "open the chat",
+        Action::JoinWithCode => "open the join dialog",
         Action::ToggleNotifications(_) => "change notifications",
         Action::StartDaemon => "start the daemon",
         Action::StopDaemon => "stop the daemon",

@@ -44,6 +44,15 @@ impl Target {
         Ok(())
     }
 
+    /// Starts `apero-app [--home DIR] ARGS` on its own (not waited for).
+    pub fn open_window(&self, args: &[&str]) -> std::io::Result<()> {
+        let mut cmd = std::process::Command::new(find_program("apero-app"));
+        if let Some(h) = &self.home {
+            cmd.arg("--home").arg(h);
+        }
+        cmd.args(args).stdin(std::process::Stdio::null()).spawn().map(drop)
+    }
+
     /// The arguments of `apero [--home DIR] chat ROOM`.
     pub fn chat_command(&self, room: &str) -> Vec<String> {
         let mut v = vec![find_program("apero").display().to_string()];

@@ -13,6 +13,8 @@ pub enum Action {
     CopyInvite(String),
     CopyShortCode(String),
     OpenChat(String),
+    /// Opens the window's "join with a code" dialog.
+    JoinWithCode,
     ToggleNotifications(String),
     StartDaemon,
     StopDaemon,
@@ -66,8 +68,9 @@ pub fn build(state: &State, settings: &Settings) -> Vec<Item> {
         items.push(button("Quit", Action::Quit));
         return items;
     }
+    items.push(button("Join with a code…", Action::JoinWithCode));
     if state.rooms.is_empty() {
-        items.push(Item::Label("No rooms yet: `apero room create NAME` or `apero join CODE`".into()));
+        items.push(Item::Label("No rooms yet: create one in apero's window, or join a friend's with their code".into()));
     }
     for r in &state.rooms {
         let in_this_call = state.call.as_ref().is_some_and(|c| c.room == r.id);
@@ -151,6 +154,7 @@ mod tests {
             [
                 "[apero: online as me]",
                 "-",
+                "Join with a code…",
                 "apéro (2/3 online): Join call | Copy invite code | Copy short code | Open chat | Notifications=true",
                 "atelier (1/3 online) — 2 in call: Join call | Copy invite code | Copy short code | Open chat | Notifications=false",
                 "-",
@@ -162,7 +166,7 @@ mod tests {
         );
         s.apply(snapshot(vec![room("r1", "apéro", 2, 2)], Some("r1"), true, &[]));
         let m = build(&s, &settings);
-        assert!(labels(&m)[2].starts_with("apéro (2/3 online) — in call: Leave call |"), "{:?}", labels(&m));
+        assert!(labels(&m)[3].starts_with("apéro (2/3 online) — in call: Leave call |"), "{:?}", labels(&m));
         assert!(m.contains(&Item::Button { label: "Unmute".into(), enabled: true, action: Action::SetMuted(false) }));
         assert!(m.contains(&Item::Button { label: "Leave call".into(), enabled: true, action: Action::LeaveCall }));
     }

@@ -28,7 +28,8 @@ fn sibling_bin(name: &str) -> PathBuf {
     let path = aperod_bin().with_file_name(name);
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo).args(["build", "-p", name]).status().map(|s| s.success()).unwrap_or(false);
+        let package = if name == "apero-app" { "apero-tray" } else { name };
+        let ok = Command::new(cargo).args(["build", "-p", package]).status().map(|s| s.success()).unwrap_or(false);
         assert!(ok && path.exists(), "could not build {name}");
     }
     path
@@ -40,6 +41,10 @@ pub fn apero_bin() -> PathBuf {
 
 pub fn tray_bin() -> PathBuf {
     sibling_bin("apero-tray")
+}
+
+pub fn app_bin() -> PathBuf {
+    sibling_bin("apero-app")
 }
 
 pub struct Daemon {

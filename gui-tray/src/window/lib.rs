@@ -1,0 +1,26 @@
+//! `apero-app`, apero's window: join a room with a code, talk, chat and
+//! share files without a terminal. A thin client of `aperod`'s control
+//! socket, like the `apero` command and the tray: it depends on the control
+//! crate and egui only, never on the daemon's network or audio stack.
+//!
+//! Why egui (through eframe, drawn with OpenGL by glow): it runs on X11,
+//! Wayland, Windows and macOS; screen readers reach it through AccessKit;
+//! it is tested headless here with `egui_kittest`, which drives the window
+//! by the same accessible names a screen reader reads; and it has the
+//! smallest dependency tree of the toolkits weighed (docs/window.md).
+//!
+//! # Layout
+//! - `link`: the connection to the daemon, on its own thread.
+//! - `model`: what the daemon said, folded into one state (no drawing).
+//! - `ui`: the views and dialogs; `i18n`: the words, one Fluent catalogue
+//!   per language; `theme`: the desktop's light or dark preference.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod i18n;
+pub mod link;
+pub mod model;
+pub mod theme;
+pub mod ui;
+
+pub use link::{Command, Target};
+pub use ui::{AperoApp, Options};

@@ -1,0 +1,69 @@
+//! `apero-app`: apero's window (see the library's docs).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use apero_window::{AperoApp, Options, Target};
+use clap::Parser;
+
+/// apero's window: your rooms, their chat and files, and their calls.
+///
+/// It starts apero's daemon if it is not running. The tray's "Open chat"
+/// opens it on a room (`--room`), and its "Join with a code…" on the join
+/// dialog (`--join`).
+#[derive(Parser, Debug)]
+#[command(name = "apero-app", version)]
+struct Args {
+    /// Talk to the daemon that keeps its state in DIR (as `aperod --home DIR`).
+    #[arg(long, value_name = "DIR", env = "APERO_HOME")]
+    home: Option<PathBuf>,
+    /// Open this room (its name or id).
+    #[arg(long, value_name = "ROOM")]
+    room: Option<String>,
+    /// Open the "join with a code" dialog, with CODE filled in if given.
+    #[arg(long, value_name = "CODE", num_args = 0..=1, default_missing_value = "")]
+    join: Option<String>,
+    /// The window's language ("en", "fr"), instead of the saved choice or the system's.
+    #[arg(long, value_name = "LANG")]
+    lang: Option<String>,
+    /// Do not start the daemon when it is not running.
+    #[arg(long)]
+    no_start: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,zbus=warn".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let opts = Options {
+        target: Target {
+            socket: apero_control::socket_path(args.home.as_deref()),
+            home: args.home,
+            start_daemon: !args.no_start,
+            daemon_args: Vec::new(),
+            daemon_program: None,
+        },
+        language: args.lang,
+        open_room: args.room,
+        open_join: args.join,
+        settings_path: Some(apero_window::ui::settings::Settings::default_path()),
+    };
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("apero")
+            .with_app_id("apero")
+            .with_inner_size([960.0, 640.0])
+            .with_min_inner_size([480.0, 360.0]),
+        ..Default::default()
+    };
+    match eframe::run_native("apero", native, Box::new(|cc| Ok(Box::new(AperoApp::new(&cc.egui_ctx, opts))))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("apero-app: cannot open the window: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

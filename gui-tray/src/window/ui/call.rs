@@ -1,0 +1,96 @@
+//! The room's call: join or leave, mute, who is in it, who speaks, by what
+//! path and how well, and a volume for each.
+
+use apero_control::CallPath;
+use egui::{Color32, RichText};
+
+use super::AperoApp;
+use crate::link::Command;
+use crate::model::Quality;
+
+pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
+    ui.heading(app.tr.t("call"));
+    let in_this = app.model.call_room() == Some(room);
+    let elsewhere = app.model.call_room().filter(|r| *r != room).map(str::to_string);
+    let Some(call) = app.model.call.clone() else { return };
+    if let Some(other) = &elsewhere {
+        let name = app.model.room(other).map(|r| r.name.clone()).unwrap_or_else(|| other.clone());
+        ui.label(app.tr.s("call-elsewhere", "room", &name));
+    }
+    ui.horizontal_wrapped(|ui| {
+        if in_this {
+            if ui.button(app.tr.t("call-leave")).clicked() {
+                app.send(Command::CallLeave);
+            }
+            let words = if call.muted { app.tr.t("call-unmute") } else { app.tr.t("call-mute") };
+            if ui.button(words).clicked() {
+                app.send(Command::Mute(!call.muted));
+            }
+        } else if ui.button(app.tr.t("call-join")).clicked() {
+            app.send(Command::CallJoin(room.to_string()));
+        }
+    });
+    if !in_this {
+        let n = app.model.room(room).map_or(0, |r| r.call);
+        ui.label(if n == 0 { app.tr.t("call-nobody") } else { app.tr.n("call-in-room", "count", n as u64) });
+        return;
+    }
+    if call.muted {
+        ui.label(RichText::new(app.tr.t("call-muted")).strong());
+    }
+    if let Some(a) = &call.audio {
+        if let Some(e) = &a.input_error {
+            ui.colored_label(Color32::from_rgb(0xd0, 0x80, 0x20), app.tr.s("call-no-mic", "error", e));
+        }
+        if let Some(e) = &a.output_error {
+            ui.colored_label(Color32::from_rgb(0xd0, 0x80, 0x20), app.tr.s("call-no-speaker", "error", e));
+        }
+    }
+    ui.separator();
+    ui.label(app.tr.n("call-in-room", "count", call.participants.len() as u64));
+    let mut volumes = Vec::new();
+    for p in &call.participants {
+        let speaking = app.model.speaking(p);
+        ui.horizontal(|ui| {
+            let dot = if speaking { Color32::from_rgb(0x30, 0xb0, 0x50) } else { Color32::GRAY };
+            ui.label(RichText::new("●").color(dot));
+            let name = if p.is_self { app.tr.t("chat-you") } else { p.name.clone() };
+            ui.label(RichText::new(name).strong());
+            if speaking {
+                ui.label(RichText::new(app.tr.t("call-speaking")).small());
+            }
+            if p.muted {
+                ui.label(RichText::new("🔇").small()).on_hover_text(app.tr.t("call-muted"));
+            }
+        });
+        if p.is_self {
+            let db = app.model.levels.get(&p.peer_id).map(|l| l.0).unwrap_or(-100.0);
+            // -60 dBFS is quiet room noise, 0 the loudest a microphone gives.
+            let frac = ((db + 60.0) / 60.0).clamp(0.0, 1.0) as f32;
+            let meter = ui.add(egui::ProgressBar::new(frac).desired_height(6.0));
+            meter.on_hover_text(app.tr.t("level"));
+            continue;
+        }
+        ui.indent(&p.peer_id, |ui| {
+            let path = match p.path {
+                CallPath::Relayed => app.tr.t("call-path-relayed"),
+                _ => app.tr.t("call-path-direct"),
+            };
+            let quality = match Quality::of(p) {
+                Quality::Good => app.tr.t("call-quality-good"),
+                Quality::Lossy => app.tr.t("call-quality-lossy"),
+                Quality::Relayed => app.tr.t("call-quality-relayed"),
+            };
+            ui.label(RichText::new(format!("{path} · {quality}")).small());
+            let mut v = p.volume;
+            let label = app.tr.s("call-volume", "name", &p.name);
+            let r = ui.add(egui::Slider::new(&mut v, 0..=200).suffix(" %").text(label));
+            if r.drag_stopped() || (r.changed() && !r.dragged()) {
+                volumes.push(Command::Volume { peer_id: p.peer_id.clone(), percent: v });
+            }
+        });
+    }
+    for c in volumes {
+        app.send(c);
+    }
+}

@@ -1,0 +1,190 @@
+//! A room's chat: messages and file offers by time, links clickable, and a
+//! text box where Enter sends.
+
+use apero_control::{human_bytes, FileInfo, MessageInfo, TransferState};
+use egui::RichText;
+
+use super::{open_folder, AperoApp, Dialog};
+use crate::link::Command;
+use crate::model::Line;
+
+pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
+    let name = app.model.room(room).map(|r| r.name.clone()).unwrap_or_else(|| room.to_string());
+    ui.horizontal(|ui| {
+        ui.heading(&name);
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui.button(app.tr.t("room-leave")).clicked() {
+                app.dialog = Dialog::LeaveRoom(room.to_string());
+            }
+            if ui.button(app.tr.t("share-file")).clicked() {
+                app.share_path.clear();
+                app.dialog = Dialog::Share(room.to_string());
+            }
+            if ui.button(app.tr.t("invite")).clicked() {
+                app.model.invite = None;
+                app.copied = false;
+                app.dialog = Dialog::Invite(room.to_string());
+            }
+        });
+    });
+    ui.separator();
+    composer(app, ui, room);
+    let me = app.model.me().map(str::to_string);
+    let mut actions = Vec::new();
+    egui::ScrollArea::vertical().id_salt(("chat", room)).stick_to_bottom(true).auto_shrink([false, false]).show(ui, |ui| {
+        let lines = app.model.lines(room);
+        if lines.is_empty() {
+            ui.label(RichText::new(app.tr.t("chat-empty")).weak());
+        }
+        for line in lines {
+            match line {
+                Line::Message(m) => message(app, ui, m, me.as_deref()),
+                Line::File(f) => file(app, ui, f, &mut actions),
+            }
+            ui.add_space(4.0);
+        }
+    });
+    for a in actions {
+        app.send(a);
+    }
+}
+
+/// The text box sits at the bottom of the panel.
+fn composer(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
+    egui::Panel::bottom(egui::Id::new(("composer", room))).show(ui, |ui| {
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            let label = ui.label(app.tr.t("chat-message"));
+            let draft = app.drafts.entry(room.to_string()).or_default();
+            let width = (ui.available_width() - 90.0).max(100.0);
+            let edit = ui.add(egui::TextEdit::singleline(draft).desired_width(width)).labelled_by(label.id);
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let clicked = ui.button(app.tr.t("chat-send")).clicked();
+            if (enter || clicked) && !draft.trim().is_empty() {
+                let text = std::mem::take(draft);
+                app.link.send(Command::Say { room: room.to_string(), text });
+                edit.request_focus();
+            }
+        });
+        ui.add_space(4.0);
+    });
+}
+
+fn message(app: &AperoApp, ui: &mut egui::Ui, m: &MessageInfo, me: Option<&str>) {
+    let author = if Some(m.author.as_str()) == me { app.tr.t("chat-you") } else { m.author_name.clone() };
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(author).strong());
+        ui.label(RichText::new(clock(m.time)).small().weak());
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 0.0;
+        for (text, link) in split_links(&m.text) {
+            if link {
+                ui.hyperlink(text);
+            } else {
+                ui.label(text);
+            }
+        }
+    });
+}
+
+fn file(app: &AperoApp, ui: &mut egui::Ui, f: &FileInfo, actions: &mut Vec<Command>) {
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(app.tr.s("file-offered", "name", &f.from_name)).weak());
+            ui.label(RichText::new(clock(f.time)).small().weak());
+        });
+        ui.label(RichText::new(format!("📄 {}  ({})", f.name, human_bytes(f.size))).strong());
+        let transfer = app.model.transfers.get(&f.id);
+        match transfer {
+            Some(t) if matches!(t.state, TransferState::Running | TransferState::Paused) => {
+                let frac = if t.size == 0 { 1.0 } else { t.done_bytes as f32 / t.size as f32 };
+                let words = app.tr.a("file-progress", &[("done", human_bytes(t.done_bytes).into()), ("size", human_bytes(t.size).into())]);
+                ui.add(egui::ProgressBar::new(frac).text(words).show_percentage());
+                if t.sources == 0 {
+                    ui.label(RichText::new(app.tr.t("file-waiting")).small());
+                }
+                if ui.button(app.tr.t("file-cancel")).clicked() {
+                    actions.push(Command::Cancel(f.id.clone()));
+                }
+            }
+            Some(t) if t.state == TransferState::Done => {
+                ui.horizontal(|ui| {
+                    ui.label(app.tr.t("file-done"));
+                    if let Some(p) = &t.path {
+                        if ui.button(app.tr.t("file-open-folder")).clicked() {
+                            let p = std::path::Path::new(p);
+                            open_folder(p.parent().unwrap_or(p));
+                        }
+                    }
+                });
+            }
+            other => {
+                if let Some(t) = other.filter(|t| t.state == TransferState::Failed) {
+                    ui.label(app.tr.s("file-failed", "error", t.error.as_deref().unwrap_or("?")));
+                }
+                if !f.have && ui.button(app.tr.t("file-download")).clicked() {
+                    actions.push(Command::Get(f.id.clone()));
+                }
+            }
+        }
+    });
+}
+
+/// Local time of a Unix-milliseconds stamp: the hour today, else the date too.
+fn clock(ms: u64) -> String {
+    use chrono::{Local, TimeZone};
+    let Some(t) = Local.timestamp_millis_opt(ms as i64).single() else { return String::new() };
+    if t.date_naive() == Local::now().date_naive() {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M").to_string()
+    }
+}
+
+/// Text cut into plain runs and web links (`true`), in order.
+pub fn split_links(text: &str) -> Vec<(&str, bool)> {
+    let mut out = Vec::new();
+    let mut plain = 0;
+    let mut i = 0;
+    while i < text.len() {
+        let rest = &text[i..];
+        let at_word = i == 0 || text[..i].ends_with(char::is_whitespace);
+        if at_word && (rest.starts_with("https://") || rest.starts_with("http://")) {
+            let end = i + rest.find(char::is_whitespace).unwrap_or(rest.len());
+            // A link's trailing punctuation belongs to the sentence.
+            let link = text[i..end].trim_end_matches(['.', ',', ')', ';', ':', '!', '?']);
+            if link.len() > "https://".len() {
+                if plain < i {
+                    out.push((&text[plain..i], false));
+                }
+                out.push((link, true));
+                i += link.len();
+                plain = i;
+                continue;
+            }
+        }
+        i += rest.chars().next().map_or(1, char::len_utf8);
+    }
+    if plain < text.len() {
+        out.push((&text[plain..], false));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_links;
+
+    #[test]
+    fn links_are_found_in_text() {
+        assert_eq!(split_links("plain"), [("plain", false)]);
+        assert_eq!(
+            split_links("voir https://apero.example/a?b=1, puis http://x.org."),
+            [("voir ", false), ("https://apero.example/a?b=1", true), (", puis ", false), ("http://x.org", true), (".", false)]
+        );
+        assert_eq!(split_links("https://"), [("https://", false)], "a bare scheme is no link");
+        assert_eq!(split_links("xhttps://a.b"), [("xhttps://a.b", false)], "only at the start of a word");
+        assert_eq!(split_links("é https://é.fr"), [("é ", false), ("https://é.fr", true)]);
+    }
+}

@@ -1,0 +1,295 @@
+//! The window itself: rooms on the left, the open room's chat in the
+//! middle, its call on the right, and the dialogs (join with a code, new
+//! room, invite, share a file, settings) over them.
+//!
+//! egui redraws only when something happens: input, or an update from the
+//! link, which wakes it. Every control has an accessible name (screen
+//! readers through AccessKit; the headless tests find them by it).
+
+mod call;
+mod chat;
+mod dialogs;
+mod rooms;
+pub mod settings;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use egui::{Color32, RichText};
+
+use crate::i18n::Tr;
+use crate::link::{Command, Link, Target};
+use crate::model::{Connection, Model};
+use settings::Settings;
+
+/// How the window starts.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub target: Target,
+    /// `None`: the saved choice, else the system's language.
+    pub language: Option<String>,
+    /// A room to open first (the tray's "open chat").
+    pub open_room: Option<String>,
+    /// Open the join dialog first, with this code if any (the tray's "join with a code…").
+    pub open_join: Option<String>,
+    /// Where the window's settings are kept (`None`: not kept, for tests).
+    pub settings_path: Option<PathBuf>,
+}
+
+/// Which dialog is over the window.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Dialog {
+    None,
+    Join,
+    CreateRoom,
+    Invite(String),
+    Share(String),
+    LeaveRoom(String),
+    Settings,
+}
+
+pub struct AperoApp {
+    pub(crate) link: Link,
+    pub model: Model,
+    pub(crate) tr: Tr,
+    pub(crate) settings: Settings,
+    settings_path: Option<PathBuf>,
+    pub(crate) dialog: Dialog,
+    // What is being typed, kept across frames.
+    pub(crate) drafts: HashMap<String, String>,
+    pub(crate) join_code: String,
+    pub(crate) room_name: String,
+    pub(crate) share_path: String,
+    pub(crate) invite_short: bool,
+    pub(crate) invite_ttl_secs: u64,
+    pub(crate) invite_once: bool,
+    pub(crate) copied: bool,
+    /// The name typed on the first-run page.
+    pub(crate) my_name: String,
+    /// Rooms whose history was asked for since the last (re)connection.
+    requested: HashSet<String>,
+    open_room: Option<String>,
+}
+
+impl AperoApp {
+    pub fn new(ctx: &egui::Context, opts: Options) -> AperoApp {
+        let settings = opts.settings_path.as_deref().map(Settings::load).unwrap_or_default();
+        let tr = Tr::new(opts.language.as_deref().or(settings.language.as_deref()));
+        settings.apply_theme(ctx);
+        let waker = ctx.clone();
+        let link = Link::start(opts.target, move || waker.request_repaint());
+        let mut app = AperoApp {
+            link,
+            model: Model::default(),
+            tr,
+            settings,
+            settings_path: opts.settings_path,
+            dialog: Dialog::None,
+            drafts: HashMap::new(),
+            join_code: String::new(),
+            room_name: String::new(),
+            share_path: String::new(),
+            invite_short: true,
+            invite_ttl_secs: dialogs::SHORT_TTL_SECS,
+            invite_once: true,
+            copied: false,
+            my_name: ["USER", "LOGNAME", "USERNAME"].iter().find_map(|v| std::env::var(v).ok()).unwrap_or_default(),
+            requested: HashSet::new(),
+            open_room: opts.open_room,
+        };
+        if let Some(code) = opts.open_join {
+            app.join_code = code;
+            app.dialog = Dialog::Join;
+        }
+        app
+    }
+
+    pub(crate) fn send(&self, c: Command) {
+        self.link.send(c);
+    }
+
+    pub(crate) fn save_settings(&mut self, ctx: &egui::Context) {
+        self.tr = Tr::new(self.settings.language.as_deref());
+        self.settings.apply_theme(ctx);
+        if let Some(p) = &self.settings_path {
+            if let Err(e) = self.settings.save(p) {
+                self.model.errors.push(e);
+            }
+        }
+    }
+
+    /// Folds in what the link sent, and asks for what the view now needs.
+    fn take_updates(&mut self, ctx: &egui::Context) {
+        while let Some(u) = self.link.try_recv() {
+            if matches!(u, crate::link::Update::Online(_)) {
+                self.requested.clear();
+            }
+            self.model.apply(u);
+        }
+        if self.model.connection != Connection::Online {
+            return;
+        }
+        if let Some(r) = self.open_room.take() {
+            // By id or by name, as the tray and the CLI accept.
+            let id = self.model.rooms.iter().find(|x| x.id == r || x.name == r).map(|x| x.id.clone());
+            self.model.select(id.or(Some(r)));
+        }
+        if self.model.entered.take().is_some() && self.dialog == Dialog::Join {
+            self.dialog = Dialog::None;
+            self.join_code.clear();
+        }
+        if self.model.selected.is_none() && self.model.rooms.len() == 1 {
+            self.model.select(Some(self.model.rooms[0].id.clone()));
+        }
+        if let Some(room) = self.model.selected.clone() {
+            let loaded = self.model.chats.get(&room).is_some_and(|c| c.loaded);
+            if !loaded && self.requested.insert(room.clone()) {
+                self.send(Command::OpenRoom(room));
+            }
+        }
+        // New messages while the window is in the background: the taskbar
+        // asks for attention. Desktop notifications are the tray's, so
+        // nobody is told twice.
+        if self.model.fresh_messages > 0 {
+            self.model.fresh_messages = 0;
+            if ctx.input(|i| i.viewport().focused) == Some(false) {
+                ctx.send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(egui::UserAttentionType::Informational));
+            }
+        }
+        // Files dropped onto the window are offered in the open room.
+        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().filter_map(|f| f.path.clone()).collect());
+        if let Some(room) = self.model.selected.clone() {
+            for path in dropped {
+                self.send(Command::Offer { room: room.clone(), path });
+            }
+        }
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading(self.tr.t("app-title"));
+            if let Some(s) = &self.model.status {
+                ui.label(self.tr.s("connected-as", "name", &s.name));
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button(self.tr.t("settings")).clicked() {
+                    self.send(Command::Devices);
+                    self.dialog = Dialog::Settings;
+                }
+                if ui.button(self.tr.t("join")).clicked() {
+                    self.dialog = Dialog::Join;
+                }
+            });
+        });
+    }
+
+    fn offline(&mut self, ui: &mut egui::Ui) {
+        ui.vertical_centered(|ui| {
+            ui.add_space(ui.available_height() / 3.0);
+            match &self.model.connection {
+                Connection::Starting => {
+                    ui.heading(self.tr.t("offline-starting"));
+                    ui.spinner();
+                }
+                Connection::Offline(why) => {
+                    ui.heading(self.tr.t("offline-not-running"));
+                    ui.label(RichText::new(why).weak());
+                    ui.label(self.tr.t("offline-retrying"));
+                    if ui.button(self.tr.t("offline-start")).clicked() {
+                        self.send(Command::Start);
+                    }
+                }
+                Connection::Welcome => {
+                    ui.heading(self.tr.t("welcome-title"));
+                    ui.label(self.tr.t("welcome-intro"));
+                    ui.add_space(12.0);
+                    ui.allocate_ui(egui::vec2(360.0, 80.0), |ui| {
+                        let l = ui.label(self.tr.t("welcome-name"));
+                        let edit = ui.add(egui::TextEdit::singleline(&mut self.my_name).desired_width(320.0)).labelled_by(l.id);
+                        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                        let name = self.my_name.trim().to_string();
+                        let go = ui.add_enabled(!name.is_empty(), egui::Button::new(self.tr.t("welcome-continue"))).clicked();
+                        if (go || enter) && !name.is_empty() {
+                            self.send(Command::StartAs(name));
+                        }
+                    });
+                }
+                Connection::Online => {}
+            }
+        });
+    }
+
+    fn errors(&mut self, ui: &mut egui::Ui) {
+        let mut dismiss = None;
+        for (i, e) in self.model.errors.iter().enumerate() {
+            ui.horizontal(|ui| {
+                ui.colored_label(Color32::from_rgb(0xd0, 0x40, 0x30), self.tr.s("error", "error", e));
+                if ui.small_button(self.tr.t("dismiss")).clicked() {
+                    dismiss = Some(i);
+                }
+            });
+        }
+        if let Some(i) = dismiss {
+            self.model.errors.remove(i);
+        }
+    }
+}
+
+impl eframe::App for AperoApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.take_updates(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        egui::Panel::top("top").show(ui, |ui| {
+            self.top_bar(ui);
+            self.errors(ui);
+        });
+        if self.model.connection == Connection::Online {
+            egui::Panel::left("rooms").resizable(true).default_size(230.0).show(ui, |ui| rooms::show(self, ui));
+            if let Some(room) = self.model.selected.clone() {
+                egui::Panel::right("call").resizable(true).default_size(250.0).show(ui, |ui| call::show(self, ui, &room));
+                egui::CentralPanel::default().show(ui, |ui| chat::show(self, ui, &room));
+            } else {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.vertical_centered(|ui| {
+                        ui.add_space(40.0);
+                        if self.model.rooms.is_empty() {
+                            // The first thing to do, in big.
+                            ui.label(self.tr.t("no-rooms"));
+                            ui.add_space(12.0);
+                            if ui.add(egui::Button::new(RichText::new(self.tr.t("room-create")).heading())).clicked() {
+                                self.room_name.clear();
+                                self.dialog = Dialog::CreateRoom;
+                            }
+                            ui.add_space(8.0);
+                            if ui.add(egui::Button::new(RichText::new(self.tr.t("join")).heading())).clicked() {
+                                self.dialog = Dialog::Join;
+                            }
+                        } else {
+                            ui.label(self.tr.t("pick-room"));
+                        }
+                    });
+                });
+            }
+        } else {
+            egui::CentralPanel::default().show(ui, |ui| self.offline(ui));
+        }
+        dialogs::show(self, &ctx);
+    }
+}
+
+/// Opens a folder in the desktop's file manager.
+pub(crate) fn open_folder(path: &std::path::Path) {
+    let program = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    if let Err(e) = std::process::Command::new(program).arg(path).spawn() {
+        tracing::warn!("cannot open {}: {e}", path.display());
+    }
+}

@@ -1,0 +1,169 @@
+//! The window's own settings (language, appearance), kept in
+//! $XDG_CONFIG_HOME/apero/window.json, and the settings dialog, which also
+//! picks the daemon's sound devices and the start at login.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::AperoApp;
+use crate::i18n::Tr;
+use crate::link::Command;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// A catalogue's tag ("fr"); `None`: the system's language.
+    pub language: Option<String>,
+    pub theme: Theme,
+}
+
+impl Settings {
+    pub fn default_path() -> PathBuf {
+        apero_control::config_home().join("apero").join("window.json")
+    }
+
+    /// A missing or unreadable file gives the defaults: settings are never
+    /// a reason not to open.
+    pub fn load(path: &Path) -> Settings {
+        std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let tmp = path.with_extension("json.tmp");
+            std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| format!("cannot save {}: {e}", path.display()))
+    }
+
+    pub fn apply_theme(&self, ctx: &egui::Context) {
+        match self.theme {
+            Theme::Light => ctx.set_theme(egui::ThemePreference::Light),
+            Theme::Dark => ctx.set_theme(egui::ThemePreference::Dark),
+            Theme::System => {
+                ctx.set_theme(egui::ThemePreference::System);
+                // The portal may be slow to start: the window opens meanwhile.
+                let ctx = ctx.clone();
+                std::thread::spawn(move || {
+                    if let Some(dark) = crate::theme::system() {
+                        ctx.set_theme(if dark { egui::ThemePreference::Dark } else { egui::ThemePreference::Light });
+                        ctx.request_repaint();
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Whether `apero service install` set up the start at login.
+fn starts_at_login() -> bool {
+    apero_control::systemd_unit_path(&apero_control::config_home()).exists()
+}
+
+fn set_start_at_login(on: bool) -> Result<(), String> {
+    let verb = if on { "install" } else { "uninstall" };
+    let out =
+        std::process::Command::new(apero_control::find_program("apero")).args(["service", verb]).output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+pub fn dialog(app: &mut AperoApp, ui: &mut egui::Ui) -> bool {
+    let ctx = ui.ctx().clone();
+    ui.heading(app.tr.t("settings"));
+    let mut changed = false;
+    let mut lang = app.settings.language.clone();
+    let shown = lang.as_deref().map(Tr::native_name).map_or_else(|| app.tr.t("settings-language-system"), str::to_string);
+    egui::ComboBox::from_label(app.tr.t("settings-language")).selected_text(shown).show_ui(ui, |ui| {
+        changed |= ui.selectable_value(&mut lang, None, app.tr.t("settings-language-system")).changed();
+        for tag in Tr::available() {
+            changed |= ui.selectable_value(&mut lang, Some(tag.clone()), Tr::native_name(&tag)).changed();
+        }
+    });
+    let mut theme = app.settings.theme;
+    let words = |t: Theme| match t {
+        Theme::System => app.tr.t("settings-theme-system"),
+        Theme::Light => app.tr.t("settings-theme-light"),
+        Theme::Dark => app.tr.t("settings-theme-dark"),
+    };
+    egui::ComboBox::from_label(app.tr.t("settings-theme")).selected_text(words(theme)).show_ui(ui, |ui| {
+        for t in [Theme::System, Theme::Light, Theme::Dark] {
+            changed |= ui.selectable_value(&mut theme, t, words(t)).changed();
+        }
+    });
+    if changed {
+        app.settings.language = lang;
+        app.settings.theme = theme;
+        app.save_settings(&ctx);
+    }
+    ui.separator();
+    if let Some(d) = app.model.devices.clone() {
+        let default = app.tr.t("settings-default-device");
+        let mut input = d.input.clone();
+        let mut output = d.output.clone();
+        let pick = |ui: &mut egui::Ui, label: String, list: &[String], chosen: &mut Option<String>| {
+            let mut changed = false;
+            let shown = chosen.clone().unwrap_or_else(|| default.clone());
+            egui::ComboBox::from_label(label).selected_text(shown).show_ui(ui, |ui| {
+                changed |= ui.selectable_value(chosen, None, default.clone()).changed();
+                for name in list {
+                    changed |= ui.selectable_value(chosen, Some(name.clone()), name).changed();
+                }
+            });
+            changed
+        };
+        if pick(ui, app.tr.t("settings-input"), &d.inputs, &mut input) {
+            if let Some(input) = input.or(d.default_input.clone()) {
+                app.send(Command::UseDevices { input: Some(input), output: None });
+            }
+        }
+        if pick(ui, app.tr.t("settings-output"), &d.outputs, &mut output) {
+            if let Some(output) = output.or(d.default_output.clone()) {
+                app.send(Command::UseDevices { input: None, output: Some(output) });
+            }
+        }
+        ui.separator();
+    }
+    let mut login = starts_at_login();
+    if ui.checkbox(&mut login, app.tr.t("settings-login")).changed() {
+        if let Err(e) = set_start_at_login(login) {
+            app.model.errors.push(app.tr.s("settings-login-failed", "error", &e));
+        }
+    }
+    ui.separator();
+    ui.button(app.tr.t("close")).clicked()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_survive_a_restart_and_a_bad_file_gives_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("apero/window.json");
+        assert_eq!(Settings::load(&path), Settings::default());
+        let s = Settings { language: Some("fr".into()), theme: Theme::Dark };
+        s.save(&path).unwrap();
+        assert_eq!(Settings::load(&path), s);
+        std::fs::write(&path, b"{not json").unwrap();
+        assert_eq!(Settings::load(&path), Settings::default());
+    }
+}

@@ -1,0 +1,271 @@
+//! The window against real daemons, driven headless through its
+//! accessibility tree (`egui_kittest`): the names a screen reader reads are
+//! the ones clicked and typed into here. The other side of each exchange is
+//! another daemon, played with the `apero` command.
+
+// A test crate: a failed unwrap is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod daemons;
+
+use std::time::{Duration, Instant};
+
+use apero_window::{AperoApp, Options, Target};
+use daemons::{wait_until, Daemon};
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+
+const SLOW: Duration = Duration::from_secs(60);
+
+struct Window {
+    h: Harness<'static, AperoApp>,
+}
+
+impl Window {
+    fn open(d: &Daemon, lang: &str) -> Window {
+        Window::with(Options {
+            target: Target {
+                socket: d.socket(),
+                home: Some(d.home().to_path_buf()),
+                start_daemon: false,
+                daemon_args: Vec::new(),
+                daemon_program: None,
+            },
+            language: Some(lang.into()),
+            open_room: None,
+            open_join: None,
+            settings_path: None,
+        })
+    }
+
+    fn with(opts: Options) -> Window {
+        let h = Harness::builder().with_size(egui::vec2(1280.0, 860.0)).build_eframe(move |cc| AperoApp::new(&cc.egui_ctx, opts));
+        Window { h }
+    }
+
+    /// Steps frames until `f` holds (the link thread's updates land
+    /// between frames).
+    fn wait(&mut self, what: &str, timeout: Duration, f: impl Fn(&Harness<'static, AperoApp>) -> bool) {
+        let start = Instant::now();
+        loop {
+            self.h.step();
+            if f(&self.h) {
+                self.h.step();
+                return;
+            }
+            if start.elapsed() > timeout {
+                let errors = &self.h.state().model.errors;
+                panic!("timed out after {timeout:?} waiting for {what}; the window's errors: {errors:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_label(&mut self, label: &str, timeout: Duration) {
+        self.wait(&format!("\"{label}\""), timeout, |h| h.query_all_by_label(label).next().is_some());
+    }
+
+    fn wait_contains(&mut self, part: &str, timeout: Duration) {
+        self.wait(&format!("a label with \"{part}\""), timeout, |h| h.query_all_by_label_contains(part).next().is_some());
+    }
+
+    fn has(&self, label: &str) -> bool {
+        self.h.query_all_by_label(label).next().is_some()
+    }
+
+    fn click(&mut self, label: &str) {
+        self.wait_label(label, Duration::from_secs(10));
+        self.h.query_all_by_label(label).next().unwrap().click();
+        self.h.step();
+        self.h.step();
+    }
+
+    fn type_into(&mut self, field: &str, text: &str) {
+        self.wait_label(field, Duration::from_secs(10));
+        self.h.get_by_label(field).focus();
+        self.h.step();
+        self.h.get_by_label(field).type_text(text);
+        self.h.step();
+    }
+
+    fn enter(&mut self) {
+        self.h.key_press(egui::Key::Enter);
+        self.h.step();
+        self.h.step();
+    }
+}
+
+fn code(inv: &serde_json::Value) -> String {
+    inv["code"].as_str().unwrap().to_string()
+}
+
+fn history_has(d: &Daemon, room: &str, text: &str) -> bool {
+    d.json(&["history", room]).as_array().unwrap().iter().any(|m| m["text"] == text)
+}
+
+#[test]
+fn join_with_a_long_code_then_chat_and_files_both_ways() {
+    // 4 Mbit/s: a 3 MiB file takes seconds, so the progress is seen.
+    let alice = Daemon::start("alice", &["--upload-limit", "4000"]);
+    let bob = Daemon::start("bob", &[]);
+    let room = alice.json(&["room", "create", "Apéro du jeudi"])["id"].as_str().unwrap().to_string();
+    let long = code(&alice.json(&["invite", &room]));
+    let mut w = Window::open(&bob, "en");
+    w.wait_label("You are in no room yet. Create one, or join a friend's with the code they sent you.", SLOW);
+
+    // A wrong code gets words a person understands.
+    w.click("Join with a code");
+    w.type_into("Invite code", "this-is-not-a-code");
+    w.click("Join");
+    w.wait_label("This code is not valid. Check it and try again.", SLOW);
+
+    w.h.get_by_label("Invite code").focus();
+    w.h.step();
+    w.h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    w.h.get_by_label("Invite code").type_text(&long);
+    w.h.step();
+    w.enter();
+    w.wait("the room to open", SLOW, |h| h.state().model.selected.as_deref() == Some(room.as_str()));
+    assert!(w.has("Apéro du jeudi"));
+
+    // Bob writes in the window; alice's daemon has it.
+    w.type_into("Message", "bonsoir depuis la fenêtre");
+    w.enter();
+    wait_until("alice to get bob's message", SLOW, || history_has(&alice, &room, "bonsoir depuis la fenêtre").then_some(()));
+    // Alice writes; the window shows it, its link clickable.
+    alice.json(&["say", &room, "salut bob, regarde https://example.org/plan"]);
+    w.wait_contains("salut bob, regarde", SLOW);
+    w.wait_label("https://example.org/plan", Duration::from_secs(5));
+
+    // Alice offers a file: the window offers to download it, shows the
+    // progress, then the file is on bob's disk, whole.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("photos.bin");
+    let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    std::fs::write(&src, &data).unwrap();
+    alice.json(&["send", &room, src.to_str().unwrap()]);
+    w.wait_contains("photos.bin", SLOW);
+    w.click("Download");
+    w.wait("the progress bar", SLOW, |h| {
+        h.query_all_by_role(egui::accesskit::Role::ProgressIndicator).next().is_some()
+            || h.query_all_by_label("Downloaded").next().is_some()
+    });
+    let saw_progress = w.h.query_all_by_role(egui::accesskit::Role::ProgressIndicator).next().is_some();
+    w.wait_label("Downloaded", SLOW);
+    assert!(saw_progress, "the download finished before any progress was shown");
+    let t = bob.json(&["transfers"]);
+    let path = t.as_array().unwrap().iter().find(|t| t["name"] == "photos.bin").unwrap()["path"].as_str().unwrap().to_string();
+    assert_eq!(std::fs::read(&path).unwrap(), data, "the downloaded file differs");
+    assert!(w.has("Open folder"));
+
+    // Bob shares a file through the dialog; alice's daemon lists it.
+    let mine = dir.path().join("recette.txt");
+    std::fs::write(&mine, "3 tomates, 1 oignon").unwrap();
+    w.click("Share a file");
+    w.type_into("File to share", mine.to_str().unwrap());
+    w.click("Share");
+    wait_until("alice to see bob's file", SLOW, || {
+        alice.json(&["files", &room]).as_array().unwrap().iter().any(|f| f["name"] == "recette.txt").then_some(())
+    });
+}
+
+#[test]
+fn join_with_a_short_code_typed_in_the_dialog_and_a_call_with_mute() {
+    // The short code is found in the DHT: both daemons start from a third.
+    let boot = Daemon::start("boot", &["--relay"]);
+    let b = boot.bootstrap_args();
+    let b: Vec<&str> = b.iter().map(String::as_str).collect();
+    let alice = Daemon::start("alice", &b);
+    let bob = Daemon::start("bob", &b);
+    let room = alice.json(&["room", "create", "atelier"])["id"].as_str().unwrap().to_string();
+    let short = code(&alice.json(&["invite", &room, "--short"]));
+    assert!(short.split('-').count() == 3, "not a short code: {short}");
+    let mut w = Window::open(&bob, "en");
+    w.click("Join with a code");
+    w.type_into("Invite code", &short);
+    w.click("Join");
+    w.wait("the room to open", SLOW, |h| h.state().model.selected.as_deref() == Some(room.as_str()));
+
+    // The call: join and mute in the window; the daemon agrees.
+    w.click("Join the call");
+    w.wait_label("Leave the call", SLOW);
+    assert_eq!(bob.json(&["call", "status"])["room"], room.as_str());
+    w.click("Mute");
+    wait_until("bob's daemon to be muted", SLOW, || (bob.json(&["call", "status"])["muted"] == true).then_some(()));
+    w.wait_label("Unmute", SLOW);
+    // Alice comes into the call: the window sees her.
+    alice.json(&["call", "join", &room]);
+    w.wait_label("2 people in the call", SLOW);
+    w.wait_label("alice", SLOW);
+    w.click("Unmute");
+    wait_until("bob's daemon to be unmuted", SLOW, || (bob.json(&["call", "status"])["muted"] == false).then_some(()));
+    w.click("Leave the call");
+    wait_until("bob to leave the call", SLOW, || bob.json(&["call", "status"])["room"].is_null().then_some(()));
+}
+
+#[test]
+fn the_window_says_when_the_daemon_is_gone_and_recovers_in_french() {
+    let mut bob = Daemon::start("bob", &[]);
+    bob.json(&["room", "create", "cuisine"]);
+    let mut w = Window::open(&bob, "fr");
+    w.wait_label("cuisine", SLOW);
+    assert!(w.has("Rejoindre avec un code"), "the window speaks French");
+    assert!(w.has("Salons"));
+    w.click("Inviter");
+    w.click("Créer un code");
+    w.wait_label("Copier", SLOW);
+    let made = w.h.state().model.invite.clone().expect("an invite");
+    assert_eq!(made.code.split('-').count(), 3, "a short code by default: {}", made.code);
+    w.click("Fermer");
+
+    bob.kill9();
+    w.wait_label("apero n'est pas lancé.", SLOW);
+    assert!(w.has("Lancer apero"));
+    bob.spawn();
+    w.wait_label("cuisine", SLOW);
+    assert!(!w.has("apero n'est pas lancé."));
+}
+
+#[test]
+fn the_first_start_asks_for_a_name_then_offers_to_create_a_room() {
+    let home = tempfile::Builder::new().prefix("apero-wnew-").tempdir_in("/tmp").unwrap();
+    // Whatever happens, the daemon the window started stops with the test.
+    struct Down(std::path::PathBuf);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new(daemons::bin("apero")).arg("--home").arg(&self.0).arg("down").output();
+        }
+    }
+    let _down = Down(home.path().to_path_buf());
+    let mut w = Window::with(Options {
+        target: Target {
+            socket: apero_control::socket_path_in(home.path()),
+            home: Some(home.path().to_path_buf()),
+            start_daemon: true,
+            daemon_args: ["--no-mdns", "--bootstrap", "none", "--audio", "null", "--listen", "/ip4/127.0.0.1/tcp/0"]
+                .map(String::from)
+                .to_vec(),
+            daemon_program: Some(daemons::bin("aperod")),
+        },
+        language: Some("en".into()),
+        open_room: None,
+        open_join: None,
+        settings_path: None,
+    });
+    w.wait_label("Welcome to apero", SLOW);
+    w.h.get_by_label("What should your friends call you?").focus();
+    w.h.step();
+    w.h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    w.h.get_by_label("What should your friends call you?").type_text("Zoé");
+    w.h.step();
+    w.click("Continue");
+    w.wait_label("You are Zoé", SLOW);
+    w.click("New room");
+    w.type_into("Room name", "Chez Zoé");
+    w.enter();
+    w.wait("the new room to open", SLOW, |h| h.state().model.selected.is_some());
+    assert!(w.has("Chez Zoé"));
+    let out =
+        std::process::Command::new(daemons::bin("apero")).arg("--home").arg(home.path()).args(["--json", "room", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Chez Zoé"), "the daemon has no such room");
+}
