@@ -97,7 +97,7 @@ impl ksni::Tray for Sni {
 }
 
 /// Publishes the item and keeps it in step with the app's view. Returns
-/// only when the D-Bus service cannot run at all.
+/// when the app is gone (its view closed), or the D-Bus service cannot run.
 pub async fn run(mut view: watch::Receiver<View>, actions: mpsc::Sender<Action>) -> anyhow::Result<()> {
     let first = view.borrow_and_update().clone();
     // Panels often start after the programs of a session: without a
@@ -109,5 +109,8 @@ pub async fn run(mut view: watch::Receiver<View>, actions: mpsc::Sender<Action>)
             anyhow::bail!("the tray's D-Bus service stopped");
         }
     }
+    // The app ended (Quit): stop the service in order, so that the click
+    // that asked for it still gets its answer before the process exits.
+    handle.shutdown().await;
     Ok(())
 }

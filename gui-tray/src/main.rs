@@ -116,9 +116,16 @@ fn run(
 ) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
+        let front = linux::run(view, actions);
+        tokio::pin!(front);
         tokio::select! {
-            () = make_app().run(action_rx) => Ok(()),
-            r = linux::run(view, actions) => r.map_err(|e| e.context("cannot publish the tray icon on the session D-Bus")),
+            () = make_app().run(action_rx) => {
+                // The app dropped its view: the front-end winds down (and
+                // answers the Quit click) by itself; a stuck bus is not waited for.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), front).await;
+                Ok(())
+            }
+            r = &mut front => r.map_err(|e| e.context("cannot publish the tray icon on the session D-Bus")),
         }
     })
 }

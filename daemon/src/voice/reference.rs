@@ -107,7 +107,9 @@ impl Reference {
         } else {
             self.frame.fill(0);
             if self.started {
-                self.owed += 1;
+                // A speaker silent for long (its stand-in writes nothing)
+                // owes no more than a backlog could ever pay.
+                self.owed = (self.owed + 1).min(BACKLOG);
                 self.owed_age = 0;
                 self.stats.late += 1;
             }
@@ -195,6 +197,19 @@ mod tests {
     }
 
     /// Before the speaker's first frame nothing is owed.
+    #[test]
+    fn a_long_silence_owes_no_more_than_a_backlog() {
+        let (mut p, mut c) = rtrb::RingBuffer::new(64 * FRAME);
+        let mut r = Reference::new();
+        push(&mut p, 1);
+        assert_eq!(r.next(&mut c), &frame(1));
+        for _ in 0..15 {
+            assert_eq!(r.next(&mut c), &frame(0));
+        }
+        assert_eq!(r.owed, BACKLOG);
+        assert_eq!(r.stats().late, 15);
+    }
+
     #[test]
     fn nothing_owed_before_the_speaker_starts() {
         let (mut p, mut c) = rtrb::RingBuffer::new(32 * FRAME);
