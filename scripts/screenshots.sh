@@ -53,7 +53,7 @@ sleep 0.3
 b say "$room" "Oui ! J'apporte les olives." >/dev/null
 sleep 0.3
 a say "$room" "Le plan pour venir : https://www.openstreetmap.org/#map=17/48.8566/2.3522" >/dev/null
-head -c 40000000 /dev/urandom > "$work/photos-atelier.zip"
+head -c 4000000 /dev/urandom > "$work/photos-atelier.zip"
 a send "$room" "$work/photos-atelier.zip" >/dev/null
 b room create "Atelier couture" >/dev/null
 sleep 1

@@ -286,6 +286,32 @@ fn transfers_can_be_listed_and_cancelled() {
     assert!(left.is_empty(), "the partial file was deleted: {left:?}");
 }
 
+/// On a slow uplink (800 kbit/s, an ADSL line's) a 1 MiB chunk takes ten
+/// seconds: the progress moves within it, told by events as it goes.
+#[test]
+fn a_slow_download_shows_progress_within_a_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("photos.zip");
+    random_file(&src, 2 * MIB, 9);
+    let a = Daemon::start_with("alice", &["--upload-limit", "800"], &[]);
+    let b = Daemon::start("bob");
+    let room = a.room_with("atelier", &[&b]);
+    let id = send(&a, &room, &src, &[])["id"].as_str().unwrap().to_string();
+    wait_offer(&b, &room, &id);
+    let out = dir.path().join("dl");
+    let mut child = spawn_get(&b, &id, &out);
+    let mut seen = Vec::new();
+    wait_until("partial progress before the first chunk is done", Duration::from_secs(8), || {
+        let t = transfer(&b, &id)?;
+        let (done, partial) = (t["done_bytes"].as_u64()?, t["partial_bytes"].as_u64()?);
+        seen.push(partial);
+        (done == 0 && partial > 100_000).then_some(())
+    });
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress within a chunk only grows: {seen:?}");
+    b.json(&["cancel", &id[..8]]);
+    let _ = child.wait();
+}
+
 #[test]
 fn a_download_yields_to_a_call_on_either_end() {
     let dir = tempfile::tempdir().unwrap();

@@ -116,7 +116,7 @@ pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
             }
         }
         if let Some(b) = &bar {
-            b.set_position(info.done_bytes);
+            b.set_position((info.done_bytes + info.partial_bytes).min(info.size));
         }
     }
     if let Some(b) = &bar {
@@ -150,7 +150,7 @@ fn progress_bar(info: &TransferInfo) -> indicatif::ProgressBar {
         .progress_chars("=> ");
     b.set_style(style);
     b.set_message(info.name.clone());
-    b.set_position(info.done_bytes);
+    b.set_position((info.done_bytes + info.partial_bytes).min(info.size));
     b.enable_steady_tick(Duration::from_millis(200));
     b
 }
@@ -166,7 +166,7 @@ pub async fn transfers(ctx: &Ctx) -> anyhow::Result<()> {
         println!("No downloads.");
     }
     for t in list {
-        let pct = if t.size == 0 { 100.0 } else { 100.0 * t.done_bytes as f64 / t.size as f64 };
+        let pct = if t.size == 0 { 100.0 } else { 100.0 * (t.done_bytes + t.partial_bytes).min(t.size) as f64 / t.size as f64 };
         let extra = match t.state {
             TransferState::Running if t.paced_bps > 0 => format!(
                 "{}/s from {} source(s), yielding to a call (at most {}/s)",

@@ -622,6 +622,10 @@ pub struct TransferInfo {
     pub done_bytes: u64,
     /// Bytes received over the network by this run (resumes fetch less).
     pub fetched_bytes: u64,
+    /// Bytes of chunks still arriving (not verified yet): `done_bytes` plus
+    /// this is what a progress bar shows, so it moves on a slow link too.
+    #[serde(default)]
+    pub partial_bytes: u64,
     /// Bytes per second over the last seconds.
     pub rate_bps: f64,
     /// Peers we are pulling from right now.

@@ -277,9 +277,13 @@ impl Worker {
             Err(e) => return Err(FetchError::Gone(e.to_string())),
         }
         buf.resize(expected as usize, 0);
+        // Counted as it arrives, released once the chunk is settled (done,
+        // bad or lost), so the progress never steps back by a chunk.
+        let partial = Partial { count: &self.running.partial, bytes: AtomicU64::new(0) };
         wire::read_pieces(s, buf, |sent, n| {
             let now = pace::now_us();
             self.path.control.lock().unwrap_or_else(|p| p.into_inner()).sample(sent, now, n, Instant::now());
+            partial.add(n as u64);
         })
         .await
         .map_err(|e| FetchError::Gone(e.to_string()))?;
@@ -307,6 +311,25 @@ impl Worker {
             Ok(false) => Err(FetchError::Bad),
             Err(e) => Err(FetchError::Gone(format!("cannot write: {e}"))),
         }
+    }
+}
+
+/// Bytes of one chunk counted in [`Running::partial`] until dropped.
+struct Partial<'a> {
+    count: &'a AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Partial<'_> {
+    fn add(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+        self.count.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Partial<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(*self.bytes.get_mut(), Ordering::Relaxed);
     }
 }
 

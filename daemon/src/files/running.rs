@@ -20,6 +20,9 @@ pub struct Running {
     pub(super) offer: OfferRow,
     pub(super) done: AtomicU64,
     pub(super) fetched: AtomicU64,
+    /// Bytes of chunks still arriving, not verified yet: on a slow uplink a
+    /// 1 MiB chunk takes seconds, and a progress bar must move meanwhile.
+    pub(super) partial: AtomicU64,
     pub(super) bad: AtomicU64,
     pub(super) sources: AtomicUsize,
     pub(super) rate: Mutex<VecDeque<(Instant, u64)>>,
@@ -38,6 +41,7 @@ impl Running {
             state,
             done_bytes: self.done.load(Ordering::Relaxed),
             fetched_bytes: self.fetched.load(Ordering::Relaxed),
+            partial_bytes: if state == TransferState::Running { self.partial.load(Ordering::Relaxed) } else { 0 },
             rate_bps: self.rate(),
             sources: self.sources.load(Ordering::Relaxed),
             bad_chunks: self.bad.load(Ordering::Relaxed),

@@ -95,6 +95,7 @@ impl Files {
             done: AtomicU64::new(verified_bytes(&bitmap, offer.size, offer.chunk_size)),
             offer,
             fetched: AtomicU64::new(0),
+            partial: AtomicU64::new(0),
             bad: AtomicU64::new(0),
             sources: AtomicUsize::new(0),
             rate: Mutex::new(VecDeque::new()),
@@ -414,8 +415,12 @@ impl Files {
         let mut last_save = Instant::now();
         let mut last_progress = Instant::now();
         let mut dirty = false;
+        // Progress is told while a slow chunk arrives too, not only as each completes.
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while bitmap.count() < total {
             tokio::select! {
+                _ = tick.tick() => {}
                 got = done_rx.recv() => match got {
                     Some(i) => {
                         bitmap.set(i);
@@ -437,7 +442,7 @@ impl Files {
                 last_save = Instant::now();
                 dirty = false;
             }
-            if last_progress.elapsed() > PROGRESS_EVERY {
+            if last_progress.elapsed() >= PROGRESS_EVERY {
                 self.emit(Event::Transfer { transfer: r.info(TransferState::Running, None, None) });
                 last_progress = Instant::now();
             }
@@ -572,6 +577,7 @@ fn row_info(d: &DownloadRow) -> TransferInfo {
         state: d.state,
         done_bytes: done,
         fetched_bytes: 0,
+        partial_bytes: 0,
         rate_bps: 0.0,
         sources: 0,
         bad_chunks: 0,

@@ -52,8 +52,10 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     for p in &call.participants {
         let speaking = app.model.speaking(p);
         ui.horizontal(|ui| {
+            // Drawn: not every font has a filled circle.
             let dot = if speaking { Color32::from_rgb(0x30, 0xb0, 0x50) } else { Color32::GRAY };
-            ui.label(RichText::new("●").color(dot));
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+            ui.painter().circle_filled(rect.center(), if speaking { 6.0 } else { 4.0 }, dot);
             let name = if p.is_self { app.tr.t("chat-you") } else { p.name.clone() };
             ui.label(RichText::new(name).strong());
             if speaking {
@@ -84,7 +86,8 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
             ui.label(RichText::new(format!("{path} · {quality}")).small());
             let mut v = p.volume;
             let label = app.tr.s("call-volume", "name", &p.name);
-            let r = ui.add(egui::Slider::new(&mut v, 0..=200).suffix(" %").text(label));
+            let l = ui.label(RichText::new(label).small());
+            let r = ui.add(egui::Slider::new(&mut v, 0..=200).suffix(" %")).labelled_by(l.id);
             if r.drag_stopped() || (r.changed() && !r.dragged()) {
                 volumes.push(Command::Volume { peer_id: p.peer_id.clone(), percent: v });
             }

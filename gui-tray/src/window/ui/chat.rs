@@ -10,22 +10,21 @@ use crate::model::Line;
 
 pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     let name = app.model.room(room).map(|r| r.name.clone()).unwrap_or_else(|| room.to_string());
-    ui.horizontal(|ui| {
-        ui.heading(&name);
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if ui.button(app.tr.t("room-leave")).clicked() {
-                app.dialog = Dialog::LeaveRoom(room.to_string());
-            }
-            if ui.button(app.tr.t("share-file")).clicked() {
-                app.share_path.clear();
-                app.dialog = Dialog::Share(room.to_string());
-            }
-            if ui.button(app.tr.t("invite")).clicked() {
-                app.model.invite = None;
-                app.copied = false;
-                app.dialog = Dialog::Invite(room.to_string());
-            }
-        });
+    ui.heading(&name);
+    // On their own line: a long room name never hides them.
+    ui.horizontal_wrapped(|ui| {
+        if ui.button(app.tr.t("invite")).clicked() {
+            app.model.invite = None;
+            app.copied = false;
+            app.dialog = Dialog::Invite(room.to_string());
+        }
+        if ui.button(app.tr.t("share-file")).clicked() {
+            app.share_path.clear();
+            app.dialog = Dialog::Share(room.to_string());
+        }
+        if ui.button(app.tr.t("room-leave")).clicked() {
+            app.dialog = Dialog::LeaveRoom(room.to_string());
+        }
     });
     ui.separator();
     composer(app, ui, room);
@@ -98,9 +97,15 @@ fn file(app: &AperoApp, ui: &mut egui::Ui, f: &FileInfo, actions: &mut Vec<Comma
         let transfer = app.model.transfers.get(&f.id);
         match transfer {
             Some(t) if matches!(t.state, TransferState::Running | TransferState::Paused) => {
-                let frac = if t.size == 0 { 1.0 } else { t.done_bytes as f32 / t.size as f32 };
-                let words = app.tr.a("file-progress", &[("done", human_bytes(t.done_bytes).into()), ("size", human_bytes(t.size).into())]);
-                ui.add(egui::ProgressBar::new(frac).text(words).show_percentage());
+                let shown = (t.done_bytes + t.partial_bytes).min(t.size);
+                let frac = if t.size == 0 { 1.0 } else { shown as f32 / t.size as f32 };
+                let words = app.tr.a("file-progress", &[("done", human_bytes(shown).into()), ("size", human_bytes(t.size).into())]);
+                // The rate too: a person waiting wants to know it moves.
+                let mut words = format!("{words} · {:.0} %", frac * 100.0);
+                if t.rate_bps >= 1.0 {
+                    words.push_str(&format!(" · {}/s", human_bytes(t.rate_bps as u64)));
+                }
+                ui.add(egui::ProgressBar::new(frac).text(words));
                 if t.sources == 0 {
                     ui.label(RichText::new(app.tr.t("file-waiting")).small());
                 }

@@ -76,6 +76,7 @@ impl AperoApp {
         let settings = opts.settings_path.as_deref().map(Settings::load).unwrap_or_default();
         let tr = Tr::new(opts.language.as_deref().or(settings.language.as_deref()));
         settings.apply_theme(ctx);
+        larger_text(ctx);
         let waker = ctx.clone();
         let link = Link::start(opts.target, move || waker.request_repaint());
         let mut app = AperoApp {
@@ -249,7 +250,7 @@ impl eframe::App for AperoApp {
         if self.model.connection == Connection::Online {
             egui::Panel::left("rooms").resizable(true).default_size(230.0).show(ui, |ui| rooms::show(self, ui));
             if let Some(room) = self.model.selected.clone() {
-                egui::Panel::right("call").resizable(true).default_size(250.0).show(ui, |ui| call::show(self, ui, &room));
+                egui::Panel::right("call").resizable(true).default_size(260.0).max_size(340.0).show(ui, |ui| call::show(self, ui, &room));
                 egui::CentralPanel::default().show(ui, |ui| chat::show(self, ui, &room));
             } else {
                 egui::CentralPanel::default().show(ui, |ui| {
@@ -278,6 +279,24 @@ impl eframe::App for AperoApp {
         }
         dialogs::show(self, &ctx);
     }
+}
+
+/// egui's sizes suit developers' screens; ours read from further away, on
+/// old laptops, and many of our people are older: a fifth larger.
+fn larger_text(ctx: &egui::Context) {
+    use egui::{FontFamily, FontId, TextStyle};
+    ctx.all_styles_mut(|s| {
+        s.text_styles = [
+            (TextStyle::Small, FontId::new(12.0, FontFamily::Proportional)),
+            (TextStyle::Body, FontId::new(15.5, FontFamily::Proportional)),
+            (TextStyle::Button, FontId::new(15.5, FontFamily::Proportional)),
+            (TextStyle::Heading, FontId::new(21.0, FontFamily::Proportional)),
+            (TextStyle::Monospace, FontId::new(14.0, FontFamily::Monospace)),
+        ]
+        .into();
+        s.spacing.button_padding = egui::vec2(8.0, 4.0);
+        s.spacing.item_spacing = egui::vec2(8.0, 6.0);
+    });
 }
 
 /// Opens a folder in the desktop's file manager.
