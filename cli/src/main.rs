@@ -53,8 +53,10 @@ enum Command {
     /// Join, leave and inspect voice calls.
     #[command(subcommand)]
     Call(call::CallCommand),
-    /// Mute your microphone in the current call.
-    Mute,
+    /// Mute your microphone in the current call (`--toggle`: mute or unmute,
+    /// whichever it is not; bind `apero mute --toggle` to a key in your
+    /// desktop's keyboard settings for a mute shortcut that works anywhere).
+    Mute(call::MuteArgs),
     /// Unmute your microphone.
     Unmute,
     /// List or switch audio devices.
@@ -128,7 +130,7 @@ fn main() -> ExitCode {
             Command::History(a) => chat::history(&ctx, a).await,
             Command::Chat(a) => chat::chat(&ctx, a).await,
             Command::Call(c) => call::call(&ctx, c).await,
-            Command::Mute => call::mute(&ctx, true).await,
+            Command::Mute(a) => call::mute_cmd(&ctx, a).await,
             Command::Unmute => call::mute(&ctx, false).await,
             Command::Audio(c) => call::audio(&ctx, c).await,
             Command::Devices => call::audio(&ctx, call::AudioCommand::Devices).await,

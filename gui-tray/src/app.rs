@@ -25,8 +25,6 @@ use crate::terminal;
 
 /// How often an offline tray tries to reach the daemon again.
 pub const RETRY: Duration = Duration::from_secs(3);
-/// How often the call is polled for who speaks (only while in a call).
-const SPEAKING_POLL: Duration = Duration::from_secs(1);
 const INVITE_TTL_SECS: u64 = 24 * 3600;
 const SHORT_CODE_TTL_SECS: u64 = 600;
 
@@ -99,8 +97,6 @@ impl App {
             return Flow::Disconnected(offline_reason(&e));
         }
         tracing::info!("connected to the daemon");
-        let mut poll = tokio::time::interval(SPEAKING_POLL);
-        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let result = tokio::select! {
                 inc = incoming.recv() => match inc {
@@ -112,7 +108,6 @@ impl App {
                     None | Some(Action::Quit) => return Flow::Quit,
                     Some(a) => self.act(&mut client, a).await,
                 },
-                _ = poll.tick(), if self.state.call.is_some() => self.refresh(&mut client).await,
             };
             match result {
                 Err(e) if is_disconnect(&e) => return Flow::Disconnected(offline_reason(&e)),
@@ -164,7 +159,13 @@ impl App {
             | Event::PeerDisconnected { .. }
             | Event::AudioDevice { .. }
             | Event::Lagged { .. } => self.refresh(client).await,
-            Event::Message { .. } | Event::FileOffered { .. } | Event::Transfer { .. } | Event::CallLevels { .. } => Ok(()),
+            Event::CallLevels { room, levels } => {
+                if self.state.levels(&room, &levels) {
+                    self.publish();
+                }
+                Ok(())
+            }
+            Event::Message { .. } | Event::FileOffered { .. } | Event::Transfer { .. } => Ok(()),
         }
     }
 

@@ -40,6 +40,8 @@ pub struct Call {
     pub people: usize,
     /// Names of who is speaking right now.
     pub speaking: Vec<String>,
+    /// Everyone's name by peer id, for the level events (which carry ids).
+    pub names: HashMap<String, String>,
 }
 
 /// Everything the daemon told us at one moment.
@@ -94,7 +96,26 @@ impl State {
             muted: s.call.muted,
             people: s.call.participants.len(),
             speaking: s.call.participants.iter().filter(|p| p.speaking && !(p.is_self && s.call.muted)).map(|p| p.name.clone()).collect(),
+            names: s.call.participants.iter().map(|p| (p.peer_id.clone(), p.name.clone())).collect(),
         });
+    }
+
+    /// Who speaks and whether we are muted, from a level event: the icon
+    /// follows the call as it goes, with no polling. `true` if that changed.
+    pub fn levels(&mut self, room: &str, levels: &[apero_control::Level]) -> bool {
+        let me = self.me_id.clone();
+        let Some(call) = self.call.as_mut().filter(|c| c.room == room) else { return false };
+        let before = (call.muted, call.speaking.clone());
+        if let Some(l) = levels.iter().find(|l| l.peer_id == me) {
+            call.muted = l.muted;
+        }
+        let muted = call.muted;
+        call.speaking = levels
+            .iter()
+            .filter(|l| l.speaking && !(l.peer_id == me && muted))
+            .filter_map(|l| call.names.get(&l.peer_id).cloned())
+            .collect();
+        before != (call.muted, call.speaking.clone())
     }
 
     pub fn room_name<'a>(&'a self, room: &'a str) -> &'a str {
@@ -226,6 +247,22 @@ pub(crate) mod tests {
         assert_eq!(s.icon(), IconState::Muted);
         s.set_offline("killed");
         assert_eq!((s.icon(), s.rooms.len(), s.call.is_none()), (IconState::Offline, 0, true));
+    }
+
+    #[test]
+    fn level_events_move_speaking_and_mute_without_a_refresh() {
+        let lvl = |id: &str, speaking: bool, muted: bool| apero_control::Level { peer_id: id.into(), level_db: -20.0, speaking, muted };
+        let mut s = State::default();
+        s.apply(snapshot(vec![], Some("r"), false, &[]));
+        assert_eq!(s.icon(), IconState::InCall);
+        assert!(s.levels("r", &[lvl("id-me", false, false), lvl("id-bob", true, false)]));
+        assert_eq!(s.icon(), IconState::Speaking);
+        assert!(s.summary().contains("speaking: bob"), "{}", s.summary());
+        // Muted elsewhere (the CLI, the window): the tray follows.
+        assert!(s.levels("r", &[lvl("id-me", true, true), lvl("id-bob", false, false)]));
+        assert_eq!(s.icon(), IconState::Muted, "our own voice does not count while muted");
+        assert!(!s.levels("r", &[lvl("id-me", true, true), lvl("id-bob", false, false)]), "no change, no redraw");
+        assert!(!s.levels("other", &[lvl("id-bob", true, false)]), "another room's levels are not ours");
     }
 
     #[test]

@@ -199,6 +199,17 @@ fn join_with_a_short_code_typed_in_the_dialog_and_a_call_with_mute() {
     w.wait_label("alice", SLOW);
     w.click("Unmute");
     wait_until("bob's daemon to be unmuted", SLOW, || (bob.json(&["call", "status"])["muted"] == false).then_some(()));
+    w.wait_label("Mute", SLOW);
+    // Muted elsewhere (the tray, the CLI): the window follows by itself.
+    bob.json(&["mute"]);
+    w.wait_label("Unmute", SLOW);
+    // The global shortcut's command: toggles.
+    assert_eq!(bob.json(&["mute", "--toggle"])["muted"], false);
+    w.wait_label("Mute", SLOW);
+    assert_eq!(bob.json(&["mute", "--toggle"])["muted"], true);
+    w.wait_label("Unmute", SLOW);
+    w.click("Unmute");
+    w.wait_label("Mute", SLOW);
     w.click("Leave the call");
     wait_until("bob to leave the call", SLOW, || bob.json(&["call", "status"])["room"].is_null().then_some(()));
 }
@@ -268,4 +279,65 @@ fn the_first_start_asks_for_a_name_then_offers_to_create_a_room() {
     let out =
         std::process::Command::new(daemons::bin("apero")).arg("--home").arg(home.path()).args(["--json", "room", "list"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("Chez Zoé"), "the daemon has no such room");
+}
+
+/// Everything by keyboard, at 200 % on a 1920×1080 screen (960×540 points):
+/// Tab to "Join with a code", Enter, type the code, Enter; Tab to the
+/// message box, type, Enter.
+#[test]
+fn a_room_can_be_joined_and_used_by_keyboard_alone_at_twice_the_size() {
+    let alice = Daemon::start("alice", &[]);
+    let bob = Daemon::start("bob", &[]);
+    let room = alice.json(&["room", "create", "clavier"])["id"].as_str().unwrap().to_string();
+    let long = code(&alice.json(&["invite", &room]));
+    let opts = Options {
+        target: Target {
+            socket: bob.socket(),
+            home: Some(bob.home().to_path_buf()),
+            start_daemon: false,
+            daemon_args: Vec::new(),
+            daemon_program: None,
+        },
+        language: Some("en".into()),
+        open_room: None,
+        open_join: None,
+        settings_path: None,
+    };
+    let h = Harness::builder()
+        .with_size(egui::vec2(960.0, 540.0))
+        .with_pixels_per_point(2.0)
+        .build_eframe(move |cc| AperoApp::new(&cc.egui_ctx, opts));
+    let mut w = Window { h };
+    w.wait_label("Rooms", SLOW);
+    let focused = |w: &Window, label: &str| w.h.query_all_by_label(label).any(|n| n.is_focused());
+    let tab_to = |w: &mut Window, label: &str| {
+        for _ in 0..40 {
+            if focused(w, label) {
+                return;
+            }
+            w.h.key_press(egui::Key::Tab);
+            w.h.step();
+        }
+        panic!("Tab never reached {label:?}");
+    };
+    tab_to(&mut w, "Join with a code");
+    w.enter();
+    w.wait_label("Invite code", SLOW);
+    w.h.step();
+    assert!(focused(&w, "Invite code"), "the dialog puts the cursor in the code field");
+    w.h.get_by_label("Invite code").type_text(&long);
+    w.h.step();
+    w.enter();
+    w.wait("the room to open", SLOW, |h| h.state().model.selected.as_deref() == Some(room.as_str()));
+    tab_to(&mut w, "Message");
+    w.h.get_by_label("Message").type_text("tout au clavier");
+    w.h.step();
+    w.enter();
+    wait_until("alice to get the message", SLOW, || history_has(&alice, &room, "tout au clavier").then_some(()));
+    // At twice the size the message box and the call button are still on
+    // the screen (the tree's rectangles are in pixels: 1920×1080).
+    for label in ["Message", "Join the call"] {
+        let r = w.h.get_by_label(label).rect();
+        assert!(r.min.x >= 0.0 && r.min.y >= 0.0 && r.max.x <= 1920.0 && r.max.y <= 1080.0, "{label} is off screen: {r:?}");
+    }
 }

@@ -129,6 +129,18 @@ pub async fn call(ctx: &Ctx, cmd: CallCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(clap::Args, Debug)]
+pub struct MuteArgs {
+    /// Mute if you are heard, unmute if you are muted.
+    #[arg(long)]
+    pub toggle: bool,
+}
+
+pub async fn mute_cmd(ctx: &Ctx, a: MuteArgs) -> anyhow::Result<()> {
+    let muted = if a.toggle { !ctx.client().await?.call_status().await?.muted } else { true };
+    mute(ctx, muted).await
+}
+
 pub async fn mute(ctx: &Ctx, muted: bool) -> anyhow::Result<()> {
     let st = ctx.client().await?.mute(muted).await?;
     if ctx.json {

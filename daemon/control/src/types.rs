@@ -535,6 +535,10 @@ pub struct Level {
     /// dBFS, rounded to whole dB (-100 for silence).
     pub level_db: f64,
     pub speaking: bool,
+    /// Whether they muted their microphone (ours: whether we did), so
+    /// clients follow a mute made elsewhere without asking.
+    #[serde(default)]
+    pub muted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -671,7 +675,8 @@ pub enum Event {
         participants: Vec<String>,
     },
     /// Levels in our call, ten times a second while any changes: ours
-    /// (after processing) and each participant's as we play it.
+    /// (after processing) and each participant's as we play it, with who
+    /// speaks and who is muted.
     CallLevels {
         room: String,
         levels: Vec<Level>,

@@ -481,11 +481,13 @@ impl Calls {
             peer_id: self.peer_id.to_string(),
             level_db: if muted { -100.0 } else { shared.input_level_db().round().max(-100.0) as f64 },
             speaking: shared.speaking.load(Ordering::Relaxed),
+            muted,
         }];
         levels.extend(lock(&shared.peers).iter().map(|(peer, p)| Level {
             peer_id: peer.to_string(),
             level_db: p.level_db.round().max(-100.0) as f64,
             speaking: p.jitter.speaking(),
+            muted: p.jitter.muted(),
         }));
         levels.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
         if levels != last.levels {

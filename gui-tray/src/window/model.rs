@@ -224,7 +224,19 @@ impl Model {
                 }
                 self.transfers.insert(transfer.id.clone(), transfer);
             }
-            Event::CallLevels { levels, .. } => {
+            Event::CallLevels { room, levels } => {
+                let me = self.me().map(str::to_string);
+                if let Some(call) = self.call.as_mut().filter(|c| c.room.as_deref() == Some(room.as_str())) {
+                    // A mute made elsewhere (the tray, the CLI) shows at once.
+                    for l in &levels {
+                        if Some(&l.peer_id) == me.as_ref() {
+                            call.muted = l.muted;
+                        }
+                        if let Some(p) = call.participants.iter_mut().find(|p| p.peer_id == l.peer_id) {
+                            p.muted = l.muted;
+                        }
+                    }
+                }
                 for l in levels {
                     self.levels.insert(l.peer_id, (l.level_db, l.speaking));
                 }

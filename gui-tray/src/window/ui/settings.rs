@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use egui::RichText;
 use serde::{Deserialize, Serialize};
 
 use super::AperoApp;
@@ -141,6 +142,14 @@ pub fn dialog(app: &mut AperoApp, ui: &mut egui::Ui) -> bool {
         }
         ui.separator();
     }
+    // No toolkit offers a global key everywhere (Wayland needs a portal
+    // that stock Debian 12 lacks): the desktop's own shortcut settings run
+    // the command instead.
+    ui.label(RichText::new(app.tr.t("settings-mute-shortcut")).small());
+    let mut command = "apero mute --toggle";
+    let l = ui.label(app.tr.t("settings-mute-command"));
+    ui.add(egui::TextEdit::singleline(&mut command).font(egui::TextStyle::Monospace)).labelled_by(l.id);
+    ui.separator();
     let mut login = starts_at_login();
     if ui.checkbox(&mut login, app.tr.t("settings-login")).changed() {
         if let Err(e) = set_start_at_login(login) {
