@@ -13,12 +13,14 @@
 //! - `link`: the connection to the daemon, on its own thread.
 //! - `model`: what the daemon said, folded into one state (no drawing).
 //! - `ui`: the views and dialogs; `i18n`: the words, one Fluent catalogue
-//!   per language; `theme`: the desktop's light or dark preference.
+//!   per language; `theme`: the desktop's light or dark preference;
+//!   `picker`: the desktop's file chooser.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod i18n;
 pub mod link;
 pub mod model;
+pub mod picker;
 pub mod theme;
 pub mod ui;
 

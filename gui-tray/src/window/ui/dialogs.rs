@@ -178,6 +178,13 @@ fn invite(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) -> bool {
 
 fn share(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) -> bool {
     ui.heading(app.tr.t("share-file"));
+    if ui.button(app.tr.t("share-choose")).clicked() {
+        let (tx, room, title, ctx) = (app.picked_tx.clone(), room.to_string(), app.tr.t("share-file"), ui.ctx().clone());
+        std::thread::spawn(move || {
+            let _ = tx.send((room, crate::picker::pick_files(&title)));
+            ctx.request_repaint();
+        });
+    }
     let edit = field(ui, &app.tr.t("share-path"), &mut app.share_path, "/home/…/photo.jpg");
     ui.label(RichText::new(app.tr.t("share-drop")).small());
     let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));

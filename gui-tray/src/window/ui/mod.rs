@@ -66,6 +66,9 @@ pub struct AperoApp {
     pub(crate) copied: bool,
     /// The name typed on the first-run page.
     pub(crate) my_name: String,
+    /// Files picked in the desktop's chooser (on its own thread), by room.
+    pub(crate) picked_tx: std::sync::mpsc::Sender<(String, Result<Vec<PathBuf>, String>)>,
+    picked_rx: std::sync::mpsc::Receiver<(String, Result<Vec<PathBuf>, String>)>,
     /// Rooms whose history was asked for since the last (re)connection.
     requested: HashSet<String>,
     open_room: Option<String>,
@@ -79,6 +82,7 @@ impl AperoApp {
         larger_text(ctx);
         let waker = ctx.clone();
         let link = Link::start(opts.target, move || waker.request_repaint());
+        let (picked_tx, picked_rx) = std::sync::mpsc::channel();
         let mut app = AperoApp {
             link,
             model: Model::default(),
@@ -94,6 +98,8 @@ impl AperoApp {
             invite_ttl_secs: dialogs::SHORT_TTL_SECS,
             invite_once: true,
             copied: false,
+            picked_tx,
+            picked_rx,
             my_name: ["USER", "LOGNAME", "USERNAME"].iter().find_map(|v| std::env::var(v).ok()).unwrap_or_default(),
             requested: HashSet::new(),
             open_room: opts.open_room,
@@ -155,6 +161,22 @@ impl AperoApp {
             self.model.fresh_messages = 0;
             if ctx.input(|i| i.viewport().focused) == Some(false) {
                 ctx.send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(egui::UserAttentionType::Informational));
+            }
+        }
+        while let Ok((room, picked)) = self.picked_rx.try_recv() {
+            match picked {
+                Ok(paths) => {
+                    for path in paths {
+                        self.send(Command::Offer { room: room.clone(), path });
+                    }
+                    if self.dialog == Dialog::Share(room) {
+                        self.dialog = Dialog::None;
+                    }
+                }
+                Err(e) => {
+                    tracing::info!("no file chooser: {e}");
+                    self.model.errors.push(self.tr.t("share-no-chooser"));
+                }
             }
         }
         // Files dropped onto the window are offered in the open room.
