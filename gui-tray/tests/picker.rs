@@ -10,7 +10,6 @@
 #![cfg(all(unix, not(target_os = "macos")))]
 
 #[path = "../../tests/common/prereq.rs"]
-#[allow(dead_code)]
 mod prereq;
 
 use std::collections::HashMap;
