@@ -148,6 +148,15 @@ fn tray_shows_the_call_mutes_and_notifies() {
     let after: Vec<_> = desktop.notes().into_iter().skip(before).collect();
     assert!(after.is_empty(), "a silenced room notified: {after:?}");
 
+    // The window switches notifications in the same file: the tray follows
+    // at the next event, without a restart.
+    std::fs::write(tray.config.path().join("apero").join("tray.json"), br#"{"silent_rooms": []}"#).unwrap();
+    bob.json(&["say", &room, "on the air again"]);
+    wait_note(&desktop, "the message once the window turned notifications back on", |n| n.body.contains("on the air again"));
+    wait_until("the checkmark to come back", WAIT, || {
+        desktop.menu().iter().any(|e| e.label == "Notifications" && e.checked == Some(true)).then_some(())
+    });
+
     click(&desktop, "Unmute", None);
     wait_until("alice unmuted", WAIT, || (alice.json(&["call", "status"])["muted"] == false).then_some(()));
     tray.assert_alive();

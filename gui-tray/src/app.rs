@@ -42,6 +42,8 @@ pub struct App {
     pub target: Target,
     pub settings_path: PathBuf,
     pub settings: Settings,
+    /// When the settings file was last read, to notice the window's changes.
+    pub settings_stamp: Option<std::time::SystemTime>,
     pub notifier: Notifier,
     pub view: watch::Sender<View>,
     pub state: State,
@@ -117,6 +119,17 @@ impl App {
         }
     }
 
+    /// The window switches notifications in the same file: read it again
+    /// when it changed (a stat per event; the file is a few bytes).
+    fn reload_settings(&mut self) {
+        let stamp = Settings::stamp(&self.settings_path);
+        if stamp != self.settings_stamp {
+            self.settings_stamp = stamp;
+            self.settings = Settings::load(&self.settings_path);
+            self.publish();
+        }
+    }
+
     fn publish(&self) {
         let new = View::of(&self.state, &self.settings);
         self.view.send_if_modified(|v| {
@@ -137,6 +150,7 @@ impl App {
 
     async fn on_event(&mut self, client: &mut Client, event: Event) -> Result<(), ClientError> {
         tracing::debug!(?event, "event");
+        self.reload_settings();
         if let Some(note) = notify::for_event(&self.state, &self.settings, &event) {
             self.notifier.show(note);
         }
@@ -227,10 +241,13 @@ impl App {
     }
 
     fn toggle_notifications(&mut self, room: &str) {
+        // From what is on disk: the window may have switched other rooms.
+        self.reload_settings();
         self.settings.toggle(room);
         if let Err(e) = self.settings.save(&self.settings_path) {
             self.notifier.show(Note::new("Cannot save the tray's settings", e.to_string()));
         }
+        self.settings_stamp = Settings::stamp(&self.settings_path);
         self.publish();
     }
 }

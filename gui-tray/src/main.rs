@@ -30,7 +30,8 @@ mod daemon;
 mod icon;
 mod menu;
 mod notify;
-mod settings;
+// Shared with the window, whose Settings switch the same rooms.
+use apero_window::notify_settings as settings;
 mod state;
 mod terminal;
 
@@ -89,6 +90,7 @@ fn main() -> ExitCode {
     // Built where it runs: the clipboard handle need not cross threads.
     let make_app = move || App {
         target: daemon::Target { socket, home: args.home },
+        settings_stamp: Settings::stamp(&settings_path),
         settings_path,
         settings,
         notifier: notify::Notifier::new(!args.no_notifications),

@@ -67,6 +67,9 @@ impl Daemon {
             .arg(self.home.path())
             .args(&self.extra)
             .env("RUST_LOG", "info,aperod=debug")
+            // Downloads land in the daemon's home, not the user's ~/Downloads.
+            .env("HOME", self.home.path())
+            .env_remove("XDG_DOWNLOAD_DIR")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -23,7 +23,11 @@ struct Window {
 
 impl Window {
     fn open(d: &Daemon, lang: &str) -> Window {
-        Window::with(Options {
+        Window::with(Window::options(d, lang))
+    }
+
+    fn options(d: &Daemon, lang: &str) -> Options {
+        Options {
             target: Target {
                 socket: d.socket(),
                 home: Some(d.home().to_path_buf()),
@@ -35,7 +39,8 @@ impl Window {
             open_room: None,
             open_join: None,
             settings_path: None,
-        })
+            notifications_path: None,
+        }
     }
 
     fn with(opts: Options) -> Window {
@@ -45,6 +50,7 @@ impl Window {
 
     /// Steps frames until `f` holds (the link thread's updates land
     /// between frames).
+    #[track_caller]
     fn wait(&mut self, what: &str, timeout: Duration, f: impl Fn(&Harness<'static, AperoApp>) -> bool) {
         let start = Instant::now();
         loop {
@@ -54,17 +60,29 @@ impl Window {
                 return;
             }
             if start.elapsed() > timeout {
-                let errors = &self.h.state().model.errors;
-                panic!("timed out after {timeout:?} waiting for {what}; the window's errors: {errors:?}");
+                let m = &self.h.state().model;
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; the window: {:?}, errors {:?}, transfers {:?}, selected {:?}, join {:?}, \
+                     muted {:?}, levels {:?}",
+                    m.connection,
+                    m.errors,
+                    m.transfers,
+                    m.selected,
+                    m.join,
+                    m.call.as_ref().map(|c| c.muted),
+                    m.levels
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
+    #[track_caller]
     fn wait_label(&mut self, label: &str, timeout: Duration) {
         self.wait(&format!("\"{label}\""), timeout, |h| h.query_all_by_label(label).next().is_some());
     }
 
+    #[track_caller]
     fn wait_contains(&mut self, part: &str, timeout: Duration) {
         self.wait(&format!("a label with \"{part}\""), timeout, |h| h.query_all_by_label_contains(part).next().is_some());
     }
@@ -73,13 +91,19 @@ impl Window {
         self.h.query_all_by_label(label).next().is_some()
     }
 
+    #[track_caller]
     fn click(&mut self, label: &str) {
         self.wait_label(label, Duration::from_secs(10));
+        // A panel that just appeared may still move (egui sizes new areas
+        // over a frame or two): click where it settled.
+        self.h.step();
+        self.h.step();
         self.h.query_all_by_label(label).next().unwrap().click();
         self.h.step();
         self.h.step();
     }
 
+    #[track_caller]
     fn type_into(&mut self, field: &str, text: &str) {
         self.wait_label(field, Duration::from_secs(10));
         self.h.get_by_label(field).focus();
@@ -181,6 +205,8 @@ fn join_with_a_short_code_typed_in_the_dialog_and_a_call_with_mute() {
     let short = code(&alice.json(&["invite", &room, "--short"]));
     assert!(short.split('-').count() == 3, "not a short code: {short}");
     let mut w = Window::open(&bob, "en");
+    // Online and drawn before the first click (a panel's first frame only sizes it).
+    w.wait_label("Rooms", SLOW);
     w.click("Join with a code");
     w.type_into("Invite code", &short);
     w.click("Join");
@@ -218,7 +244,9 @@ fn join_with_a_short_code_typed_in_the_dialog_and_a_call_with_mute() {
 fn the_window_says_when_the_daemon_is_gone_and_recovers_in_french() {
     let mut bob = Daemon::start("bob", &[]);
     bob.json(&["room", "create", "cuisine"]);
-    let mut w = Window::open(&bob, "fr");
+    let cfg = tempfile::tempdir().unwrap();
+    let notes = cfg.path().join("tray.json");
+    let mut w = Window::with(Options { notifications_path: Some(notes.clone()), ..Window::options(&bob, "fr") });
     w.wait_label("cuisine", SLOW);
     assert!(w.has("Rejoindre avec un code"), "the window speaks French");
     assert!(w.has("Salons"));
@@ -227,6 +255,17 @@ fn the_window_says_when_the_daemon_is_gone_and_recovers_in_french() {
     w.wait_label("Copier", SLOW);
     let made = w.h.state().model.invite.clone().expect("an invite");
     assert_eq!(made.code.split('-').count(), 3, "a short code by default: {}", made.code);
+    w.click("Fermer");
+
+    // Réglages: the room's notifications off, in the tray's file.
+    w.click("Réglages");
+    w.wait_label("Me prévenir des messages, appels et fichiers dans :", SLOW);
+    w.h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "cuisine").click();
+    w.h.step();
+    w.h.step();
+    let silent = std::fs::read_to_string(&notes).unwrap_or_default();
+    let id = bob.json(&["room", "list"])[0]["id"].as_str().unwrap().to_string();
+    assert!(silent.contains(&id), "the room is not silenced in the tray's file: {silent}");
     w.click("Fermer");
 
     bob.kill9();
@@ -262,6 +301,7 @@ fn the_first_start_asks_for_a_name_then_offers_to_create_a_room() {
         open_room: None,
         open_join: None,
         settings_path: None,
+        notifications_path: None,
     });
     w.wait_label("Welcome to apero", SLOW);
     w.h.get_by_label("What should your friends call you?").focus();
@@ -302,6 +342,7 @@ fn a_room_can_be_joined_and_used_by_keyboard_alone_at_twice_the_size() {
         open_room: None,
         open_join: None,
         settings_path: None,
+        notifications_path: None,
     };
     let h = Harness::builder()
         .with_size(egui::vec2(960.0, 540.0))

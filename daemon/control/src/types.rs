@@ -674,9 +674,9 @@ pub enum Event {
         room: String,
         participants: Vec<String>,
     },
-    /// Levels in our call, ten times a second while any changes: ours
-    /// (after processing) and each participant's as we play it, with who
-    /// speaks and who is muted.
+    /// Levels in our call, ten times a second while any changes and once a
+    /// second otherwise: ours (after processing) and each participant's as
+    /// we play it, with who speaks and who is muted.
     CallLevels {
         room: String,
         levels: Vec<Level>,

@@ -71,7 +71,10 @@ impl Files {
             Some(d) if d.state != TransferState::Done && Path::new(&d.part).exists() => d,
             _ => {
                 let safe = names::sanitize(&offer.name);
-                let part = dir.join(format!(".{}.{}.apero-part", safe, &offer.file[..12]));
+                // Ours alone, even when two daemons (two people, or one
+                // with two homes) fetch the same file into one folder.
+                let me = self.peer_id.to_string();
+                let part = dir.join(format!(".{}.{}.{}.apero-part", safe, &offer.file[..12], &me[me.len().saturating_sub(8)..]));
                 DownloadRow {
                     file: offer.file.clone(),
                     room: offer.room.clone(),

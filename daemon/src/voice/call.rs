@@ -38,6 +38,8 @@ pub struct VoiceConfig {
 
 /// How often the call's watcher looks at levels and devices.
 const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+/// Levels are sent again after this many ticks without a change (1 s).
+const RESEND_LEVELS_TICKS: u32 = 10;
 
 /// The settings `call settings` may change; `None` leaves one as it is.
 #[derive(Debug, Default)]
@@ -490,9 +492,14 @@ impl Calls {
             muted: p.jitter.muted(),
         }));
         levels.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
-        if levels != last.levels {
+        // Also once a second unchanged: a client that applied an older answer
+        // after the last change (a mute's reply crossing the event) is put
+        // right within a second, without asking.
+        last.quiet_ticks += 1;
+        if levels != last.levels || last.quiet_ticks >= RESEND_LEVELS_TICKS {
             self.deps.events.emit(Event::CallLevels { room: room.clone(), levels: levels.clone() });
             last.levels = levels;
+            last.quiet_ticks = 0;
         }
         let errors = health.map(|h| h.errors()).unwrap_or_default();
         if errors != last.errors {
@@ -575,6 +582,8 @@ impl Calls {
 #[derive(Default)]
 struct Watched {
     levels: Vec<Level>,
+    /// Ticks since the levels were last sent.
+    quiet_ticks: u32,
     errors: (Option<String>, Option<String>),
 }
 

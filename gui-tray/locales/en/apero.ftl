@@ -115,6 +115,7 @@ settings-output = Speaker
 settings-default-device = Default
 settings-login = Start apero when I log in
 settings-login-failed = Could not change the login start: { $error }
+settings-notifications = Notify me of new messages, calls and files in:
 settings-mute-shortcut = To mute from anywhere, add a keyboard shortcut in your desktop's settings that runs this command:
 settings-mute-command = Mute shortcut command
 settings-theme = Appearance

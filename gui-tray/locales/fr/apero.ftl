@@ -115,6 +115,7 @@ settings-output = Haut-parleur
 settings-default-device = Par défaut
 settings-login = Lancer apero à l'ouverture de session
 settings-login-failed = Impossible de changer le lancement à l'ouverture de session : { $error }
+settings-notifications = Me prévenir des messages, appels et fichiers dans :
 settings-mute-shortcut = Pour couper le micro depuis n'importe où, ajoutez dans les réglages de votre bureau un raccourci clavier qui lance cette commande :
 settings-mute-command = Commande du raccourci micro
 settings-theme = Apparence

@@ -20,6 +20,7 @@
 pub mod i18n;
 pub mod link;
 pub mod model;
+pub mod notify_settings;
 pub mod picker;
 pub mod theme;
 pub mod ui;

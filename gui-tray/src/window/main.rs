@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         open_room: args.room,
         open_join: args.join,
         settings_path: Some(apero_window::ui::settings::Settings::default_path()),
+        notifications_path: None,
     };
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

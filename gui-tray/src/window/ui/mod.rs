@@ -34,6 +34,8 @@ pub struct Options {
     pub open_join: Option<String>,
     /// Where the window's settings are kept (`None`: not kept, for tests).
     pub settings_path: Option<PathBuf>,
+    /// The tray's per-room notification switches (`None`: the tray's default file).
+    pub notifications_path: Option<PathBuf>,
 }
 
 /// Which dialog is over the window.
@@ -54,6 +56,7 @@ pub struct AperoApp {
     pub(crate) tr: Tr,
     pub(crate) settings: Settings,
     settings_path: Option<PathBuf>,
+    pub(crate) notifications_path: PathBuf,
     pub(crate) dialog: Dialog,
     // What is being typed, kept across frames.
     pub(crate) drafts: HashMap<String, String>,
@@ -89,6 +92,7 @@ impl AperoApp {
             tr,
             settings,
             settings_path: opts.settings_path,
+            notifications_path: opts.notifications_path.unwrap_or_else(crate::notify_settings::Settings::default_path),
             dialog: Dialog::None,
             drafts: HashMap::new(),
             join_code: String::new(),

@@ -142,6 +142,27 @@ pub fn dialog(app: &mut AperoApp, ui: &mut egui::Ui) -> bool {
         }
         ui.separator();
     }
+    if !app.model.rooms.is_empty() {
+        // The tray's notifications, room by room (the tray shows them; the
+        // window never notifies on its own, so nobody is told twice).
+        ui.label(RichText::new(app.tr.t("settings-notifications")).strong());
+        let path = app.notifications_path.clone();
+        let mut silent = crate::notify_settings::Settings::load(&path);
+        let mut changed = false;
+        for r in &app.model.rooms {
+            let mut on = silent.notifies(&r.id);
+            if ui.checkbox(&mut on, &r.name).changed() {
+                silent.toggle(&r.id);
+                changed = true;
+            }
+        }
+        if changed {
+            if let Err(e) = silent.save(&path) {
+                app.model.errors.push(e.to_string());
+            }
+        }
+        ui.separator();
+    }
     // No toolkit offers a global key everywhere (Wayland needs a portal
     // that stock Debian 12 lacks): the desktop's own shortcut settings run
     // the command instead.

@@ -1,6 +1,8 @@
-//! The tray's own settings, in `$XDG_CONFIG_HOME/apero/tray.json`: which
-//! rooms stay silent. The daemon knows nothing of them, so several trays
-//! (or none) never disagree with the daemon.
+//! Which rooms stay silent, in `$XDG_CONFIG_HOME/apero/tray.json`: the
+//! tray's notifications, switched per room from the tray's menu or the
+//! window's Settings (the tray reads the file again when it changes). The
+//! daemon knows nothing of them, so several trays (or none) never disagree
+//! with the daemon.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -57,6 +59,12 @@ impl Settings {
 
     pub fn notifies(&self, room: &str) -> bool {
         !self.silent_rooms.contains(room)
+    }
+
+    /// When the file last changed (`None`: there is none), to see whether
+    /// another program (the window, the tray) wrote it since.
+    pub fn stamp(path: &Path) -> Option<std::time::SystemTime> {
+        std::fs::metadata(path).and_then(|m| m.modified()).ok()
     }
 
     pub fn toggle(&mut self, room: &str) {
