@@ -12,11 +12,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use apero_control::{Client, ClientError, Event, EventStream};
+use apero_control::{timed, Client, ClientError, Event, EventStream};
 use tokio::sync::{mpsc, watch};
 
 use crate::clipboard::Clipboard;
-use crate::daemon::{self, is_disconnect, timed, Target};
+use crate::daemon::{self, Target};
 use crate::menu::{Action, View};
 use crate::notify::{self, Note, Notifier};
 use crate::settings::Settings;
@@ -112,7 +112,7 @@ impl App {
                 },
             };
             match result {
-                Err(e) if is_disconnect(&e) => return Flow::Disconnected(offline_reason(&e)),
+                Err(e) if e.is_disconnect() => return Flow::Disconnected(offline_reason(&e)),
                 Err(e) => tracing::warn!("{e}"),
                 Ok(()) => {}
             }
@@ -261,7 +261,7 @@ fn forward(mut events: EventStream) -> mpsc::Receiver<Incoming> {
             let item = match events.next().await {
                 Ok(Some(e)) => Incoming::Event(e),
                 Ok(None) => Incoming::Gone("the daemon went away".into()),
-                Err(e) if is_disconnect(&e) => Incoming::Gone(offline_reason(&e)),
+                Err(e) if e.is_disconnect() => Incoming::Gone(offline_reason(&e)),
                 Err(e) => {
                     tracing::warn!("skipping an event: {e}");
                     continue;

@@ -3,7 +3,6 @@
 //! daemon the way `apero up` does (`apero_control::launch`).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use apero_control::{find_program, Client, ClientError, EventStream, LaunchError, LaunchOptions};
 
@@ -66,16 +65,4 @@ impl Target {
 
 pub async fn snapshot(client: &mut Client) -> Result<Snapshot, ClientError> {
     Ok(Snapshot { status: client.status().await?, rooms: client.room_list().await?, call: client.call_status().await? })
-}
-
-/// Whether an error means the daemon is gone (as opposed to a refusal).
-pub fn is_disconnect(e: &ClientError) -> bool {
-    matches!(e, ClientError::NotRunning(_) | ClientError::Closed | ClientError::Io(_))
-}
-
-/// Gives up on a request that hangs, so the tray never freezes on a stuck daemon.
-pub async fn timed<T>(what: impl std::future::Future<Output = Result<T, ClientError>>) -> Result<T, ClientError> {
-    tokio::time::timeout(Duration::from_secs(30), what).await.unwrap_or_else(|_| {
-        Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "the daemon did not answer within 30 s")))
-    })
 }

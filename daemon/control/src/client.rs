@@ -36,6 +36,13 @@ impl ClientError {
         }
     }
 
+    /// Whether the daemon is gone (not running, the connection closed or
+    /// failed, or it stopped answering), as opposed to a refusal: a client
+    /// then shows itself offline and tries again.
+    pub fn is_disconnect(&self) -> bool {
+        matches!(self, ClientError::NotRunning(_) | ClientError::Closed | ClientError::Io(_))
+    }
+
     /// The exit code a command line should end with: the daemon's error
     /// class decides ([`ErrorKind::exit_code`]); 1 when the daemon could not
     /// be reached or talked to at all.
@@ -46,6 +53,18 @@ impl ClientError {
             _ => 1,
         }
     }
+}
+
+/// How long a long-lived client (the tray, the window) waits for an answer
+/// before it counts the daemon as stuck.
+pub const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Gives up on a request that hangs after [`ANSWER_WITHIN`], so a client
+/// never freezes on a stuck daemon (the error counts as a disconnect).
+pub async fn timed<T>(what: impl std::future::Future<Output = Result<T, ClientError>>) -> Result<T, ClientError> {
+    tokio::time::timeout(ANSWER_WITHIN, what).await.unwrap_or_else(|_| {
+        Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "the daemon did not answer within 30 s")))
+    })
 }
 
 /// A connection to `aperod`. One typed method per request.

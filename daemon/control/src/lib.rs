@@ -22,7 +22,7 @@ pub mod launch;
 mod paths;
 mod types;
 
-pub use client::{Client, ClientError, EventStream};
+pub use client::{timed, Client, ClientError, EventStream, ANSWER_WITHIN};
 pub use format::human_bytes;
 pub use framing::{read_line_capped, LineBuf, LineRead};
 pub use launch::{start_daemon, LaunchError, LaunchOptions, Launched};

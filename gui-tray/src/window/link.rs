@@ -15,15 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apero_control::{
-    AudioDevicesInfo, CallStatus, Client, ClientError, ErrorKind, Event, FileInfo, InviteInfo, Joined, LaunchOptions, MessageInfo,
+    timed, AudioDevicesInfo, CallStatus, Client, ClientError, ErrorKind, Event, FileInfo, InviteInfo, Joined, LaunchOptions, MessageInfo,
     RoomInfo, Status, TransferInfo,
 };
 use tokio::sync::mpsc;
 
 /// How often a window without its daemon tries to reach it again.
 pub const RETRY: Duration = Duration::from_secs(2);
-/// A request that takes longer counts as failed (joins have their own timeout).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a join may look for a member to let us in.
 pub const JOIN_TIMEOUT_SECS: u64 = 60;
 /// Messages of a room loaded when it is opened.
@@ -298,16 +296,6 @@ async fn open(target: &Target) -> Result<(Client, apero_control::EventStream, Sn
     Ok((client, events, snapshot))
 }
 
-async fn timed<T>(f: impl std::future::Future<Output = Result<T, ClientError>>) -> Result<T, ClientError> {
-    tokio::time::timeout(REQUEST_TIMEOUT, f).await.unwrap_or_else(|_| {
-        Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "the daemon did not answer within 30 s")))
-    })
-}
-
-fn is_disconnect(e: &ClientError) -> bool {
-    matches!(e, ClientError::NotRunning(_) | ClientError::Closed | ClientError::Io(_))
-}
-
 /// Until the daemon goes away (`Some(why)`) or the UI is gone (`None`).
 async fn session(
     target: &Target,
@@ -332,7 +320,7 @@ async fn session(
             ev = ev_rx.recv() => match ev {
                 Some(Ok(Some(ev))) => {
                     if let Err(e) = follow(&mut client, &ev, out).await {
-                        if is_disconnect(&e) { break Some(e.to_string()); }
+                        if e.is_disconnect() { break Some(e.to_string()); }
                     }
                     out.send(Update::Event(ev));
                 }
@@ -342,7 +330,7 @@ async fn session(
             c = commands.recv() => match c {
                 None => break None,
                 Some(c) => if let Err(e) = carry_out(target, &mut client, c, out).await {
-                    if is_disconnect(&e) { break Some(e.to_string()); }
+                    if e.is_disconnect() { break Some(e.to_string()); }
                     out.send(Update::Failed(e.to_string()));
                 },
             },
