@@ -260,6 +260,9 @@ fn the_window_says_when_the_daemon_is_gone_and_recovers_in_french() {
     // Réglages: the room's notifications off, in the tray's file.
     w.click("Réglages");
     w.wait_label("Me prévenir des messages, appels et fichiers dans :", SLOW);
+    // As `click` does: let the new dialog settle first.
+    w.h.step();
+    w.h.step();
     w.h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "cuisine").click();
     w.h.step();
     w.h.step();
