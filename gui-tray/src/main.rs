@@ -76,11 +76,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,zbus=warn".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    apero_window::init_logging();
     let socket = apero_control::socket_path(args.home.as_deref());
     let settings_path = args.config.clone().unwrap_or_else(Settings::default_path);
     let settings = Settings::load(&settings_path);

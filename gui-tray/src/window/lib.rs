@@ -26,4 +26,14 @@ pub mod theme;
 pub mod ui;
 
 pub use link::{Command, Target};
+
+/// Logs to stderr, `RUST_LOG` or info (zbus's chatter only from warn), the
+/// same for the tray and the window.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,zbus=warn".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
 pub use ui::{AperoApp, Options};

@@ -57,6 +57,8 @@ pub struct AperoApp {
     pub(crate) settings: Settings,
     settings_path: Option<PathBuf>,
     pub(crate) notifications_path: PathBuf,
+    /// The tray's notification switches, read when Settings opens.
+    pub(crate) silent: crate::notify_settings::Settings,
     pub(crate) dialog: Dialog,
     // What is being typed, kept across frames.
     pub(crate) drafts: HashMap<String, String>,
@@ -93,6 +95,7 @@ impl AperoApp {
             settings,
             settings_path: opts.settings_path,
             notifications_path: opts.notifications_path.unwrap_or_else(crate::notify_settings::Settings::default_path),
+            silent: Default::default(),
             dialog: Dialog::None,
             drafts: HashMap::new(),
             join_code: String::new(),
@@ -201,6 +204,7 @@ impl AperoApp {
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui.button(self.tr.t("settings")).clicked() {
                     self.send(Command::Devices);
+                    self.silent = crate::notify_settings::Settings::load(&self.notifications_path);
                     self.dialog = Dialog::Settings;
                 }
                 if ui.button(self.tr.t("join")).clicked() {

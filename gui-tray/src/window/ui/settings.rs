@@ -146,18 +146,22 @@ pub fn dialog(app: &mut AperoApp, ui: &mut egui::Ui) -> bool {
         // The tray's notifications, room by room (the tray shows them; the
         // window never notifies on its own, so nobody is told twice).
         ui.label(RichText::new(app.tr.t("settings-notifications")).strong());
-        let path = app.notifications_path.clone();
-        let mut silent = crate::notify_settings::Settings::load(&path);
         let mut changed = false;
         for r in &app.model.rooms {
-            let mut on = silent.notifies(&r.id);
+            let mut on = app.silent.notifies(&r.id);
             if ui.checkbox(&mut on, &r.name).changed() {
-                silent.toggle(&r.id);
+                // From the file as it is now: the tray may have switched others.
+                app.silent = crate::notify_settings::Settings::load(&app.notifications_path);
+                if on {
+                    app.silent.silent_rooms.remove(&r.id);
+                } else {
+                    app.silent.silent_rooms.insert(r.id.clone());
+                }
                 changed = true;
             }
         }
         if changed {
-            if let Err(e) = silent.save(&path) {
+            if let Err(e) = app.silent.save(&app.notifications_path) {
                 app.model.errors.push(e.to_string());
             }
         }
