@@ -150,7 +150,11 @@ impl App {
 
     async fn on_event(&mut self, client: &mut Client, event: Event) -> Result<(), ClientError> {
         tracing::debug!(?event, "event");
-        self.reload_settings();
+        // Only before what may notify: level and progress events come many
+        // times a second and never do.
+        if !matches!(event, Event::CallLevels { .. } | Event::Transfer { .. }) {
+            self.reload_settings();
+        }
         if let Some(note) = notify::for_event(&self.state, &self.settings, &event) {
             self.notifier.show(note);
         }
