@@ -1,7 +1,8 @@
 //! A laptop's sound through a real PulseAudio server (shared/recipes/
 //! audio-rig.md) and the cpal backend: the echo of our own voice does not
-//! come back, the speaker can be switched mid-call, and a call outlives its
-//! sound server's restart (then `apero down` still stops at once).
+//! come back, the speaker can be switched mid-call, a call outlives its
+//! sound server's restart (then `apero down` still stops at once), and the
+//! sound check plays our voice back a second later.
 
 // A test crate: a failed unwrap is the test failing (clippy.toml allows it in
 // #[test] functions; this covers the shared helpers too).
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use apero_control::{Client, Event};
 use common::audio::{self, PulseRig};
-use common::{wait_in_call, wait_until, Daemon};
+use common::{apero_bin, wait_in_call, wait_until, Daemon};
 
 const SPEECH: &str = "Bonsoir tout le monde. This is apero, a group call with no server in between. \
                       Can you hear me clearly? One, two, three, four, five.";
@@ -233,4 +234,62 @@ fn joining_without_a_sound_server_still_joins() {
     wait_in_call(&a, 2, CALL);
     let text = String::from_utf8_lossy(&b.cli(&["call", "status"]).stdout).to_string();
     assert!(text.contains("Microphone:") && text.contains("Speaker:"), "the human status says it too: {text}");
+}
+
+/// `apero sound-check --echo` on a real sound server: what bob says into
+/// his microphone comes out of his own speaker about a second later (the
+/// delay measured between the two, recorded together), the summary says his
+/// microphone works; joining a call ends the check, and a check is refused
+/// during a call.
+#[test]
+fn the_sound_check_plays_our_voice_back_a_second_later() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let Some(speech) = audio::speech(dir.path(), "Bonsoir tout le monde. One, two, three.") else { return };
+    let Some(rig) = PulseRig::start() else { return };
+    let b = on_rig(&rig, "bob", "micB", "spkB", &[]);
+    let room = b.create_room("solo");
+    let home = b.home().to_path_buf();
+    let started = Instant::now();
+    let check = std::thread::spawn(move || {
+        std::process::Command::new(apero_bin())
+            .arg("--home")
+            .arg(home)
+            .args(["--json", "sound-check", "--echo", "--seconds", "60"])
+            .output()
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let (mic_path, spk_path) = (dir.path().join("mic.wav"), dir.path().join("spk.wav"));
+    let (mic, spk) = (rig.record("micB.monitor", &mic_path), rig.record("spkB.monitor", &spk_path));
+    std::thread::sleep(Duration::from_millis(300));
+    rig.play("micB", &speech);
+    std::thread::sleep(Duration::from_millis(2500));
+    let (said, heard) = (mic.stop(), spk.stop());
+    let reference = audio::read(&speech);
+    let (at_mic, c_mic) = audio::best_lag(&reference, &said);
+    let (at_spk, c_spk) = audio::best_lag(&reference, &heard);
+    let delay_ms = (at_spk as f64 - at_mic as f64) * 10.0;
+    eprintln!(
+        "said at {at_mic}0 ms (r={c_mic:.2}), heard back at {at_spk}0 ms (r={c_spk:.2}, {:.1} dB): {delay_ms} ms later",
+        audio::rms_db(&heard)
+    );
+    assert!(c_mic > 0.8, "the recording of bob's microphone has the speech (r={c_mic:.2})");
+    assert!(c_spk > 0.6, "bob's speaker plays his speech back (r={c_spk:.2})");
+    assert!((950.0..=1400.0).contains(&delay_ms), "bob hears himself {delay_ms} ms later; a second was meant");
+
+    b.json(&["call", "join", &room]);
+    let out = check.join().unwrap().unwrap();
+    let took = started.elapsed();
+    assert!(out.status.success(), "apero sound-check: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < Duration::from_secs(30), "joining the call ended the check ({took:?})");
+    let sum: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    eprintln!("the check's summary: {sum}");
+    assert_eq!(sum["heard_speech"], true, "{sum}");
+    assert_eq!(sum["echo"], true, "{sum}");
+    assert!(sum["loudest_db"].as_f64().unwrap() > -40.0, "{sum}");
+    assert!(sum["echo_played_db"].as_f64().unwrap() > -40.0, "{sum}");
+    assert!(sum["input_error"].is_null() && sum["output_error"].is_null(), "{sum}");
+    let (kind, message) = b.json_err(&["sound-check", "--seconds", "2"]);
+    assert_eq!(kind, "refused", "{message}");
+    assert!(message.contains("call leave"), "the refusal says what to do: {message}");
 }

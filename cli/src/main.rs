@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{call, chat, daemon, files, invite, room, service};
+use commands::{call, chat, daemon, files, invite, room, service, soundcheck};
 
 /// Group calls, chat and files with friends, with no server in between.
 ///
@@ -64,6 +64,11 @@ enum Command {
     Audio(call::AudioCommand),
     /// List your microphones and speakers (`apero call settings` picks one).
     Devices,
+    /// Test your microphone (and speaker) before a call: a live level meter,
+    /// and with `--echo` your own voice played back a second later, as your
+    /// friends will hear it. Not during a call (`apero call status` shows
+    /// your level there).
+    SoundCheck(soundcheck::SoundCheckArgs),
     /// Offer files to a room (they stay on your disk; members fetch them from you).
     Send(files::SendArgs),
     /// List the files offered in a room.
@@ -134,6 +139,7 @@ fn main() -> ExitCode {
             Command::Unmute => call::mute(&ctx, false).await,
             Command::Audio(c) => call::audio(&ctx, c).await,
             Command::Devices => call::audio(&ctx, call::AudioCommand::Devices).await,
+            Command::SoundCheck(a) => soundcheck::run(&ctx, a).await,
             Command::Send(a) => files::send(&ctx, a).await,
             Command::Files(a) => files::files(&ctx, a).await,
             Command::Get(a) => files::get(&ctx, a).await,

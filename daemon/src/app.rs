@@ -234,6 +234,8 @@ impl App {
                 let change = crate::voice::call::SettingsChange { input, output, echo_cancel, noise_suppression, gain_control };
                 Reply::AudioDevices(self.calls.settings(change).await?)
             }
+            Request::SoundCheck { echo, seconds } => Reply::SoundCheck(self.calls.sound_check(echo, seconds).await?),
+            Request::SoundCheckStop => Reply::SoundCheck(self.calls.sound_check_stop().await?),
             Request::CallVolume { peer_id, percent } => Reply::Call(self.calls.set_volume(&peer_id, percent).await?),
             Request::Send { room, paths, name } => {
                 let room = self.rooms.resolve_room(&room)?;

@@ -97,6 +97,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Err(_) => tracing::warn!("leaving the call took too long; stopping anyway"),
         Ok(Ok(())) => {}
     }
+    if let Err(e) = app.calls.sound_check_stop().await {
+        tracing::warn!("{e}");
+    }
     let _ = app.shutdown.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     let _ = std::fs::remove_file(&paths.socket);

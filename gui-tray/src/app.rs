@@ -152,7 +152,7 @@ impl App {
         tracing::debug!(?event, "event");
         // Only before what may notify: level and progress events come many
         // times a second and never do.
-        if !matches!(event, Event::CallLevels { .. } | Event::Transfer { .. }) {
+        if !matches!(event, Event::CallLevels { .. } | Event::Transfer { .. } | Event::SoundCheck { .. }) {
             self.reload_settings();
         }
         if let Some(note) = notify::for_event(&self.state, &self.settings, &event) {
@@ -183,7 +183,7 @@ impl App {
                 }
                 Ok(())
             }
-            Event::Message { .. } | Event::FileOffered { .. } | Event::Transfer { .. } => Ok(()),
+            Event::Message { .. } | Event::FileOffered { .. } | Event::Transfer { .. } | Event::SoundCheck { .. } => Ok(()),
         }
     }
 

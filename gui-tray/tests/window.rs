@@ -279,8 +279,34 @@ fn the_window_says_when_the_daemon_is_gone_and_recovers_in_french() {
     assert!(!w.has("apero n'est pas lancé."));
 }
 
+/// 48 kHz mono 16-bit: a second of a 440 Hz tone at -12 dBFS, then half a
+/// second of silence (the wav backend loops it as the microphone).
+fn write_tone(path: &std::path::Path) {
+    let samples: Vec<i16> = (0..72_000)
+        .map(|i| if i < 48_000 { ((i as f32 / 48_000.0) * 440.0 * std::f32::consts::TAU).sin() * 8000.0 } else { 0.0 } as i16)
+        .collect();
+    let data = (samples.len() * 2) as u32;
+    let mut b = Vec::with_capacity(44 + data as usize);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    // PCM, one channel, 48 kHz, 96000 bytes a second, 2-byte frames, 16 bits.
+    for (v, n) in [(16u32, 4), (1, 2), (1, 2), (48_000, 4), (96_000, 4), (2, 2), (16, 2)] {
+        b.extend_from_slice(&v.to_le_bytes()[..n]);
+    }
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+/// The first start: the name, then the microphone page (the meter follows
+/// the microphone, "Test my microphone" plays it back, Continue stops the
+/// check), then the invitation to create a room.
 #[test]
-fn the_first_start_asks_for_a_name_then_offers_to_create_a_room() {
+fn the_first_start_asks_for_a_name_checks_the_microphone_then_offers_to_create_a_room() {
     let home = tempfile::Builder::new().prefix("apero-wnew-").tempdir_in("/tmp").unwrap();
     // Whatever happens, the daemon the window started stops with the test.
     struct Down(std::path::PathBuf);
@@ -290,14 +316,19 @@ fn the_first_start_asks_for_a_name_then_offers_to_create_a_room() {
         }
     }
     let _down = Down(home.path().to_path_buf());
+    let sound = tempfile::tempdir().unwrap();
+    let (tone, out) = (sound.path().join("tone.wav"), sound.path().join("out.wav"));
+    write_tone(&tone);
+    let mut args: Vec<String> =
+        ["--no-mdns", "--bootstrap", "none", "--listen", "/ip4/127.0.0.1/tcp/0", "--audio-processing", "off"].map(String::from).to_vec();
+    args.extend(["--audio".into(), "wav".into(), "--wav-in".into(), tone.display().to_string()]);
+    args.extend(["--wav-out".into(), out.display().to_string()]);
     let mut w = Window::with(Options {
         target: Target {
             socket: apero_control::socket_path_in(home.path()),
             home: Some(home.path().to_path_buf()),
             start_daemon: true,
-            daemon_args: ["--no-mdns", "--bootstrap", "none", "--audio", "null", "--listen", "/ip4/127.0.0.1/tcp/0"]
-                .map(String::from)
-                .to_vec(),
+            daemon_args: args,
             daemon_program: Some(daemons::bin("aperod")),
         },
         language: Some("en".into()),
@@ -313,6 +344,21 @@ fn the_first_start_asks_for_a_name_then_offers_to_create_a_room() {
     w.h.get_by_label("What should your friends call you?").type_text("Zoé");
     w.h.step();
     w.click("Continue");
+    w.wait_label("Your microphone and speaker", SLOW);
+    assert!(w.has("Microphone level"), "the meter has its name");
+    w.wait("the meter to follow the microphone", SLOW, |h| {
+        h.state().model.sound_check.as_ref().is_some_and(|s| s.running && s.level_db > -20.0)
+    });
+    let asked = Instant::now();
+    w.click("Test my microphone");
+    w.wait("our voice to be played back", SLOW, |h| {
+        h.state().model.sound_check.as_ref().is_some_and(|s| s.running && s.echo && s.playing_db > -20.0)
+    });
+    eprintln!("heard ourselves back {:?} after asking", asked.elapsed());
+    assert!(asked.elapsed() >= Duration::from_millis(950), "the echo comes a second later, not at once");
+    assert!(w.has("Stop the test"));
+    w.click("Continue");
+    w.wait("the check to stop", SLOW, |h| h.state().model.sound_check.as_ref().is_some_and(|s| !s.running));
     w.wait_label("You are Zoé", SLOW);
     w.click("New room");
     w.type_into("Room name", "Chez Zoé");

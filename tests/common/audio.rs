@@ -111,12 +111,18 @@ pub fn active_span(env: &[f64], threshold: f64) -> &[f64] {
 /// Best Pearson correlation of envelopes with `reference` played once
 /// somewhere inside `heard`.
 pub fn best_correlation(reference: &[i16], heard: &[i16]) -> f64 {
+    best_lag(reference, heard).1
+}
+
+/// Where in `heard` `reference` sits best: (offset in 10 ms blocks, the
+/// Pearson correlation of the envelopes there).
+pub fn best_lag(reference: &[i16], heard: &[i16]) -> (usize, f64) {
     let r = envelope(reference);
     let h = envelope(heard);
     if h.len() < r.len() {
-        return 0.0;
+        return (0, 0.0);
     }
-    (0..=h.len() - r.len()).map(|lag| pearson(&r, &h[lag..lag + r.len()])).fold(f64::MIN, f64::max)
+    (0..=h.len() - r.len()).map(|lag| (lag, pearson(&r, &h[lag..lag + r.len()]))).fold((0, f64::MIN), |b, x| if x.1 > b.1 { x } else { b })
 }
 
 /// A private PulseAudio server with virtual microphones and speakers

@@ -7,3 +7,4 @@ pub mod invite;
 pub mod room;
 pub mod service;
 pub mod service_files;
+pub mod soundcheck;

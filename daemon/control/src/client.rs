@@ -250,6 +250,21 @@ impl Client {
         }
     }
 
+    /// Starts or changes a sound check (see [`Request::SoundCheck`]).
+    pub async fn sound_check(&mut self, echo: bool, seconds: Option<u32>) -> Result<SoundCheckState, ClientError> {
+        match self.request(&Request::SoundCheck { echo, seconds }).await? {
+            Reply::SoundCheck(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn sound_check_stop(&mut self) -> Result<SoundCheckState, ClientError> {
+        match self.request(&Request::SoundCheckStop).await? {
+            Reply::SoundCheck(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
     pub async fn call_volume(&mut self, peer_id: &str, percent: u32) -> Result<CallStatus, ClientError> {
         self.call(Request::CallVolume { peer_id: peer_id.into(), percent }).await
     }

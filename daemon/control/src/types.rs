@@ -88,6 +88,19 @@ pub enum Request {
         #[serde(default)]
         gain_control: Option<bool>,
     },
+    /// Start (or change) a sound check outside any call: the microphone runs
+    /// through the call's processing, its level comes as
+    /// [`Event::SoundCheck`], and with `echo` our own voice is played back
+    /// after a second, as a friend would hear it ("test my microphone").
+    /// Stops by itself after `seconds` (default 30, at most 300), on
+    /// `SoundCheckStop`, or when a call is joined.
+    SoundCheck {
+        #[serde(default)]
+        echo: bool,
+        #[serde(default)]
+        seconds: Option<u32>,
+    },
+    SoundCheckStop,
     /// Playback volume of one participant of our call, in percent (0–400).
     CallVolume {
         peer_id: String,
@@ -147,6 +160,7 @@ pub enum Reply {
     Subscribed,
     Call(CallStatus),
     AudioDevices(AudioDevicesInfo),
+    SoundCheck(SoundCheckState),
     Offered(Vec<OfferInfo>),
     Files(Vec<FileInfo>),
     Transfer(TransferInfo),
@@ -528,6 +542,29 @@ pub struct AudioState {
     pub playback_buffer_ms: f64,
 }
 
+/// A sound check as it runs (or `running: false` once it stopped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SoundCheckState {
+    pub running: bool,
+    /// Whether our voice is played back to us.
+    pub echo: bool,
+    /// How long after we speak we hear ourselves, ms.
+    pub echo_delay_ms: u32,
+    /// Our microphone after processing, dBFS rounded to whole dB (-100: silence).
+    pub level_db: f64,
+    /// Whether the speech decision hears a voice (what a call would send).
+    pub speaking: bool,
+    /// Our echo as it plays, dBFS.
+    pub playing_db: f64,
+    pub seconds_left: u32,
+    /// The devices in use (`None`: the system's default).
+    pub input: Option<String>,
+    pub output: Option<String>,
+    /// Why the microphone or the speaker does not work (`None`: it does).
+    pub input_error: Option<String>,
+    pub output_error: Option<String>,
+}
+
 /// One participant's sound level, for meters and speaking rings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Level {
@@ -680,6 +717,11 @@ pub enum Event {
     CallLevels {
         room: String,
         levels: Vec<Level>,
+    },
+    /// A sound check's levels, ten times a second while it runs, and once
+    /// with `running: false` when it ends.
+    SoundCheck {
+        state: SoundCheckState,
     },
     /// Our microphone or speaker was lost or came back; the call goes on.
     /// `input_error`/`output_error` are `None` for a device that works.

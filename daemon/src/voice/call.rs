@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 
-use apero_control::{AudioDevicesInfo, AudioProcessing, AudioState, CallPath, CallStatus, Event, Level, Participant};
+use apero_control::{AudioDevicesInfo, AudioProcessing, AudioState, CallPath, CallStatus, Event, Level, Participant, SoundCheckState};
 use libp2p::PeerId;
 
 use super::backend::{self, BackendConfig};
@@ -16,6 +16,7 @@ use super::codec::Decoder;
 use super::engine::{lock, processing_bits, Engine, PeerVoice, Shared};
 use super::frame::call_tag;
 use super::jitter::JitterBuffer;
+use super::soundcheck::{self, SoundCheck};
 use super::transport::{self, Admission, CallKey, Design, VoiceCounters};
 use crate::counters::Counters;
 use crate::error::{ServiceError, ServiceResult};
@@ -79,6 +80,8 @@ pub struct Calls {
     peer_id: PeerId,
     config: Mutex<VoiceConfig>,
     local: Mutex<Option<LocalCall>>,
+    /// The microphone test; never at the same time as a call.
+    check: Mutex<Option<SoundCheck>>,
     /// Who we know to be in each room's call (other peers only).
     remote: Mutex<HashMap<String, HashSet<PeerId>>>,
     serials: std::sync::atomic::AtomicU64,
@@ -112,6 +115,7 @@ impl Calls {
             deps,
             config: Mutex::new(config),
             local: Mutex::new(None),
+            check: Mutex::new(None),
             remote: Mutex::new(HashMap::new()),
             serials: std::sync::atomic::AtomicU64::new(0),
             counters: Arc::new(VoiceCounters::default()),
@@ -234,6 +238,8 @@ impl Calls {
             return self.status().await;
         }
         self.leave().await?;
+        // The call needs the devices, and is what the person wants now.
+        self.sound_check_stop().await?;
         let room_bytes = room_bytes(&room.id)?;
         let config = lock(&self.config).clone();
         let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
@@ -445,6 +451,9 @@ impl Calls {
         if let Some(call) = lock(&self.local).as_ref() {
             call.shared.processing.store(processing_bits(processing), Ordering::Relaxed);
         }
+        if let Some(check) = lock(&self.check).as_ref() {
+            check.set_processing(processing);
+        }
         if change.input.is_some() || change.output.is_some() {
             return self.audio_use(change.input, change.output).await;
         }
@@ -542,7 +551,102 @@ impl Calls {
                 tracing::info!(%room, "switched audio devices during the call");
             }
         }
+        if lock(&self.check).is_some() {
+            let config = lock(&self.config).clone();
+            let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
+            let old = match lock(&self.check).as_mut() {
+                Some(check) => Some(check.replace_engine(backend.as_ref(), self.deps.kbps).map_err(audio("cannot open the new devices"))?),
+                None => None,
+            };
+            if let Some(old) = old {
+                let _ = tokio::task::spawn_blocking(move || old.stop()).await;
+            }
+        }
         self.audio_devices()
+    }
+
+    /// Starts the sound check, or changes the running one (echo on or off,
+    /// and `seconds` more from now).
+    pub async fn sound_check(self: &Arc<Self>, echo: bool, seconds: Option<u32>) -> ServiceResult<SoundCheckState> {
+        if let Some(room) = lock(&self.local).as_ref().map(|c| c.room.clone()) {
+            let name = self.deps.store.room(&room).ok().flatten().map(|r| r.name).unwrap_or(room);
+            return Err(ServiceError::Refused(format!(
+                "you are in the call of {name:?}: your microphone's level shows in `apero call status`; leave the call (`apero call leave`) to test it alone"
+            )));
+        }
+        let config = lock(&self.config).clone();
+        let started = {
+            let mut check = lock(&self.check);
+            match check.as_mut() {
+                Some(c) => {
+                    c.run_for(seconds);
+                    c.set_echo(echo).map_err(audio("cannot start the echo"))?;
+                    None
+                }
+                None => {
+                    let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
+                    let serial = self.serials.fetch_add(1, Ordering::Relaxed) + 1;
+                    let mut c = SoundCheck::start(backend.as_ref(), self.deps.kbps, config.processing, self.peer_id, serial)
+                        .map_err(audio("cannot start audio"))?;
+                    c.run_for(seconds);
+                    c.set_echo(echo).map_err(audio("cannot start the echo"))?;
+                    *check = Some(c);
+                    Some(serial)
+                }
+            }
+        };
+        if let Some(serial) = started {
+            tracing::info!(echo, "sound check started");
+            tokio::spawn(watch_check(Arc::downgrade(self), serial));
+        }
+        Ok(self.check_state())
+    }
+
+    /// Stops the sound check (nothing to do when none runs).
+    pub async fn sound_check_stop(&self) -> ServiceResult<SoundCheckState> {
+        let Some(check) = lock(&self.check).take() else { return Ok(self.check_state()) };
+        let stopped = tokio::task::spawn_blocking(move || check.stop()).await;
+        let state = self.check_state();
+        self.deps.events.emit(Event::SoundCheck { state: state.clone() });
+        tracing::info!("sound check stopped");
+        match stopped {
+            Ok(Ok(())) => Ok(state),
+            Ok(Err(e)) => Err(ServiceError::Audio(format!("the audio backend did not stop cleanly: {e}"))),
+            Err(e) => Err(ServiceError::Internal(format!("the audio backend panicked while stopping: {e}"))),
+        }
+    }
+
+    fn check_state(&self) -> SoundCheckState {
+        let (input, output) = {
+            let c = lock(&self.config);
+            (c.audio.input.clone(), c.audio.output.clone())
+        };
+        match lock(&self.check).as_ref() {
+            Some(c) => c.state(input, output),
+            None => soundcheck::stopped(input, output),
+        }
+    }
+
+    /// One tick of the check `serial`'s watcher: `false` once it is over.
+    async fn check_tick(&self, serial: u64, last: &mut Option<SoundCheckState>, quiet_ticks: &mut u32) -> bool {
+        let expired = match lock(&self.check).as_ref() {
+            Some(c) if c.serial == serial => c.expired(),
+            _ => return false,
+        };
+        if expired {
+            if let Err(e) = self.sound_check_stop().await {
+                tracing::warn!("{e}");
+            }
+            return false;
+        }
+        let state = self.check_state();
+        *quiet_ticks += 1;
+        if last.as_ref() != Some(&state) || *quiet_ticks >= RESEND_LEVELS_TICKS {
+            self.deps.events.emit(Event::SoundCheck { state: state.clone() });
+            *last = Some(state);
+            *quiet_ticks = 0;
+        }
+        true
     }
 
     /// Peer side of signaling.
@@ -596,6 +700,20 @@ async fn watch(calls: Weak<Calls>, serial: u64) {
         tick.tick().await;
         let Some(calls) = calls.upgrade() else { return };
         if !calls.watch_tick(serial, &mut last) {
+            return;
+        }
+    }
+}
+
+/// Runs while the sound check `serial` does; stops it when its time is up.
+async fn watch_check(calls: Weak<Calls>, serial: u64) {
+    let (mut last, mut quiet) = (None, 0);
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(calls) = calls.upgrade() else { return };
+        if !calls.check_tick(serial, &mut last, &mut quiet).await {
             return;
         }
     }

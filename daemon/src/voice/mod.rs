@@ -16,6 +16,8 @@ pub mod mix;
 pub mod processing;
 pub mod redundancy;
 pub mod reference;
+/// The microphone test outside a call (meter and echo).
+pub mod soundcheck;
 /// Time stretching of decoded speech (WSOLA), for the playout.
 pub mod stretch;
 pub mod transport;

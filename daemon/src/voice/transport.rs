@@ -82,7 +82,7 @@ impl TokenBucket {
 
 /// Hands an admitted frame to `peer`'s jitter buffer; `false` when the peer
 /// is no longer in the call.
-fn deliver(shared: &Shared, peer: &PeerId, frame: VoiceFrame, path: VoicePath) -> bool {
+pub(crate) fn deliver(shared: &Shared, peer: &PeerId, frame: VoiceFrame, path: VoicePath) -> bool {
     let now_ms = shared.now_ms();
     match lock(&shared.peers).get_mut(peer) {
         Some(p) => {

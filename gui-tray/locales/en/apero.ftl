@@ -11,6 +11,20 @@ welcome-intro = Calls, messages and files between friends, straight from your co
 welcome-name = What should your friends call you?
 welcome-continue = Continue
 
+sound-title = Your microphone and speaker
+sound-intro = Speak: the bar moves when your microphone hears you.
+sound-level = Microphone level
+sound-speak = Your microphone works: say something.
+sound-speaking = Your voice comes through.
+sound-silent = Nothing comes from this microphone: is it muted, or is another one plugged in?
+sound-test = Test my microphone
+sound-test-stop = Stop the test
+sound-test-hint = Say a few words: you will hear yourself a second later, as your friends will hear you.
+sound-in-call = During a call your level shows in the call panel; leave the call to test your microphone.
+sound-input-missing = Microphone: { $error }
+sound-output-missing = Speaker: { $error }
+sound-continue = Continue
+
 rooms = Rooms
 room-create = New room
 room-create-name = Room name

@@ -11,6 +11,20 @@ welcome-intro = Appels, messages et fichiers entre amis, directement de votre or
 welcome-name = Comment vos amis vous appellent-ils ?
 welcome-continue = Continuer
 
+sound-title = Votre micro et votre haut-parleur
+sound-intro = Parlez : la barre bouge quand votre micro vous entend.
+sound-level = Niveau du micro
+sound-speak = Votre micro fonctionne : dites quelque chose.
+sound-speaking = Votre voix passe bien.
+sound-silent = Rien ne vient de ce micro : est-il coupé, ou un autre est-il branché ?
+sound-test = Tester mon micro
+sound-test-stop = Arrêter le test
+sound-test-hint = Dites quelques mots : vous vous entendrez une seconde plus tard, comme vos amis vous entendront.
+sound-in-call = Pendant un appel, votre niveau s'affiche dans le panneau de l'appel ; quittez l'appel pour tester votre micro.
+sound-input-missing = Micro : { $error }
+sound-output-missing = Haut-parleur : { $error }
+sound-continue = Continuer
+
 rooms = Salons
 room-create = Nouveau salon
 room-create-name = Nom du salon

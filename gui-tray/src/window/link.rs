@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use apero_control::{
     timed, AudioDevicesInfo, CallStatus, Client, ClientError, ErrorKind, Event, FileInfo, InviteInfo, Joined, LaunchOptions, MessageInfo,
-    RoomInfo, Status, TransferInfo,
+    RoomInfo, SoundCheckState, Status, TransferInfo,
 };
 use tokio::sync::mpsc;
 
@@ -64,6 +64,11 @@ pub enum Command {
         input: Option<String>,
         output: Option<String>,
     },
+    /// Start or change the sound check (meter, and our echo if `echo`).
+    SoundCheck {
+        echo: bool,
+    },
+    SoundCheckStop,
     /// Start the daemon (the "Start apero" button while offline).
     Start,
     /// The first start on this machine, under the name the person chose.
@@ -102,6 +107,7 @@ pub enum Update {
         message: String,
     },
     Devices(AudioDevicesInfo),
+    SoundCheck(SoundCheckState),
     Transfer(TransferInfo),
     /// A request failed; shown in a banner.
     Failed(String),
@@ -430,6 +436,10 @@ async fn carry_out(target: &Target, client: &mut Client, c: Command, out: &Out) 
             out.send(Update::Devices(timed(client.audio_use(input, output)).await?));
             out.send(Update::Call(timed(client.call_status()).await?));
         }
+        Command::SoundCheck { echo } => {
+            out.send(Update::SoundCheck(timed(client.sound_check(echo, Some(crate::ui::sound::CHECK_SECS))).await?));
+        }
+        Command::SoundCheckStop => out.send(Update::SoundCheck(timed(client.sound_check_stop()).await?)),
         Command::Start | Command::StartAs(_) => {}
     }
     Ok(())

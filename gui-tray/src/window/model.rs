@@ -57,6 +57,8 @@ pub struct Model {
     /// The last invite made, shown in the invite dialog.
     pub invite: Option<InviteInfo>,
     pub devices: Option<apero_control::AudioDevicesInfo>,
+    /// The sound check, from its events.
+    pub sound_check: Option<apero_control::SoundCheckState>,
     /// Errors to show until dismissed (newest last).
     pub errors: Vec<String>,
     /// The room shown in the middle.
@@ -82,6 +84,7 @@ impl Default for Model {
             join: JoinState::Idle,
             invite: None,
             devices: None,
+            sound_check: None,
             errors: Vec::new(),
             selected: None,
             entered: None,
@@ -150,6 +153,7 @@ impl Model {
             Update::Offline { why, starting } => {
                 self.connection = if starting { Connection::Starting } else { Connection::Offline(why) };
                 self.levels.clear();
+                self.sound_check = None;
                 if self.join == JoinState::Joining {
                     self.join = JoinState::Failed { kind: None, message: "apero stopped while joining".into() };
                 }
@@ -182,6 +186,7 @@ impl Model {
             Update::Invite(i) => self.invite = Some(i),
             Update::JoinFailed { kind, message } => self.join = JoinState::Failed { kind, message },
             Update::Devices(d) => self.devices = Some(d),
+            Update::SoundCheck(s) => self.sound_check = Some(s),
             Update::Transfer(t) => {
                 self.transfers.insert(t.id.clone(), t);
             }
@@ -241,6 +246,7 @@ impl Model {
                     self.levels.insert(l.peer_id, (l.level_db, l.speaking));
                 }
             }
+            Event::SoundCheck { state } => self.sound_check = Some(state),
             Event::AudioDevice { input_error, output_error } => {
                 if let Some(a) = self.call.as_mut().and_then(|c| c.audio.as_mut()) {
                     a.input_error = input_error;

@@ -11,6 +11,7 @@ mod chat;
 mod dialogs;
 mod rooms;
 pub mod settings;
+pub(crate) mod sound;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -71,6 +72,9 @@ pub struct AperoApp {
     pub(crate) copied: bool,
     /// The name typed on the first-run page.
     pub(crate) my_name: String,
+    /// The first start's microphone page is due (after the name).
+    pub(crate) sound_page: bool,
+    pub(crate) check: sound::Check,
     /// Files picked in the desktop's chooser (on its own thread), by room.
     pub(crate) picked_tx: std::sync::mpsc::Sender<(String, Result<Vec<PathBuf>, String>)>,
     picked_rx: std::sync::mpsc::Receiver<(String, Result<Vec<PathBuf>, String>)>,
@@ -107,6 +111,8 @@ impl AperoApp {
             copied: false,
             picked_tx,
             picked_rx,
+            sound_page: false,
+            check: Default::default(),
             my_name: ["USER", "LOGNAME", "USERNAME"].iter().find_map(|v| std::env::var(v).ok()).unwrap_or_default(),
             requested: HashSet::new(),
             open_room: opts.open_room,
@@ -137,11 +143,18 @@ impl AperoApp {
         while let Some(u) = self.link.try_recv() {
             if matches!(u, crate::link::Update::Online(_)) {
                 self.requested.clear();
+                if self.sound_page {
+                    self.send(Command::Devices);
+                }
             }
             self.model.apply(u);
         }
         if self.model.connection != Connection::Online {
             return;
+        }
+        // Escape or a click outside closes Settings without its button.
+        if !self.sound_page && self.dialog != Dialog::Settings {
+            self.stop_checking();
         }
         if let Some(r) = self.open_room.take() {
             // By id or by name, as the tray and the CLI accept.
@@ -241,6 +254,7 @@ impl AperoApp {
                         let name = self.my_name.trim().to_string();
                         let go = ui.add_enabled(!name.is_empty(), egui::Button::new(self.tr.t("welcome-continue"))).clicked();
                         if (go || enter) && !name.is_empty() {
+                            self.sound_page = true;
                             self.send(Command::StartAs(name));
                         }
                     });
@@ -277,7 +291,9 @@ impl eframe::App for AperoApp {
             self.top_bar(ui);
             self.errors(ui);
         });
-        if self.model.connection == Connection::Online {
+        if self.model.connection == Connection::Online && self.sound_page {
+            egui::CentralPanel::default().show(ui, |ui| sound::page(self, ui));
+        } else if self.model.connection == Connection::Online {
             egui::Panel::left("rooms").resizable(true).default_size(230.0).show(ui, |ui| rooms::show(self, ui));
             if let Some(room) = self.model.selected.clone() {
                 egui::Panel::right("call").resizable(true).default_size(260.0).max_size(340.0).show(ui, |ui| call::show(self, ui, &room));

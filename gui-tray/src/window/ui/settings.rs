@@ -1,6 +1,7 @@
 //! The window's own settings (language, appearance), kept in
 //! $XDG_CONFIG_HOME/apero/window.json, and the settings dialog, which also
-//! picks the daemon's sound devices and the start at login.
+//! picks the daemon's sound devices (with the sound check) and the start at
+//! login.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::AperoApp;
 use crate::i18n::Tr;
-use crate::link::Command;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -115,33 +115,8 @@ pub fn dialog(app: &mut AperoApp, ui: &mut egui::Ui) -> bool {
         app.save_settings(&ctx);
     }
     ui.separator();
-    if let Some(d) = app.model.devices.clone() {
-        let default = app.tr.t("settings-default-device");
-        let mut input = d.input.clone();
-        let mut output = d.output.clone();
-        let pick = |ui: &mut egui::Ui, label: String, list: &[String], chosen: &mut Option<String>| {
-            let mut changed = false;
-            let shown = chosen.clone().unwrap_or_else(|| default.clone());
-            egui::ComboBox::from_label(label).selected_text(shown).show_ui(ui, |ui| {
-                changed |= ui.selectable_value(chosen, None, default.clone()).changed();
-                for name in list {
-                    changed |= ui.selectable_value(chosen, Some(name.clone()), name).changed();
-                }
-            });
-            changed
-        };
-        if pick(ui, app.tr.t("settings-input"), &d.inputs, &mut input) {
-            if let Some(input) = input.or(d.default_input.clone()) {
-                app.send(Command::UseDevices { input: Some(input), output: None });
-            }
-        }
-        if pick(ui, app.tr.t("settings-output"), &d.outputs, &mut output) {
-            if let Some(output) = output.or(d.default_output.clone()) {
-                app.send(Command::UseDevices { input: None, output: Some(output) });
-            }
-        }
-        ui.separator();
-    }
+    super::sound::section(app, ui);
+    ui.separator();
     if !app.model.rooms.is_empty() {
         // The tray's notifications, room by room (the tray shows them; the
         // window never notifies on its own, so nobody is told twice).
