@@ -279,6 +279,60 @@ fn the_window_says_when_the_daemon_is_gone_and_recovers_in_french() {
     assert!(!w.has("apero n'est pas lancé."));
 }
 
+/// A second launch of the window (the tray's "Open chat", the applications
+/// menu) hands its room, then its code, to the open window; Settings picks
+/// another microphone (the daemon has it) and shows the sound check while
+/// open; a room is left from its page.
+#[test]
+fn later_launches_go_to_the_open_window_and_settings_pick_the_microphone() {
+    let bob = Daemon::start("bob", &[]);
+    bob.json(&["room", "create", "apéro"]);
+    let atelier = bob.json(&["room", "create", "atelier"])["id"].as_str().unwrap().to_string();
+    let mut w = Window::open(&bob, "en");
+    let sock = apero_window::instance::socket_path(&bob.socket());
+    let apero_window::instance::Claim::First(listener) = apero_window::instance::claim(&sock, &Default::default()).unwrap() else {
+        panic!("no window was open yet")
+    };
+    let ctx = w.h.ctx.clone();
+    w.h.state_mut().serve_later_launches(listener, &ctx);
+    w.wait_label("Rooms", SLOW);
+    let second = |raise: apero_window::instance::Raise| {
+        assert!(matches!(apero_window::instance::claim(&sock, &raise).unwrap(), apero_window::instance::Claim::Forwarded));
+    };
+    second(apero_window::instance::Raise { room: Some("atelier".into()), join: None });
+    w.wait("the second launch's room to open", SLOW, |h| h.state().model.selected.as_deref() == Some(atelier.as_str()));
+    second(apero_window::instance::Raise { room: None, join: Some("7-guitar-orbit".into()) });
+    w.wait_label("Invite code", SLOW);
+    w.wait_contains("7-guitar-orbit", SLOW);
+    w.h.key_press(egui::Key::Escape);
+    w.h.step();
+    w.h.step();
+
+    w.click("Settings");
+    w.h.step();
+    w.h.step();
+    assert!(w.has("Microphone level"));
+    w.wait("the sound check to run", SLOW, |h| h.state().model.sound_check.as_ref().is_some_and(|s| s.running));
+    w.h.get_by_role_and_label(egui::accesskit::Role::ComboBox, "Microphone").click();
+    w.h.step();
+    w.h.step();
+    w.click("silence");
+    wait_until("the daemon to use the microphone picked", SLOW, || (bob.json(&["devices"])["input"] == "silence").then_some(()));
+    w.click("Close");
+    w.wait("the sound check to stop with Settings", SLOW, |h| h.state().model.sound_check.as_ref().is_some_and(|s| !s.running));
+
+    w.click("Leave room");
+    // The page's button, then the dialog's (the last one in the tree).
+    w.h.step();
+    w.h.step();
+    w.h.query_all_by_label("Leave room").last().unwrap().click();
+    w.h.step();
+    wait_until("bob to leave the room", SLOW, || {
+        (!bob.json(&["room", "list"]).as_array().unwrap().iter().any(|r| r["id"] == atelier.as_str())).then_some(())
+    });
+    w.wait("the room to go from the window", SLOW, |h| h.state().model.room(&atelier).is_none());
+}
+
 /// 48 kHz mono 16-bit: a second of a 440 Hz tone at -12 dBFS, then half a
 /// second of silence (the wav backend loops it as the microphone).
 fn write_tone(path: &std::path::Path) {

@@ -14,10 +14,12 @@
 //! - `model`: what the daemon said, folded into one state (no drawing).
 //! - `ui`: the views and dialogs; `i18n`: the words, one Fluent catalogue
 //!   per language; `theme`: the desktop's light or dark preference;
-//!   `picker`: the desktop's file chooser.
+//!   `picker`: the desktop's file chooser; `instance`: one window, which
+//!   later launches bring to the front.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod i18n;
+pub mod instance;
 pub mod link;
 pub mod model;
 pub mod notify_settings;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use apero_window::instance::{self, Claim, Raise};
 use apero_window::{AperoApp, Options, Target};
 use clap::Parser;
 
@@ -10,7 +11,8 @@ use clap::Parser;
 ///
 /// It starts apero's daemon if it is not running. The tray's "Open chat"
 /// opens it on a room (`--room`), and its "Join with a code…" on the join
-/// dialog (`--join`).
+/// dialog (`--join`). Launched while a window is open, it hands its room or
+/// code to that window, which comes to the front.
 #[derive(Parser, Debug)]
 #[command(name = "apero-app", version)]
 struct Args {
@@ -34,14 +36,21 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     apero_window::init_logging();
+    let socket = apero_control::socket_path(args.home.as_deref());
+    let raise = Raise { room: args.room.clone(), join: args.join.clone() };
+    let listener = match instance::claim(&instance::socket_path(&socket), &raise) {
+        Ok(Claim::Forwarded) => {
+            eprintln!("apero's window is already open: it was brought to the front.");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Claim::First(l)) => Some(l),
+        Err(e) => {
+            tracing::warn!("cannot make sure this is the only window: {e}");
+            None
+        }
+    };
     let opts = Options {
-        target: Target {
-            socket: apero_control::socket_path(args.home.as_deref()),
-            home: args.home,
-            start_daemon: !args.no_start,
-            daemon_args: Vec::new(),
-            daemon_program: None,
-        },
+        target: Target { socket, home: args.home, start_daemon: !args.no_start, daemon_args: Vec::new(), daemon_program: None },
         language: args.lang,
         open_room: args.room,
         open_join: args.join,
@@ -56,7 +65,14 @@ fn main() -> ExitCode {
             .with_min_inner_size([480.0, 360.0]),
         ..Default::default()
     };
-    match eframe::run_native("apero", native, Box::new(|cc| Ok(Box::new(AperoApp::new(&cc.egui_ctx, opts))))) {
+    let make = Box::new(move |cc: &eframe::CreationContext<'_>| {
+        let mut app = AperoApp::new(&cc.egui_ctx, opts);
+        if let Some(l) = listener {
+            app.serve_later_launches(l, &cc.egui_ctx);
+        }
+        Ok(Box::new(app) as Box<dyn eframe::App>)
+    });
+    match eframe::run_native("apero", native, make) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("apero-app: cannot open the window: {e}");

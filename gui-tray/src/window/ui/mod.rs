@@ -80,6 +80,8 @@ pub struct AperoApp {
     picked_rx: std::sync::mpsc::Receiver<(String, Result<Vec<PathBuf>, String>)>,
     /// Rooms whose history was asked for since the last (re)connection.
     requested: HashSet<String>,
+    /// What later launches of the window asked for (`instance`).
+    raises: Option<std::sync::mpsc::Receiver<crate::instance::Raise>>,
     open_room: Option<String>,
 }
 
@@ -115,6 +117,7 @@ impl AperoApp {
             check: Default::default(),
             my_name: ["USER", "LOGNAME", "USERNAME"].iter().find_map(|v| std::env::var(v).ok()).unwrap_or_default(),
             requested: HashSet::new(),
+            raises: None,
             open_room: opts.open_room,
         };
         if let Some(code) = opts.open_join {
@@ -122,6 +125,34 @@ impl AperoApp {
             app.dialog = Dialog::Join;
         }
         app
+    }
+
+    /// Serves later launches of the window: their room or code opens here,
+    /// and this window comes to the front.
+    pub fn serve_later_launches(&mut self, listener: crate::instance::Listener, ctx: &egui::Context) {
+        let waker = ctx.clone();
+        self.raises = Some(listener.serve(move || waker.request_repaint()));
+    }
+
+    fn raised(&mut self, ctx: &egui::Context) {
+        let Some(rx) = &self.raises else { return };
+        let asked: Vec<_> = rx.try_iter().collect();
+        for r in asked {
+            if let Some(room) = r.room {
+                self.open_room = Some(room);
+            }
+            if let Some(code) = r.join {
+                if !code.is_empty() {
+                    self.join_code = code;
+                }
+                self.dialog = Dialog::Join;
+            }
+            // Wayland lets no program take the focus: there the taskbar
+            // shows that the window wants attention instead.
+            ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+            ctx.send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(egui::UserAttentionType::Informational));
+        }
     }
 
     pub(crate) fn send(&self, c: Command) {
@@ -140,6 +171,7 @@ impl AperoApp {
 
     /// Folds in what the link sent, and asks for what the view now needs.
     fn take_updates(&mut self, ctx: &egui::Context) {
+        self.raised(ctx);
         while let Some(u) = self.link.try_recv() {
             if matches!(u, crate::link::Update::Online(_)) {
                 self.requested.clear();
