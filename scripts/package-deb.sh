@@ -49,6 +49,11 @@ for b in aperod apero apero-tray apero-app; do
 done
 install -Dm644 packaging/apero.desktop "$stage/usr/share/applications/apero.desktop"
 install -Dm644 packaging/apero.svg "$stage/usr/share/icons/hicolor/scalable/apps/apero.svg"
+# Rendered by scripts/icons.sh: panels and menus that draw no SVG, and sharp small sizes.
+for png in packaging/icons/*x*.png; do
+    size=$(basename "$png" .png)
+    install -Dm644 "$png" "$stage/usr/share/icons/hicolor/$size/apps/apero.png"
+done
 install -Dm644 packaging/aperod.service "$stage/usr/lib/systemd/user/aperod.service"
 install -Dm644 packaging/apero-tray.desktop "$stage/usr/share/apero/apero-tray.desktop"
 install -d "$stage/usr/share/doc/apero"

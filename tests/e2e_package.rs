@@ -61,6 +61,9 @@ fn the_deb_installs_runs_and_removes_cleanly() {
         "./usr/bin/apero-app",
         "./usr/share/applications/apero.desktop",
         "./usr/share/icons/hicolor/scalable/apps/apero.svg",
+        "./usr/share/icons/hicolor/16x16/apps/apero.png",
+        "./usr/share/icons/hicolor/48x48/apps/apero.png",
+        "./usr/share/icons/hicolor/256x256/apps/apero.png",
         "./usr/lib/systemd/user/aperod.service",
         "./usr/share/apero/apero-tray.desktop",
     ] {
