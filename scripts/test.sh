@@ -12,11 +12,12 @@ cd "$(dirname "$0")/.."
 # checks its unit with systemd-analyze (from systemd); the package test
 # builds the .deb with dpkg-deb, installs it (so the window's run-time
 # libraries must be there: X11, Wayland, xkbcommon, EGL/GL) and checks its
-# desktop entry with desktop-file-validate.
+# desktop entry with desktop-file-validate; the tray's mute shortcut is
+# pressed with xdotool on a private X server (Xvfb).
 apero_install_deps build-essential pkg-config cmake libasound2-dev tmux espeak-ng sox \
     pulseaudio pulseaudio-utils libasound2-plugins alsa-utils iproute2 iptables nftables dbus systemd python3 \
     desktop-file-utils libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon0 libxkbcommon-x11-0 \
-    libwayland-client0 libwayland-egl1 libegl1 libgl1
+    libwayland-client0 libwayland-egl1 libegl1 libgl1 xvfb xdotool
 apero_need_cargo
 apero_need_lint_tools
 

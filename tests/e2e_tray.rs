@@ -31,11 +31,16 @@ struct Tray {
 
 impl Tray {
     fn start(desktop: &Desktop, home: &Path) -> Tray {
+        Tray::start_on(desktop, home, None)
+    }
+
+    /// With `display`: on that X server (the mute shortcut grabs its key there).
+    fn start_on(desktop: &Desktop, home: &Path, display: Option<&str>) -> Tray {
         let config = tempfile::Builder::new().prefix("apero-tray-cfg-").tempdir().expect("tempdir");
         let log = config.path().join("tray.log");
         let file = std::fs::File::create(&log).expect("log");
-        let child = Command::new(tray_bin())
-            .arg("--home")
+        let mut cmd = Command::new(tray_bin());
+        cmd.arg("--home")
             .arg(home)
             .env("DBUS_SESSION_BUS_ADDRESS", &desktop.address)
             .env("XDG_CONFIG_HOME", config.path())
@@ -45,9 +50,11 @@ impl Tray {
             .env_remove("WAYLAND_DISPLAY")
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log"))
-            .stderr(file)
-            .spawn()
-            .expect("start apero-tray");
+            .stderr(file);
+        if let Some(d) = display {
+            cmd.env("DISPLAY", d);
+        }
+        let child = cmd.spawn().expect("start apero-tray");
         Tray { child, config, log }
     }
 
@@ -336,4 +343,67 @@ fn tray_survives_garbage_in_the_event_stream() {
     server.join().unwrap();
     wait_icon(&desktop, "network-offline");
     tray.assert_alive();
+}
+
+/// A private X server (Xvfb), stopped on drop.
+struct XServer {
+    child: Child,
+    display: String,
+}
+
+impl XServer {
+    fn start() -> Option<XServer> {
+        for tool in ["Xvfb", "xdotool"] {
+            if common::which(tool).is_none() {
+                common::skip("Xvfb and xdotool", &format!("{tool} is not installed (apt-get install xvfb xdotool)"));
+                return None;
+            }
+        }
+        // -displayfd: the server picks a free display and writes its number.
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "640x480x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("Xvfb's display number");
+        Some(XServer { child, display: format!(":{}", line.trim()) })
+    }
+
+    /// Presses `keys` as a person would (XTEST), e.g. "ctrl+alt+m".
+    fn press(&self, keys: &str) {
+        let ok = Command::new("xdotool").args(["key", keys]).env("DISPLAY", &self.display).status().expect("xdotool");
+        assert!(ok.success(), "xdotool key {keys}");
+    }
+}
+
+impl Drop for XServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Ctrl+Alt+M, pressed anywhere on the (X11) desktop, mutes and unmutes the
+/// call through the tray; outside a call it says so.
+#[test]
+fn the_mute_shortcut_works_from_anywhere() {
+    let Some(desktop) = Desktop::start() else { return };
+    let Some(x) = XServer::start() else { return };
+    let alice = Daemon::start_with("alice", &["--audio", "null"], &[]);
+    let room = alice.create_room("apéro");
+    let tray = Tray::start_on(&desktop, alice.home(), Some(&x.display));
+    wait_until("the tray to take the shortcut", WAIT, || {
+        std::fs::read_to_string(&tray.log).unwrap_or_default().contains("mutes and unmutes the call").then_some(())
+    });
+    wait_icon(&desktop, "user-available");
+    x.press("ctrl+alt+m");
+    wait_note(&desktop, "the note that the shortcut needs a call", |n| n.summary == "Not in a call");
+
+    alice.json(&["call", "join", &room]);
+    x.press("ctrl+alt+m");
+    wait_until("the shortcut to mute alice", WAIT, || (alice.json(&["call", "status"])["muted"] == true).then_some(()));
+    x.press("ctrl+alt+m");
+    wait_until("the shortcut to unmute alice", WAIT, || (alice.json(&["call", "status"])["muted"] == false).then_some(()));
 }

@@ -193,6 +193,14 @@ impl App {
             Action::JoinCall(room) => timed(client.call_join(room)).await.map(drop),
             Action::LeaveCall => timed(client.call_leave()).await,
             Action::SetMuted(m) => timed(client.mute(*m)).await.map(drop),
+            Action::ToggleMute => match timed(client.call_status()).await {
+                Ok(st) if st.room.is_some() => timed(client.mute(!st.muted)).await.map(drop),
+                Ok(_) => {
+                    self.notifier.show(Note::new("Not in a call", "The mute shortcut works during a call."));
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
             Action::CopyInvite(room) => timed(client.invite_create(room, INVITE_TTL_SECS, false, false))
                 .await
                 .map(|inv| self.copy(room, "invite code", &inv.code, "valid for 24 hours; your friend runs `apero join CODE`")),
@@ -293,6 +301,7 @@ fn describe(action: &Action) -> &'static str {
         Action::LeaveCall => "leave the call",
         Action::SetMuted(true) => "mute",
         Action::SetMuted(false) => "unmute",
+        Action::ToggleMute => "mute or unmute",
         Action::CopyInvite(_) => "make an invite code",
         Action::CopyShortCode(_) => "make a short code",
         Action::OpenChat(_) => "open the chat",

@@ -27,6 +27,8 @@
 mod app;
 mod clipboard;
 mod daemon;
+#[cfg(all(unix, not(target_os = "macos")))]
+mod hotkey;
 mod icon;
 mod menu;
 mod notify;
@@ -72,7 +74,16 @@ struct Args {
     /// Show no desktop notifications at all.
     #[arg(long)]
     no_notifications: bool,
+    /// The key that mutes and unmutes the call from anywhere (X11 only; on
+    /// Wayland bind `apero mute --toggle` in the desktop's keyboard
+    /// settings). Modifiers and a key code, e.g. "ctrl+shift+F9"; "none"
+    /// for no shortcut.
+    #[arg(long, value_name = "KEYS", default_value = MUTE_KEY)]
+    mute_key: String,
 }
+
+/// Ctrl+Alt+M: M for mute, and free on the common desktops (GNOME, KDE, Xfce).
+const MUTE_KEY: &str = "ctrl+alt+KeyM";
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -83,6 +94,12 @@ fn main() -> ExitCode {
     let state = State::offline("connecting…");
     let (view_tx, view_rx) = watch::channel(View::of(&state, &settings));
     let (action_tx, action_rx) = mpsc::channel(32);
+    #[cfg(all(unix, not(target_os = "macos")))]
+    let _shortcut = (args.mute_key != "none").then(|| hotkey::start(&args.mute_key, action_tx.clone())).flatten();
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    if args.mute_key != "none" {
+        tracing::info!("no mute shortcut on this system yet: {} is not taken", args.mute_key);
+    }
     // Built where it runs: the clipboard handle need not cross threads.
     let make_app = move || App {
         target: daemon::Target { socket, home: args.home },

@@ -10,6 +10,8 @@ pub enum Action {
     JoinCall(String),
     LeaveCall,
     SetMuted(bool),
+    /// The mute shortcut: mute if heard, unmute if muted.
+    ToggleMute,
     CopyInvite(String),
     CopyShortCode(String),
     OpenChat(String),
