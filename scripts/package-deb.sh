@@ -27,7 +27,7 @@ done
 
 if [ "$build" = 1 ]; then
     . scripts/deps.sh
-    apero_install_deps build-essential pkg-config cmake libasound2-dev dpkg-dev
+    apero_install_deps build-essential pkg-config cmake libasound2-dev dpkg-dev help2man
     apero_need_cargo
     echo "==> cargo build --release" >&2
     cargo build --release --locked -p aperod -p apero -p apero-tray >&2
@@ -57,10 +57,39 @@ done
 install -Dm644 packaging/aperod.service "$stage/usr/lib/systemd/user/aperod.service"
 install -Dm644 packaging/apero-tray.desktop "$stage/usr/share/apero/apero-tray.desktop"
 install -d "$stage/usr/share/doc/apero"
-{
-    echo "apero: group voice calls, text and files between friends, with no server."
-    echo "License: AGPL-3.0-or-later (https://www.gnu.org/licenses/agpl-3.0.html)."
-} > "$stage/usr/share/doc/apero/copyright"
+cat > "$stage/usr/share/doc/apero/copyright" <<'COPYRIGHT'
+Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: apero
+Comment: group voice calls, text and files between friends, with no server.
+
+Files: *
+Copyright: 2026 apero developers
+License: AGPL-3.0-or-later
+ This program is free software: you can redistribute it and/or modify it
+ under the terms of the GNU Affero General Public License as published by
+ the Free Software Foundation, either version 3 of the License, or (at your
+ option) any later version. The full text:
+ https://www.gnu.org/licenses/agpl-3.0.html
+COPYRIGHT
+# A native package's changelog, dated by the last commit (the same source
+# gives the same package).
+when=$(git log -1 --format=%cD 2>/dev/null || date -R)
+printf 'apero (%s) unstable; urgency=medium\n\n  * Built from the apero source tree; its history holds the changes.\n\n -- apero developers <apero@users.noreply.invalid>  %s\n' \
+    "$version" "$when" | gzip -9n > "$stage/usr/share/doc/apero/changelog.gz"
+# Manual pages from each program's --help (help2man), where it is installed.
+if command -v help2man >/dev/null; then
+    install -d "$stage/usr/share/man/man1"
+    while IFS='|' read -r b what; do
+        help2man --no-info --version-string="$version" --name="$what" "$bin_dir/$b" | gzip -9n > "$stage/usr/share/man/man1/$b.1.gz"
+    done <<'PAGES'
+aperod|apero's daemon: calls, chat and files between friends, peer to peer
+apero|apero's command line: rooms, invites, chat, calls and files
+apero-tray|apero's tray icon: calls, mute and notifications from the panel
+apero-app|apero's window: join with a code, talk, chat and share files
+PAGES
+else
+    echo "package-deb.sh: help2man is not installed: no manual pages" >&2
+fi
 
 # Linked: glibc, libgcc, ALSA (cpal). Loaded at run time by the window
 # (winit and glow dlopen them, so no tool can see them): X11, Wayland,

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 apero_install_deps build-essential pkg-config cmake libasound2-dev tmux espeak-ng sox \
     pulseaudio pulseaudio-utils libasound2-plugins alsa-utils iproute2 iptables nftables dbus systemd python3 \
     desktop-file-utils libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon0 libxkbcommon-x11-0 \
-    libwayland-client0 libwayland-egl1 libegl1 libgl1 xvfb xdotool
+    libwayland-client0 libwayland-egl1 libegl1 libgl1 xvfb xdotool help2man
 apero_need_cargo
 apero_need_lint_tools
 

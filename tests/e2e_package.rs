@@ -69,6 +69,16 @@ fn the_deb_installs_runs_and_removes_cleanly() {
     ] {
         assert!(listing.lines().any(|l| l.ends_with(path)), "{path} is not in the package:\n{listing}");
     }
+    // A native package's changelog and copyright (lintian's errors), and a
+    // manual page for each program where help2man is installed (CI has it).
+    assert!(listing.contains("./usr/share/doc/apero/changelog.gz"), "no changelog:\n{listing}");
+    if common::which("help2man").is_some() {
+        for b in ["aperod", "apero", "apero-tray", "apero-app"] {
+            assert!(listing.contains(&format!("./usr/share/man/man1/{b}.1.gz")), "no manual page for {b}:\n{listing}");
+        }
+    } else {
+        common::skip("help2man", "the manual pages were not checked");
+    }
     assert!(!listing.contains("etc/xdg/autostart"), "the package must not start the tray for every user");
     assert!(listing.lines().all(|l| l.contains("root/root")), "files must belong to root:\n{listing}");
 
