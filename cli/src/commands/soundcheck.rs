@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use apero_control::{Event, SoundCheckState};
+use apero_control::{meter_fraction, Event, SoundCheckState, METER_FLOOR_DB};
 
 use crate::output;
 use crate::Ctx;
@@ -106,8 +106,7 @@ const WIDTH: usize = 30;
 /// `mic [#########·····················]  -23 dB  speaking`
 fn meter_line(s: &SoundCheckState) -> String {
     let bar = |db: f64| {
-        // -60 dBFS and below is empty, 0 dBFS is full.
-        let n = (((db + 60.0) / 60.0).clamp(0.0, 1.0) * WIDTH as f64).round() as usize;
+        let n = (meter_fraction(db) * WIDTH as f64).round() as usize;
         format!("{}{}", "#".repeat(n), "·".repeat(WIDTH - n))
     };
     let mut line = format!("mic [{}] {:>4.0} dB {:<8}", bar(s.level_db), s.level_db, if s.speaking { "speaking" } else { "" });
@@ -133,7 +132,7 @@ fn print_summary(s: &Summary) {
     };
     if s.input_error.is_some() {
         println!("Pick another microphone with `apero call settings --input NAME` (`apero devices` lists them).");
-    } else if s.loudest_db <= -60.0 {
+    } else if s.loudest_db <= METER_FLOOR_DB {
         println!(
             "{device} sent only silence: is it muted, or is another one plugged in? `apero devices` lists them, `apero call settings --input NAME` picks one."
         );
@@ -146,7 +145,7 @@ fn print_summary(s: &Summary) {
         println!("{device} works: your voice reached {:.0} dB.", s.loudest_db);
     }
     if s.echo && s.output_error.is_none() {
-        if s.echo_played_db > -60.0 {
+        if s.echo_played_db > METER_FLOOR_DB {
             println!("Your voice was played back on {}.", s.output.as_deref().unwrap_or("the default speaker"));
         } else {
             println!("Nothing was played back: say something longer, then listen.");

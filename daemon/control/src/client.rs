@@ -252,14 +252,15 @@ impl Client {
 
     /// Starts or changes a sound check (see [`Request::SoundCheck`]).
     pub async fn sound_check(&mut self, echo: bool, seconds: Option<u32>) -> Result<SoundCheckState, ClientError> {
-        match self.request(&Request::SoundCheck { echo, seconds }).await? {
-            Reply::SoundCheck(s) => Ok(s),
-            other => Err(unexpected(other)),
-        }
+        self.check(Request::SoundCheck { echo, seconds }).await
     }
 
     pub async fn sound_check_stop(&mut self) -> Result<SoundCheckState, ClientError> {
-        match self.request(&Request::SoundCheckStop).await? {
+        self.check(Request::SoundCheckStop).await
+    }
+
+    async fn check(&mut self, req: Request) -> Result<SoundCheckState, ClientError> {
+        match self.request(&req).await? {
             Reply::SoundCheck(s) => Ok(s),
             other => Err(unexpected(other)),
         }

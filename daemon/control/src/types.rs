@@ -542,6 +542,15 @@ pub struct AudioState {
     pub playback_buffer_ms: f64,
 }
 
+/// Where a level meter starts: -60 dBFS and below (a quiet room) is empty,
+/// 0 dBFS full. The command line's meter and the window's share it.
+pub const METER_FLOOR_DB: f64 = -60.0;
+
+/// How full a level meter is for `level_db`, 0 to 1.
+pub fn meter_fraction(level_db: f64) -> f64 {
+    ((level_db - METER_FLOOR_DB) / -METER_FLOOR_DB).clamp(0.0, 1.0)
+}
+
 /// A sound check as it runs (or `running: false` once it stopped).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SoundCheckState {
@@ -748,6 +757,15 @@ pub enum Event {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_meter_spans_a_quiet_room_to_full_scale() {
+        assert_eq!(meter_fraction(-100.0), 0.0);
+        assert_eq!(meter_fraction(-60.0), 0.0);
+        assert_eq!(meter_fraction(-30.0), 0.5);
+        assert_eq!(meter_fraction(0.0), 1.0);
+        assert_eq!(meter_fraction(6.0), 1.0);
+    }
 
     #[test]
     fn request_wire_shape_is_stable() {

@@ -276,11 +276,7 @@ impl Calls {
         self.announce_call(&room);
         self.signal(&room, false, None).await;
         tracing::info!(%room, "left the call");
-        match stopped {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(ServiceError::Audio(format!("the audio backend did not stop cleanly: {e}"))),
-            Err(e) => Err(ServiceError::Internal(format!("the audio backend panicked while stopping: {e}"))),
-        }
+        stopped_cleanly(stopped)
     }
 
     pub async fn set_muted(&self, muted: bool) -> ServiceResult<CallStatus> {
@@ -501,14 +497,8 @@ impl Calls {
             muted: p.jitter.muted(),
         }));
         levels.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
-        // Also once a second unchanged: a client that applied an older answer
-        // after the last change (a mute's reply crossing the event) is put
-        // right within a second, without asking.
-        last.quiet_ticks += 1;
-        if levels != last.levels || last.quiet_ticks >= RESEND_LEVELS_TICKS {
-            self.deps.events.emit(Event::CallLevels { room: room.clone(), levels: levels.clone() });
-            last.levels = levels;
-            last.quiet_ticks = 0;
+        if last.levels.due(&levels) {
+            self.deps.events.emit(Event::CallLevels { room: room.clone(), levels });
         }
         let errors = health.map(|h| h.errors()).unwrap_or_default();
         if errors != last.errors {
@@ -530,37 +520,24 @@ impl Calls {
                 config.audio.output = output;
             }
         }
-        let in_call = lock(&self.local).as_ref().map(|c| c.room.clone());
-        if let Some(room) = in_call {
-            let config = lock(&self.config).clone();
-            let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
-            let old = {
-                let mut local = lock(&self.local);
-                match local.as_mut() {
-                    Some(call) => {
-                        let shared = call.shared.clone();
-                        let engine =
-                            Engine::start(backend.as_ref(), shared, self.deps.kbps).map_err(audio("cannot open the new devices"))?;
-                        Some(std::mem::replace(&mut call.engine, engine))
-                    }
-                    None => None,
-                }
-            };
-            if let Some(old) = old {
-                let _ = tokio::task::spawn_blocking(move || old.stop()).await;
-                tracing::info!(%room, "switched audio devices during the call");
-            }
+        // A running call or sound check moves to the new devices at once.
+        if lock(&self.local).is_none() && lock(&self.check).is_none() {
+            return self.audio_devices();
         }
-        if lock(&self.check).is_some() {
-            let config = lock(&self.config).clone();
-            let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
-            let old = match lock(&self.check).as_mut() {
-                Some(check) => Some(check.replace_engine(backend.as_ref(), self.deps.kbps).map_err(audio("cannot open the new devices"))?),
-                None => None,
-            };
-            if let Some(old) = old {
-                let _ = tokio::task::spawn_blocking(move || old.stop()).await;
-            }
+        let config = lock(&self.config).clone();
+        let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
+        let mut old = Vec::new();
+        if let Some(call) = lock(&self.local).as_mut() {
+            let engine =
+                Engine::start(backend.as_ref(), call.shared.clone(), self.deps.kbps).map_err(audio("cannot open the new devices"))?;
+            old.push(std::mem::replace(&mut call.engine, engine));
+            tracing::info!(room = %call.room, "switched audio devices during the call");
+        }
+        if let Some(check) = lock(&self.check).as_mut() {
+            old.push(check.replace_engine(backend.as_ref(), self.deps.kbps).map_err(audio("cannot open the new devices"))?);
+        }
+        for engine in old {
+            let _ = tokio::task::spawn_blocking(move || engine.stop()).await;
         }
         self.audio_devices()
     }
@@ -609,11 +586,7 @@ impl Calls {
         let state = self.check_state();
         self.deps.events.emit(Event::SoundCheck { state: state.clone() });
         tracing::info!("sound check stopped");
-        match stopped {
-            Ok(Ok(())) => Ok(state),
-            Ok(Err(e)) => Err(ServiceError::Audio(format!("the audio backend did not stop cleanly: {e}"))),
-            Err(e) => Err(ServiceError::Internal(format!("the audio backend panicked while stopping: {e}"))),
-        }
+        stopped_cleanly(stopped).map(|()| state)
     }
 
     fn check_state(&self) -> SoundCheckState {
@@ -628,7 +601,7 @@ impl Calls {
     }
 
     /// One tick of the check `serial`'s watcher: `false` once it is over.
-    async fn check_tick(&self, serial: u64, last: &mut Option<SoundCheckState>, quiet_ticks: &mut u32) -> bool {
+    async fn check_tick(&self, serial: u64, last: &mut Resend<SoundCheckState>) -> bool {
         let expired = match lock(&self.check).as_ref() {
             Some(c) if c.serial == serial => c.expired(),
             _ => return false,
@@ -640,11 +613,8 @@ impl Calls {
             return false;
         }
         let state = self.check_state();
-        *quiet_ticks += 1;
-        if last.as_ref() != Some(&state) || *quiet_ticks >= RESEND_LEVELS_TICKS {
-            self.deps.events.emit(Event::SoundCheck { state: state.clone() });
-            *last = Some(state);
-            *quiet_ticks = 0;
+        if last.due(&state) {
+            self.deps.events.emit(Event::SoundCheck { state });
         }
         true
     }
@@ -682,12 +652,38 @@ impl Calls {
     }
 }
 
+/// Something sent as events while it changes, and once a second unchanged:
+/// a client that applied an older answer after the last change (a mute's
+/// reply crossing the event) is put right within a second, without asking.
+struct Resend<T> {
+    last: Option<T>,
+    /// Ticks since it was last sent.
+    quiet_ticks: u32,
+}
+
+impl<T> Default for Resend<T> {
+    fn default() -> Self {
+        Resend { last: None, quiet_ticks: 0 }
+    }
+}
+
+impl<T: PartialEq + Clone> Resend<T> {
+    /// Whether `now` is to be sent at this tick (then it is remembered).
+    fn due(&mut self, now: &T) -> bool {
+        self.quiet_ticks += 1;
+        if self.last.as_ref() == Some(now) && self.quiet_ticks < RESEND_LEVELS_TICKS {
+            return false;
+        }
+        self.last = Some(now.clone());
+        self.quiet_ticks = 0;
+        true
+    }
+}
+
 /// What the watcher last announced.
 #[derive(Default)]
 struct Watched {
-    levels: Vec<Level>,
-    /// Ticks since the levels were last sent.
-    quiet_ticks: u32,
+    levels: Resend<Vec<Level>>,
     errors: (Option<String>, Option<String>),
 }
 
@@ -707,13 +703,13 @@ async fn watch(calls: Weak<Calls>, serial: u64) {
 
 /// Runs while the sound check `serial` does; stops it when its time is up.
 async fn watch_check(calls: Weak<Calls>, serial: u64) {
-    let (mut last, mut quiet) = (None, 0);
+    let mut last = Resend::default();
     let mut tick = tokio::time::interval(WATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let Some(calls) = calls.upgrade() else { return };
-        if !calls.check_tick(serial, &mut last, &mut quiet).await {
+        if !calls.check_tick(serial, &mut last).await {
             return;
         }
     }
@@ -729,6 +725,15 @@ fn stats_of(p: &PeerVoice) -> Option<serde_json::Value> {
     o.insert("burst".into(), serde_json::json!((p.jitter.burst * 100.0).round() / 100.0));
     o.insert("their_report".into(), serde_json::to_value(p.reported).ok()?);
     Some(v)
+}
+
+/// What an engine stopped on a blocking thread came to.
+fn stopped_cleanly(stopped: Result<Result<(), backend::AudioError>, tokio::task::JoinError>) -> ServiceResult<()> {
+    match stopped {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ServiceError::Audio(format!("the audio backend did not stop cleanly: {e}"))),
+        Err(e) => Err(ServiceError::Internal(format!("the audio backend panicked while stopping: {e}"))),
+    }
 }
 
 fn room_bytes(room: &str) -> ServiceResult<[u8; 16]> {

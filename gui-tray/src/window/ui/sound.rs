@@ -15,8 +15,6 @@ use crate::link::Command;
 /// a window that crashed leaves no microphone open for more than a minute.
 pub const CHECK_SECS: u32 = 60;
 const RENEW_AFTER: Duration = Duration::from_secs(20);
-/// The meter's range: -60 dBFS is empty (a quiet room), 0 full.
-const FLOOR_DB: f64 = -60.0;
 
 /// Where the sound check stands, on the window's side.
 #[derive(Debug, Default)]
@@ -48,11 +46,6 @@ impl AperoApp {
     }
 }
 
-/// The meter's fill for a level.
-pub fn fraction(level_db: f64) -> f32 {
-    ((level_db - FLOOR_DB) / -FLOOR_DB).clamp(0.0, 1.0) as f32
-}
-
 /// Pickers, meter and test; for the first-start page and Settings.
 pub fn section(app: &mut AperoApp, ui: &mut egui::Ui) {
     devices(app, ui);
@@ -65,7 +58,7 @@ pub fn section(app: &mut AperoApp, ui: &mut egui::Ui) {
     let level = state.as_ref().map_or(-100.0, |s| s.level_db);
     ui.horizontal(|ui| {
         let l = ui.label(app.tr.t("sound-level"));
-        let bar = egui::ProgressBar::new(fraction(level)).desired_width(260.0).text(format!("{level:.0} dB"));
+        let bar = egui::ProgressBar::new(apero_control::meter_fraction(level) as f32).desired_width(260.0).text(format!("{level:.0} dB"));
         ui.add(bar).labelled_by(l.id);
     });
     if let Some(s) = &state {
@@ -73,7 +66,7 @@ pub fn section(app: &mut AperoApp, ui: &mut egui::Ui) {
             ui.colored_label(ui.visuals().warn_fg_color, app.tr.s("sound-input-missing", "error", e));
         } else if s.speaking {
             ui.label(app.tr.t("sound-speaking"));
-        } else if s.level_db <= FLOOR_DB {
+        } else if s.level_db <= apero_control::METER_FLOOR_DB {
             ui.label(RichText::new(app.tr.t("sound-silent")).weak());
         } else {
             ui.label(RichText::new(app.tr.t("sound-speak")).weak());
@@ -135,19 +128,5 @@ pub fn page(app: &mut AperoApp, ui: &mut egui::Ui) {
     if ui.add(egui::Button::new(RichText::new(app.tr.t("sound-continue")).heading())).clicked() {
         app.stop_checking();
         app.sound_page = false;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_meter_spans_a_quiet_room_to_full_scale() {
-        assert_eq!(fraction(-100.0), 0.0);
-        assert_eq!(fraction(-60.0), 0.0);
-        assert_eq!(fraction(-30.0), 0.5);
-        assert_eq!(fraction(0.0), 1.0);
-        assert_eq!(fraction(6.0), 1.0);
     }
 }
