@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lib import Daemon, Link, silence, speech
-from voice import PHRASE, latency, quality
-from files import MIB, apero_get, make_file, offer, settle, tcp_copy
+from lib import MIB, PHRASE, Daemon, Link, make_file, silence, speech, tcp_copy
+from voice import latency, quality
+from files import apero_get, offer, settle
 
 
 def use(bin_dir):

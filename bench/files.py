@@ -15,55 +15,18 @@ latency before and while a file crosses the same link.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from lib import Daemon, Link, click_latencies, clicks, ns_prefix, pct, proc_cpu_seconds, silence, wait_participants
+from lib import MIB, Daemon, Link, click_latencies, clicks, make_file, pct, proc_cpu_seconds, silence, tcp_copy, wait_participants
 from wormhole import Wormhole
-
-MIB = 1024 * 1024
-
-TCP_RECV = r"""
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 0)); s.listen(1)
-print(s.getsockname()[1], flush=True)
-c, _ = s.accept()
-with open(sys.argv[2], "wb") as f:
-    while True:
-        b = c.recv(1 << 20)
-        if not b: break
-        f.write(b)
-"""
-
-TCP_SEND = r"""
-import socket, sys, os
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])))
-with open(sys.argv[3], "rb") as f:
-    c.sendfile(f)
-c.close()
-"""
 
 
 def median(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
-
-
-def tcp_copy(src, dst, ns_recv=None, ns_send=None, host="127.0.0.1"):
-    """Seconds for a plain TCP copy between two processes (receiver writes to disk)."""
-    r = subprocess.Popen(ns_prefix(ns_recv) + [sys.executable, "-c", TCP_RECV, host, str(dst)], stdout=subprocess.PIPE, text=True)
-    port = r.stdout.readline().strip()
-    t0 = time.time()
-    subprocess.run(ns_prefix(ns_send) + [sys.executable, "-c", TCP_SEND, host, port, str(src)], check=True)
-    r.wait()
-    dt = time.time() - t0
-    assert os.path.getsize(dst) == os.path.getsize(src)
-    os.unlink(dst)
-    return dt
 
 
 def rss_kib(pid, key="VmRSS"):
@@ -90,15 +53,6 @@ def warm_memory(work, size):
     p = work / "warm.bin"
     make_file(p, size)
     p.unlink()
-
-
-def make_file(path, size):
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            n = min(left, 16 * MIB)
-            f.write(os.urandom(n))
-            left -= n
 
 
 def apero_get(getter, sources, fid, out):

@@ -1,12 +1,14 @@
 """Shared pieces of apero's benchmark scripts: daemons in (optional) network
 namespaces, links with delay/jitter/loss through shared/tools/delaylink.py,
-WAV helpers and statistics. Needs root for namespaces."""
+WAV helpers and statistics, and the test files and plain TCP copy that the
+file benches (files.py, wormhole.py) measure against. Needs root for namespaces."""
 
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import wave
@@ -17,6 +19,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 DELAYLINK = ROOT.parent / "shared" / "tools" / "delaylink.py"
 RATE = 48_000
+
+# The phrase the voice benches speak (espeak-ng), French and English.
+PHRASE = ("Bonsoir tout le monde. This is apero, a group call with no server in between. "
+          "The quick brown fox jumps over the lazy dog. Can you hear me clearly?")
 
 
 def ns_prefix(ns):
@@ -244,3 +250,49 @@ def pesq_of(ref_path, out_path, skip_s=2.0):
                 pass
         pos = lo + l2 + len(ref)
     return (float(np.median(scores)) if scores else float("nan")), len(scores)
+
+
+MIB = 1024 * 1024
+
+TCP_RECV = r"""
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 0)); s.listen(1)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+with open(sys.argv[2], "wb") as f:
+    while True:
+        b = c.recv(1 << 20)
+        if not b: break
+        f.write(b)
+"""
+
+TCP_SEND = r"""
+import socket, sys, os
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+with open(sys.argv[3], "rb") as f:
+    c.sendfile(f)
+c.close()
+"""
+
+
+def tcp_copy(src, dst, ns_recv=None, ns_send=None, host="127.0.0.1"):
+    """Seconds for a plain TCP copy between two processes (receiver writes to disk)."""
+    r = subprocess.Popen(ns_prefix(ns_recv) + [sys.executable, "-c", TCP_RECV, host, str(dst)], stdout=subprocess.PIPE, text=True)
+    port = r.stdout.readline().strip()
+    t0 = time.time()
+    subprocess.run(ns_prefix(ns_send) + [sys.executable, "-c", TCP_SEND, host, port, str(src)], check=True)
+    r.wait()
+    dt = time.time() - t0
+    assert os.path.getsize(dst) == os.path.getsize(src)
+    os.unlink(dst)
+    return dt
+
+
+def make_file(path, size):
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 16 * MIB)
+            f.write(os.urandom(n))
+            left -= n

@@ -23,6 +23,7 @@ nft too; it has no anchor.
     sudo bench/voice.sh --quick    # fewer loss rates, shorter runs
     sudo bench/voice.sh --no-anchor
     sudo bench/voice.sh --only relayed   # one step group (or --skip some)
+    sudo bench/voice.sh --only processing --runs 5   # default settings vs off vs Chromium, 5 runs
 """
 
 import argparse
@@ -35,28 +36,30 @@ from pathlib import Path
 
 import numpy as np
 
+import lib
 from lib import (Daemon, Link, click_latencies, clicks, pct, pesq_of, wait_participants, proc_cpu_seconds,
                  proc_rss_mib, silence, speech)
 from relay import RelayNet
 
 # Step groups for --skip and --only: loopback steps, latency over the links,
 # quality over the links (with the anchor), jitter, the relayed path, the mesh.
-GROUPS = ("loopback", "latency", "loss", "jitter", "relayed", "mesh")
+GROUPS = ("loopback", "latency", "loss", "jitter", "relayed", "mesh", "processing")
 
-PHRASE = ("Bonsoir tout le monde. This is apero, a group call with no server in between. "
-          "The quick brown fox jumps over the lazy dog. Can you hear me clearly?")
+PHRASE = lib.PHRASE
 
 
-def call(work, a_in, secs, link=None, design="stream", tag="x", net=None):
+def call(work, a_in, secs, link=None, design="stream", tag="x", net=None, processing="on"):
     """A speaks a_in to B for `secs`; returns both call statuses and B's output.
     With `net` (a relay.RelayNet) the two daemons are its alice and bob, whose
     only path to each other is through its relay: the call fails unless both
     see each other `relayed`, at the start and at the end."""
     b_in = work / "silence.wav"
     a_out, b_out = work / f"{tag}-a.wav", work / f"{tag}-b.wav"
-    # Processing off, as in the Chromium anchor (bench/webrtc.py): this bench
-    # compares codecs and playouts on lossy links, not microphones.
-    common = ["--audio", "wav", "--audio-processing", "off", "--voice-transport", design]
+    # The default settings (processing on: echo cancellation, noise
+    # suppression, gain control, the speech gate): what people run. Steps
+    # that compare codecs and playouts also run it off, beside, as the
+    # Chromium anchor runs (bench/webrtc.py).
+    common = ["--audio", "wav", "--audio-processing", processing, "--voice-transport", design]
     args_a = common + ["--wav-in", str(a_in), "--wav-out", str(a_out)]
     args_b = common + ["--wav-in", str(b_in), "--wav-out", str(b_out)]
     if net:
@@ -143,8 +146,8 @@ def latency(work, secs, link=None, design="stream", tag="lat"):
     }
 
 
-def quality(work, secs, link=None, design="stream", tag="q", net=None):
-    sa, sb, b_out = call(work, work / "speech.wav", secs, link, design, tag, net)
+def quality(work, secs, link=None, design="stream", tag="q", net=None, processing="on"):
+    sa, sb, b_out = call(work, work / "speech.wav", secs, link, design, tag, net, processing)
     score, n = pesq_of(work / "speech.wav", b_out)
     st = alice_stats(sb)
     alice = next(p for p in sb["participants"] if p["name"] == "alice")
@@ -180,6 +183,39 @@ def anchor(work, secs, link_args, seed, tag):
             "jitterBufferEmittedCount", "fecPacketsReceived", "codec")
     return {"pesq_wb": round(score, 2), "repetitions": n, **{k: st.get(k) for k in keep},
             "call_s": round(time.time() - t, 1)}
+
+
+def processing_runs(work, secs, runs, cells, with_anchor):
+    """Issue 28's measurement: the default settings (processing on) against
+    processing off and Chromium's WebRTC, on a 40 ± 10 ms link, clean and at
+    5 % loss, `runs` times with a different link seed each (the min and the
+    median over runs, not one run)."""
+    out = {}
+    for loss in cells:
+        per = {"on": [], "off": [], "chromium": []}
+        for run in range(runs):
+            seed = 21 + run
+            link_args = {"delay": 40, "jitter": 10, "loss": loss}
+            for processing in ("on", "off"):
+                link = Link("v", seed=seed, **link_args)
+                try:
+                    got = quality(work, secs, link, "datagram", f"p{loss}{processing}{run}", processing=processing)
+                finally:
+                    link.close()
+                per[processing].append(got["pesq_wb"])
+            if with_anchor:
+                per["chromium"].append(anchor(work, secs, link_args, seed, f"p{loss}c{run}").get("pesq_wb", float("nan")))
+            print(f"  loss {loss} %, run {run + 1}: " + ", ".join(f"{k} {v[-1]}" for k, v in per.items() if v), flush=True)
+        cell = {}
+        for k, v in per.items():
+            if v:
+                s = sorted(v)
+                cell[k] = {"runs": v, "min": s[0], "median": s[len(s) // 2] if len(s) % 2 else round((s[len(s) // 2 - 1] + s[len(s) // 2]) / 2, 2)}
+        if per["chromium"]:
+            cell["on_ge_chromium_every_run"] = all(a >= c for a, c in zip(per["on"], per["chromium"]))
+        cell["on_minus_off_median"] = round(cell["on"]["median"] - cell["off"]["median"], 2)
+        out[f"loss{loss}"] = cell
+    return out
 
 
 def link_name(loss, burst):
@@ -283,6 +319,8 @@ def main():
                     help="apero voice designs to compare (the default design first): datagram, stream, frames")
     ap.add_argument("--losses", default="",
                     help="loss cells, e.g. 0,5,5b3 (5 %% in bursts of 3); default 0,5,5b3 with --quick, else 0,2,5,5b3,10")
+    ap.add_argument("--runs", type=int, default=5,
+                    help="runs of the processing step (default settings against processing off and Chromium; default 5)")
     ap.add_argument("--quality-secs", type=int, default=0,
                     help="length of each quality call (default: 22 s with --quick, else 30 s); each 9 s phrase heard is one PESQ sample")
     args = ap.parse_args()
@@ -354,6 +392,12 @@ def main():
                     r.update(got)
                 else:
                     r[f"{design}_design"] = got
+            # Beside the default: processing off, as the anchor runs.
+            link = Link("v", seed=11, **link_args)
+            try:
+                r["processing_off"] = quality(work, qsecs, link, designs[0], f"dq{loss}b{burst}off", processing="off")
+            finally:
+                link.close()
             if args.anchor:
                 r["chromium"] = anchor(work, qsecs, link_args, 11, f"dq{loss}b{burst}")
             return r
@@ -389,6 +433,8 @@ def main():
         return r
     if "relayed" not in skip:
         step("relayed_loss5_quality", relayed)
+    if "processing" not in skip:
+        step("processing_default_vs_off", lambda: processing_runs(work, qsecs, args.runs, (0, 5), args.anchor))
     if "mesh" not in skip:
         # The baseline first, in the same run: every packet 10 ms (as before
         # issue 14's fourth step), then the default (20 ms from 5 people on).

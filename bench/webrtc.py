@@ -534,8 +534,7 @@ def webrtc_call(work, link, phrase_wav, secs, tag="w", timeout=None):
 
 def selftest(args):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from lib import Link, pesq_of, speech
-    from voice import PHRASE
+    from lib import PHRASE, Link, pesq_of, speech
     work = Path(tempfile.mkdtemp(prefix="apero-webrtc-"))
     speech(work / "speech.wav", PHRASE)
     print(f"work dir {work}", flush=True)

@@ -190,8 +190,7 @@ def wormhole_copy(src_path, out_dir, ns_send, ns_recv, server_ip, *, mailbox_por
 
 def main():
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from files import MIB, make_file, tcp_copy
-    from lib import Link
+    from lib import MIB, Link, make_file, tcp_copy
 
     size = 64 * MIB
     work = Path(tempfile.mkdtemp(prefix="apb-whtest-", dir="/tmp"))

@@ -13,11 +13,14 @@ cd "$(dirname "$0")/.."
 # builds the .deb with dpkg-deb, installs it (so the window's run-time
 # libraries must be there: X11, Wayland, xkbcommon, EGL/GL) and checks its
 # desktop entry with desktop-file-validate; the tray's mute shortcut is
-# pressed with xdotool on a private X server (Xvfb).
+# pressed with xdotool on a private X server (Xvfb); the window's
+# accessibility tree is read over AT-SPI as a screen reader does (the bus
+# launcher from at-spi2-core, libatspi's Python bindings, Mesa's software GL).
 apero_install_deps build-essential pkg-config cmake libasound2-dev tmux espeak-ng sox \
     pulseaudio pulseaudio-utils libasound2-plugins alsa-utils iproute2 iptables nftables dbus systemd python3 \
     desktop-file-utils libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon0 libxkbcommon-x11-0 \
-    libwayland-client0 libwayland-egl1 libegl1 libgl1 xvfb xdotool help2man
+    libwayland-client0 libwayland-egl1 libegl1 libgl1 libgl1-mesa-dri xvfb xdotool help2man \
+    at-spi2-core python3-gi gir1.2-atspi-2.0 python3-pyatspi
 apero_need_cargo
 apero_need_lint_tools
 
@@ -31,4 +34,6 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "==> building (once, for all tests)"
 cargo build --locked --workspace --all-targets
 echo "==> running the tests"
-cargo test --locked --workspace --no-fail-fast
+# Each binary's time is printed at the end (scripts/test-times.py); the
+# exit status is cargo's.
+cargo test --locked --workspace --no-fail-fast 2>&1 | python3 scripts/test-times.py

@@ -281,3 +281,49 @@ fn chat_works_in_a_terminal() {
 }
 
 use std::process::Command;
+
+/// `apero name` and `call settings` are kept: friends see the new name on
+/// old and new messages and in the member list, and both survive a restart.
+#[test]
+fn a_new_name_and_call_settings_outlive_a_restart() {
+    let mut a = Daemon::start("alice");
+    let b = Daemon::start("bob");
+    let room = a.room_with("atelier", &[&b]);
+    a.json(&["say", &room, "before the new name"]);
+    b.wait_history_len(&room, 1);
+
+    let bad = a.json_err(&["name", "  "]);
+    assert_eq!(bad.0, "bad_request", "{bad:?}");
+    let long = "x".repeat(65);
+    assert_eq!(a.json_err(&["name", &long]).0, "too_large");
+
+    let r = a.json(&["name", "Alice Martin"]);
+    assert_eq!((r["name"].as_str(), r["rooms"].as_u64()), (Some("Alice Martin"), Some(1)), "{r}");
+    assert_eq!(a.json(&["name"])["name"], "Alice Martin");
+    assert_eq!(a.json(&["status"])["name"], "Alice Martin");
+    let alice = a.peer_id();
+    wait_until("bob to see alice's new name on her old message", Duration::from_secs(20), || {
+        let h = b.json(&["history", &room]);
+        (h[0]["author_name"] == "Alice Martin").then_some(())
+    });
+    let members = b.json(&["room", "members", &room]);
+    let m = members.as_array().unwrap().iter().find(|m| m["peer_id"] == alice.as_str()).unwrap().clone();
+    assert_eq!(m["name"], "Alice Martin", "{members}");
+
+    a.json(&["call", "settings", "--gain-control", "off", "--noise-suppression", "off"]);
+    a.kill9();
+    a.without_name_flag();
+    a.restart();
+    assert_eq!(a.json(&["name"])["name"], "Alice Martin", "the name is kept");
+    let p = &a.json(&["call", "settings"])["processing"];
+    assert_eq!(
+        (p["echo_cancel"].as_bool(), p["noise_suppression"].as_bool(), p["gain_control"].as_bool()),
+        (Some(true), Some(false), Some(false)),
+        "{p}"
+    );
+    a.json(&["say", &room, "after the restart"]);
+    wait_until("bob to get alice's message under her new name", Duration::from_secs(20), || {
+        let h = b.json(&["history", &room]);
+        h.as_array().unwrap().iter().any(|m| m["text"] == "after the restart" && m["author_name"] == "Alice Martin").then_some(())
+    });
+}

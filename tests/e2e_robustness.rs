@@ -77,6 +77,31 @@ fn malformed_control_requests_get_errors_and_the_daemon_goes_on() {
     s.write_all(b"{\"cmd\":\"hel").unwrap();
     drop(s);
     d.json(&["status"]);
+
+    // The CLI's reader going away (`apero history ROOM | head -1`) ends it
+    // quietly, in text as in JSON: no panic, no error.
+    let room = d.create_room("piped");
+    for i in 0..20 {
+        d.json(&["say", &room, &format!("line {i}")]);
+    }
+    for json in [false, true] {
+        let mut args = vec!["--home".to_string(), d.home().display().to_string()];
+        if json {
+            args.push("--json".into());
+        }
+        args.extend(["history".to_string(), room.clone()]);
+        let mut child = std::process::Command::new(common::apero_bin())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "json={json}: {:?} {err}", out.status);
+        assert!(!err.contains("panicked") && err.trim().is_empty(), "json={json}: {err}");
+    }
 }
 
 #[test]

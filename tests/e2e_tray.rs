@@ -45,6 +45,9 @@ impl Tray {
             .env("DBUS_SESSION_BUS_ADDRESS", &desktop.address)
             .env("XDG_CONFIG_HOME", config.path())
             .env("RUST_LOG", "info,apero_tray=debug")
+            // The labels and notifications looked for are English, on a
+            // French machine too (no window settings in this config home).
+            .env("LANGUAGE", "en")
             // Keep the test away from the developer's real clipboard.
             .env_remove("DISPLAY")
             .env_remove("WAYLAND_DISPLAY")
@@ -87,6 +90,11 @@ fn wait_icon(desktop: &Desktop, icon: &str) {
 
 fn wait_note(desktop: &Desktop, what: &str, f: impl Fn(&desktop::Note) -> bool) -> desktop::Note {
     wait_until(what, WAIT, || desktop.notes().into_iter().find(|n| f(n)))
+}
+
+/// Longer than the tray takes to show a gathered batch once quiet.
+fn catchup_quiet() -> Duration {
+    Duration::from_secs(2)
 }
 
 fn click(desktop: &Desktop, label: &str, under: Option<&str>) {
@@ -174,7 +182,8 @@ fn tray_shows_the_call_mutes_and_notifies() {
 fn tray_goes_offline_with_the_daemon_and_reconnects() {
     let Some(desktop) = Desktop::start() else { return };
     let mut alice = Daemon::start_with("alice", &["--audio", "null"], &[]);
-    alice.create_room("atelier");
+    let bob = Daemon::start_with("bob", &["--audio", "null"], &[]);
+    let room = alice.room_with("atelier", &[&bob]);
     let mut tray = Tray::start(&desktop, alice.home());
     wait_until("the tray to register with the watcher", WAIT, || desktop.item());
     wait_icon(&desktop, "user-available");
@@ -185,9 +194,26 @@ fn tray_goes_offline_with_the_daemon_and_reconnects() {
     assert!(menu.contains("apero is offline") && menu.contains("Start the daemon") && !menu.contains("atelier"), "{menu}");
     tray.assert_alive();
 
+    // Bob writes while alice's daemon is down: her daemon gets it by sync
+    // once back, and her tray, back within a second (it watches the
+    // socket), shows it as one summary, not three notifications.
+    for text in ["tu es là ?", "on commence sans toi", "rappelle-moi"] {
+        bob.json(&["say", &room, text]);
+    }
+    let before = desktop.notes().len();
     alice.restart();
+    let back = std::time::Instant::now();
     wait_icon(&desktop, "user-available");
+    let took = back.elapsed();
+    eprintln!("the tray was back {took:?} after the daemon answered");
+    assert!(took < Duration::from_secs(1), "the tray took {took:?} to reconnect");
     wait_until("the room back in the menu", WAIT, || desktop.menu().iter().any(|e| e.label.starts_with("atelier (")).then_some(()));
+    let note =
+        wait_note(&desktop, "a summary of what bob wrote while alice was away", |n| n.summary.starts_with("3 new while apero was away"));
+    assert!(note.summary.contains("atelier") && note.body.contains("bob: tu es là ?"), "{note:?}");
+    std::thread::sleep(catchup_quiet());
+    let after: Vec<_> = desktop.notes().into_iter().skip(before).collect();
+    assert_eq!(after.len(), 1, "one notification for the three messages: {after:?}");
 
     // Stopping the daemon from the menu stops it for real.
     click(&desktop, "Stop the daemon", None);

@@ -37,6 +37,9 @@ enum Command {
     Down,
     /// Show who you are, your addresses and the peers you are connected to.
     Status,
+    /// Show your display name, or change it: friends see the new one on
+    /// your messages, old and new, and in calls. Kept for next time.
+    Name(daemon::NameArgs),
     /// Create, list, leave rooms and see their members.
     #[command(subcommand)]
     Room(room::RoomCommand),
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
             Command::Up(a) => daemon::up(&ctx, a).await,
             Command::Down => daemon::down(&ctx).await,
             Command::Status => daemon::status(&ctx).await,
+            Command::Name(a) => daemon::name(&ctx, a).await,
             Command::Room(c) => room::run(&ctx, c).await,
             Command::Invite(a) => invite::invite(&ctx, a).await,
             Command::Join(a) => invite::join(&ctx, a).await,

@@ -5,6 +5,25 @@ use serde::Serialize;
 
 use crate::Ctx;
 
+/// `println!` that a reader going away does not turn into a panic:
+/// `apero history ROOM | head -3` stops quietly, as `ls | head` does.
+macro_rules! outln {
+    () => { $crate::output::line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::output::line(format_args!($($arg)*)) };
+}
+pub(crate) use outln;
+
+/// One line to stdout. A closed pipe ends the process with success (there
+/// is nobody left to tell); any other failure is said on stderr.
+pub fn line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{args}") {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => eprintln!("apero: cannot print: {e}"),
+    }
+}
+
 pub fn json<T: Serialize>(value: &T) {
     use std::io::Write;
     match serde_json::to_string_pretty(value) {

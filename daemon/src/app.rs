@@ -65,7 +65,8 @@ impl App {
     ) -> Result<Arc<App>, crate::voice::backend::AudioError> {
         let events = EventSink::default();
         let in_call = InCall::default();
-        let me = Arc::new(Identity { peer_id: node.peer_id, key, name: config.name.clone(), home: config.home });
+        let name = crate::identity::Name::new(config.name.clone(), Some(config.home.join("name")));
+        let me = Arc::new(Identity { peer_id: node.peer_id, key, name: name.clone(), home: config.home });
         let rooms = Rooms::new(store.clone(), node.clone(), me.clone(), events.clone(), counters.clone());
         let short = ShortCodes::new(rooms.clone(), node.clone(), counters.clone());
         let calls = Calls::new(
@@ -76,7 +77,7 @@ impl App {
                 events: events.clone(),
                 counters: counters.clone(),
                 in_call: in_call.clone(),
-                name: config.name,
+                name,
                 kbps: config.voice_kbps,
             },
         )?;
@@ -99,6 +100,13 @@ impl App {
         app.files.spawn_server();
         tokio::spawn(app.clone().route_node_events(node_events));
         tokio::spawn(app.rooms.clone().run_maintenance(app.shutdown.subscribe()));
+        // A name changed while we were stopped (the config, `--name`).
+        let rooms = app.rooms.clone();
+        tokio::spawn(async move {
+            if let Err(e) = rooms.announce_name().await {
+                tracing::warn!("cannot tell the rooms our name: {e}");
+            }
+        });
         Ok(app)
     }
 
@@ -180,6 +188,10 @@ impl App {
     pub async fn dispatch(&self, request: Request) -> ServiceResult<Reply> {
         Ok(match request {
             Request::Status => Reply::Status(self.status().await?),
+            Request::SetName { name } => {
+                let rooms = self.rooms.rename(&name).await?;
+                Reply::Renamed(apero_control::Renamed { name: self.me.name.get(), rooms })
+            }
             Request::RoomCreate { name } => Reply::RoomCreated(self.rooms.room_create(&name).await?),
             Request::RoomList => Reply::Rooms(self.room_list().await?),
             Request::RoomLeave { room } => {
@@ -286,7 +298,7 @@ impl App {
             .collect();
         Ok(Status {
             peer_id: self.me.peer_id.to_string(),
-            name: self.me.name.clone(),
+            name: self.me.name.get(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             pid: std::process::id(),
             home: self.me.home.display().to_string(),

@@ -18,6 +18,8 @@ pub struct Counters {
     /// Node events shed because the daemon could not keep up with the
     /// network (the Swarm never waits on the daemon).
     pub shed_events: Arc<AtomicU64>,
+    /// Connection events merged or dropped by the node's bounded backlog.
+    pub coalesced_events: Arc<AtomicU64>,
 }
 
 impl Counters {
@@ -38,6 +40,7 @@ impl Counters {
             voice,
             files: self.files.load(Ordering::Relaxed),
             shed_events: self.shed_events.load(Ordering::Relaxed),
+            coalesced_events: self.coalesced_events.load(Ordering::Relaxed),
             bad_datagrams: datagrams.0,
             refused_datagrams: datagrams.1,
             refused_streams,

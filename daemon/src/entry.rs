@@ -70,6 +70,12 @@ pub enum Body {
     Partial {
         file: String,
     },
+    /// "I no longer serve my partial copy of this file" (the download was
+    /// cancelled and its part deleted): members stop asking us for it. A
+    /// later `partial` of the same file (fetched again) counts anew.
+    Dropped {
+        file: String,
+    },
     /// An invite code the author made, shared with the room so that any
     /// online member can admit its holder. The code's secret stays out: `check`
     /// and `rendezvous` are one-way hashes of it ([`crate::room::invite`]),
@@ -86,6 +92,12 @@ pub enum Body {
     /// The author revokes one of its invite codes.
     Revoke {
         invite: String,
+    },
+    /// The author's display name from now on (`apero name`). The newest
+    /// in the room's order wins, unless a later admission (a rejoin)
+    /// brought a name of its own.
+    Rename {
+        name: String,
     },
 }
 
@@ -114,8 +126,10 @@ impl Body {
             Body::Offer { .. } => "offer",
             Body::Have { .. } => "have",
             Body::Partial { .. } => "partial",
+            Body::Dropped { .. } => "dropped",
             Body::Invite { .. } => "invite",
             Body::Revoke { .. } => "revoke",
+            Body::Rename { .. } => "rename",
         }
     }
 }
@@ -176,7 +190,7 @@ impl Entry {
                 out.extend_from_slice(&chunk_size.to_be_bytes());
                 put(&mut out, mime.as_bytes());
             }
-            Body::Have { file } | Body::Partial { file } => put(&mut out, file.as_bytes()),
+            Body::Have { file } | Body::Partial { file } | Body::Dropped { file } => put(&mut out, file.as_bytes()),
             Body::Invite { id, check, rendezvous, expires, once } => {
                 put(&mut out, id.as_bytes());
                 put(&mut out, check.as_bytes());
@@ -185,6 +199,7 @@ impl Entry {
                 out.push(*once as u8);
             }
             Body::Revoke { invite } => put(&mut out, invite.as_bytes()),
+            Body::Rename { name } => put(&mut out, name.as_bytes()),
         }
         out
     }
@@ -234,7 +249,7 @@ impl Entry {
                     return Err(EntryError::Malformed("chunk size"));
                 }
             }
-            Body::Have { file } | Body::Partial { file } => {
+            Body::Have { file } | Body::Partial { file } | Body::Dropped { file } => {
                 if !is_file_id(file) {
                     return Err(EntryError::Malformed("file id"));
                 }
@@ -249,6 +264,7 @@ impl Entry {
                     return Err(EntryError::Malformed("invite id"));
                 }
             }
+            Body::Rename { name } => check_name(name, MAX_NAME_CHARS)?,
         }
         if self.lamport == 0 {
             return Err(EntryError::Malformed("lamport 0"));

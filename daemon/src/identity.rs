@@ -32,3 +32,31 @@ pub fn load_or_create(path: &Path) -> anyhow::Result<Keypair> {
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
+
+/// Our display name: read by every service, changed at run time by
+/// `apero name` (and then kept in the data directory's `name` file, where
+/// the next start finds it unless a `--name` or the config sets one).
+#[derive(Debug, Clone)]
+pub struct Name {
+    value: std::sync::Arc<std::sync::RwLock<String>>,
+    file: Option<std::path::PathBuf>,
+}
+
+impl Name {
+    pub fn new(name: impl Into<String>, file: Option<std::path::PathBuf>) -> Name {
+        Name { value: std::sync::Arc::new(std::sync::RwLock::new(name.into())), file }
+    }
+
+    pub fn get(&self) -> String {
+        self.value.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Sets and keeps it; the caller has checked it (a room entry carries it).
+    pub fn set(&self, name: &str) -> std::io::Result<()> {
+        if let Some(f) = &self.file {
+            std::fs::write(f, name)?;
+        }
+        *self.value.write().unwrap_or_else(|p| p.into_inner()) = name.to_string();
+        Ok(())
+    }
+}

@@ -55,6 +55,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let node_config = node::NodeConfig {
         bad_frames: counters.bad_frames.clone(),
         shed_events: counters.shed_events.clone(),
+        coalesced_events: counters.coalesced_events.clone(),
         listen: config.listen.clone(),
         mdns: config.mdns,
         bootstrap: config.bootstrap.clone(),

@@ -1,10 +1,20 @@
 //! One daemon per home: an exclusive `flock` on a lock file, released by the
-//! kernel however the process ends (so `kill -9` leaves no stale lock).
+//! kernel however the process ends (so `kill -9` leaves no stale lock). And
+//! the daemon's one way to take a `Mutex`.
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// Takes `m` even if a thread panicked while holding it: what the daemon
+/// keeps under a mutex stays usable after such a panic (each holder leaves
+/// it whole, or a database transaction does), and one failed task must not
+/// take every later user of the lock down with it.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 pub struct HomeLock {
     _file: File,

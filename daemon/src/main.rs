@@ -51,7 +51,8 @@ fn run_foreground(paths: Paths, resolved: &Resolved) -> anyhow::Result<()> {
         Some(f) => tracing::info!(file = %f.display(), "settings: defaults < this file < environment < flags"),
         None => tracing::info!("settings: defaults < environment < flags (no config file)"),
     }
-    let config = Config::new(paths, &resolved.settings).with_context(|| settings_source(resolved))?;
+    let mut config = Config::new(paths, &resolved.settings).with_context(|| settings_source(resolved))?;
+    config.voice.pinned = resolved.pinned;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(aperod::run(config))
 }

@@ -25,6 +25,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod app;
+mod catchup;
 mod clipboard;
 mod daemon;
 #[cfg(all(unix, not(target_os = "macos")))]
@@ -45,13 +46,14 @@ mod other;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use apero_window::i18n::Tr;
 use clap::Parser;
 use tokio::sync::{mpsc, watch};
 
 use app::App;
 use menu::{Action, View};
 use settings::Settings;
-use state::State;
+use state::{Offline, State};
 
 /// apero's status icon: shows whether the daemon runs, whether you are in a
 /// call, muted, or someone speaks; its menu joins and leaves calls, mutes,
@@ -91,8 +93,12 @@ fn main() -> ExitCode {
     let socket = apero_control::socket_path(args.home.as_deref());
     let settings_path = args.config.clone().unwrap_or_else(Settings::default_path);
     let settings = Settings::load(&settings_path);
-    let state = State::offline("connecting…");
-    let (view_tx, view_rx) = watch::channel(View::of(&state, &settings));
+    // The tray speaks the language chosen in the window's Settings, else
+    // the system's, else English.
+    let window_settings_path = apero_window::ui::settings::Settings::default_path();
+    let tr = Tr::chosen(&window_settings_path);
+    let state = State::offline(Offline::Connecting);
+    let (view_tx, view_rx) = watch::channel(View::of(&state, &settings, &tr));
     let (action_tx, action_rx) = mpsc::channel(32);
     #[cfg(all(unix, not(target_os = "macos")))]
     let _shortcut = (args.mute_key != "none").then(|| hotkey::start(&args.mute_key, action_tx.clone())).flatten();
@@ -106,10 +112,15 @@ fn main() -> ExitCode {
         settings_stamp: Settings::stamp(&settings_path),
         settings_path,
         settings,
+        window_settings_stamp: Settings::stamp(&window_settings_path),
+        window_settings_path,
+        tr,
         notifier: notify::Notifier::new(!args.no_notifications),
         view: view_tx,
         state,
         clipboard: clipboard::Clipboard::default(),
+        seen: catchup::Seen::default(),
+        batch: catchup::Batch::default(),
     };
     match run(make_app, view_rx, action_tx, action_rx) {
         Ok(()) => ExitCode::SUCCESS,
@@ -158,4 +169,32 @@ fn run(
     let handle = rt.handle().clone();
     std::thread::spawn(move || rt.block_on(make_app().run(action_rx)));
     other::run(handle, view, actions)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `tray-…` message the tray's code names is in the catalogue
+    /// (the window's test checks that every language has the same ones).
+    #[test]
+    fn every_message_the_tray_names_is_in_the_catalogue() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let catalogue = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/locales/en/apero.ftl")).unwrap();
+        let known: Vec<&str> = catalogue.lines().filter_map(|l| l.split_once(" =").map(|(k, _)| k.trim())).collect();
+        // Not written out whole, so that this file does not name a message.
+        let needle = format!("{}{}-", '"', "tray");
+        let mut named = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let code = std::fs::read_to_string(&path).unwrap();
+            for (at, _) in code.match_indices(&needle) {
+                let id: String = code[at + 1..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '-').collect();
+                assert!(known.contains(&id.as_str()), "{} names {id:?}, which apero.ftl lacks", path.display());
+                named += 1;
+            }
+        }
+        assert!(named > 40, "found only {named} messages");
+    }
 }

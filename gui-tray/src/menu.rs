@@ -2,6 +2,8 @@
 //! each platform's front-end (`linux.rs`, `other.rs`) the same way. A click
 //! comes back as the item's [`Action`].
 
+use apero_window::i18n::Tr;
+
 use crate::settings::Settings;
 use crate::state::{IconState, State};
 
@@ -53,8 +55,8 @@ pub struct View {
 }
 
 impl View {
-    pub fn of(state: &State, settings: &Settings) -> View {
-        View { icon: state.icon(), tooltip: state.summary(), menu: build(state, settings) }
+    pub fn of(state: &State, settings: &Settings, tr: &Tr) -> View {
+        View { icon: state.icon(), tooltip: state.summary(tr), menu: build(state, settings, tr) }
     }
 }
 
@@ -62,37 +64,50 @@ fn button(label: impl Into<String>, action: Action) -> Item {
     Item::Button { label: label.into(), enabled: true, action }
 }
 
-pub fn build(state: &State, settings: &Settings) -> Vec<Item> {
-    let mut items = vec![Item::Label(state.summary()), Item::Separator];
+pub fn build(state: &State, settings: &Settings, tr: &Tr) -> Vec<Item> {
+    let mut items = vec![Item::Label(state.summary(tr)), Item::Separator];
     if !state.is_online() {
-        items.push(button("Start the daemon", Action::StartDaemon));
+        items.push(button(tr.t("tray-start-daemon"), Action::StartDaemon));
         items.push(Item::Separator);
-        items.push(button("Quit", Action::Quit));
+        items.push(button(tr.t("tray-quit"), Action::Quit));
         return items;
     }
-    items.push(button("Join with a code…", Action::JoinWithCode));
+    items.push(button(tr.t("tray-join-with-code"), Action::JoinWithCode));
     if state.rooms.is_empty() {
-        items.push(Item::Label("No rooms yet: create one in apero's window, or join a friend's with their code".into()));
+        items.push(Item::Label(tr.t("tray-no-rooms")));
     }
     for r in &state.rooms {
         let in_this_call = state.call.as_ref().is_some_and(|c| c.room == r.id);
-        let mut label = format!("{} ({}/{} online)", r.name, r.online, r.members);
-        if in_this_call {
-            label.push_str(" — in call");
+        let id = if in_this_call {
+            "tray-room-in-call"
         } else if r.call > 0 {
-            label.push_str(&format!(" — {} in call", r.call));
-        }
-        let call_item =
-            if in_this_call { button("Leave call", Action::LeaveCall) } else { button("Join call", Action::JoinCall(r.id.clone())) };
+            "tray-room-call"
+        } else {
+            "tray-room"
+        };
+        let label = tr.a(
+            id,
+            &[
+                ("room", r.name.clone().into()),
+                ("online", (r.online as u64).into()),
+                ("members", (r.members as u64).into()),
+                ("count", (r.call as u64).into()),
+            ],
+        );
+        let call_item = if in_this_call {
+            button(tr.t("tray-leave-call"), Action::LeaveCall)
+        } else {
+            button(tr.t("tray-join-call"), Action::JoinCall(r.id.clone()))
+        };
         items.push(Item::Submenu {
             label,
             items: vec![
                 call_item,
-                button("Copy invite code", Action::CopyInvite(r.id.clone())),
-                button("Copy short code", Action::CopyShortCode(r.id.clone())),
-                button("Open chat", Action::OpenChat(r.id.clone())),
+                button(tr.t("tray-copy-invite"), Action::CopyInvite(r.id.clone())),
+                button(tr.t("tray-copy-short-code"), Action::CopyShortCode(r.id.clone())),
+                button(tr.t("tray-open-chat"), Action::OpenChat(r.id.clone())),
                 Item::Check {
-                    label: "Notifications".into(),
+                    label: tr.t("tray-notifications"),
                     checked: settings.notifies(&r.id),
                     action: Action::ToggleNotifications(r.id.clone()),
                 },
@@ -102,23 +117,23 @@ pub fn build(state: &State, settings: &Settings) -> Vec<Item> {
     items.push(Item::Separator);
     let muted = state.call.as_ref().is_some_and(|c| c.muted);
     items.push(Item::Button {
-        label: if muted { "Unmute" } else { "Mute" }.into(),
+        label: tr.t(if muted { "tray-unmute" } else { "tray-mute" }),
         enabled: state.call.is_some(),
         action: Action::SetMuted(!muted),
     });
     if state.call.is_some() {
-        items.push(button("Leave call", Action::LeaveCall));
+        items.push(button(tr.t("tray-leave-call"), Action::LeaveCall));
     }
     items.push(Item::Separator);
-    items.push(button("Stop the daemon", Action::StopDaemon));
-    items.push(button("Quit", Action::Quit));
+    items.push(button(tr.t("tray-stop-daemon"), Action::StopDaemon));
+    items.push(button(tr.t("tray-quit"), Action::Quit));
     items
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::tests::{room, snapshot};
+    use crate::state::tests::{en, room, snapshot};
 
     fn labels(items: &[Item]) -> Vec<String> {
         items
@@ -141,7 +156,7 @@ mod tests {
 
     #[test]
     fn offline_menu_offers_to_start_the_daemon() {
-        let m = build(&State::offline("nothing answers"), &Settings::default());
+        let m = build(&State::offline("nothing answers"), &Settings::default(), &en());
         assert_eq!(labels(&m), ["[apero is offline: nothing answers]", "-", "Start the daemon", "-", "Quit"]);
     }
 
@@ -152,7 +167,7 @@ mod tests {
         settings.toggle("r2");
         s.apply(snapshot(vec![room("r1", "apéro", 2, 0), room("r2", "atelier", 1, 2)], None, false, &[]));
         assert_eq!(
-            labels(&build(&s, &settings)),
+            labels(&build(&s, &settings, &en())),
             [
                 "[apero: online as me]",
                 "-",
@@ -167,9 +182,37 @@ mod tests {
             ]
         );
         s.apply(snapshot(vec![room("r1", "apéro", 2, 2)], Some("r1"), true, &[]));
-        let m = build(&s, &settings);
+        let m = build(&s, &settings, &en());
         assert!(labels(&m)[3].starts_with("apéro (2/3 online) — in call: Leave call |"), "{:?}", labels(&m));
         assert!(m.contains(&Item::Button { label: "Unmute".into(), enabled: true, action: Action::SetMuted(false) }));
         assert!(m.contains(&Item::Button { label: "Leave call".into(), enabled: true, action: Action::LeaveCall }));
+    }
+
+    #[test]
+    fn the_menu_speaks_french_when_chosen() {
+        let fr = Tr::new(Some("fr"));
+        let offline = build(&State::offline(crate::state::Offline::Connecting), &Settings::default(), &fr);
+        assert_eq!(labels(&offline), ["[apero est hors ligne : connexion…]", "-", "Démarrer le service", "-", "Quitter"]);
+        let mut s = State::default();
+        s.apply(snapshot(vec![room("r1", "apéro", 2, 0), room("r2", "atelier", 1, 2)], None, false, &[]));
+        assert_eq!(
+            labels(&build(&s, &Settings::default(), &fr)),
+            [
+                "[apero : en ligne en tant que me]",
+                "-",
+                "Rejoindre avec un code…",
+                "apéro (2/3 en ligne): Rejoindre l'appel | Copier le code d'invitation | Copier le code court | Ouvrir la discussion | Notifications=true",
+                "atelier (1/3 en ligne) — 2 dans l'appel: Rejoindre l'appel | Copier le code d'invitation | Copier le code court | Ouvrir la discussion | Notifications=true",
+                "-",
+                "(Couper le micro)",
+                "-",
+                "Arrêter le service",
+                "Quitter",
+            ]
+        );
+        s.apply(snapshot(vec![room("r1", "apéro", 2, 1)], Some("r1"), true, &[]));
+        let m = build(&s, &Settings::default(), &fr);
+        assert!(labels(&m)[3].starts_with("apéro (2/3 en ligne) — dans l'appel: Quitter l'appel |"), "{:?}", labels(&m));
+        assert!(m.contains(&Item::Button { label: "Rétablir le micro".into(), enabled: true, action: Action::SetMuted(false) }));
     }
 }

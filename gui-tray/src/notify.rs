@@ -3,6 +3,7 @@
 //! for the platform's own elsewhere).
 
 use apero_control::{human_bytes, Event, FileInfo, MessageInfo};
+use apero_window::i18n::Tr;
 
 use crate::settings::Settings;
 use crate::state::State;
@@ -32,30 +33,36 @@ pub fn preview(text: &str) -> String {
     format!("{}…", &cut[..at])
 }
 
-pub fn message(state: &State, room: &str, m: &MessageInfo) -> Note {
-    let who = if m.author_name.is_empty() { "someone" } else { &m.author_name };
-    Note::new(format!("{who} in {}", state.room_name(room)), preview(&m.text))
+pub fn message(state: &State, room: &str, m: &MessageInfo, tr: &Tr) -> Note {
+    let who = if m.author_name.is_empty() { tr.t("tray-someone") } else { m.author_name.clone() };
+    Note::new(tr.a("tray-message", &[("who", who.into()), ("room", state.room_name(room).to_string().into())]), preview(&m.text))
 }
 
-pub fn file(state: &State, room: &str, f: &FileInfo) -> Note {
+pub fn file(state: &State, room: &str, f: &FileInfo, tr: &Tr) -> Note {
     Note::new(
-        format!("{} offered a file in {}", f.from_name, state.room_name(room)),
-        format!("{} ({}) — `apero get {}`", f.name, human_bytes(f.size), &f.id[..f.id.len().min(8)]),
+        tr.a("tray-file", &[("who", f.from_name.clone().into()), ("room", state.room_name(room).to_string().into())]),
+        tr.a(
+            "tray-file-body",
+            &[("name", f.name.clone().into()), ("size", human_bytes(f.size).into()), ("id", f.id[..f.id.len().min(8)].to_string().into())],
+        ),
     )
 }
 
-pub fn joined_call(state: &State, room: &str, names: &[String]) -> Note {
-    Note::new(format!("{} joined the call", names.join(", ")), format!("in {}", state.room_name(room)))
+pub fn joined_call(state: &State, room: &str, names: &[String], tr: &Tr) -> Note {
+    Note::new(
+        tr.a("tray-joined-call", &[("names", names.join(", ").into()), ("count", (names.len() as u64).into())]),
+        tr.s("tray-joined-call-body", "room", state.room_name(room)),
+    )
 }
 
 /// The daemon sends this only when a device of our call is lost or back:
 /// a person without a terminal must learn why they hear nothing.
-pub fn audio_device(input: Option<&str>, output: Option<&str>) -> Note {
+pub fn audio_device(input: Option<&str>, output: Option<&str>, tr: &Tr) -> Note {
     match (input, output) {
-        (None, None) => Note::new("Your microphone and speaker work again", "The call goes on with sound."),
-        (Some(i), None) => Note::new("Your microphone is not working", format!("The call goes on: the others do not hear you. {i}")),
-        (None, Some(o)) => Note::new("Your speaker is not working", format!("The call goes on, but you hear nobody. {o}")),
-        (Some(i), Some(_)) => Note::new("No sound: microphone and speaker are not working", format!("The call goes on silent. {i}")),
+        (None, None) => Note::new(tr.t("tray-devices-back"), tr.t("tray-devices-back-body")),
+        (Some(i), None) => Note::new(tr.t("tray-mic-lost"), tr.s("tray-mic-lost-body", "error", i)),
+        (None, Some(o)) => Note::new(tr.t("tray-speaker-lost"), tr.s("tray-speaker-lost-body", "error", o)),
+        (Some(i), Some(_)) => Note::new(tr.t("tray-sound-lost"), tr.s("tray-sound-lost-body", "error", i)),
     }
 }
 
@@ -63,11 +70,11 @@ pub fn audio_device(input: Option<&str>, output: Option<&str>) -> Note {
 /// the event deserves one. Our own messages and offers never do, nor
 /// anything in a room whose notifications are off. Call joins need names
 /// from the daemon and are made by the caller with [`joined_call`].
-pub fn for_event(state: &State, settings: &Settings, event: &Event) -> Option<Note> {
+pub fn for_event(state: &State, settings: &Settings, event: &Event, tr: &Tr) -> Option<Note> {
     match event {
-        Event::Message { room, message: m } if m.author != state.me_id && settings.notifies(room) => Some(message(state, room, m)),
-        Event::FileOffered { room, file: f } if f.from != state.me_id && settings.notifies(room) => Some(file(state, room, f)),
-        Event::AudioDevice { input_error, output_error } => Some(audio_device(input_error.as_deref(), output_error.as_deref())),
+        Event::Message { room, message: m } if m.author != state.me_id && settings.notifies(room) => Some(message(state, room, m, tr)),
+        Event::FileOffered { room, file: f } if f.from != state.me_id && settings.notifies(room) => Some(file(state, room, f, tr)),
+        Event::AudioDevice { input_error, output_error } => Some(audio_device(input_error.as_deref(), output_error.as_deref(), tr)),
         _ => None,
     }
 }
@@ -132,7 +139,7 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::tests::{room, snapshot};
+    use crate::state::tests::{en, room, snapshot};
 
     fn state() -> State {
         let mut s = State::default();
@@ -159,23 +166,23 @@ mod tests {
     fn lost_and_found_devices_notify() {
         let s = state();
         let lost = Event::AudioDevice { input_error: Some("the microphone was lost".into()), output_error: None };
-        let note = for_event(&s, &Settings::default(), &lost).unwrap();
+        let note = for_event(&s, &Settings::default(), &lost, &en()).unwrap();
         assert_eq!(note.summary, "Your microphone is not working");
         assert!(note.body.contains("the microphone was lost"));
         let back = Event::AudioDevice { input_error: None, output_error: None };
-        assert_eq!(for_event(&s, &Settings::default(), &back).unwrap().summary, "Your microphone and speaker work again");
+        assert_eq!(for_event(&s, &Settings::default(), &back, &en()).unwrap().summary, "Your microphone and speaker work again");
     }
 
     #[test]
     fn messages_from_others_notify_unless_the_room_is_silent() {
         let s = state();
         let mut settings = Settings::default();
-        let note = for_event(&s, &settings, &msg("id-bob", "on commence à 19h ?"));
+        let note = for_event(&s, &settings, &msg("id-bob", "on commence à 19h ?"), &en());
         assert_eq!(note, Some(Note::new("bob in apéro", "on commence à 19h ?")));
-        assert_eq!(for_event(&s, &settings, &msg("id-me", "mine")), None);
+        assert_eq!(for_event(&s, &settings, &msg("id-me", "mine"), &en()), None);
         settings.toggle("r1");
-        assert_eq!(for_event(&s, &settings, &msg("id-bob", "hi")), None);
-        assert_eq!(for_event(&s, &settings, &Event::Lagged { missed: 3 }), None);
+        assert_eq!(for_event(&s, &settings, &msg("id-bob", "hi"), &en()), None);
+        assert_eq!(for_event(&s, &settings, &Event::Lagged { missed: 3 }, &en()), None);
     }
 
     #[test]
@@ -204,7 +211,24 @@ mod tests {
             sources: 1,
             sources_online: 1,
         };
-        let note = for_event(&state(), &Settings::default(), &Event::FileOffered { room: "r1".into(), file: f }).unwrap();
+        let offered = Event::FileOffered { room: "r1".into(), file: f };
+        let note = for_event(&state(), &Settings::default(), &offered, &en()).unwrap();
         assert_eq!(note, Note::new("bob offered a file in apéro", "slides.pdf (2.4 MiB) — `apero get 3f9a1c2b`"));
+        let fr = for_event(&state(), &Settings::default(), &offered, &Tr::new(Some("fr"))).unwrap();
+        assert_eq!(fr, Note::new("bob a proposé un fichier dans apéro", "slides.pdf (2.4 MiB) — `apero get 3f9a1c2b`"));
+    }
+
+    #[test]
+    fn notifications_speak_french_when_chosen() {
+        let fr = Tr::new(Some("fr"));
+        let s = state();
+        let note = for_event(&s, &Settings::default(), &msg("id-bob", "on commence à 19h ?"), &fr);
+        assert_eq!(note, Some(Note::new("bob dans apéro", "on commence à 19h ?")));
+        assert_eq!(joined_call(&s, "r1", &["bob".into()], &fr), Note::new("bob a rejoint l'appel", "dans apéro"));
+        assert_eq!(joined_call(&s, "r1", &["bob".into(), "eve".into()], &fr).summary, "bob, eve ont rejoint l'appel");
+        assert_eq!(joined_call(&s, "r1", &["bob".into()], &en()), Note::new("bob joined the call", "in apéro"));
+        let lost = audio_device(Some("le micro a disparu"), None, &fr);
+        assert_eq!(lost.summary, "Votre micro ne fonctionne pas");
+        assert!(lost.body.ends_with("le micro a disparu"), "{lost:?}");
     }
 }

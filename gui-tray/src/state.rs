@@ -3,8 +3,10 @@
 //! of it.
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt;
 
 use apero_control::{CallStatus, RoomInfo, Status};
+use apero_window::i18n::Tr;
 
 /// What the icon shows, from the least to the most urgent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +46,54 @@ pub struct Call {
     pub names: HashMap<String, String>,
 }
 
+/// Why the daemon does not answer: shown in the tray's language, logged
+/// in English (`Display`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offline {
+    /// The tray has just started and not reached the daemon yet.
+    Connecting,
+    /// Nothing listens on the daemon's socket.
+    NotRunning,
+    /// The daemon closed the connection.
+    Gone,
+    /// Anything else, in the control crate's words.
+    Other(String),
+}
+
+impl Offline {
+    pub fn text(&self, tr: &Tr) -> String {
+        match self {
+            Offline::Connecting => tr.t("tray-offline-connecting"),
+            Offline::NotRunning => tr.t("tray-offline-not-running"),
+            Offline::Gone => tr.t("tray-offline-gone"),
+            Offline::Other(why) => why.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Offline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Offline::Connecting => f.write_str("connecting…"),
+            Offline::NotRunning => f.write_str("the daemon is not running"),
+            Offline::Gone => f.write_str("the daemon went away"),
+            Offline::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<String> for Offline {
+    fn from(why: String) -> Offline {
+        Offline::Other(why)
+    }
+}
+
+impl From<&str> for Offline {
+    fn from(why: &str) -> Offline {
+        Offline::Other(why.to_string())
+    }
+}
+
 /// Everything the daemon told us at one moment.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -55,7 +105,7 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Default)]
 pub struct State {
     /// `Some(why)` while the daemon does not answer.
-    pub offline: Option<String>,
+    pub offline: Option<Offline>,
     pub me_id: String,
     pub me_name: String,
     pub rooms: Vec<RoomInfo>,
@@ -66,7 +116,7 @@ pub struct State {
 }
 
 impl State {
-    pub fn offline(why: impl Into<String>) -> State {
+    pub fn offline(why: impl Into<Offline>) -> State {
         State { offline: Some(why.into()), ..State::default() }
     }
 
@@ -74,7 +124,7 @@ impl State {
         self.offline.is_none()
     }
 
-    pub fn set_offline(&mut self, why: impl Into<String>) {
+    pub fn set_offline(&mut self, why: impl Into<Offline>) {
         *self = State::offline(why);
     }
 
@@ -148,21 +198,24 @@ impl State {
     }
 
     /// One line for the tooltip and the menu's first entry.
-    pub fn summary(&self) -> String {
+    pub fn summary(&self, tr: &Tr) -> String {
         if let Some(why) = &self.offline {
-            return format!("apero is offline: {why}");
+            return tr.s("tray-offline", "why", &why.text(tr));
         }
         match &self.call {
-            None => format!("apero: online as {}", self.me_name),
+            None => tr.s("tray-online", "name", &self.me_name),
             Some(c) => {
-                let mut s = format!("In the call of {} ({} in it)", c.room_name, c.people);
+                let mut parts = vec![tr.a("tray-in-call", &[("room", c.room_name.clone().into()), ("count", (c.people as u64).into())])];
                 if c.muted {
-                    s.push_str(", muted");
+                    parts.push(tr.t("tray-in-call-muted"));
                 }
                 if !c.speaking.is_empty() {
-                    s.push_str(&format!(", speaking: {}", c.speaking.join(", ")));
+                    parts.push(tr.a(
+                        "tray-in-call-speaking",
+                        &[("names", c.speaking.join(", ").into()), ("count", (c.speaking.len() as u64).into())],
+                    ));
                 }
-                s
+                parts.join(", ")
             }
         }
     }
@@ -172,6 +225,11 @@ impl State {
 pub(crate) mod tests {
     use super::*;
     use apero_control::{CallPath, Dropped, Nat, Participant, Relaying};
+
+    /// The tests' words are English, whatever the machine's language.
+    pub fn en() -> Tr {
+        Tr::new(Some("en"))
+    }
 
     pub fn room(id: &str, name: &str, online: usize, call: usize) -> RoomInfo {
         RoomInfo { id: id.into(), name: name.into(), members: 3, online, call, in_call: false }
@@ -241,7 +299,7 @@ pub(crate) mod tests {
         assert_eq!(s.icon(), IconState::Muted);
         s.apply(snapshot(vec![], Some("r"), true, &["bob"]));
         assert_eq!(s.icon(), IconState::Speaking);
-        assert!(s.summary().contains("speaking: bob"), "{}", s.summary());
+        assert!(s.summary(&en()).contains("speaking: bob"), "{}", s.summary(&en()));
         // Our own voice activity does not count while muted.
         s.apply(snapshot(vec![], Some("r"), true, &["me"]));
         assert_eq!(s.icon(), IconState::Muted);
@@ -257,7 +315,7 @@ pub(crate) mod tests {
         assert_eq!(s.icon(), IconState::InCall);
         assert!(s.levels("r", &[lvl("id-me", false, false), lvl("id-bob", true, false)]));
         assert_eq!(s.icon(), IconState::Speaking);
-        assert!(s.summary().contains("speaking: bob"), "{}", s.summary());
+        assert!(s.summary(&en()).contains("speaking: bob"), "{}", s.summary(&en()));
         // Muted elsewhere (the CLI, the window): the tray follows.
         assert!(s.levels("r", &[lvl("id-me", true, true), lvl("id-bob", false, false)]));
         assert_eq!(s.icon(), IconState::Muted, "our own voice does not count while muted");
@@ -275,5 +333,20 @@ pub(crate) mod tests {
         // A call already going on before we looked: its people are not news.
         assert!(s.call_changed("busy", &["id-x".into(), "id-y".into()]).is_empty());
         assert_eq!(s.call_changed("busy", &["id-x".into(), "id-y".into(), "id-z".into()]), vec!["id-z"]);
+    }
+
+    #[test]
+    fn the_summary_speaks_the_chosen_language() {
+        let fr = Tr::new(Some("fr"));
+        let mut s = State::offline(Offline::NotRunning);
+        assert_eq!(s.summary(&en()), "apero is offline: the daemon is not running");
+        assert_eq!(s.summary(&fr), "apero est hors ligne : le service ne tourne pas");
+        assert_eq!(Offline::NotRunning.to_string(), "the daemon is not running", "logged in English");
+        s.apply(snapshot(vec![], None, false, &[]));
+        assert_eq!(s.summary(&en()), "apero: online as me");
+        assert_eq!(s.summary(&fr), "apero : en ligne en tant que me");
+        s.apply(snapshot(vec![], Some("r"), true, &["bob"]));
+        assert_eq!(s.summary(&en()), "In the call of r-name (2 in it), muted, speaking: bob");
+        assert_eq!(s.summary(&fr), "Dans l'appel de r-name (2 personnes), micro coupé, parle : bob");
     }
 }

@@ -55,6 +55,8 @@ pub struct Daemon {
     envs: Vec<(String, String)>,
     netns: Option<String>,
     mdns: bool,
+    /// Whether starts pass `--name` (which wins over a name kept from `apero name`).
+    name_flag: bool,
 }
 
 /// How to start a daemon beyond the loopback defaults.
@@ -111,7 +113,7 @@ impl Daemon {
         let h = home.path().display().to_string();
         let extra = extra.iter().map(|a| a.replace("{home}", &h)).collect();
         let envs = envs.iter().map(|(k, v)| (k.to_string(), v.replace("{home}", &h))).collect();
-        let mut d = Daemon { name: name.to_string(), home, child: None, extra, envs, netns: None, mdns: false };
+        let mut d = Daemon { name: name.to_string(), home, child: None, extra, envs, netns: None, mdns: false, name_flag: true };
         d.spawn();
         d
     }
@@ -119,8 +121,16 @@ impl Daemon {
     pub fn start_opts(name: &str, opts: DaemonOpts) -> Daemon {
         failure::remember_messages();
         let home = tempfile::Builder::new().prefix(&format!("apero-{name}-")).tempdir_in("/tmp").expect("tempdir");
-        let mut d =
-            Daemon { name: name.to_string(), home, child: None, extra: opts.args, envs: opts.envs, netns: opts.netns, mdns: opts.mdns };
+        let mut d = Daemon {
+            name: name.to_string(),
+            home,
+            child: None,
+            extra: opts.args,
+            envs: opts.envs,
+            netns: opts.netns,
+            mdns: opts.mdns,
+            name_flag: true,
+        };
         d.spawn();
         d
     }
@@ -157,8 +167,11 @@ impl Daemon {
         if !self.extra.iter().any(|a| a == "--bootstrap") {
             cmd.args(["--bootstrap", "none"]);
         }
+        if self.name_flag {
+            cmd.args(["--name", &self.name]);
+        }
         let child = cmd
-            .args(["--foreground", "--name", &self.name])
+            .args(["--foreground"])
             .arg("--home")
             .arg(self.home())
             .args(&self.extra)
@@ -208,6 +221,11 @@ impl Daemon {
 
     pub fn restart(&mut self) {
         self.spawn();
+    }
+
+    /// Later starts go without `--name`: the daemon uses the name it kept.
+    pub fn without_name_flag(&mut self) {
+        self.name_flag = false;
     }
 
     /// Waits for the process to exit by itself (after `apero down`); how

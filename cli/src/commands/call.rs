@@ -3,7 +3,7 @@
 use apero_control::{AudioDevicesInfo, CallStatus};
 use clap::Subcommand;
 
-use crate::output::{self, short_id};
+use crate::output::{self, outln, short_id};
 use crate::Ctx;
 
 #[derive(Subcommand, Debug)]
@@ -78,7 +78,7 @@ pub async fn call(ctx: &Ctx, cmd: CallCommand) -> anyhow::Result<()> {
             if ctx.json {
                 output::json(&st);
             } else {
-                println!(
+                outln!(
                     "You are in the call of {:?} with {} other(s). Mute with `apero mute`, leave with `apero call leave`.",
                     st.room_name.as_deref().unwrap_or(&room),
                     st.participants.len().saturating_sub(1)
@@ -90,7 +90,7 @@ pub async fn call(ctx: &Ctx, cmd: CallCommand) -> anyhow::Result<()> {
             if ctx.json {
                 output::json(&serde_json::json!({"left": true}));
             } else {
-                println!("You left the call.");
+                outln!("You left the call.");
             }
         }
         CallCommand::Status => print_status(ctx, &c.call_status().await?),
@@ -122,7 +122,7 @@ pub async fn call(ctx: &Ctx, cmd: CallCommand) -> anyhow::Result<()> {
             if ctx.json {
                 output::json(&st);
             } else {
-                println!("{} now plays at {percent}% for you.", short_id(&id));
+                outln!("{} now plays at {percent}% for you.", short_id(&id));
             }
         }
     }
@@ -146,7 +146,7 @@ pub async fn mute(ctx: &Ctx, muted: bool) -> anyhow::Result<()> {
     if ctx.json {
         output::json(&st);
     } else {
-        println!("{}", if muted { "Muted: nobody hears you." } else { "Unmuted: you can be heard." });
+        outln!("{}", if muted { "Muted: nobody hears you." } else { "Unmuted: you can be heard." });
     }
     Ok(())
 }
@@ -156,21 +156,21 @@ fn print_status(ctx: &Ctx, st: &CallStatus) {
         return output::json(st);
     }
     let Some(room) = &st.room else {
-        println!("You are in no call. Join one with `apero call join ROOM`.");
+        outln!("You are in no call. Join one with `apero call join ROOM`.");
         return;
     };
-    println!("Call in {:?} ({}){}", st.room_name.as_deref().unwrap_or(room), st.backend, if st.muted { ", you are muted" } else { "" });
+    outln!("Call in {:?} ({}){}", st.room_name.as_deref().unwrap_or(room), st.backend, if st.muted { ", you are muted" } else { "" });
     if let Some(a) = &st.audio {
         if let Some(e) = &a.input_error {
-            println!("  Microphone: {e}");
+            outln!("  Microphone: {e}");
         }
         if let Some(e) = &a.output_error {
-            println!("  Speaker: {e}");
+            outln!("  Speaker: {e}");
         }
         let p = a.processing;
         let on = |b: bool| if b { "on" } else { "off" };
         let erle = a.erle_db.map(|e| format!(", removing {e:.0} dB of echo")).unwrap_or_default();
-        println!(
+        outln!(
             "  Your level {:.0} dBFS. Echo cancellation {}{erle}, noise suppression {}, gain control {}.",
             a.input_level_db,
             on(p.echo_cancel),
@@ -179,7 +179,7 @@ fn print_status(ctx: &Ctx, st: &CallStatus) {
         );
     }
     if st.underruns > 0 {
-        println!("  The speaker ran dry {} times: this computer was too busy to keep up (a gap in what you hear).", st.underruns);
+        outln!("  The speaker ran dry {} times: this computer was too busy to keep up (a gap in what you hear).", st.underruns);
     }
     for p in &st.participants {
         let state = match (p.muted, p.speaking) {
@@ -188,7 +188,7 @@ fn print_status(ctx: &Ctx, st: &CallStatus) {
             _ => "",
         };
         if p.is_self {
-            println!("  {:<16} {:<10} (you) {state}", p.name, short_id(&p.peer_id));
+            outln!("  {:<16} {:<10} (you) {state}", p.name, short_id(&p.peer_id));
         } else {
             // Lost frames rebuilt from copies or FEC, and those that had to be invented.
             let count = |k: &str| p.stats.as_ref().and_then(|s| s[k].as_u64()).unwrap_or(0);
@@ -196,7 +196,7 @@ fn print_status(ctx: &Ctx, st: &CallStatus) {
                 (0, 0) => String::new(),
                 (r, c) => format!("repaired {r} concealed {c} "),
             };
-            println!(
+            outln!(
                 "  {:<16} {:<10} {:<8} {:<9} rtt {} loss {:.1}% jitter {:.1} ms latency ~{} {repair}{}{state}",
                 p.name,
                 short_id(&p.peer_id),
@@ -226,7 +226,7 @@ fn print_devices(ctx: &Ctx, d: &AudioDevicesInfo) {
     if ctx.json {
         return output::json(d);
     }
-    println!("Audio backend: {}", d.backend);
+    outln!("Audio backend: {}", d.backend);
     let mark = |name: &String, chosen: &Option<String>, default: &Option<String>| {
         if chosen.as_ref() == Some(name) || (chosen.is_none() && default.as_ref() == Some(name)) {
             "*"
@@ -234,17 +234,17 @@ fn print_devices(ctx: &Ctx, d: &AudioDevicesInfo) {
             " "
         }
     };
-    println!("Inputs:");
+    outln!("Inputs:");
     for i in &d.inputs {
-        println!("  {} {i}", mark(i, &d.input, &d.default_input));
+        outln!("  {} {i}", mark(i, &d.input, &d.default_input));
     }
-    println!("Outputs:");
+    outln!("Outputs:");
     for o in &d.outputs {
-        println!("  {} {o}", mark(o, &d.output, &d.default_output));
+        outln!("  {} {o}", mark(o, &d.output, &d.default_output));
     }
     let p = d.processing;
     let on = |b: bool| if b { "on" } else { "off" };
-    println!(
+    outln!(
         "Processing: echo cancellation {}, noise suppression {}, gain control {} (change with `apero call settings`).",
         on(p.echo_cancel),
         on(p.noise_suppression),

@@ -7,7 +7,7 @@ use apero_control::{Event, MessageInfo};
 use clap::Args;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::output;
+use crate::output::{self, outln};
 use crate::Ctx;
 
 #[derive(Args, Debug)]
@@ -56,7 +56,7 @@ pub async fn history(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<()> {
         output::json(&h);
     } else {
         for m in &h {
-            println!("{}", line(m));
+            outln!("{}", line(m));
         }
     }
     Ok(())
@@ -75,7 +75,7 @@ pub async fn chat(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<()> {
     let recent = sender.history(&room.id, Some(args.recent)).await?;
     let mut shown: HashSet<String> = HashSet::new();
     if !ctx.json {
-        println!("— {} ({} members). Type a message and press Enter; Ctrl-D or /quit to leave. —", room.name, room.members);
+        outln!("— {} ({} members). Type a message and press Enter; Ctrl-D or /quit to leave. —", room.name, room.members);
     }
     for m in &recent {
         shown.insert(m.id.clone());
@@ -90,8 +90,8 @@ pub async fn chat(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<()> {
                         print_message(ctx, &message);
                     }
                 }
-                Some(Event::MemberJoined { room: r, name, .. }) if r == room.id && !ctx.json => println!("* {name} joined"),
-                Some(Event::MemberLeft { room: r, name, .. }) if r == room.id && !ctx.json => println!("* {name} left"),
+                Some(Event::MemberJoined { room: r, name, .. }) if r == room.id && !ctx.json => outln!("* {name} joined"),
+                Some(Event::MemberLeft { room: r, name, .. }) if r == room.id && !ctx.json => outln!("* {name} left"),
                 Some(_) => {}
                 None => anyhow::bail!("the daemon went away"),
             },
@@ -113,8 +113,8 @@ pub async fn chat(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<()> {
 fn print_message(ctx: &Ctx, m: &MessageInfo) {
     if ctx.json {
         // One JSON object per line: a stream, not a document.
-        println!("{}", serde_json::to_string(m).unwrap_or_default());
+        outln!("{}", serde_json::to_string(m).unwrap_or_default());
     } else {
-        println!("{}", line(m));
+        outln!("{}", line(m));
     }
 }

@@ -8,7 +8,7 @@ use apero_control::launch::Start;
 use apero_control::{LaunchError, LaunchOptions, Nat, Relaying};
 use clap::Args;
 
-use crate::output::{self, short_id};
+use crate::output::{self, outln, short_id};
 use crate::{Ctx, CLIENT_NAME};
 
 #[derive(Args, Debug)]
@@ -84,7 +84,7 @@ pub async fn up(ctx: &Ctx, args: UpArgs) -> anyhow::Result<()> {
     if ctx.json {
         output::json(&status);
     } else {
-        println!("apero is running as {:?} ({}), pid {}.", status.name, status.peer_id, status.pid);
+        outln!("apero is running as {:?} ({}), pid {}.", status.name, status.peer_id, status.pid);
     }
     Ok(())
 }
@@ -101,7 +101,35 @@ pub async fn down(ctx: &Ctx) -> anyhow::Result<()> {
     if ctx.json {
         output::json(&serde_json::json!({"stopped": true, "pid": pid}));
     } else {
-        println!("apero's daemon has stopped.");
+        outln!("apero's daemon has stopped.");
+    }
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct NameArgs {
+    /// The new name (at most 64 characters); leave it out to see the current one.
+    pub name: Option<String>,
+}
+
+pub async fn name(ctx: &Ctx, a: NameArgs) -> anyhow::Result<()> {
+    let mut client = ctx.client().await?;
+    let Some(new) = a.name else {
+        let name = client.status().await?.name;
+        if ctx.json {
+            output::json(&serde_json::json!({ "name": name }));
+        } else {
+            outln!("You are {name:?}.");
+        }
+        return Ok(());
+    };
+    let r = client.set_name(&new).await?;
+    if ctx.json {
+        output::json(&r);
+    } else if r.rooms == 0 {
+        outln!("You are now {:?}.", r.name);
+    } else {
+        outln!("You are now {:?}; your {} room(s) will show it as members come online.", r.name, r.rooms);
     }
     Ok(())
 }
@@ -112,34 +140,34 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
         output::json(&s);
         return Ok(());
     }
-    println!("You are {:?}, peer {}", s.name, s.peer_id);
-    println!("aperod {} (pid {}), state in {}", s.version, s.pid, s.home);
-    println!("Listening on:");
+    outln!("You are {:?}, peer {}", s.name, s.peer_id);
+    outln!("aperod {} (pid {}), state in {}", s.version, s.pid, s.home);
+    outln!("Listening on:");
     for a in &s.listen {
-        println!("  {a}");
+        outln!("  {a}");
     }
     let nat = match s.nat {
         Nat::Public => "reachable directly (public address)",
         Nat::Private => "behind a NAT or firewall",
         Nat::Unknown => "not known yet",
     };
-    println!("Reachability: {nat}");
+    outln!("Reachability: {nat}");
     for a in &s.external {
-        println!("  reachable at {a}");
+        outln!("  reachable at {a}");
     }
     if !s.relays.is_empty() {
-        println!("Relays holding a place for us: {}", s.relays.iter().map(|r| short_id(r)).collect::<Vec<_>>().join(", "));
+        outln!("Relays holding a place for us: {}", s.relays.iter().map(|r| short_id(r)).collect::<Vec<_>>().join(", "));
     }
     match s.relaying {
-        Relaying::Members => println!("Relaying for: members of your rooms (you are publicly reachable)"),
-        Relaying::Anyone => println!("Relaying for: anyone, within rate limits (aperod --relay)"),
+        Relaying::Members => outln!("Relaying for: members of your rooms (you are publicly reachable)"),
+        Relaying::Anyone => outln!("Relaying for: anyone, within rate limits (aperod --relay)"),
         Relaying::Off => {}
     }
-    println!("Rooms: {}", s.rooms);
+    outln!("Rooms: {}", s.rooms);
     if s.peers.is_empty() {
-        println!("Connected to nobody right now.");
+        outln!("Connected to nobody right now.");
     } else {
-        println!("Connected peers:");
+        outln!("Connected peers:");
         for p in &s.peers {
             let rtt = p.rtt_ms.map(|r| format!("{r:.1} ms")).unwrap_or_else(|| "—".into());
             let path = match &p.via {
@@ -148,23 +176,35 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
             };
             let transport = p.transport;
             let name = p.name.as_deref().unwrap_or("?");
-            println!("  {name:<16} {:<10} {path:<22} {transport:<4} rtt {rtt:<9} {}", short_id(&p.peer_id), p.addr);
+            outln!("  {name:<16} {:<10} {path:<22} {transport:<4} rtt {rtt:<9} {}", short_id(&p.peer_id), p.addr);
         }
     }
     let d = &s.dropped;
     let total = d.bad_frames + d.bad_signatures + d.not_members + d.refused_joins + d.bad_control + d.voice + d.files;
     if total > 0 {
-        println!(
+        outln!(
             "Dropped input: {} bad frames, {} bad signatures, {} from non-members, {} refused joins, {} bad control requests, \
              {} voice, {} file requests or chunks",
-            d.bad_frames, d.bad_signatures, d.not_members, d.refused_joins, d.bad_control, d.voice, d.files
+            d.bad_frames,
+            d.bad_signatures,
+            d.not_members,
+            d.refused_joins,
+            d.bad_control,
+            d.voice,
+            d.files
+        );
+    }
+    if d.coalesced_events > 0 {
+        outln!(
+            "Merged {} connection events that waited too long for the daemon (only each peer's last state was kept)",
+            d.coalesced_events
         );
     }
     if d.shed_events > 0 {
-        println!("Shed {} network events the daemon was too slow to take (see its log)", d.shed_events);
+        outln!("Shed {} network events the daemon was too slow to take (see its log)", d.shed_events);
     }
     if d.refused_streams > 0 {
-        println!(
+        outln!(
             "Refused {} incoming voice or file streams: their queue was full (a peer flooding us, or this computer far behind)",
             d.refused_streams
         );

@@ -7,7 +7,7 @@ use std::time::Duration;
 use apero_control::{human_bytes, Event, TransferInfo, TransferState};
 use clap::Args;
 
-use crate::output::{self, local_time};
+use crate::output::{self, local_time, outln};
 use crate::Ctx;
 
 #[derive(Args, Debug)]
@@ -58,9 +58,9 @@ pub async fn send(ctx: &Ctx, a: SendArgs) -> anyhow::Result<()> {
         output::json(&offered);
     } else {
         for o in &offered {
-            println!("Offered {} ({}) — id {}", o.name, human_bytes(o.size), &o.id[..12]);
+            outln!("Offered {} ({}) — id {}", o.name, human_bytes(o.size), &o.id[..12]);
         }
-        println!("Members can fetch with `apero get ID`. Keep the file where it is: it is served from there.");
+        outln!("Members can fetch with `apero get ID`. Keep the file where it is: it is served from there.");
     }
     Ok(())
 }
@@ -73,12 +73,12 @@ pub async fn files(ctx: &Ctx, a: FilesArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if files.is_empty() {
-        println!("No files in this room yet. Share one with `apero send {} PATH`.", a.room);
+        outln!("No files in this room yet. Share one with `apero send {} PATH`.", a.room);
     }
     for f in files {
         let mark = if f.have { "✓" } else { " " };
         let kind = if f.image { " [image]" } else { "" };
-        println!(
+        outln!(
             "{mark} {}  {}{}  {}  from {} at {}  ({} source(s), {} online)",
             &f.id[..12],
             f.name,
@@ -131,7 +131,7 @@ fn finish(ctx: &Ctx, info: &TransferInfo) -> anyhow::Result<()> {
             if ctx.json {
                 output::json(info);
             } else {
-                println!("Saved {} ({}) to {}", info.name, human_bytes(info.size), info.path.as_deref().unwrap_or("?"));
+                outln!("Saved {} ({}) to {}", info.name, human_bytes(info.size), info.path.as_deref().unwrap_or("?"));
             }
             Ok(())
         }
@@ -163,7 +163,7 @@ pub async fn transfers(ctx: &Ctx) -> anyhow::Result<()> {
         return Ok(());
     }
     if list.is_empty() {
-        println!("No downloads.");
+        outln!("No downloads.");
     }
     for t in list {
         let pct = if t.size == 0 { 100.0 } else { 100.0 * (t.done_bytes + t.partial_bytes).min(t.size) as f64 / t.size as f64 };
@@ -178,7 +178,7 @@ pub async fn transfers(ctx: &Ctx) -> anyhow::Result<()> {
             TransferState::Done => t.path.clone().unwrap_or_default(),
             TransferState::Paused | TransferState::Failed | TransferState::Cancelled => t.error.clone().unwrap_or_default(),
         };
-        println!("{}  {:9} {:5.1}%  {}  {}", &t.id[..12], t.state.as_str(), pct, t.name, extra);
+        outln!("{}  {:9} {:5.1}%  {}  {}", &t.id[..12], t.state.as_str(), pct, t.name, extra);
     }
     Ok(())
 }
@@ -189,7 +189,7 @@ pub async fn cancel(ctx: &Ctx, a: CancelArgs) -> anyhow::Result<()> {
     if ctx.json {
         output::json(&t);
     } else {
-        println!("Cancelled the download of {}; its partial file was deleted.", t.name);
+        outln!("Cancelled the download of {}; its partial file was deleted.", t.name);
     }
     Ok(())
 }

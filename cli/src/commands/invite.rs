@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use clap::{Args, Subcommand};
 
 use super::duration;
-use crate::output;
+use crate::output::{self, outln};
 use crate::Ctx;
 
 #[derive(Args, Debug)]
@@ -65,7 +65,7 @@ pub async fn invite(ctx: &Ctx, args: InviteArgs) -> anyhow::Result<()> {
             if ctx.json {
                 output::json(&list);
             } else if list.is_empty() {
-                println!("No invites for {room:?} yet.");
+                outln!("No invites for {room:?} yet.");
             } else {
                 let now = chrono::Utc::now().timestamp().max(0) as u64;
                 for i in list {
@@ -78,7 +78,7 @@ pub async fn invite(ctx: &Ctx, args: InviteArgs) -> anyhow::Result<()> {
                     } else {
                         format!("valid until {}", expires_text(i.expires))
                     };
-                    println!("{}  {:<22} {} use(s){}", i.id, state, i.uses, if i.once { ", single use" } else { "" });
+                    outln!("{}  {:<22} {} use(s){}", i.id, state, i.uses, if i.once { ", single use" } else { "" });
                 }
             }
         }
@@ -87,7 +87,7 @@ pub async fn invite(ctx: &Ctx, args: InviteArgs) -> anyhow::Result<()> {
             if ctx.json {
                 output::json(&serde_json::json!({"revoked": code_or_id}));
             } else {
-                println!("Revoked: nobody can join with that code any more.");
+                outln!("Revoked: nobody can join with that code any more.");
             }
         }
         None => {
@@ -97,14 +97,14 @@ pub async fn invite(ctx: &Ctx, args: InviteArgs) -> anyhow::Result<()> {
             if ctx.json {
                 output::json(&inv);
             } else if args.short {
-                println!("{}", inv.code);
+                outln!("{}", inv.code);
                 eprintln!(
                     "Read this code to a friend; they run `apero join {}`. It works once, until {}. Your apero must stay running.",
                     inv.code,
                     expires_text(inv.expires)
                 );
             } else {
-                println!("{}", inv.code);
+                outln!("{}", inv.code);
                 eprintln!(
                     "Give this code to a friend; they run `apero join CODE`. It works until {}{}, \
                      and any member of the room who is online can let them in.",
@@ -126,7 +126,7 @@ pub async fn join(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<()> {
     if ctx.json {
         output::json(&joined);
     } else {
-        println!("Joined {:?} ({}). Say hello with: apero chat {:?}", joined.name, joined.room, joined.name);
+        outln!("Joined {:?} ({}). Say hello with: apero chat {:?}", joined.name, joined.room, joined.name);
     }
     Ok(())
 }

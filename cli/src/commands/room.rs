@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use crate::output::{self, ago, short_id};
+use crate::output::{self, ago, outln, short_id};
 use crate::Ctx;
 
 #[derive(Subcommand, Debug)]
@@ -25,8 +25,8 @@ pub async fn run(ctx: &Ctx, cmd: RoomCommand) -> anyhow::Result<()> {
             if ctx.json {
                 output::json(&r);
             } else {
-                println!("Created room {:?} ({}).", r.name, r.id);
-                println!("Invite a friend with: apero invite {:?}", r.name);
+                outln!("Created room {:?} ({}).", r.name, r.id);
+                outln!("Invite a friend with: apero invite {:?}", r.name);
             }
         }
         RoomCommand::List => {
@@ -34,16 +34,16 @@ pub async fn run(ctx: &Ctx, cmd: RoomCommand) -> anyhow::Result<()> {
             if ctx.json {
                 output::json(&rooms);
             } else if rooms.is_empty() {
-                println!("You are in no room yet. Create one with `apero room create NAME` or join with `apero join CODE`.");
+                outln!("You are in no room yet. Create one with `apero room create NAME` or join with `apero join CODE`.");
             } else {
-                println!("{:<32}  {:<24} {:<17} CALL", "ID", "NAME", "MEMBERS (ONLINE)");
+                outln!("{:<32}  {:<24} {:<17} CALL", "ID", "NAME", "MEMBERS (ONLINE)");
                 for r in rooms {
                     let call = match (r.call, r.in_call) {
                         (0, _) => String::new(),
                         (n, true) => format!("you + {} in the call", n - 1),
                         (n, false) => format!("{n} in a call: apero call join {:?}", r.name),
                     };
-                    println!("{:<32}  {:<24} {:<17} {call}", r.id, r.name, format!("{} ({})", r.members, r.online));
+                    outln!("{:<32}  {:<24} {:<17} {call}", r.id, r.name, format!("{} ({})", r.members, r.online));
                 }
             }
         }
@@ -52,7 +52,7 @@ pub async fn run(ctx: &Ctx, cmd: RoomCommand) -> anyhow::Result<()> {
             if ctx.json {
                 output::json(&serde_json::json!({"left": room}));
             } else {
-                println!("You left {room:?}.");
+                outln!("You left {room:?}.");
             }
         }
         RoomCommand::Members { room } => {
@@ -68,7 +68,7 @@ pub async fn run(ctx: &Ctx, cmd: RoomCommand) -> anyhow::Result<()> {
                     } else {
                         m.last_seen.map(|t| format!("last seen {}", ago(t))).unwrap_or_else(|| "never seen".into())
                     };
-                    println!("{:<20} {:<12} {}", m.name, short_id(&m.peer_id), seen);
+                    outln!("{:<20} {:<12} {}", m.name, short_id(&m.peer_id), seen);
                 }
             }
         }

@@ -15,7 +15,7 @@ use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 
 use super::service_files::{self as files, Entry, Layout, MARKER};
-use crate::output;
+use crate::output::{self, outln};
 use crate::Ctx;
 use apero_control::find_program;
 
@@ -264,23 +264,23 @@ fn print_report(ctx: &Ctx, r: Report) -> anyhow::Result<()> {
         return Ok(());
     }
     for e in &r.files {
-        println!("Would write {} ({}):\n{}", e.path.display(), e.what, e.contents);
+        outln!("Would write {} ({}):\n{}", e.path.display(), e.what, e.contents);
     }
     let verb = if r.dry_run { "Would remove" } else { "Removed" };
     for p in &r.written {
-        println!("Wrote {}", p.display());
+        outln!("Wrote {}", p.display());
     }
     for p in &r.removed {
-        println!("{verb} {}", p.display());
+        outln!("{verb} {}", p.display());
     }
     for u in &r.enabled {
-        println!("Enabled {u}");
+        outln!("Enabled {u}");
     }
     for w in &r.warnings {
         eprintln!("note: {w}");
     }
     if !r.dry_run && !r.written.is_empty() {
-        println!("apero starts at login from now on; `apero service status` shows what is installed.");
+        outln!("apero starts at login from now on; `apero service status` shows what is installed.");
     }
     Ok(())
 }
@@ -337,23 +337,23 @@ async fn status(ctx: &Ctx, layout: &Layout) -> anyhow::Result<()> {
         output::json(&report);
         return Ok(());
     }
-    println!("Start at login: {}", if report.installed { "installed" } else { "not installed (`apero service install`)" });
+    outln!("Start at login: {}", if report.installed { "installed" } else { "not installed (`apero service install`)" });
     for f in &report.files {
         let state = match (f.present, f.current) {
             (true, true) => "present",
             (true, false) => "present, differs from what install writes now (run install again)",
             (false, _) => "absent",
         };
-        println!("  {:<58} {state}\n    {}", f.what, f.path.display());
+        outln!("  {:<58} {state}\n    {}", f.what, f.path.display());
     }
     if let (Some(en), Some(ac)) = (&report.systemd_enabled, &report.systemd_active) {
-        println!("systemd unit {}: {en}, {ac}", files::UNIT_NAME);
+        outln!("systemd unit {}: {en}, {ac}", files::UNIT_NAME);
     }
     match report.daemon_pid {
-        Some(pid) => println!("Daemon: running (pid {pid})"),
-        None => println!("Daemon: not running"),
+        Some(pid) => outln!("Daemon: running (pid {pid})"),
+        None => outln!("Daemon: not running"),
     }
-    println!("Tray: {}", if report.tray_running { "running" } else { "not running" });
+    outln!("Tray: {}", if report.tray_running { "running" } else { "not running" });
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use apero_control::{meter_fraction, Event, SoundCheckState, METER_FLOOR_DB};
 
-use crate::output;
+use crate::output::{self, outln};
 use crate::Ctx;
 
 #[derive(clap::Args, Debug)]
@@ -121,34 +121,34 @@ fn meter_line(s: &SoundCheckState) -> String {
 
 fn print_summary(s: &Summary) {
     if let Some(e) = &s.input_error {
-        println!("Microphone: {e}");
+        outln!("Microphone: {e}");
     }
     if let Some(e) = &s.output_error {
-        println!("Speaker: {e}");
+        outln!("Speaker: {e}");
     }
     let device = match &s.input {
         Some(d) => format!("Your microphone ({d})"),
         None => "Your microphone (the system's default)".to_string(),
     };
     if s.input_error.is_some() {
-        println!("Pick another microphone with `apero call settings --input NAME` (`apero devices` lists them).");
+        outln!("Pick another microphone with `apero call settings --input NAME` (`apero devices` lists them).");
     } else if s.loudest_db <= METER_FLOOR_DB {
-        println!(
+        outln!(
             "{device} sent only silence: is it muted, or is another one plugged in? `apero devices` lists them, `apero call settings --input NAME` picks one."
         );
     } else if !s.heard_speech {
-        println!(
+        outln!(
             "{device} works (loudest {:.0} dB), but no speech was heard: speak closer to it, or check its level in your sound settings.",
             s.loudest_db
         );
     } else {
-        println!("{device} works: your voice reached {:.0} dB.", s.loudest_db);
+        outln!("{device} works: your voice reached {:.0} dB.", s.loudest_db);
     }
     if s.echo && s.output_error.is_none() {
         if s.echo_played_db > METER_FLOOR_DB {
-            println!("Your voice was played back on {}.", s.output.as_deref().unwrap_or("the default speaker"));
+            outln!("Your voice was played back on {}.", s.output.as_deref().unwrap_or("the default speaker"));
         } else {
-            println!("Nothing was played back: say something longer, then listen.");
+            outln!("Nothing was played back: say something longer, then listen.");
         }
     }
 }

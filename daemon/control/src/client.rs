@@ -132,6 +132,13 @@ impl Client {
         }
     }
 
+    pub async fn set_name(&mut self, name: &str) -> Result<Renamed, ClientError> {
+        match self.request(&Request::SetName { name: name.into() }).await? {
+            Reply::Renamed(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
     pub async fn shutdown(&mut self) -> Result<(), ClientError> {
         self.request(&Request::Shutdown).await.map(|_| ())
     }

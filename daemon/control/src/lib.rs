@@ -21,6 +21,7 @@ mod framing;
 pub mod launch;
 mod paths;
 mod types;
+mod watch;
 
 pub use client::{timed, Client, ClientError, EventStream, ANSWER_WITHIN};
 pub use format::human_bytes;
@@ -31,6 +32,7 @@ pub use paths::{
     SYSTEMD_UNIT,
 };
 pub use types::*;
+pub use watch::{socket_renewed, WATCH_EVERY};
 
 /// Bumped whenever a request, response or event changes incompatibly.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -137,7 +137,12 @@ impl Args {
         for p in [&mut settings.wav_in, &mut settings.wav_out].into_iter().flatten() {
             *p = cwd.join(&*p);
         }
-        Ok(Resolved { settings, file })
+        let pinned = crate::voice::kept::Pinned {
+            processing: self.audio_processing.is_some(),
+            input: self.input.is_some(),
+            output: self.output.is_some(),
+        };
+        Ok(Resolved { settings, file, pinned })
     }
 
     /// The flags and variables that were given replace what the file says;

@@ -65,6 +65,7 @@ impl Config {
                 noise_suppression: settings.noise_suppression,
                 gain_control: settings.gain_control,
             },
+            pinned: Default::default(),
         };
         Ok(Config {
             name: display_name(&paths, settings.name.as_deref()),
@@ -295,6 +296,7 @@ mod tests {
                 quic_congestion: crate::node::quic::Congestion::Cubic,
             },
             file: Some("/home/ana/.config/apero/config.toml".into()),
+            pinned: crate::voice::kept::Pinned { processing: true, input: false, output: true },
         };
         let json = resolved.to_handoff().unwrap();
         assert!(!json.contains('\n'));
@@ -309,7 +311,7 @@ mod tests {
 
     #[test]
     fn printed_settings_read_back_the_same() {
-        let mut resolved = Resolved { settings: Settings::default(), file: None };
+        let mut resolved = Resolved { settings: Settings::default(), file: None, pinned: Default::default() };
         let text = resolved.to_toml().unwrap();
         assert!(text.contains("# Not set: input, name, output, wav_in, wav_out."), "{text}");
         assert_eq!(Settings::from_toml(&text, Path::new("printed")).unwrap(), resolved.settings);

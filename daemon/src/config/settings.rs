@@ -199,6 +199,10 @@ mod design_by_name {
 pub struct Resolved {
     pub settings: Settings,
     pub file: Option<PathBuf>,
+    /// Voice settings set by this run's environment or flags: they win over
+    /// what `call settings` kept from earlier runs (voice::kept).
+    #[serde(default)]
+    pub pinned: crate::voice::kept::Pinned,
 }
 
 impl Resolved {

@@ -17,6 +17,7 @@ use super::running::{Running, CHUNK_TIMEOUT};
 use super::service::Files;
 use super::wire::{self, FileRefusal, FileReply, FileRequest};
 use super::{hash_chunk, Bitmap, Manifest};
+use crate::lock::lock;
 
 /// A source that sends this many bad chunks is dropped.
 const MAX_BAD_PER_SOURCE: u64 = 3;
@@ -100,7 +101,7 @@ impl SourcePath {
     /// One tick of the controller; returns the rate to ask for.
     pub(super) fn decide(&self, files: &Files) -> u64 {
         let paced = files.deps.pace_transfers && (files.in_call() || self.voice.load(Ordering::Relaxed));
-        let rate = self.control.lock().unwrap_or_else(|p| p.into_inner()).tick(paced, Instant::now());
+        let rate = lock(&self.control).tick(paced, Instant::now());
         self.rate.store(rate, Ordering::Relaxed);
         rate
     }
@@ -119,9 +120,9 @@ pub(super) async fn pace_source(files: Arc<Files>, running: Arc<Running>, peer: 
     loop {
         tick.tick().await;
         let rate = path.decide(&files);
-        running.paces.lock().unwrap_or_else(|p| p.into_inner()).insert(peer, rate);
+        lock(&running.paces).insert(peer, rate);
         if last_log.elapsed() > Duration::from_secs(1) {
-            let q = path.control.lock().unwrap_or_else(|p| p.into_inner()).last_queuing;
+            let q = lock(&path.control).last_queuing;
             tracing::debug!(%peer, rate, ?q, "file pace");
             last_log = Instant::now();
         }
@@ -158,18 +159,18 @@ pub(super) async fn ask_have(s: &mut libp2p::Stream, room: &str, file: &str, chu
 impl Worker {
     /// The next missing chunk this source can send.
     fn next(&self) -> Option<u64> {
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = lock(&self.queue);
         match &self.avail {
             None => queue.pop_front(),
             Some(avail) => {
-                let avail = avail.lock().unwrap_or_else(|p| p.into_inner());
+                let avail = lock(avail);
                 let at = queue.iter().position(|&i| avail.get(i))?;
                 queue.remove(at)
             }
         }
     }
     fn queue_empty(&self) -> bool {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+        lock(&self.queue).is_empty()
     }
 
     /// Waits for a member still fetching the file to have more of what we
@@ -182,15 +183,15 @@ impl Worker {
         tokio::time::sleep(PARTIAL_POLL).await;
         let ask = ask_have(stream, &self.room, &self.running.offer.file, self.manifest.chunks());
         let fresh = tokio::time::timeout(PARTIAL_IDLE, ask).await.map_err(|_| Why::TimedOut)??;
-        *avail.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+        *lock(avail) = fresh;
         Ok(true)
     }
     fn give_back(&self, i: u64) {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(i);
+        lock(&self.queue).push_back(i);
     }
     fn give_up(&self, why: Why) {
         let line = GiveUp { source: self.files.peer_label(&self.peer), why };
-        let mut r = self.reasons.lock().unwrap_or_else(|p| p.into_inner());
+        let mut r = lock(&self.reasons);
         if !r.contains(&line) {
             r.push(line);
         }
@@ -243,7 +244,7 @@ impl Worker {
                 Ok(Err(FetchError::Refused(FileRefusal::Missing))) if self.avail.is_some() => {
                     self.give_back(i);
                     if let Some(a) = &self.avail {
-                        *a.lock().unwrap_or_else(|p| p.into_inner()) = Bitmap::new(self.manifest.chunks());
+                        *lock(a) = Bitmap::new(self.manifest.chunks());
                     }
                 }
                 Ok(Err(FetchError::Refused(reason))) => {
@@ -282,7 +283,7 @@ impl Worker {
         let partial = Partial { count: &self.running.partial, bytes: AtomicU64::new(0) };
         wire::read_pieces(s, buf, |sent, n| {
             let now = pace::now_us();
-            self.path.control.lock().unwrap_or_else(|p| p.into_inner()).sample(sent, now, n, Instant::now());
+            lock(&self.path.control).sample(sent, now, n, Instant::now());
             partial.add(n as u64);
         })
         .await
@@ -296,7 +297,7 @@ impl Worker {
             if want.as_deref() != Some(&hash_chunk(&data)[..]) {
                 return (Ok(false), data);
             }
-            let part = part.lock().unwrap_or_else(|p| p.into_inner());
+            let part = lock(&part);
             (part.write_all_at(&data, offset).map(|_| true), data)
         })
         .await

@@ -10,6 +10,7 @@ use libp2p::PeerId;
 use tokio::sync::watch;
 
 use super::names;
+use crate::lock::lock;
 use crate::store::OfferRow;
 
 /// How long one chunk (or the chunk list) may take before its source is
@@ -45,18 +46,14 @@ impl Running {
             rate_bps: self.rate(),
             sources: self.sources.load(Ordering::Relaxed),
             bad_chunks: self.bad.load(Ordering::Relaxed),
-            paced_bps: if state == TransferState::Running {
-                self.paces.lock().unwrap_or_else(|p| p.into_inner()).values().sum()
-            } else {
-                0
-            },
+            paced_bps: if state == TransferState::Running { lock(&self.paces).values().sum() } else { 0 },
             path,
             error,
         }
     }
 
     fn rate(&self) -> f64 {
-        let mut r = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        let mut r = lock(&self.rate);
         let now = Instant::now();
         r.push_back((now, self.done.load(Ordering::Relaxed)));
         while r.len() > 2 && now.duration_since(r[0].0) > Duration::from_secs(3) {

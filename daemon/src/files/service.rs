@@ -14,6 +14,7 @@ use crate::counters::Counters;
 use crate::entry::{Body, Verified};
 use crate::events::EventSink;
 use crate::handles::{EntryListener, InCall, Publisher};
+use crate::lock::lock;
 use crate::node::Node;
 use crate::store::Store;
 
@@ -51,7 +52,7 @@ impl Files {
     }
 
     pub(super) fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Running>>> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.running)
     }
 
     pub(super) fn in_call(&self) -> bool {

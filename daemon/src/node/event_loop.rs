@@ -11,7 +11,7 @@
 //! is shed and counted (a shed request fails at the asking peer at once; a
 //! shed identify or network change is repeated by the next one).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +26,7 @@ use libp2p::{autonat, dcutr, identify, kad, mdns, ping, relay, Multiaddr, PeerId
 use tokio::sync::{mpsc, oneshot};
 
 use super::addrs::{is_global_ip6, is_ip6_wildcard, is_relayed, peer_of};
+use super::backlog::Backlog;
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::connections::Connections;
 use super::dht::Dht;
@@ -43,7 +44,7 @@ pub struct EventLoop {
     events: mpsc::Sender<NodeEvent>,
     shed: Arc<AtomicU64>,
     /// Connection events the queue could not take yet, in order.
-    backlog: VecDeque<NodeEvent>,
+    backlog: Backlog,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<PeerResponse, NodeError>>>,
     connections: Connections,
     bootstrap: Vec<(PeerId, Multiaddr)>,
@@ -93,7 +94,7 @@ impl EventLoop {
             commands,
             events,
             shed: config.shed_events.clone(),
-            backlog: VecDeque::new(),
+            backlog: Backlog::new(config.coalesced_events.clone()),
             pending: HashMap::new(),
             connections: Connections::default(),
             bootstrap,

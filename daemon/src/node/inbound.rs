@@ -28,6 +28,8 @@ use libp2p::swarm::{
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
 use tokio::sync::mpsc;
 
+use crate::lock::lock;
+
 /// Streams waiting for their service, per protocol.
 pub const QUEUE: usize = 128;
 /// Streams of one protocol one connection may have open at once (queued or
@@ -66,10 +68,6 @@ struct Routes {
 pub struct Inbound {
     routes: Arc<Mutex<Routes>>,
     refused: Arc<AtomicU64>,
-}
-
-fn lock(m: &Mutex<Routes>) -> std::sync::MutexGuard<'_, Routes> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Inbound {

@@ -7,6 +7,7 @@
 //! opaque [`PeerRequest`]/[`PeerResponse`] values.
 
 pub(crate) mod addrs;
+mod backlog;
 mod behaviour;
 mod connections;
 mod dht;
@@ -45,6 +46,8 @@ pub struct NodeConfig {
     pub bad_frames: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Events the daemon was too slow to take, shed rather than waited for.
     pub shed_events: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Connection events merged or dropped because too many waited.
+    pub coalesced_events: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The QUIC connections' congestion controller.
     pub congestion: quic::Congestion,
     /// The ports we listened on last time, by kind (`ports::key_port`).

@@ -39,7 +39,7 @@ impl Rooms {
         let mut id = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut id);
         let id = hex::encode(id);
-        self.publish(&id, Body::Create { name: name.to_string(), creator_name: self.me.name.clone() }).await?;
+        self.publish(&id, Body::Create { name: name.to_string(), creator_name: self.me.name.get() }).await?;
         Ok(RoomCreated { id, name: name.to_string() })
     }
 
@@ -103,7 +103,7 @@ impl Rooms {
             id: v.id,
             room: room.id,
             author: self.me.peer_id.to_string(),
-            author_name: self.me.name.clone(),
+            author_name: self.me.name.get(),
             text: text.to_string(),
             time: v.entry.time,
             lamport: v.entry.lamport,

@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod invite;
 pub mod join;
+pub mod rename;
 pub mod service;
 pub mod short;
 pub mod sync;

@@ -21,6 +21,7 @@ use crate::entry::{Body, Entry, Verified};
 use crate::error::{ServiceError, ServiceResult};
 use crate::events::EventSink;
 use crate::handles::{EntryListener, Publisher};
+use crate::lock::lock;
 use crate::node::Node;
 use crate::store::{Ingested, RoomRow, Store};
 use crate::wire::{PeerRequest, BATCH_BYTES};
@@ -36,7 +37,7 @@ const REDIAL_DEBOUNCE: Duration = Duration::from_millis(250);
 pub struct Identity {
     pub key: Keypair,
     pub peer_id: PeerId,
-    pub name: String,
+    pub name: crate::identity::Name,
     /// The state directory, shown by `status`.
     pub home: PathBuf,
 }
@@ -57,7 +58,10 @@ pub struct Rooms {
     /// A debounced redial is waiting to run.
     redial_due: AtomicBool,
     /// DHT keys we announce for the room's live invite codes.
-    pub(super) rendezvous: Mutex<std::collections::HashSet<Vec<u8>>>,
+    /// Held across the announcements it decides (an async lock): two
+    /// refreshes in a row (a code made, then revoked) must reach the DHT
+    /// in their order, or a withdrawn code would stay announced.
+    pub(super) rendezvous: tokio::sync::Mutex<std::collections::HashSet<Vec<u8>>>,
 }
 
 enum Note {
@@ -68,10 +72,6 @@ enum Note {
 /// Notes waiting for the writer; past this they are shed (and counted):
 /// they are refreshed on the next connection or identify anyway.
 const NOTES_QUEUE: usize = 1024;
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 impl Rooms {
     pub fn new(store: Arc<Store>, node: Node, me: Arc<Identity>, events: EventSink, counters: Arc<Counters>) -> Arc<Rooms> {
@@ -96,7 +96,7 @@ impl Rooms {
             repairs: Mutex::default(),
             notes,
             redial_due: AtomicBool::new(false),
-            rendezvous: Mutex::default(),
+            rendezvous: tokio::sync::Mutex::default(),
         })
     }
 
@@ -265,10 +265,16 @@ impl Rooms {
                     let name = self.store.author_name(room, &author).unwrap_or_default();
                     self.events.emit(Event::MemberLeft { room: room.to_string(), peer_id: author, name })
                 }
+                Body::Rename { name } => self.events.emit(Event::MemberRenamed {
+                    room: room.to_string(),
+                    peer_id: author,
+                    name: self.store.author_name(room, &v.author.to_string()).unwrap_or_else(|_| name.clone()),
+                }),
                 Body::Offer { .. }
                 | Body::Create { .. }
                 | Body::Have { .. }
                 | Body::Partial { .. }
+                | Body::Dropped { .. }
                 | Body::Invite { .. }
                 | Body::Revoke { .. } => {}
             }

@@ -22,10 +22,11 @@ use sha2::{Digest, Sha256};
 use spake2::{Ed25519Group, Identity, Password, Spake2};
 
 use super::join::now_secs;
-use super::service::{lock, Rooms};
+use super::service::Rooms;
 use super::words::{index_of, WORDS};
 use crate::counters::Counters;
 use crate::error::{ServiceError, ServiceResult};
+use crate::lock::lock;
 use crate::node::Node;
 use crate::wire::{PeerRequest, PeerResponse, RefuseReason};
 use apero_control::{InviteInfo, Joined};

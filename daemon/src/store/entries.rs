@@ -120,7 +120,12 @@ impl Store {
                         params![room, author, v.entry.lamport as i64],
                     )?;
                 }
-                Body::Message { .. } | Body::Offer { .. } | Body::Have { .. } | Body::Partial { .. } => {
+                Body::Message { .. }
+                | Body::Offer { .. }
+                | Body::Have { .. }
+                | Body::Partial { .. }
+                | Body::Dropped { .. }
+                | Body::Rename { .. } => {
                     if !is_member_at(&tx, room, &author, v.entry.lamport)? {
                         out.not_member += 1;
                         continue;
@@ -130,7 +135,8 @@ impl Store {
             let text = match &v.entry.body {
                 Body::Message { text } => Some(text.as_str()),
                 // Indexed by file id, for offers and sources.
-                Body::Offer { file, .. } | Body::Have { file } | Body::Partial { file } => Some(file.as_str()),
+                Body::Offer { file, .. } | Body::Have { file } | Body::Partial { file } | Body::Dropped { file } => Some(file.as_str()),
+                Body::Rename { name } => Some(name.as_str()),
                 _ => None,
             };
             let raw = serde_json::to_string(&v.entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -138,6 +144,9 @@ impl Store {
                 "INSERT INTO entries (id, room, author, lamport, time_ms, kind, text, raw) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
                 params![v.id, room, author, v.entry.lamport as i64, v.entry.time as i64, v.entry.body.kind(), text, raw],
             )?;
+            if matches!(v.entry.body, Body::Rename { .. }) {
+                rename_member(&tx, room, &author)?;
+            }
             out.inserted.push(v);
         }
         tx.commit()?;
@@ -264,6 +273,21 @@ fn is_member_at(tx: &Transaction<'_>, room: &str, peer: &str, lamport: u64) -> R
         .unwrap_or(false))
 }
 
+/// The member's name is its newest rename in the room's order, whatever
+/// order renames arrive in (sync brings old ones late), unless an admission
+/// after it (a rejoin) brought a name of its own.
+fn rename_member(tx: &Transaction<'_>, room: &str, peer: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE members SET name = r.text FROM (
+             SELECT text, lamport FROM entries WHERE room = ?1 AND author = ?2 AND kind = 'rename'
+             ORDER BY lamport DESC, id DESC LIMIT 1
+         ) AS r
+         WHERE members.room = ?1 AND members.peer_id = ?2 AND r.lamport > members.since_lamport",
+        params![room, peer],
+    )?;
+    Ok(())
+}
+
 fn upsert_member(tx: &Transaction<'_>, room: &str, peer: &str, name: &str, since: u64) -> Result<()> {
     tx.execute(
         "INSERT INTO members (room, peer_id, name, since_lamport) VALUES (?1, ?2, ?3, ?4)
@@ -272,4 +296,60 @@ fn upsert_member(tx: &Transaction<'_>, room: &str, peer: &str, name: &str, since
         params![room, peer, name, since as i64],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use libp2p::identity::Keypair;
+
+    use super::*;
+    use crate::entry::Entry;
+
+    const ROOM: &str = "00112233445566778899aabbccddeeff";
+    const FILE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+    /// A room made by `a`, with `b` admitted.
+    fn room() -> (tempfile::TempDir, Store, Keypair, Keypair) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let (a, b) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+        let create = Entry::sign(&a, ROOM, 1, 0, Body::Create { name: "r".into(), creator_name: "ana".into() });
+        let admit =
+            Entry::sign(&a, ROOM, 2, 0, Body::Admit { member: b.public().to_peer_id().to_string(), name: "bob".into(), invite: None });
+        store.ingest(ROOM, vec![create.entry, admit.entry], true).unwrap();
+        (dir, store, a, b)
+    }
+
+    #[test]
+    fn the_newest_rename_wins_whatever_order_it_arrives_in() {
+        let (_d, store, _a, b) = room();
+        let bob = b.public().to_peer_id().to_string();
+        let first = Entry::sign(&b, ROOM, 3, 0, Body::Rename { name: "Bob M".into() });
+        let second = Entry::sign(&b, ROOM, 5, 0, Body::Rename { name: "Robert".into() });
+        // The newer comes first (sync order is anyone's guess).
+        store.ingest(ROOM, vec![second.entry], false).unwrap();
+        assert_eq!(store.author_name(ROOM, &bob).unwrap(), "Robert");
+        store.ingest(ROOM, vec![first.entry], false).unwrap();
+        assert_eq!(store.author_name(ROOM, &bob).unwrap(), "Robert", "an older rename arriving late changes nothing");
+        let stranger = Keypair::generate_ed25519();
+        let forged = Entry::sign(&stranger, ROOM, 9, 0, Body::Rename { name: "Mallory".into() });
+        assert_eq!(store.ingest(ROOM, vec![forged.entry], false).unwrap().not_member, 1, "only members rename themselves");
+    }
+
+    #[test]
+    fn a_dropped_partial_copy_is_no_longer_a_source_until_announced_again() {
+        let (_d, store, _a, b) = room();
+        let bob = b.public().to_peer_id().to_string();
+        let partial = Entry::sign(&b, ROOM, 3, 0, Body::Partial { file: FILE.into() });
+        store.ingest(ROOM, vec![partial.entry], false).unwrap();
+        assert_eq!(store.partial_holders(ROOM, FILE).unwrap(), vec![bob.clone()]);
+        assert!(store.announced_partial(ROOM, FILE, &bob).unwrap());
+        let dropped = Entry::sign(&b, ROOM, 4, 0, Body::Dropped { file: FILE.into() });
+        store.ingest(ROOM, vec![dropped.entry], false).unwrap();
+        assert!(store.partial_holders(ROOM, FILE).unwrap().is_empty(), "a cancelled download serves nothing");
+        assert!(!store.announced_partial(ROOM, FILE, &bob).unwrap(), "fetching again announces again");
+        let again = Entry::sign(&b, ROOM, 5, 0, Body::Partial { file: FILE.into() });
+        store.ingest(ROOM, vec![again.entry], false).unwrap();
+        assert_eq!(store.partial_holders(ROOM, FILE).unwrap(), vec![bob]);
+    }
 }

@@ -94,27 +94,32 @@ impl Store {
     }
 
     /// Members of `room` who said they are fetching `file` and serve what
-    /// they have of it (partial entries), complete holders left out.
+    /// they have of it (partial entries), complete holders left out, and
+    /// those who dropped their copy since (a cancelled download).
     pub fn partial_holders(&self, room: &str, file: &str) -> Result<Vec<String>> {
         let conn = self.lock();
         let mut st = conn.prepare(
             "SELECT DISTINCT e.author FROM entries e JOIN members m ON m.room = e.room AND m.peer_id = e.author
              WHERE e.kind = 'partial' AND e.text = ?1 AND e.room = ?2 AND m.left_lamport IS NULL
                AND NOT EXISTS (SELECT 1 FROM entries h WHERE h.room = e.room AND h.author = e.author
-                               AND h.kind IN ('offer', 'have') AND h.text = e.text)",
+                               AND h.kind IN ('offer', 'have') AND h.text = e.text)
+               AND NOT EXISTS (SELECT 1 FROM entries d WHERE d.room = e.room AND d.author = e.author
+                               AND d.kind = 'dropped' AND d.text = e.text AND d.lamport > e.lamport)",
         )?;
         let rows = st.query_map([file, room], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(rows)
     }
 
-    /// Whether `author` already announced a partial copy of `file` in `room`.
+    /// Whether `author`'s last word on `file` in `room` is a partial copy
+    /// (announced and not dropped since).
     pub fn announced_partial(&self, room: &str, file: &str, author: &str) -> Result<bool> {
         Ok(self
             .lock()
             .query_row(
-                "SELECT 1 FROM entries WHERE kind = 'partial' AND text = ?1 AND room = ?2 AND author = ?3",
+                "SELECT kind = 'partial' FROM entries WHERE kind IN ('partial', 'dropped') AND text = ?1 AND room = ?2 AND author = ?3
+                 ORDER BY lamport DESC, id DESC LIMIT 1",
                 [file, room, author],
-                |_| Ok(true),
+                |r| r.get(0),
             )
             .optional()?
             .unwrap_or(false))

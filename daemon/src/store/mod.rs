@@ -174,7 +174,7 @@ impl Store {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (each
         // change is a transaction), so a poisoned lock is still usable.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock::lock(&self.conn)
     }
 
     /// Checkpoints the WAL so the database is one file again at rest.

@@ -16,6 +16,7 @@ use super::codec::Decoder;
 use super::engine::{lock, processing_bits, Engine, PeerVoice, Shared};
 use super::frame::call_tag;
 use super::jitter::JitterBuffer;
+use super::kept;
 use super::soundcheck::{self, SoundCheck};
 use super::transport::{self, Admission, CallKey, Design, VoiceCounters};
 use crate::counters::Counters;
@@ -35,6 +36,8 @@ pub struct VoiceConfig {
     pub audio: BackendConfig,
     pub design: Design,
     pub processing: AudioProcessing,
+    /// What this run's environment and flags set (they win over what was kept).
+    pub pinned: super::kept::Pinned,
 }
 
 /// How often the call's watcher looks at levels and devices.
@@ -70,7 +73,7 @@ pub struct CallDeps {
     /// Set while we are in a call: file transfers read it.
     pub in_call: InCall,
     /// Our display name, for our own line in `call status`.
-    pub name: String,
+    pub name: crate::identity::Name,
     /// The encoder's clean-path bitrate, kbit/s (0: the default).
     pub kbps: u32,
 }
@@ -107,7 +110,8 @@ struct Snapshot {
 }
 
 impl Calls {
-    pub fn new(config: VoiceConfig, deps: CallDeps) -> Result<Arc<Calls>, backend::AudioError> {
+    pub fn new(mut config: VoiceConfig, deps: CallDeps) -> Result<Arc<Calls>, backend::AudioError> {
+        kept::restore(&deps.store, config.pinned, &mut config.processing, &mut config.audio);
         // Fail at start, not at the first call, when the backend is misconfigured.
         backend::by_name(&config.backend, &config.audio)?;
         Ok(Arc::new(Calls {
@@ -164,6 +168,7 @@ impl Calls {
 
     /// Starts receiving from and sending to `peer` in our call.
     fn add_to_local_call(&self, peer: PeerId) {
+        let volume = kept::volume(&self.deps.store, &peer);
         let local = lock(&self.local);
         let Some(call) = local.as_ref() else { return };
         let design = lock(&self.config).design;
@@ -171,7 +176,7 @@ impl Calls {
         let p = match peers.entry(peer) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => match Decoder::new() {
-                Ok(d) => v.insert(PeerVoice::new(JitterBuffer::new(d))),
+                Ok(d) => v.insert(PeerVoice { volume, ..PeerVoice::new(JitterBuffer::new(d)) }),
                 Err(e) => return tracing::error!("opus decoder: {e}"),
             },
         };
@@ -358,7 +363,7 @@ impl Calls {
         let store = &self.deps.store;
         let mut participants = vec![Participant {
             peer_id: self.peer_id.to_string(),
-            name: self.deps.name.clone(),
+            name: self.deps.name.get(),
             is_self: true,
             speaking,
             muted,
@@ -444,6 +449,9 @@ impl Calls {
             }
             *p
         };
+        if change.echo_cancel.is_some() || change.noise_suppression.is_some() || change.gain_control.is_some() {
+            kept::save_processing(&self.deps.store, processing);
+        }
         if let Some(call) = lock(&self.local).as_ref() {
             call.shared.processing.store(processing_bits(processing), Ordering::Relaxed);
         }
@@ -472,6 +480,7 @@ impl Calls {
                 .ok_or_else(|| ServiceError::NotFound(format!("{peer} is not in your call; `apero call status` lists who is")))?;
             p.volume = percent;
         }
+        kept::save_volume(&self.deps.store, &peer, percent);
         self.status().await
     }
 
@@ -511,6 +520,7 @@ impl Calls {
 
     /// Switches devices; a running call moves to them at once.
     pub async fn audio_use(&self, input: Option<String>, output: Option<String>) -> ServiceResult<AudioDevicesInfo> {
+        let (input_changed, output_changed) = (input.is_some(), output.is_some());
         {
             let mut config = lock(&self.config);
             if input.is_some() {
@@ -519,6 +529,11 @@ impl Calls {
             if output.is_some() {
                 config.audio.output = output;
             }
+            kept::save_devices(
+                &self.deps.store,
+                config.audio.input.as_deref().filter(|_| input_changed),
+                config.audio.output.as_deref().filter(|_| output_changed),
+            );
         }
         // A running call or sound check moves to the new devices at once.
         if lock(&self.local).is_none() && lock(&self.check).is_none() {

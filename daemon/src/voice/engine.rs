@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use super::backend::{AudioError, Backend, Health, Playback, Ports, Running, Signals, Timing};
 use super::codec::Encoder;
 use super::frame::{Report, VoiceFrame, FLAG_MUTED, FLAG_SPEAKING};
+use super::gate::{Gate, HANGOVER};
 use super::jitter::JitterBuffer;
 use super::mix::{level_dbfs, Mixer};
 use super::processing::{EchoStats, Processor};
@@ -144,9 +145,7 @@ impl Shared {
     }
 }
 
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+pub(crate) use crate::lock::lock;
 
 pub struct Engine {
     stop: Arc<AtomicBool>,
@@ -172,24 +171,8 @@ const PULL_MEMORY: Duration = Duration::from_secs(5);
 /// every 10 ms, so a few suffice; when full, the newest reference is lost,
 /// not the call.
 const FAR_RING: usize = 16;
-/// With processing off, speech above this level (dBFS) counts as speaking,
-/// for 300 ms after; with it on, the RNN's probability above `VAD_PROB`.
-const VAD_DBFS: f32 = -45.0;
-const VAD_PROB: f32 = 0.5;
-/// While the others' voice plays, a frame must be surer speech to be sent:
-/// what is left of their echo while the canceller (re)converges sounds
-/// like speech too, only less so than a voice at the microphone.
-const VAD_PROB_FAR: f32 = 0.9;
-/// A frame this far over the floor (and over the minimum) is sent even
-/// before the speech decision says so.
-const VAD_ONSET_ABOVE_FLOOR_DB: f32 = 25.0;
-const VAD_ONSET_MIN_DBFS: f32 = -55.0;
-/// How fast the floor follows a rising level, dB per frame (20 dB/s): fast
-/// enough to learn a new room's noise within a second or two.
-const FLOOR_RISE_DB: f32 = 0.2;
 /// The speaker plays the others' voice (not silence, not a whisper).
 const FAR_HOT_DBFS: f32 = -50.0;
-const VAD_HANGOVER: u32 = 30;
 /// Packets between the engine and the thread that sends them: a few frames,
 /// for a sender held up a moment (full means dropped and counted).
 const OUTBOX: usize = 8;
@@ -410,11 +393,10 @@ fn run(l: Loop) {
     let mut reference_logged = Default::default();
     let mut seq = shared.next_seq.load(Ordering::Relaxed);
     let mut ts = shared.next_ts.load(Ordering::Relaxed);
-    let (mut hang, mut since_sent) = (0u32, 0u32);
+    let mut since_sent = 0u32;
+    let mut gate = Gate::default();
     let mut processor = Processor::new(processing_of(shared.processing.load(Ordering::Relaxed)));
     let mut fill = Fill::new();
-    // The level of what is left between words (after noise suppression), dBFS.
-    let mut floor = f32::NAN;
     // Frames left while the others' voice is playing (and may echo).
     let mut far_hot = 0u32;
     let mut frames = 0u64;
@@ -439,7 +421,7 @@ fn run(l: Loop) {
             // The reference first: see `reference` for why one per frame.
             let played = reference.next(&mut far);
             processor.render(played);
-            far_hot = if level_dbfs(played) > FAR_HOT_DBFS { VAD_HANGOVER } else { far_hot.saturating_sub(1) };
+            far_hot = if level_dbfs(played) > FAR_HOT_DBFS { HANGOVER } else { far_hot.saturating_sub(1) };
             let prob = processor.capture(&mut frame, far_hot > 0);
             let muted = shared.muted.load(Ordering::Relaxed);
             if muted {
@@ -447,10 +429,8 @@ fn run(l: Loop) {
             }
             let level = level_dbfs(&frame);
             shared.input_level.store(level.to_bits(), Ordering::Relaxed);
-            let threshold = if far_hot > 0 { VAD_PROB_FAR } else { VAD_PROB };
-            let voiced = if processor.decides_speech() { prob > threshold } else { level > VAD_DBFS };
-            hang = if voiced { VAD_HANGOVER } else { hang.saturating_sub(1) };
-            let speaking = !muted && hang > 0;
+            let decision = gate.decide(level, processor.decides_speech().then_some(prob), far_hot > 0);
+            let speaking = !muted && decision.speech;
             frames += 1;
             if frames.is_multiple_of(100) {
                 let e = processor.echo();
@@ -474,16 +454,9 @@ fn run(l: Loop) {
             let copies = policy.current().copies;
             let paired_now = shared.peer_count.load(Ordering::Relaxed) >= pair_from;
             let payload = if muted { None } else { enc.encode(&frame).ok().flatten().map(Bytes::copy_from_slice) };
-            // The speech decision feeds DTX: what the RNN calls no speech
-            // (room noise, what is left of an echo) is not sent. Still
-            // encoded above, so the encoder's state runs on.
-            // A sudden rise well above the floor passes too: the RNN needs a
-            // frame or two to call an onset speech, and those first 10-20
-            // ms of a word are what the ear times it by. Not while the
-            // others are heard: then a rise may be what is left of their echo.
-            let onset = far_hot == 0 && level > VAD_ONSET_MIN_DBFS && level > floor + VAD_ONSET_ABOVE_FLOOR_DB;
-            floor = if level < floor || floor.is_nan() { level } else { floor + FLOOR_RISE_DB };
-            let payload = payload.filter(|_| !processor.decides_speech() || hang > 0 || onset);
+            // The speech decision feeds DTX (voice::gate). Still encoded
+            // above, so the encoder's state runs on.
+            let payload = payload.filter(|_| decision.send);
             match payload {
                 Some(payload) => {
                     seq = seq.wrapping_add(1);

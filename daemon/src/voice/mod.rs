@@ -10,7 +10,10 @@ pub mod codec;
 pub mod delay;
 pub mod engine;
 pub mod frame;
+pub mod gate;
+pub mod highpass;
 pub mod jitter;
+pub mod kept;
 pub mod mix;
 /// Echo cancellation, noise suppression, gain control, speech decision.
 pub mod processing;

@@ -16,10 +16,11 @@ use tokio::sync::mpsc;
 
 use super::backend::{AudioError, Backend};
 use super::codec::Decoder;
-use super::engine::{lock, processing_bits, Engine, OutFrame, PeerVoice, Shared};
+use super::engine::{processing_bits, Engine, OutFrame, PeerVoice, Shared};
 use super::frame::{self, Packet};
 use super::jitter::JitterBuffer;
 use super::transport::deliver;
+use crate::lock::lock;
 
 /// Long enough to stop talking and listen, short enough to feel like an echo.
 pub const ECHO_DELAY: Duration = Duration::from_secs(1);

@@ -29,8 +29,9 @@ use tokio::sync::{mpsc, Semaphore};
 use apero_control::VoicePath;
 use bytes::Bytes;
 
-use super::engine::{lock, OutFrame, Shared};
+use super::engine::{OutFrame, Shared};
 use super::frame::{self, decode_header, encode_header, Packet, Report, VoiceFrame, HEADER_LEN};
+use crate::lock::lock;
 use crate::node::inbound::{Inbound, IncomingStream};
 use crate::node::quic::Datagrams;
 

@@ -122,6 +122,8 @@ call-elsewhere = Vous êtes dans l'appel de { $room }.
 level = Niveau de votre micro
 
 settings = Réglages
+settings-name = Votre nom
+settings-name-save = Changer
 settings-language = Langue
 settings-language-system = Comme le système
 settings-input = Micro
@@ -139,3 +141,90 @@ settings-theme-dark = Sombre
 
 error = Un problème est survenu : { $error }
 dismiss = Fermer
+
+# L'icône d'apero dans la barre (apero-tray) : son info-bulle, son menu et ses notifications.
+tray-offline = apero est hors ligne : { $why }
+tray-offline-connecting = connexion…
+tray-offline-not-running = le service ne tourne pas
+tray-offline-gone = le service s'est arrêté
+tray-online = apero : en ligne en tant que { $name }
+tray-in-call = { $count ->
+    [one] Dans l'appel de { $room } ({ $count } personne)
+   *[other] Dans l'appel de { $room } ({ $count } personnes)
+}
+tray-in-call-muted = micro coupé
+tray-in-call-speaking = { $count ->
+    [one] parle : { $names }
+   *[other] parlent : { $names }
+}
+tray-start-daemon = Démarrer le service
+tray-stop-daemon = Arrêter le service
+tray-quit = Quitter
+tray-join-with-code = Rejoindre avec un code…
+tray-no-rooms = Pas encore de salon : créez-en un dans la fenêtre d'apero, ou rejoignez celui d'un ami avec son code
+tray-room = { $room } ({ $online }/{ $members } en ligne)
+tray-room-in-call = { $room } ({ $online }/{ $members } en ligne) — dans l'appel
+tray-room-call = { $room } ({ $online }/{ $members } en ligne) — { $count } dans l'appel
+tray-join-call = Rejoindre l'appel
+tray-leave-call = Quitter l'appel
+tray-copy-invite = Copier le code d'invitation
+tray-copy-short-code = Copier le code court
+tray-open-chat = Ouvrir la discussion
+tray-notifications = Notifications
+tray-mute = Couper le micro
+tray-unmute = Rétablir le micro
+tray-someone = quelqu'un
+tray-message = { $who } dans { $room }
+tray-file = { $who } a proposé un fichier dans { $room }
+tray-file-body = { $name } ({ $size }) — `apero get { $id }`
+tray-joined-call = { $count ->
+    [one] { $names } a rejoint l'appel
+   *[other] { $names } ont rejoint l'appel
+}
+tray-joined-call-body = dans { $room }
+tray-devices-back = Votre micro et votre haut-parleur fonctionnent à nouveau
+tray-devices-back-body = L'appel continue avec le son.
+tray-mic-lost = Votre micro ne fonctionne pas
+tray-mic-lost-body = L'appel continue : les autres ne vous entendent pas. { $error }
+tray-speaker-lost = Votre haut-parleur ne fonctionne pas
+tray-speaker-lost-body = L'appel continue, mais vous n'entendez personne. { $error }
+tray-sound-lost = Pas de son : ni le micro ni le haut-parleur ne fonctionnent
+tray-sound-lost-body = L'appel continue en silence. { $error }
+tray-missed = { $count ->
+    [one] { $count } nouveauté pendant l'absence d'apero, dans { $rooms }
+   *[other] { $count } nouveautés pendant l'absence d'apero, dans { $rooms }
+}
+tray-missed-message = { $who } : { $text }
+tray-missed-file = { $who } a proposé { $name }
+tray-missed-more = { $count ->
+    [one] …et { $count } autre
+   *[other] …et { $count } autres
+}
+tray-daemon-not-started = Le service d'apero n'a pas démarré
+tray-offline-note = apero est hors ligne
+tray-offline-note-body = Démarrez d'abord le service depuis ce menu.
+tray-not-in-call = Pas d'appel en cours
+tray-not-in-call-body = Le raccourci du micro fonctionne pendant un appel.
+tray-invite-copied = Le code d'invitation de { $room } est copié
+tray-invite-not-copied = Impossible de copier le code d'invitation de { $room }
+tray-invite-hint = valable 24 heures ; votre ami lance `apero join CODE`
+tray-short-code-copied = Le code court de { $room } est copié
+tray-short-code-not-copied = Impossible de copier le code court de { $room }
+tray-short-code-hint = pour une personne, valable 10 minutes
+tray-copy-failed-body = { $error }. Le code : { $code }
+tray-cannot-open-chat = Impossible d'ouvrir la discussion
+tray-cannot-open-window = Impossible d'ouvrir la fenêtre d'apero
+tray-cannot-save = Impossible d'enregistrer les réglages de l'icône
+tray-failed-join-call = Impossible de rejoindre l'appel
+tray-failed-leave-call = Impossible de quitter l'appel
+tray-failed-mute = Impossible de couper le micro
+tray-failed-unmute = Impossible de rétablir le micro
+tray-failed-toggle-mute = Impossible de couper ou de rétablir le micro
+tray-failed-invite = Impossible de créer un code d'invitation
+tray-failed-short-code = Impossible de créer un code court
+tray-failed-open-chat = Impossible d'ouvrir la discussion
+tray-failed-join-dialog = Impossible d'ouvrir la fenêtre pour rejoindre avec un code
+tray-failed-notifications = Impossible de changer les notifications
+tray-failed-start-daemon = Impossible de démarrer le service
+tray-failed-stop-daemon = Impossible d'arrêter le service
+tray-failed-quit = Impossible de quitter

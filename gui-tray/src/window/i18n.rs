@@ -38,6 +38,13 @@ impl Tr {
         Tr { lang }
     }
 
+    /// The language chosen in the window's Settings, saved in its file at
+    /// `path` (`ui::settings::Settings::default_path()`), else the
+    /// system's, else English: the tray speaks as the window does.
+    pub fn chosen(path: &std::path::Path) -> Tr {
+        Tr::new(crate::ui::settings::Settings::load(path).language.as_deref())
+    }
+
     /// The language's tag, as in the catalogue's folder name.
     pub fn lang(&self) -> String {
         self.lang.language.as_str().to_string()
@@ -131,6 +138,17 @@ mod tests {
         assert_eq!(Tr::new(Some("en_GB")).lang(), "en");
         assert_eq!(Tr::new(Some("xx")).lang(), "en", "an unknown language falls back to English");
         assert_eq!(Tr::new(Some("")).lang(), "en");
+    }
+
+    #[test]
+    fn the_tray_reads_the_language_chosen_in_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("window.json");
+        assert_eq!(Tr::chosen(&path), Tr::new(None), "no choice saved: the system's");
+        std::fs::write(&path, br#"{"language": "fr", "theme": "dark"}"#).unwrap();
+        assert_eq!(Tr::chosen(&path).lang(), "fr");
+        std::fs::write(&path, br#"{"language": "en"}"#).unwrap();
+        assert_eq!(Tr::chosen(&path).lang(), "en");
     }
 
     #[test]

@@ -20,10 +20,15 @@ use apero_control::{
 };
 use tokio::sync::mpsc;
 
-/// How often a window without its daemon tries to reach it again.
+/// How often a window without its daemon tries to reach it again, at the
+/// latest (it also watches the socket).
 pub const RETRY: Duration = Duration::from_secs(2);
 /// How long a join may look for a member to let us in.
 pub const JOIN_TIMEOUT_SECS: u64 = 60;
+/// The sound check is asked to run this long, and asked again while it is
+/// shown (`ui::sound`): a window that crashed leaves no microphone open for
+/// more than a minute.
+const CHECK_SECS: u32 = 60;
 /// Messages of a room loaded when it is opened.
 const HISTORY: u32 = 500;
 const CLIENT_NAME: &str = "apero-app";
@@ -69,6 +74,8 @@ pub enum Command {
         echo: bool,
     },
     SoundCheckStop,
+    /// Our display name, changed in Settings.
+    SetName(String),
     /// Start the daemon (the "Start apero" button while offline).
     Start,
     /// The first start on this machine, under the name the person chose.
@@ -108,6 +115,8 @@ pub enum Update {
     },
     Devices(AudioDevicesInfo),
     SoundCheck(SoundCheckState),
+    /// Who we are, again (after a change of name).
+    Status(Status),
     Transfer(TransferInfo),
     /// A request failed; shown in a banner.
     Failed(String),
@@ -229,8 +238,10 @@ async fn run(target: Target, mut commands: mpsc::UnboundedReceiver<Command>, out
         }
         // Offline: wait for the next try, starting the daemon if asked. The
         // welcome page waits for the person, however long they take.
+        // Otherwise the socket is watched: a daemon that comes back is
+        // reached within a fraction of a second.
         let wait = if welcoming { Duration::from_secs(24 * 3600) } else { RETRY };
-        let retry = tokio::time::sleep(wait);
+        let retry = apero_control::socket_renewed(&target.socket, wait);
         tokio::pin!(retry);
         loop {
             tokio::select! {
@@ -352,7 +363,7 @@ async fn follow(client: &mut Client, ev: &Event, out: &Out) -> Result<(), Client
         Event::MemberJoined { .. } | Event::MemberLeft { .. } | Event::PeerConnected { .. } | Event::PeerDisconnected { .. } => {
             out.send(Update::Rooms(timed(client.room_list()).await?));
         }
-        Event::CallChanged { .. } | Event::AudioDevice { .. } => {
+        Event::CallChanged { .. } | Event::AudioDevice { .. } | Event::MemberRenamed { .. } => {
             out.send(Update::Rooms(timed(client.room_list()).await?));
             out.send(Update::Call(timed(client.call_status()).await?));
         }
@@ -437,9 +448,13 @@ async fn carry_out(target: &Target, client: &mut Client, c: Command, out: &Out) 
             out.send(Update::Call(timed(client.call_status()).await?));
         }
         Command::SoundCheck { echo } => {
-            out.send(Update::SoundCheck(timed(client.sound_check(echo, Some(crate::ui::sound::CHECK_SECS))).await?));
+            out.send(Update::SoundCheck(timed(client.sound_check(echo, Some(CHECK_SECS))).await?));
         }
         Command::SoundCheckStop => out.send(Update::SoundCheck(timed(client.sound_check_stop()).await?)),
+        Command::SetName(name) => {
+            timed(client.set_name(&name)).await?;
+            out.send(Update::Status(timed(client.status()).await?));
+        }
         Command::Start | Command::StartAs(_) => {}
     }
     Ok(())

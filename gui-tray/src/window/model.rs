@@ -33,6 +33,9 @@ pub struct Chat {
     pub messages: Vec<MessageInfo>,
     pub files: Vec<FileInfo>,
     pub loaded: bool,
+    /// Loaded at least once: a later load (after a reconnection) counts
+    /// what it brings that we had not seen as unread.
+    pub loaded_once: bool,
 }
 
 /// A line of the chat: a message or a file offer, by time.
@@ -166,9 +169,25 @@ impl Model {
                 }
             }
             Update::History { room, messages } => {
-                let chat = self.chats.entry(room).or_default();
+                let me = self.me().map(str::to_string);
+                let open = self.selected.as_deref() == Some(room.as_str());
+                let chat = self.chats.entry(room.clone()).or_default();
+                // What arrived while we were away (the daemon restarted,
+                // the link broke) sent no event: count it now.
+                let missed = if chat.loaded_once {
+                    messages.iter().filter(|m| me.as_ref() != Some(&m.author) && !chat.messages.iter().any(|o| o.id == m.id)).count()
+                } else {
+                    0
+                };
                 chat.messages = messages;
                 chat.loaded = true;
+                chat.loaded_once = true;
+                if missed > 0 {
+                    self.fresh_messages += missed;
+                    if !open {
+                        *self.unread.entry(room).or_default() += missed;
+                    }
+                }
             }
             Update::Files { room, files } => self.chats.entry(room).or_default().files = files,
             Update::Call(c) => {
@@ -187,6 +206,7 @@ impl Model {
             Update::JoinFailed { kind, message } => self.join = JoinState::Failed { kind, message },
             Update::Devices(d) => self.devices = Some(d),
             Update::SoundCheck(s) => self.sound_check = Some(s),
+            Update::Status(s) => self.status = Some(s),
             Update::Transfer(t) => {
                 self.transfers.insert(t.id.clone(), t);
             }
@@ -251,6 +271,18 @@ impl Model {
                 if let Some(a) = self.call.as_mut().and_then(|c| c.audio.as_mut()) {
                     a.input_error = input_error;
                     a.output_error = output_error;
+                }
+            }
+            // Every message of theirs shows the new name, as the daemon's
+            // history now does.
+            Event::MemberRenamed { room, peer_id, name } => {
+                if let Some(chat) = self.chats.get_mut(&room) {
+                    for m in chat.messages.iter_mut().filter(|m| m.author == peer_id) {
+                        m.author_name = name.clone();
+                    }
+                    for f in chat.files.iter_mut().filter(|f| f.from == peer_id) {
+                        f.from_name = name.clone();
+                    }
                 }
             }
             Event::MemberJoined { .. }
@@ -384,6 +416,25 @@ mod tests {
         online(&mut m);
         assert_eq!(m.connection, Connection::Online);
         assert!(!m.chats["r"].loaded, "history is fetched again after a reconnect");
+    }
+
+    #[test]
+    fn what_arrived_while_away_counts_as_unread() {
+        let mut m = Model::default();
+        online(&mut m);
+        m.apply(Update::History { room: "s".into(), messages: vec![msg("a", "x", 1, 10)] });
+        assert_eq!(m.unread.get("s"), None, "a first load is not news");
+        m.apply(Update::Offline { why: "gone".into(), starting: false });
+        online(&mut m);
+        let me = m.me().unwrap().to_string();
+        m.apply(Update::History {
+            room: "s".into(),
+            messages: vec![msg("a", "x", 1, 10), msg("b", "x", 2, 20), msg("c", &me, 3, 30), msg("d", "y", 4, 40)],
+        });
+        assert_eq!(m.unread.get("s"), Some(&2), "two from others arrived while away");
+        m.select(Some("s".into()));
+        m.apply(Update::History { room: "s".into(), messages: vec![msg("e", "x", 5, 50)] });
+        assert_eq!(m.unread.get("s"), None, "the open room has nothing unread");
     }
 
     #[test]

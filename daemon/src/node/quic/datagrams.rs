@@ -10,11 +10,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use libp2p::PeerId;
 use tokio::sync::mpsc;
+
+use crate::lock::lock;
 
 #[derive(Clone, Default)]
 pub struct Datagrams {
@@ -35,10 +37,6 @@ pub enum DatagramError {
     NoPath,
     #[error("datagram of {0} bytes is larger than the path allows")]
     TooLarge(usize),
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Datagrams {

@@ -16,6 +16,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use crate::lock::lock;
+
 pub use paced::Timing;
 
 /// What a backend talks to.
@@ -104,12 +106,12 @@ pub struct Health {
 
 impl Health {
     pub fn set(&self, input: Option<String>, output: Option<String>) {
-        let mut e = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        let mut e = lock(&self.errors);
         *e = (input, output);
     }
 
     pub fn errors(&self) -> (Option<String>, Option<String>) {
-        self.errors.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        lock(&self.errors).clone()
     }
 }
 

@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{AudioError, Playback, Ports, Running};
+use crate::lock::lock;
 use crate::voice::FRAME;
 
 /// Wall-clock time of the first sample each way, in Unix nanoseconds.
@@ -58,7 +59,7 @@ impl Paced {
                     }
                     source.fill(&mut frame);
                     if n == 0 {
-                        timing2.lock().unwrap_or_else(|p| p.into_inner()).first_input_ns = Some(unix_ns());
+                        lock(&timing2).first_input_ns = Some(unix_ns());
                     }
                     if let Ok(chunk) = ports.capture.write_chunk_uninit(FRAME) {
                         chunk.fill_from_iter(frame.iter().copied());
@@ -69,7 +70,7 @@ impl Paced {
                     ports.signals.wake();
                     render(&mut out);
                     if n == 0 {
-                        timing2.lock().unwrap_or_else(|p| p.into_inner()).first_output_ns = Some(unix_ns());
+                        lock(&timing2).first_output_ns = Some(unix_ns());
                     }
                     sink.write(&out)?;
                     n = n.wrapping_add(1);
@@ -92,7 +93,7 @@ impl Running for Paced {
     }
 
     fn timing(&self) -> Timing {
-        *self.timing.lock().unwrap_or_else(|p| p.into_inner())
+        *lock(&self.timing)
     }
 }
 

@@ -72,6 +72,8 @@ pub struct AperoApp {
     pub(crate) copied: bool,
     /// The name typed on the first-run page.
     pub(crate) my_name: String,
+    /// The name being edited in Settings (`None`: as the daemon has it).
+    pub(crate) name_edit: Option<String>,
     /// The first start's microphone page is due (after the name).
     pub(crate) sound_page: bool,
     pub(crate) check: sound::Check,
@@ -117,6 +119,7 @@ impl AperoApp {
             check: Default::default(),
             my_name: ["USER", "LOGNAME", "USERNAME"].iter().find_map(|v| std::env::var(v).ok()).unwrap_or_default(),
             requested: HashSet::new(),
+            name_edit: None,
             raises: None,
             open_room: opts.open_room,
         };
@@ -200,10 +203,16 @@ impl AperoApp {
         if self.model.selected.is_none() && self.model.rooms.len() == 1 {
             self.model.select(Some(self.model.rooms[0].id.clone()));
         }
-        if let Some(room) = self.model.selected.clone() {
-            let loaded = self.model.chats.get(&room).is_some_and(|c| c.loaded);
-            if !loaded && self.requested.insert(room.clone()) {
-                self.send(Command::OpenRoom(room));
+        // Every room's chat is loaded, the open one first: after a
+        // reconnection, what arrived meanwhile shows in the unread counts.
+        if self.model.connection == Connection::Online {
+            let open = self.model.selected.clone();
+            let rooms: Vec<String> = open.into_iter().chain(self.model.rooms.iter().map(|r| r.id.clone())).collect();
+            for room in rooms {
+                let loaded = self.model.chats.get(&room).is_some_and(|c| c.loaded);
+                if !loaded && self.requested.insert(room.clone()) {
+                    self.send(Command::OpenRoom(room));
+                }
             }
         }
         // New messages while the window is in the background: the taskbar

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AperoApp;
 use crate::i18n::Tr;
+use crate::link::Command;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,9 +87,31 @@ fn set_start_at_login(on: bool) -> Result<(), String> {
     }
 }
 
+/// Our display name, changed in place: friends see the new one on our
+/// messages, old and new.
+fn name_row(app: &mut AperoApp, ui: &mut egui::Ui) {
+    let Some(current) = app.model.status.as_ref().map(|s| s.name.clone()) else { return };
+    let mut edit = app.name_edit.take().unwrap_or_else(|| current.clone());
+    let mut save = false;
+    ui.horizontal(|ui| {
+        let l = ui.label(app.tr.t("settings-name"));
+        let field = ui.add(egui::TextEdit::singleline(&mut edit).desired_width(220.0).char_limit(64)).labelled_by(l.id);
+        save = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let changed = edit.trim() != current && !edit.trim().is_empty();
+        save |= ui.add_enabled(changed, egui::Button::new(app.tr.t("settings-name-save"))).clicked();
+        save &= changed;
+    });
+    if save {
+        app.send(Command::SetName(edit.trim().to_string()));
+    }
+    app.name_edit = Some(edit);
+}
+
 pub fn dialog(app: &mut AperoApp, ui: &mut egui::Ui) -> bool {
     let ctx = ui.ctx().clone();
     ui.heading(app.tr.t("settings"));
+    name_row(app, ui);
+    ui.separator();
     let mut changed = false;
     let mut lang = app.settings.language.clone();
     let shown = lang.as_deref().map(Tr::native_name).map_or_else(|| app.tr.t("settings-language-system"), str::to_string);

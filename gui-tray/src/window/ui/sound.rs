@@ -11,9 +11,8 @@ use egui::RichText;
 use super::AperoApp;
 use crate::link::Command;
 
-/// The check is asked to run this long, and asked again while it is shown:
-/// a window that crashed leaves no microphone open for more than a minute.
-pub const CHECK_SECS: u32 = 60;
+/// Well inside the minute the link asks the check to run for, so that a
+/// check still shown never lapses.
 const RENEW_AFTER: Duration = Duration::from_secs(20);
 
 /// Where the sound check stands, on the window's side.

@@ -14,31 +14,25 @@
 //! names and those the DHT finds at the code's rendezvous key, and stores
 //! nothing of the room until a member's welcome has arrived.
 
+mod admit;
+mod codes;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use apero_control::{InviteInfo, Joined};
+use apero_control::Joined;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
-use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
-use rand::RngCore;
 
-use super::service::{lock, log_store, Rooms};
+use super::service::{log_store, Rooms};
 use crate::counters::Counters;
-use crate::entry::{Body, Entry, INVITE_ID_CHARS, MAX_NAME_CHARS};
+use crate::entry::{Body, Entry};
 use crate::error::{ServiceError, ServiceResult};
-use crate::node::addrs::{is_loopback, is_relayed};
-use crate::room::invite::{check_hash, rendezvous_hash, rendezvous_key, Invite, InviteError, MAX_ADDRS};
-use crate::store::{InviteRow, RoomInvite};
+use crate::room::invite::{check_hash, rendezvous_hash, rendezvous_key, Invite, InviteError};
 use crate::wire::{PeerAddrs, PeerRequest, PeerResponse, RefuseReason};
 
-/// A hold on a single-use code whose admission never came (its member died
-/// mid-way) lapses after this, so the code is not lost.
-const CLAIM_STALE_MS: u64 = 60_000;
-/// How long the other members get to say whom they hold a code for.
-const CLAIM_WAIT: Duration = Duration::from_secs(3);
 /// The joiner asks the inviter (or `--via`) alone this long before also
 /// asking the code's other members and the DHT.
 const OTHERS_AFTER: Duration = Duration::from_millis(1500);
@@ -49,214 +43,15 @@ const LOOKUP_EVERY: Duration = Duration::from_secs(2);
 /// at its deadline without asking anyone twice).
 const RETRY_AFTER: Duration = Duration::from_secs(3);
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
-/// What a code carries besides the inviter's own addresses: a few members,
-/// a couple of addresses each (one direct, one relayed when they have both).
-const OWN_ADDRS: usize = 6;
-const CODE_MEMBERS: usize = 3;
-const ADDRS_PER_MEMBER: usize = 2;
 
 pub fn now_secs() -> u64 {
     crate::store::now_ms() / 1000
-}
-
-fn invite_info(row: &InviteRow) -> InviteInfo {
-    InviteInfo {
-        id: row.id.clone(),
-        code: row.code.clone(),
-        room: row.room.clone(),
-        expires: row.expires,
-        once: row.once,
-        uses: row.uses,
-        revoked: row.revoked,
-    }
-}
-
-/// `a` ending in `/p2p/<peer>`, as a code names another member's address.
-fn with_peer(a: &Multiaddr, peer: PeerId) -> Multiaddr {
-    match a.iter().last() {
-        Some(Protocol::P2p(p)) if p == peer => a.clone(),
-        _ => a.clone().with(Protocol::P2p(peer)),
-    }
-}
-
-/// A member's addresses for a code: a direct one first, then a relayed one.
-fn pick_addrs(mut addrs: Vec<Multiaddr>) -> Vec<Multiaddr> {
-    addrs.sort_by_key(|a| (is_loopback(a), is_relayed(a)));
-    let mut out: Vec<Multiaddr> = addrs.iter().filter(|a| !is_relayed(a)).take(1).cloned().collect();
-    out.extend(addrs.iter().filter(|a| is_relayed(a)).take(1).cloned());
-    for a in addrs {
-        if out.len() >= ADDRS_PER_MEMBER {
-            break;
-        }
-        if !out.contains(&a) {
-            out.push(a);
-        }
-    }
-    out.truncate(ADDRS_PER_MEMBER);
-    out
 }
 
 /// What came of asking one member to admit us.
 type Answer = (PeerId, Result<Result<PeerResponse, crate::node::NodeError>, tokio::time::error::Elapsed>);
 
 impl Rooms {
-    /// A long invite code (short ones are the short-code service's).
-    pub async fn invite_create(self: &Arc<Self>, room: &str, ttl_secs: u64, once: bool) -> ServiceResult<InviteInfo> {
-        let room = self.resolve_room(room)?;
-        if ttl_secs == 0 {
-            return Err(ServiceError::BadRequest("an invite must live at least one second".into()));
-        }
-        let mut addrs = self.my_addrs().await?;
-        addrs.truncate(OWN_ADDRS);
-        addrs.extend(self.member_addrs(&room.id).await?);
-        addrs.truncate(MAX_ADDRS);
-        let mut secret = [0u8; 16];
-        rand::thread_rng().fill_bytes(&mut secret);
-        let mut room_bytes = [0u8; 16];
-        hex::decode_to_slice(&room.id, &mut room_bytes)
-            .map_err(|_| ServiceError::Internal(format!("corrupt room id {:?} in the database", room.id)))?;
-        let invite =
-            Invite { room: room_bytes, inviter: self.me.key.public(), addrs, expires: now_secs().saturating_add(ttl_secs), secret, once };
-        // The room hears of the code before anyone can hold it, so that any
-        // member, not only us, can admit its holder.
-        let body = Body::Invite {
-            id: invite.id(),
-            check: check_hash(&secret),
-            rendezvous: rendezvous_hash(&secret),
-            expires: invite.expires,
-            once,
-        };
-        self.publish(&room.id, body).await?;
-        let row = InviteRow {
-            id: invite.id(),
-            room: room.id,
-            code: invite.encode(&self.me.key),
-            secret: hex::encode(secret),
-            expires: invite.expires,
-            once,
-            uses: 0,
-            revoked: false,
-        };
-        self.store.add_invite(&row)?;
-        self.refresh_rendezvous().await;
-        Ok(invite_info(&row))
-    }
-
-    /// Addresses of a few other members for a code, each ending in its peer
-    /// id: those we are connected to first (likely online later too).
-    async fn member_addrs(&self, room: &str) -> ServiceResult<Vec<Multiaddr>> {
-        let connected: Vec<PeerId> = self.node.info().await?.peers.iter().map(|p| p.peer).collect();
-        let mut members: Vec<(bool, PeerId)> = Vec::new();
-        for m in self.store.members(room)? {
-            let Ok(peer) = m.peer_id.parse::<PeerId>() else { continue };
-            if peer != self.me.peer_id {
-                members.push((!connected.contains(&peer), peer));
-            }
-        }
-        members.sort_by_key(|(offline, _)| *offline);
-        let mut out = Vec::new();
-        for (_, peer) in members {
-            let addrs = pick_addrs(self.store.known_addrs(&peer.to_string()));
-            if addrs.is_empty() {
-                continue;
-            }
-            out.extend(addrs.iter().map(|a| with_peer(a, peer)));
-            if out.len() >= CODE_MEMBERS * ADDRS_PER_MEMBER {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    pub fn invite_list(&self, room: &str) -> ServiceResult<Vec<InviteInfo>> {
-        let room = self.resolve_room(room)?;
-        Ok(self.store.invites(&room.id)?.iter().map(invite_info).collect())
-    }
-
-    /// Revokes one of our codes, for the whole room: every member refuses
-    /// it from then on (members offline now learn it by anti-entropy).
-    pub async fn invite_revoke(self: &Arc<Self>, code_or_id: &str) -> ServiceResult<()> {
-        let id = match Invite::decode(code_or_id) {
-            Ok(inv) => inv.id(),
-            Err(_) => code_or_id.trim().to_string(),
-        };
-        let Some(row) = self.store.invite(&id)? else {
-            return Err(ServiceError::NotFound(format!(
-                "no invite of yours has the id or code {id:?}; `apero invite list ROOM` shows them"
-            )));
-        };
-        self.store.revoke_invite(&id)?;
-        if self.store.room(&row.room)?.is_some_and(|r| !r.left) {
-            self.publish(&row.room, Body::Revoke { invite: id }).await?;
-        }
-        self.refresh_rendezvous().await;
-        Ok(())
-    }
-
-    /// Where others can reach us: our listen addresses, then relayed ones,
-    /// then loopback (useful only on this machine).
-    pub async fn my_addrs(&self) -> ServiceResult<Vec<Multiaddr>> {
-        let info = self.node.info().await?;
-        let mut addrs = info.listen;
-        for a in info.external {
-            if !addrs.contains(&a) {
-                addrs.push(a);
-            }
-        }
-        addrs.sort_by_key(|a| (is_loopback(a), is_relayed(a)));
-        Ok(addrs)
-    }
-
-    /// Codes made by a version that kept them to itself get their `invite`
-    /// entry now, so that the room, not only we, can admit their holders.
-    pub async fn share_old_invites(self: &Arc<Self>) {
-        let rows = match self.store.unshared_invites(now_secs()) {
-            Ok(r) => r,
-            Err(e) => return tracing::warn!("cannot list our invites: {e}"),
-        };
-        for row in rows {
-            let Ok(invite) = Invite::decode(&row.code) else { continue };
-            let body = Body::Invite {
-                id: row.id.clone(),
-                check: check_hash(&invite.secret),
-                rendezvous: rendezvous_hash(&invite.secret),
-                expires: invite.expires,
-                once: invite.once,
-            };
-            match self.publish(&row.room, body).await {
-                Ok(_) => tracing::info!(id = %row.id, "shared an older invite code with its room"),
-                Err(e) => tracing::warn!("could not share invite {}: {e}", row.id),
-            }
-        }
-    }
-
-    /// Announces us in the DHT at the rendezvous of every code that still
-    /// works in our rooms, and withdraws the others: a code's holder finds
-    /// whoever is online even when the addresses in the code are stale.
-    pub async fn refresh_rendezvous(&self) {
-        let live = match self.store.live_rendezvous(&self.me.peer_id.to_string(), now_secs()) {
-            Ok(l) => l,
-            Err(e) => return tracing::warn!("cannot list live invites: {e}"),
-        };
-        let live: HashSet<Vec<u8>> = live.iter().filter_map(|h| rendezvous_key(h)).collect();
-        let (add, remove) = {
-            let mut provided = lock(&self.rendezvous);
-            let add: Vec<Vec<u8>> = live.difference(&provided).cloned().collect();
-            let remove: Vec<Vec<u8>> = provided.difference(&live).cloned().collect();
-            *provided = live;
-            (add, remove)
-        };
-        if !add.is_empty() {
-            tracing::info!("announcing {} invite code(s) at their DHT rendezvous", add.len());
-        }
-        for key in add {
-            self.node.provide(key).await;
-        }
-        for key in remove {
-            self.node.unprovide(key).await;
-        }
-    }
-
     /// Joiner side, with a long code (short codes are turned into one by
     /// the short-code service first).
     pub async fn join(self: &Arc<Self>, code: &str, timeout: Duration, via: Option<PeerId>) -> ServiceResult<Joined> {
@@ -311,7 +106,7 @@ impl Rooms {
     ) -> ServiceResult<(PeerId, String, Vec<Entry>, Vec<PeerAddrs>)> {
         let room = invite.room_id();
         let inviter = invite.inviter_peer();
-        let request = PeerRequest::Join { code: code.trim().to_string(), name: self.me.name.clone() };
+        let request = PeerRequest::Join { code: code.trim().to_string(), name: self.me.name.get() };
         let mut contacts = invite.contacts();
         // Those the signed code names (and `via`, whom the user chose) get the
         // code; anyone the DHT turns up gets a proof bound to them, and its
@@ -319,7 +114,7 @@ impl Rooms {
         let named: HashSet<PeerId> = contacts.iter().map(|(p, _)| *p).chain(via).collect();
         let check = check_hash(&invite.secret);
         let me = self.me.peer_id;
-        let name = self.me.name.clone();
+        let name = self.me.name.get();
         contacts.retain(|(p, _)| *p != self.me.peer_id);
         if let Some(v) = via {
             let addrs = contacts.iter().position(|(p, _)| *p == v).map(|i| contacts.remove(i).1).unwrap_or_default();
@@ -465,176 +260,6 @@ impl Rooms {
             log_store(self.store.save_addrs(&p.peer_id, &addrs));
             self.node.dial(peer, addrs.iter().filter_map(|a| a.parse().ok()).collect()).await;
         }
-    }
-
-    /// Any member's side of a join.
-    pub async fn handle_join(self: &Arc<Self>, peer: PeerId, code: &str, name: &str) -> ServiceResult<PeerResponse> {
-        let verdict = self.check_code(peer, code).await?;
-        self.admit(peer, name, verdict).await
-    }
-
-    /// Admits `peer` (unless already in) and welcomes it, or refuses.
-    async fn admit(
-        self: &Arc<Self>,
-        peer: PeerId,
-        name: &str,
-        verdict: Result<(String, String, String), RefuseReason>,
-    ) -> ServiceResult<PeerResponse> {
-        let (room, room_name, invite) = match verdict {
-            Ok(r) => r,
-            Err(reason) => {
-                Counters::bump(&self.counters.refused_joins, 1);
-                tracing::info!(%peer, ?reason, "refused a join");
-                return Ok(PeerResponse::Refused { reason });
-            }
-        };
-        if !self.store.is_member(&room, &peer.to_string())? {
-            let name: String = name.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
-            let name = if name.trim().is_empty() { "friend".to_string() } else { name };
-            self.publish(&room, Body::Admit { member: peer.to_string(), name, invite: Some(invite) }).await?;
-        }
-        let entries = self.store.membership_entries(&room)?;
-        let mut peers = Vec::new();
-        for m in self.store.members(&room)? {
-            if m.peer_id == peer.to_string() {
-                continue;
-            }
-            let addrs = if m.peer_id == self.me.peer_id.to_string() {
-                self.my_addrs().await?.iter().map(|a| a.to_string()).collect()
-            } else {
-                self.store.addrs(&m.peer_id)?
-            };
-            peers.push(PeerAddrs { peer_id: m.peer_id, addrs });
-        }
-        self.refresh_rendezvous().await;
-        Ok(PeerResponse::Welcome { room, name: room_name, entries, peers })
-    }
-
-    /// Decides on a code as the room knows it. The outer error is ours
-    /// (database); the inner one is the refusal to send. Gives the room, its
-    /// name and the invite's id.
-    async fn check_code(self: &Arc<Self>, peer: PeerId, code: &str) -> ServiceResult<Result<(String, String, String), RefuseReason>> {
-        let Ok(invite) = Invite::decode(code) else { return Ok(Err(RefuseReason::InvalidCode)) };
-        let (inviter, check) = (invite.inviter_peer().to_string(), check_hash(&invite.secret));
-        self.check_invite(peer, &invite.room_id(), &invite.id(), |known| known.inviter == inviter && known.check == check).await
-    }
-
-    /// A holder's proof instead of its code (it found us in the DHT).
-    pub async fn handle_join_proof(
-        self: &Arc<Self>,
-        peer: PeerId,
-        room: &str,
-        id: &str,
-        proof: &str,
-        name: &str,
-    ) -> ServiceResult<PeerResponse> {
-        let me = self.me.peer_id;
-        let verdict = if !crate::entry::is_room_id(room) || !crate::entry::is_hex(id, INVITE_ID_CHARS) {
-            Err(RefuseReason::BadRequest)
-        } else {
-            self.check_invite(peer, room, id, |known| !proof.is_empty() && join_proof(&known.check, &peer, &me) == proof).await?
-        };
-        self.admit(peer, name, verdict).await
-    }
-
-    /// The checks shared by a code and a proof; `genuine` says whether what
-    /// the joiner showed matches the room's entry for the invite.
-    async fn check_invite(
-        self: &Arc<Self>,
-        peer: PeerId,
-        room: &str,
-        id: &str,
-        genuine: impl Fn(&RoomInvite) -> bool,
-    ) -> ServiceResult<Result<(String, String, String), RefuseReason>> {
-        let room = match self.store.room(room)? {
-            Some(r) if !r.left && self.store.is_member(&r.id, &self.me.peer_id.to_string())? => r,
-            _ => return Ok(Err(RefuseReason::UnknownRoom)),
-        };
-        let Some(known) = self.store.room_invite(&room.id, id)? else { return Ok(Err(RefuseReason::UnknownInvite)) };
-        if !genuine(&known) {
-            return Ok(Err(RefuseReason::InvalidCode));
-        }
-        let joiner = peer.to_string();
-        // Someone already admitted may re-present the code (a retried join).
-        if self.store.is_member(&room.id, &joiner)? {
-            return Ok(Ok((room.id, room.name, known.id)));
-        }
-        if known.revoked {
-            return Ok(Err(RefuseReason::Revoked));
-        }
-        if now_secs() > known.expires {
-            return Ok(Err(RefuseReason::Expired));
-        }
-        // A member who left takes their codes along.
-        if !self.store.is_member(&room.id, &known.inviter)? {
-            return Ok(Err(RefuseReason::Revoked));
-        }
-        if known.once && (known.used_by.iter().any(|m| *m != joiner) || !self.win_claim(&room.id, &known.id, &joiner).await?) {
-            return Ok(Err(RefuseReason::AlreadyUsed));
-        }
-        Ok(Ok((room.id, room.name, known.id)))
-    }
-
-    /// Holds a single-use code for `joiner` here, then asks every member we
-    /// are connected to whom they hold it for. The smallest joiner id seen
-    /// wins: two members asked at once both see both joiners (each holds its
-    /// own before asking the other) and agree. A member that does not answer
-    /// in time is left out: across a partition the rule cannot hold, and
-    /// docs/invites.md says what then happens.
-    async fn win_claim(&self, room: &str, id: &str, joiner: &str) -> ServiceResult<bool> {
-        let (holder, _) = self.store.claim_invite(id, joiner, CLAIM_STALE_MS)?;
-        if holder != joiner {
-            return Ok(false);
-        }
-        let mut asks = Vec::new();
-        for p in self.node.info().await?.peers {
-            let member = p.peer.to_string();
-            if member == joiner || !self.store.is_member(room, &member)? {
-                continue;
-            }
-            let req = PeerRequest::Claim { room: room.to_string(), invite: id.to_string(), joiner: joiner.to_string() };
-            let node = self.node.clone();
-            asks.push(async move { (p.peer, tokio::time::timeout(CLAIM_WAIT, node.request(p.peer, vec![], req)).await) });
-        }
-        let mut winner = joiner.to_string();
-        for (peer, answer) in futures::future::join_all(asks).await {
-            match answer {
-                Ok(Ok(PeerResponse::Claimed { holder, used })) if holder.parse::<PeerId>().is_ok() => {
-                    if used {
-                        winner = holder;
-                        break;
-                    }
-                    if holder < winner {
-                        winner = holder;
-                    }
-                }
-                other => tracing::debug!(%peer, "no usable answer to a claim: {other:?}"),
-            }
-        }
-        if winner != joiner {
-            tracing::info!(%winner, "a single-use code went to another joiner");
-            self.store.yield_claim(id, &winner)?;
-            return Ok(false);
-        }
-        Ok(self.store.decide_claim(id, joiner)?)
-    }
-
-    /// Another member asks whom we hold a single-use code for.
-    pub fn handle_claim(&self, peer: PeerId, room: &str, id: &str, joiner: &str) -> ServiceResult<PeerResponse> {
-        let refuse = |reason| Ok(PeerResponse::Refused { reason });
-        if !crate::entry::is_room_id(room) || !crate::entry::is_hex(id, INVITE_ID_CHARS) || joiner.parse::<PeerId>().is_err() {
-            Counters::bump(&self.counters.bad_frames, 1);
-            return refuse(RefuseReason::BadRequest);
-        }
-        let me = self.me.peer_id.to_string();
-        if !self.store.is_member(room, &me)? || !self.store.is_member(room, &peer.to_string())? {
-            return refuse(RefuseReason::UnknownRoom);
-        }
-        if let Some(first) = self.store.room_invite(room, id)?.and_then(|k| k.used_by.into_iter().next()) {
-            return Ok(PeerResponse::Claimed { holder: first, used: true });
-        }
-        let (holder, used) = self.store.claim_invite(id, joiner, CLAIM_STALE_MS)?;
-        Ok(PeerResponse::Claimed { holder, used })
     }
 }
 

@@ -4,6 +4,9 @@
 //! others meanwhile, and rename into place only when all are verified. A
 //! paused download starts again by itself when a source comes back.
 
+mod resume;
+mod sources;
+
 use std::collections::{HashMap, VecDeque};
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -16,21 +19,21 @@ use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::fetch::{ask_have, pace_source, GiveUp, SourcePath, Why, Worker};
+use super::fetch::{pace_source, GiveUp, SourcePath, Why, Worker};
 use super::pace::DelayControl;
-use super::running::{Running, CHUNK_TIMEOUT};
+use super::running::Running;
 use super::service::Files;
-use super::wire::{self, FileRefusal, FileReply, FileRequest};
+use super::wire::FileRefusal;
 use super::{names, Bitmap, Manifest};
 use crate::entry::Body;
 use crate::error::{ServiceError, ServiceResult};
+use crate::lock::lock;
 use crate::store::{log_error as log_store, DownloadRow, OfferRow, SharedRow};
 
 /// Chunk requests in flight per source (one stream each).
 const PER_SOURCE: usize = 4;
 const SAVE_EVERY: Duration = Duration::from_millis(500);
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
-const WAIT_FOR_SOURCES: Duration = Duration::from_secs(10);
 
 /// Why a download stopped short.
 enum Stop {
@@ -156,7 +159,9 @@ impl Files {
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            return Ok(r.info(TransferState::Cancelled, None, None));
+            let info = r.info(TransferState::Cancelled, None, None);
+            self.drop_partial(&info.room, &id).await;
+            return Ok(info);
         }
         let d = self.deps.store.download(&id)?.ok_or_else(|| ServiceError::NotFound(format!("no transfer {file}")))?;
         if d.state == TransferState::Done {
@@ -166,41 +171,20 @@ impl Files {
         self.deps.store.download_delete(&id)?;
         let mut info = row_info(&d);
         info.state = TransferState::Cancelled;
+        self.drop_partial(&info.room, &id).await;
         Ok(info)
     }
 
-    /// Downloads that were running when the daemon stopped are paused, or
-    /// done if the stop came between moving the file into place and noting it.
-    pub(super) fn pause_interrupted(&self) {
-        let Ok(ds) = self.deps.store.downloads() else { return };
-        for d in ds.iter().filter(|d| d.state == TransferState::Running) {
-            if let Some(path) = self.finished_before_the_stop(d) {
-                tracing::info!(%path, "a download finished just before the daemon stopped");
-                continue;
-            }
-            let _ = self.deps.store.download_state(&d.file, TransferState::Paused, None, Some("interrupted: the daemon stopped"));
+    /// After a cancel: the part is gone, so a partial copy we announced is
+    /// withdrawn and members stop asking us for its chunks.
+    async fn drop_partial(&self, room: &str, file: &str) {
+        let me = self.peer_id.to_string();
+        if !self.deps.store.announced_partial(room, file, &me).unwrap_or(false) {
+            return;
         }
-    }
-
-    /// The final file of `d` if it is in place, whole, and its partial file
-    /// gone (the rename happened): then it is recorded as done and shared.
-    fn finished_before_the_stop(&self, d: &DownloadRow) -> Option<String> {
-        let path = d.final_path.clone()?;
-        let meta = std::fs::metadata(&path).ok()?;
-        let hashes = d.hashes.clone()?;
-        if Path::new(&d.part).exists() || meta.len() != d.size {
-            return None;
+        if let Err(e) = self.deps.publisher.publish(room.to_string(), Body::Dropped { file: file.to_string() }).await {
+            tracing::warn!("could not withdraw a partial copy: {e}");
         }
-        log_store(self.deps.store.download_state(&d.file, TransferState::Done, Some(&path), None));
-        log_store(self.deps.store.shared_add(&SharedRow {
-            file: d.file.clone(),
-            path: path.clone(),
-            size: d.size,
-            mtime_ns: super::mtime_ns(&meta),
-            chunk_size: d.chunk_size,
-            hashes,
-        }));
-        Some(path)
     }
 
     pub fn resolve_offer(&self, file: &str) -> ServiceResult<OfferRow> {
@@ -245,85 +229,6 @@ impl Files {
         };
         self.running().remove(&file);
         self.emit(Event::Transfer { transfer: info });
-    }
-
-    /// Members of the room who have the file (complete holders first), or
-    /// part of it (`true`), whichever are online, waiting a little for them
-    /// to connect.
-    async fn sources(&self, offer: &OfferRow) -> Vec<(PeerId, bool)> {
-        let me = self.peer_id.to_string();
-        let parse = |list: Vec<String>| -> Vec<PeerId> { list.iter().filter(|p| **p != me).filter_map(|p| p.parse().ok()).collect() };
-        let full = parse(self.deps.store.holders(&offer.room, &offer.file).unwrap_or_default());
-        let partial = parse(self.deps.store.partial_holders(&offer.room, &offer.file).unwrap_or_default());
-        let all: Vec<(PeerId, bool)> = full.iter().map(|p| (*p, false)).chain(partial.iter().map(|p| (*p, true))).collect();
-        let deadline = Instant::now() + WAIT_FOR_SOURCES;
-        loop {
-            let connected: Vec<PeerId> = self.deps.node.info().await.map(|i| i.peers.iter().map(|p| p.peer).collect()).unwrap_or_default();
-            let online: Vec<(PeerId, bool)> = all.iter().filter(|(h, _)| connected.contains(h)).copied().collect();
-            if !online.is_empty() || Instant::now() > deadline {
-                return online;
-            }
-            for (h, _) in &all {
-                let addrs = self.deps.store.known_addrs(&h.to_string());
-                if !addrs.is_empty() {
-                    self.deps.node.dial(*h, addrs).await;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    }
-
-    /// What a member still fetching the file has now (`None`: it cannot say).
-    async fn partial_bitmap(&self, offer: &OfferRow, peer: PeerId, chunks: u64) -> Option<Bitmap> {
-        let attempt = async {
-            let mut s = self.deps.node.streams.clone().open_stream(peer, wire::PROTOCOL).await.map_err(|e| Why::NoStream(e.to_string()))?;
-            ask_have(&mut s, &offer.room, &offer.file, chunks).await
-        };
-        match tokio::time::timeout(CHUNK_TIMEOUT, attempt).await {
-            Ok(Ok(b)) => Some(b),
-            Ok(Err(why)) => {
-                tracing::debug!(%peer, "no bitmap from a partial source: {why}");
-                None
-            }
-            Err(_) => None,
-        }
-    }
-
-    /// Paused downloads start again by themselves when a member who has the
-    /// file, or part of it, is online: `peer` connected (only its files), or
-    /// (`None`) the room learned of a new source.
-    pub fn resume_paused(self: &Arc<Self>, peer: Option<PeerId>) {
-        let files = self.clone();
-        // Off the caller's task: it routes network events and must not wait
-        // on the database.
-        tokio::spawn(async move {
-            let paused: Vec<DownloadRow> = match files.deps.store.downloads() {
-                Ok(ds) => {
-                    let running = files.running();
-                    ds.into_iter().filter(|d| d.state == TransferState::Paused && !running.contains_key(&d.file)).collect()
-                }
-                Err(e) => return tracing::warn!("cannot list downloads: {e}"),
-            };
-            if paused.is_empty() {
-                return;
-            }
-            let connected: Vec<String> = match peer {
-                Some(p) => vec![p.to_string()],
-                None => files.deps.node.info().await.map(|i| i.peers.iter().map(|p| p.peer.to_string()).collect()).unwrap_or_default(),
-            };
-            let me = files.peer_id.to_string();
-            for d in paused {
-                let mut sources = files.deps.store.holders(&d.room, &d.file).unwrap_or_default();
-                sources.extend(files.deps.store.partial_holders(&d.room, &d.file).unwrap_or_default());
-                if !sources.iter().any(|s| *s != me && connected.contains(s)) {
-                    continue;
-                }
-                tracing::info!(file = %&d.file[..12.min(d.file.len())], "a source is online: resuming the download");
-                if let Err(e) = files.get(&d.file, Some(d.dir.clone())).await {
-                    tracing::warn!("could not resume a download: {e}");
-                }
-            }
-        });
     }
 
     async fn download(self: &Arc<Self>, r: &Arc<Running>, row: &DownloadRow, mut bitmap: Bitmap) -> Result<PathBuf, Stop> {
@@ -455,7 +360,7 @@ impl Files {
             log_store(self.deps.store.download_progress(&offer.file, None, bitmap.bytes()));
         }
         if bitmap.count() < total {
-            let reasons = reasons.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let reasons = lock(&reasons).clone();
             return Err(why_stopped(&reasons, r.bad.load(Ordering::Relaxed), &offer.file, bitmap.count()));
         }
         let dir = PathBuf::from(&row.dir);
@@ -463,7 +368,7 @@ impl Files {
         let name = names::sanitize(&offer.name);
         let (store, file) = (self.deps.store.clone(), offer.file.clone());
         let final_path = tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
-            part.lock().unwrap_or_else(|p| p.into_inner()).sync_all()?;
+            lock(&part).sync_all()?;
             let dest = names::unique_path(&dir, &name);
             // Written down before the link: killed between the two, the next
             // start finds the finished file and marks it done
@@ -490,49 +395,6 @@ impl Files {
             hashes: manifest.hashes.clone(),
         }));
         Ok(final_path)
-    }
-
-    /// The chunk-hash list from the first source that has it, and that
-    /// source if it says it is in a call.
-    async fn fetch_manifest(&self, offer: &OfferRow, sources: &[PeerId]) -> Result<(Manifest, Option<PeerId>), Stop> {
-        let mut why: Vec<GiveUp> = Vec::new();
-        let expected_len = super::chunk_count(offer.size, offer.chunk_size) * 32;
-        for peer in sources {
-            let attempt = async {
-                let lost = |e: &dyn std::fmt::Display| Why::Lost(e.to_string());
-                let mut s =
-                    self.deps.node.streams.clone().open_stream(*peer, wire::PROTOCOL).await.map_err(|e| Why::NoStream(e.to_string()))?;
-                wire::write_frame(&mut s, &FileRequest::Hashes { room: offer.room.clone(), file: offer.file.clone() })
-                    .await
-                    .map_err(|e| lost(&e))?;
-                futures::AsyncWriteExt::flush(&mut s).await.map_err(|e| lost(&e))?;
-                match wire::read_frame::<FileReply, _>(&mut s).await.map_err(|e| lost(&e))? {
-                    Some(FileReply::Hashes { size, chunk_size, len, voice })
-                        if size == offer.size && chunk_size == offer.chunk_size && len == expected_len =>
-                    {
-                        let mut h = vec![0u8; len as usize];
-                        futures::AsyncReadExt::read_exact(&mut s, &mut h).await.map_err(|e| lost(&e))?;
-                        if super::root_of(size, chunk_size, &h) != offer.file {
-                            return Err(Why::BadManifest);
-                        }
-                        Ok((Manifest { size, chunk_size, hashes: h }, voice.then_some(*peer)))
-                    }
-                    Some(FileReply::Refused { reason }) => Err(Why::Refused(reason)),
-                    _ => Err(Why::Lost("sent a malformed answer".into())),
-                }
-            };
-            let result = tokio::time::timeout(CHUNK_TIMEOUT, attempt).await.unwrap_or(Err(Why::TimedOut));
-            match result {
-                Ok(m) => return Ok(m),
-                Err(w) => why.push(GiveUp { source: self.peer_label(peer), why: w }),
-            }
-        }
-        let all = join(&why);
-        Err(if why.iter().any(|g| g.why == Why::Refused(FileRefusal::Changed)) {
-            Stop::Failed(format!("the file changed on the sender's disk after it was offered ({all}); ask them to send it again"))
-        } else {
-            Stop::Paused(format!("could not get the file's chunk list: {all}"))
-        })
     }
 }
 

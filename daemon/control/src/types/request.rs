@@ -1,0 +1,137 @@
+//! What a client asks of the daemon: one [`Request`] per line.
+
+use serde::{Deserialize, Serialize};
+
+/// One line from a client to the daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Must be the first request on every connection.
+    Hello {
+        version: u32,
+        client: String,
+    },
+    Status,
+    /// Change our display name: kept for the next start, and told to every
+    /// room (members see it on our messages, old and new).
+    SetName {
+        name: String,
+    },
+    /// Stop the daemon cleanly.
+    Shutdown,
+    RoomCreate {
+        name: String,
+    },
+    RoomList,
+    RoomLeave {
+        room: String,
+    },
+    RoomMembers {
+        room: String,
+    },
+    /// `short`: a spoken code like `7-guitar-orbit` (single use, found
+    /// through the DHT or the LAN) instead of a long pasted one.
+    InviteCreate {
+        room: String,
+        ttl_secs: u64,
+        once: bool,
+        #[serde(default)]
+        short: bool,
+    },
+    InviteList {
+        room: String,
+    },
+    InviteRevoke {
+        code_or_id: String,
+    },
+    /// Join a room with a long invite code; answers once the room's members
+    /// and history have arrived, or with an error after `timeout_secs`.
+    Join {
+        code: String,
+        timeout_secs: u64,
+        /// Ask this member (peer id) first: someone known to be online.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
+    },
+    Say {
+        room: String,
+        text: String,
+    },
+    History {
+        room: String,
+        limit: Option<u32>,
+    },
+    /// Turn this connection into a stream of [`Event`] lines.
+    Subscribe,
+    /// Join (or start) the call of a room; leaves any other call first.
+    CallJoin {
+        room: String,
+    },
+    CallLeave,
+    CallStatus,
+    Mute {
+        muted: bool,
+    },
+    AudioDevices,
+    /// Switch input and/or output device, also during a call.
+    AudioUse {
+        input: Option<String>,
+        output: Option<String>,
+    },
+    /// Change devices and/or turn processing stages on or off, also during
+    /// a call; every field left out stays as it is.
+    CallSettings {
+        #[serde(default)]
+        input: Option<String>,
+        #[serde(default)]
+        output: Option<String>,
+        #[serde(default)]
+        echo_cancel: Option<bool>,
+        #[serde(default)]
+        noise_suppression: Option<bool>,
+        #[serde(default)]
+        gain_control: Option<bool>,
+    },
+    /// Start (or change) a sound check outside any call: the microphone runs
+    /// through the call's processing, its level comes as
+    /// [`Event::SoundCheck`], and with `echo` our own voice is played back
+    /// after a second, as a friend would hear it ("test my microphone").
+    /// Stops by itself after `seconds` (default 30, at most 300), on
+    /// `SoundCheckStop`, or when a call is joined.
+    SoundCheck {
+        #[serde(default)]
+        echo: bool,
+        #[serde(default)]
+        seconds: Option<u32>,
+    },
+    SoundCheckStop,
+    /// Playback volume of one participant of our call, in percent (0–400).
+    CallVolume {
+        peer_id: String,
+        percent: u32,
+    },
+    /// Offer files to a room: hash them and announce signed offers. Paths
+    /// must be absolute. `name` overrides the offered name (one path only).
+    Send {
+        room: String,
+        paths: Vec<String>,
+        name: Option<String>,
+    },
+    /// The files offered in a room.
+    Files {
+        room: String,
+    },
+    /// Download an offered file into `dir` (absolute; default: the
+    /// downloads directory). Answers once the transfer started; progress
+    /// comes as [`Event::Transfer`].
+    Get {
+        file: String,
+        dir: Option<String>,
+    },
+    /// Running, paused and recently finished downloads.
+    Transfers,
+    /// Stop a download and delete its partial file.
+    Cancel {
+        file: String,
+    },
+}
