@@ -12,9 +12,11 @@ use std::time::Duration;
 pub const WATCH_EVERY: Duration = Duration::from_millis(200);
 
 /// What identifies one daemon's socket: a new daemon binds a new file.
-fn identity(socket: &Path) -> Option<(u64, u64)> {
+/// The inode alone is not enough: a file system hands a deleted file's
+/// inode number to the next new file, so the change time goes with it.
+fn identity(socket: &Path) -> Option<(u64, u64, i64, i64)> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(socket).ok().map(|m| (m.dev(), m.ino()))
+    std::fs::metadata(socket).ok().map(|m| (m.dev(), m.ino(), m.ctime(), m.ctime_nsec()))
 }
 
 /// Returns when the socket at `socket` is a new file (a daemon has bound it
