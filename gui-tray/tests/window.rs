@@ -318,6 +318,15 @@ fn later_launches_go_to_the_open_window_and_settings_pick_the_microphone() {
     w.h.step();
     w.click("silence");
     wait_until("the daemon to use the microphone picked", SLOW, || (bob.json(&["devices"])["input"] == "silence").then_some(()));
+    // A new name, from Settings: the daemon has it, and so does the header.
+    w.h.get_by_label("Your name").focus();
+    w.h.step();
+    w.h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    w.h.get_by_label("Your name").type_text("Robert");
+    w.h.step();
+    w.click("Change");
+    wait_until("the daemon to take the new name", SLOW, || (bob.json(&["name"])["name"] == "Robert").then_some(()));
+    w.wait_contains("You are Robert", SLOW);
     w.click("Close");
     w.wait("the sound check to stop with Settings", SLOW, |h| h.state().model.sound_check.as_ref().is_some_and(|s| !s.running));
 

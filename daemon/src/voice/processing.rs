@@ -44,8 +44,6 @@ pub struct Processor {
     input: [i16; FRAME],
     scratch: [i16; FRAME],
     vad_in: [f32; FRAME],
-    /// The speech probability of the last frame.
-    last_prob: f32,
     /// Panics caught inside the library.
     pub panics: u64,
 }
@@ -120,7 +118,6 @@ impl Processor {
             input: [0; FRAME],
             scratch: [0; FRAME],
             vad_in: [0.0; FRAME],
-            last_prob: 0.0,
             panics: 0,
         }
     }
@@ -185,7 +182,7 @@ impl Processor {
             let denoised = &mut self.denoised;
             let done = catch_unwind(AssertUnwindSafe(|| ns.process_capture_i16(&cancelled, denoised)));
             let ok = self.succeeded(done);
-            if self.noise.update(level_dbfs(&cancelled), self.last_prob) && ok {
+            if self.noise.update(level_dbfs(&cancelled)) && ok {
                 *frame = self.denoised;
             }
         }
@@ -209,8 +206,7 @@ impl Processor {
         }
         let vad = &mut self.vad;
         let vad_in = &self.vad_in;
-        self.last_prob = catch_unwind(AssertUnwindSafe(|| vad.analyze(vad_in))).unwrap_or(0.0);
-        self.last_prob
+        catch_unwind(AssertUnwindSafe(|| vad.analyze(vad_in))).unwrap_or(0.0)
     }
 
     /// Whether the noise suppressor's output is in use (there is noise).
@@ -263,12 +259,15 @@ impl Processor {
 /// It switches only between words (the last frame was not speech): its
 /// output runs 7 ms behind its input, and a switch repeats or skips those
 /// 7 ms, which in a pause are noise, not a syllable.
+///
+/// (The speech probability is not used: see `PAUSE_ABOVE_FLOOR_DB`.)
 #[derive(Debug, Clone)]
 struct NoiseSwitch {
     active: bool,
-    /// The level between words, dBFS: falls at once, rises slowly.
-    floor: f32,
-    /// Frames in a row that were no speech.
+    /// The last frames' levels, dBFS: their minimum is the floor, the level
+    /// between words (a voice pauses within [`FLOOR_FRAMES`]).
+    levels: std::collections::VecDeque<f32>,
+    /// Frames in a row that were a pause.
     quiet: u32,
 }
 
@@ -277,34 +276,53 @@ struct NoiseSwitch {
 /// at -60 to -70; a fan, a street or a café are well above -50.
 const NOISE_ON_DBFS: f32 = -56.0;
 const NOISE_OFF_DBFS: f32 = -62.0;
-/// How fast the floor follows a rising level, dB per frame (5 dB/s): a
-/// voice does not lift it much between two pauses, a new noise within
-/// seconds.
-const NOISE_FLOOR_RISE_DB: f32 = 0.05;
-/// Below this a frame was no speech; a switch waits for `SWITCH_AFTER`
-/// such frames in a row (50 ms: a pause, not a dip inside a word).
-const SWITCH_PROB: f32 = 0.2;
+/// The floor is the quietest frame of the last 1.5 s; nothing switches
+/// before that much was heard. But half a second of steady sound (noise
+/// alone: within `STEADY_DB` for `STEADY_FRAMES`) switches it on at once:
+/// a noise that starts (a fan, a call that starts in a café) is cleaned
+/// from then on, not once the quiet before it has left the window.
+const FLOOR_FRAMES: usize = 150;
+const STEADY_FRAMES: usize = 50;
+const STEADY_DB: f32 = 8.0;
+/// A frame within this of the floor is a pause (the speech detector is no
+/// help here: it calls steady pink noise speech half the time); a switch
+/// waits for `SWITCH_AFTER` such frames in a row (50 ms: a pause, not a
+/// dip inside a word).
+const PAUSE_ABOVE_FLOOR_DB: f32 = 6.0;
 const SWITCH_AFTER: u32 = 5;
 
 impl Default for NoiseSwitch {
     fn default() -> Self {
-        NoiseSwitch { active: false, floor: f32::NAN, quiet: 0 }
+        NoiseSwitch { active: false, levels: std::collections::VecDeque::with_capacity(FLOOR_FRAMES), quiet: 0 }
     }
 }
 
 impl NoiseSwitch {
-    /// Takes a frame's level (before suppression) and the speech
-    /// probability of the frame before; whether to use the suppressor's output.
-    fn update(&mut self, level: f32, last_prob: f32) -> bool {
-        self.floor = if self.floor.is_nan() || level < self.floor { level } else { self.floor + NOISE_FLOOR_RISE_DB };
-        self.quiet = if last_prob < SWITCH_PROB { self.quiet + 1 } else { 0 };
-        if self.quiet >= SWITCH_AFTER {
-            if !self.active && self.floor > NOISE_ON_DBFS {
+    /// Takes a frame's level (before suppression); whether to use the
+    /// suppressor's output.
+    fn update(&mut self, level: f32) -> bool {
+        if self.levels.len() == FLOOR_FRAMES {
+            self.levels.pop_front();
+        }
+        self.levels.push_back(level);
+        let floor = self.levels.iter().copied().fold(f32::INFINITY, f32::min);
+        self.quiet = if level < floor + PAUSE_ABOVE_FLOOR_DB { self.quiet + 1 } else { 0 };
+        let steady = || {
+            let recent = self.levels.iter().rev().take(STEADY_FRAMES);
+            let (lo, hi) = recent.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &l| (lo.min(l), hi.max(l)));
+            self.levels.len() >= STEADY_FRAMES && hi - lo < STEADY_DB && lo > NOISE_ON_DBFS
+        };
+        if !self.active && steady() {
+            self.active = true;
+            tracing::debug!(floor, "noise suppression on: steady noise");
+        }
+        if self.quiet >= SWITCH_AFTER && self.levels.len() == FLOOR_FRAMES {
+            if !self.active && floor > NOISE_ON_DBFS {
                 self.active = true;
-                tracing::debug!(floor = self.floor, "noise suppression on: there is noise to take out");
-            } else if self.active && self.floor < NOISE_OFF_DBFS {
+                tracing::debug!(floor, "noise suppression on: there is noise to take out");
+            } else if self.active && floor < NOISE_OFF_DBFS {
                 self.active = false;
-                tracing::debug!(floor = self.floor, "noise suppression off: a quiet room");
+                tracing::debug!(floor, "noise suppression off: a quiet room");
             }
         }
         self.active
@@ -388,6 +406,36 @@ mod tests {
         eprintln!("echo in {:.1} dBFS, out {:.1} dBFS: {erle:.1} dB removed, stats {:?}", rms_db(&echo_in), rms_db(&echo_out), p.echo());
         assert!(erle >= 25.0, "only {erle:.1} dB of echo removed");
         assert_eq!(p.panics, 0);
+    }
+
+    /// The suppressor's output is used where there is noise, from the
+    /// first pause, and not in a quiet room, whatever is said.
+    #[test]
+    fn noise_switches_the_suppressor_on_only_in_pauses_and_only_with_noise() {
+        let mut quiet = NoiseSwitch::default();
+        let mut noisy = NoiseSwitch::default();
+        for i in 0..1000 {
+            // Words of 400 ms at -20 dBFS, pauses of 200 ms.
+            let talking = i % 60 < 40;
+            let quiet_on = quiet.update(if talking { -20.0 } else { -75.0 });
+            assert!(!quiet_on, "frame {i}: on in a quiet room");
+            let noisy_on = noisy.update(if talking { -18.0 } else { -35.0 });
+            if i >= 200 {
+                assert!(noisy_on, "frame {i}: off with noise at -35 dBFS");
+            }
+        }
+        // Noise alone from the start, or after a silence: on after half a second.
+        let mut lead_in = NoiseSwitch::default();
+        let on_at = (0..200).position(|i| lead_in.update(-35.0 + (i % 3) as f32));
+        assert_eq!(on_at, Some(STEADY_FRAMES - 1), "steady noise switches it on at once");
+        let mut after_silence = NoiseSwitch::default();
+        let on_at = (0..400).position(|i| after_silence.update(if i < 250 { -100.0 } else { -35.0 + (i % 3) as f32 }));
+        assert_eq!(on_at, Some(250 + STEADY_FRAMES - 1), "a noise that starts is cleaned within half a second");
+        // A noise that goes away turns it off at the next pause.
+        for _ in 0..400 {
+            noisy.update(-80.0);
+        }
+        assert!(!noisy.active);
     }
 
     /// Off means off: the frame is not touched.
