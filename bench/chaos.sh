@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The long chaos run (issue 16): six daemons and a relay on loopback for
 # 30 minutes (or the seconds given as $1), then a quiet minute and the checks
-# of tests/e2e_chaos.rs. The suite runs the same test for 3 minutes.
+# of tests/e2e_chaos.rs. The suite runs the same test for 90 s.
 # Prints the FIGURE lines and writes them to bench/results-chaos-DATE.txt.
 #   bash bench/chaos.sh                # 1800 s, loopback then the NAT testbed (root)
 #   bash bench/chaos.sh 600            # 10 minutes each
