@@ -225,18 +225,17 @@ impl App {
             _ => true,
         };
         // Just after a (re)connection the daemon may be syncing with
-        // friends: their messages come in a burst and make one summary.
-        let batched = match &event {
-            Event::Message { room, message } if fresh && message.author != self.state.me_id && self.settings.notifies(room) => {
-                self.batch.offer(catchup::Missed::Message(room.clone(), message.clone()))
+        // friends: what would notify of their messages and files is
+        // gathered into one summary instead.
+        if let Some(note) = notify::for_event(&self.state, &self.settings, &event, &self.tr).filter(|_| fresh) {
+            let missed = match &event {
+                Event::Message { room, message } => Some(catchup::Missed::Message(room.clone(), message.clone())),
+                Event::FileOffered { room, file } => Some(catchup::Missed::File(room.clone(), file.clone())),
+                _ => None,
+            };
+            if !missed.is_some_and(|m| self.batch.offer(m)) {
+                self.notifier.show(note);
             }
-            Event::FileOffered { room, file } if fresh && file.from != self.state.me_id && self.settings.notifies(room) => {
-                self.batch.offer(catchup::Missed::File(room.clone(), file.clone()))
-            }
-            _ => false,
-        };
-        if let Some(note) = notify::for_event(&self.state, &self.settings, &event, &self.tr).filter(|_| fresh && !batched) {
-            self.notifier.show(note);
         }
         match event {
             Event::CallChanged { room, participants } => {

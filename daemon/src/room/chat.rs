@@ -23,19 +23,26 @@ pub struct RoomSummary {
     pub online: usize,
 }
 
+/// A name a person typed (a room's, ours), trimmed; refused when empty,
+/// with control characters, or over `max` characters (`what`: "room names").
+pub(super) fn printable_name<'a>(name: &'a str, max: usize, empty: &str, what: &str) -> ServiceResult<&'a str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().any(|c| c.is_control()) {
+        return Err(ServiceError::BadRequest(empty.into()));
+    }
+    if name.chars().count() > max {
+        return Err(ServiceError::TooLarge(format!("{what} are at most {max} characters")));
+    }
+    Ok(name)
+}
+
 fn message_info(m: MessageRow) -> MessageInfo {
     MessageInfo { id: m.id, room: m.room, author: m.author, author_name: m.author_name, text: m.text, time: m.time, lamport: m.lamport }
 }
 
 impl Rooms {
     pub async fn room_create(self: &Arc<Self>, name: &str) -> ServiceResult<RoomCreated> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().any(|c| c.is_control()) {
-            return Err(ServiceError::BadRequest("a room needs a name of printable characters".into()));
-        }
-        if name.chars().count() > MAX_ROOM_NAME_CHARS {
-            return Err(ServiceError::TooLarge(format!("room names are at most {MAX_ROOM_NAME_CHARS} characters")));
-        }
+        let name = printable_name(name, MAX_ROOM_NAME_CHARS, "a room needs a name of printable characters", "room names")?;
         let mut id = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut id);
         let id = hex::encode(id);

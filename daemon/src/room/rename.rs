@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::chat::printable_name;
 use super::service::Rooms;
 use crate::entry::{Body, MAX_NAME_CHARS};
 use crate::error::{ServiceError, ServiceResult};
@@ -12,13 +13,7 @@ use crate::error::{ServiceError, ServiceResult};
 impl Rooms {
     /// Sets our name and tells every room. Returns how many rooms were told.
     pub async fn rename(self: &Arc<Self>, name: &str) -> ServiceResult<usize> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().any(|c| c.is_control()) {
-            return Err(ServiceError::BadRequest("a name needs printable characters".into()));
-        }
-        if name.chars().count() > MAX_NAME_CHARS {
-            return Err(ServiceError::TooLarge(format!("names are at most {MAX_NAME_CHARS} characters")));
-        }
+        let name = printable_name(name, MAX_NAME_CHARS, "a name needs printable characters", "names")?;
         self.me.name.set(name).map_err(|e| ServiceError::Internal(format!("cannot keep the new name: {e}")))?;
         self.announce_name().await
     }

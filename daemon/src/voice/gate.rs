@@ -12,13 +12,13 @@
 //! stays open a while after the last speech frame.
 
 /// With processing off, speech above this level (dBFS) counts as speaking.
-pub const VAD_DBFS: f32 = -45.0;
+const VAD_DBFS: f32 = -45.0;
 /// With it on, the RNN's probability above this.
-pub const VAD_PROB: f32 = 0.5;
+const VAD_PROB: f32 = 0.5;
 /// While the others' voice plays, a frame must be surer speech to be sent:
 /// what is left of their echo while the canceller (re)converges sounds
 /// like speech too, only less so than a voice at the microphone.
-pub const VAD_PROB_FAR: f32 = 0.9;
+const VAD_PROB_FAR: f32 = 0.9;
 /// A frame this far over the floor (and over the minimum) is sent even
 /// before the speech decision says so.
 const ONSET_ABOVE_FLOOR_DB: f32 = 25.0;

@@ -146,10 +146,8 @@ impl Processor {
 
     /// The far end: a frame as it goes to our speaker, in the order played.
     pub fn render(&mut self, played: &[i16; FRAME]) {
+        // Only the echo canceller takes the far end.
         let Some(apm) = self.apm.as_mut() else { return };
-        if !self.settings.echo_cancel {
-            return;
-        }
         let scratch = &mut self.scratch;
         if catch_unwind(AssertUnwindSafe(|| apm.process_render_i16(played, scratch))).is_err() {
             self.panicked("render");
@@ -209,11 +207,6 @@ impl Processor {
         catch_unwind(AssertUnwindSafe(|| vad.analyze(vad_in))).unwrap_or(0.0)
     }
 
-    /// Whether the noise suppressor's output is in use (there is noise).
-    pub fn denoising(&self) -> bool {
-        self.ns.is_some() && self.noise.active
-    }
-
     /// After a call into the library: false if it failed (the caller then
     /// passes on what went in, and the speech decision still runs on it).
     fn succeeded(&mut self, done: std::thread::Result<Result<(), sonora::Error>>) -> bool {
@@ -231,12 +224,12 @@ impl Processor {
     }
 
     pub fn echo(&self) -> EchoStats {
-        match (&self.apm, self.settings.echo_cancel) {
-            (Some(apm), true) => {
+        match &self.apm {
+            Some(apm) => {
                 let s = apm.statistics();
                 EchoStats { erle_db: s.echo_return_loss_enhancement.filter(|v| v.is_finite()), delay_ms: s.delay_ms }
             }
-            _ => EchoStats::default(),
+            None => EchoStats::default(),
         }
     }
 
