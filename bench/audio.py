@@ -705,12 +705,14 @@ def pair_onsets(l, r, period_s, max_s=0.45):
     thr_r = max(0.01, 0.3 * np.abs(r).max())
     ol = onsets(l, thr_l, quiet_s=period_s * 0.6)
     orr = np.array(onsets(r, thr_r, quiet_s=period_s * 0.6))
-    out = []
-    for i in ol:
+    out, missed = [], []
+    for n, i in enumerate(ol):
         after = orr[(orr >= i) & (orr < i + max_s * RATE)] if len(orr) else []
         if len(after):
             out.append((after[0] - i) * 1000 / RATE)
-    return out, len(ol)
+        else:
+            missed.append(n)
+    return out, len(ol), missed
 
 
 def latency(rig, work, processing, kind, count=30, period_s=0.5, skip=2):
@@ -729,10 +731,10 @@ def latency(rig, work, processing, kind, count=30, period_s=0.5, skip=2):
         x = rig.stop_record(rec, work / f"lat-{tag}.raw")
     finally:
         call.stop()
-    lats, sent = pair_onsets(x[0], x[1], period_s)
+    lats, sent, missed = pair_onsets(x[0], x[1], period_s)
     heard = len(lats)
     lats = lats[skip:]
-    return {"signal": kind, "sent": sent, "heard": heard,
+    return {"signal": kind, "sent": sent, "heard": heard, "missed": missed,
             "p50_ms": round(pct(lats, 50), 1) if lats else None, "max_ms": round(max(lats), 1) if lats else None,
             "min_ms": round(min(lats), 1) if lats else None, "measured": len(lats),
             # Does the delay grow during the run (the playout's buffer)?
@@ -834,6 +836,13 @@ def table(res):
         row(f"latency ({kind}s): median of first / last 8, ms",
             f"{fmt(g(l_on, 'first8_p50_ms'))} / {fmt(g(l_on, 'last8_p50_ms'))}" if l_on else None,
             f"{fmt(g(l_off, 'first8_p50_ms'))} / {fmt(g(l_off, 'last8_p50_ms'))}" if l_off else None)
+    calls = [res[k] for k in res if k == "latency_click_on" or k.startswith("latency_click_on_call")]
+    if len(calls) > 1:
+        # Every call of clicks: median / max ms, heard / sent, and which clicks went missing.
+        for n, c in enumerate(calls, 1):
+            missed = f", missed #{','.join(map(str, c['missed']))}" if c.get("missed") else ""
+            rows.append((f"clicks, call {n}: median / max ms, heard", f"{fmt(c.get('p50_ms'))} / {fmt(c.get('max_ms'))}, "
+                         f"{c['heard']}/{c['sent']}{missed}", "", "<= 60 / <= 80, all"))
     busy = [(k, v["machine"]["busy_pct"]) for k, v in res.items() if isinstance(v, dict) and v.get("machine")]
     if busy:
         steal = [v["machine"]["steal_pct"] for v in res.values() if isinstance(v, dict) and v.get("machine")]

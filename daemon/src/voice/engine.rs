@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 use super::backend::{AudioError, Backend, Health, Playback, Ports, Running, Signals, Timing};
 use super::codec::Encoder;
+use super::fill::Fill;
 use super::frame::{Report, VoiceFrame, FLAG_MUTED, FLAG_SPEAKING};
 use super::gate::{Gate, HANGOVER};
 use super::jitter::JitterBuffer;
@@ -159,14 +160,6 @@ pub struct Engine {
 /// 200 ms of capture: room for a slow scheduler, never for a real backlog.
 const CAPTURE_RING: usize = FRAME * 20;
 const PLAYBACK_RING: usize = FRAME * 20;
-/// The playback ring's fill adapts to the sound card: at least the largest
-/// chunk it pulls at once, plus a frame more after each underrun (up to
-/// `MAX_EXTRA`), given back after `EXTRA_HOLD` without one. A fixed 30 ms
-/// here was a third of the mouth-to-ear time through PulseAudio.
-const MAX_EXTRA: usize = 4;
-const EXTRA_HOLD: Duration = Duration::from_secs(10);
-/// The largest pull is remembered this long (cards vary their chunks).
-const PULL_MEMORY: Duration = Duration::from_secs(5);
 /// Frames played and waiting for the echo canceller: the engine takes them
 /// every 10 ms, so a few suffice; when full, the newest reference is lost,
 /// not the call.
@@ -334,57 +327,6 @@ struct Loop {
     signals: Arc<Signals>,
 }
 
-/// How full the engine keeps a sound card's playback ring.
-struct Fill {
-    pull: usize,
-    pull_at: Instant,
-    extra: usize,
-    underruns: u64,
-    underrun_at: Instant,
-    started: Instant,
-}
-
-/// The stream's first moments: PulseAudio fills its own buffer with one
-/// large request while the ring still holds a frame at most, which showed
-/// as an underrun and a 20 ms pull on every call (and so 10 ms more delay
-/// for the next 10 s). What happens then says nothing of the device's
-/// steady needs: it is served, not remembered.
-const WARMUP: Duration = Duration::from_millis(500);
-
-impl Fill {
-    fn new() -> Fill {
-        let now = Instant::now();
-        // No spare frame until the device shows it needs one: a spare held
-        // from the start kept the first 10 s of every call 10 ms later
-        // (docs/benchmarks.md), and an underrun adds it back at once.
-        Fill { pull: FRAME, pull_at: now, extra: 0, underruns: 0, underrun_at: now, started: now }
-    }
-
-    /// The samples to keep queued, after taking in what the device did.
-    fn target(&mut self, signals: &Signals) -> usize {
-        let now = Instant::now();
-        let pull = signals.take_pull();
-        if now.duration_since(self.started) < WARMUP {
-            self.underruns = signals.underruns();
-            return pull.max(self.pull).div_ceil(FRAME) * FRAME;
-        }
-        if pull > 0 && (pull >= self.pull || now.duration_since(self.pull_at) > PULL_MEMORY) {
-            self.pull = pull;
-            self.pull_at = now;
-        }
-        let underruns = signals.underruns();
-        if underruns > self.underruns {
-            self.underruns = underruns;
-            self.underrun_at = now;
-            self.extra = (self.extra + 1).min(MAX_EXTRA);
-        } else if self.extra > 0 && now.duration_since(self.underrun_at) > EXTRA_HOLD {
-            self.underrun_at = now;
-            self.extra -= 1;
-        }
-        self.pull.div_ceil(FRAME) * FRAME + self.extra * FRAME
-    }
-}
-
 fn run(l: Loop) {
     let Loop { shared, mut cap, mut far, mut ring, mut enc, stop, outbox, signals } = l;
     let mut frame = [0i16; FRAME];
@@ -533,28 +475,5 @@ fn send_loop(shared: &Shared, outbox: &std::sync::mpsc::Receiver<Arc<OutFrame>>)
                 shared.send_dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_streams_start_is_served_but_not_remembered() {
-        let signals = Signals::default();
-        let mut fill = Fill::new();
-        // PulseAudio's first request fills its own buffer, and the ring
-        // cannot have it yet.
-        signals.pulled(2 * FRAME);
-        signals.underrun();
-        assert_eq!(fill.target(&signals), 2 * FRAME, "the start's large request is served");
-        assert_eq!(fill.target(&signals), FRAME);
-        fill.started -= WARMUP;
-        assert_eq!(fill.target(&signals), FRAME, "and not remembered: no spare frame, no 20 ms pull");
-        signals.underrun();
-        assert_eq!(fill.target(&signals), 2 * FRAME, "a later underrun adds a spare frame at once");
-        signals.pulled(2 * FRAME);
-        assert_eq!(fill.target(&signals), 3 * FRAME, "a later large pull is remembered");
     }
 }

@@ -9,6 +9,7 @@ pub mod codec;
 /// The playout's target-delay estimator (NetEq's idea).
 pub mod delay;
 pub mod engine;
+mod fill;
 pub mod frame;
 pub mod gate;
 pub mod highpass;

@@ -54,6 +54,9 @@ pub struct Stats {
     /// Frames of PLC played while waiting for a late packet.
     pub held: u64,
     pub late: u64,
+    /// Packets after a pause that came after their turn and were played late
+    /// instead of being dropped.
+    pub resumed_late: u64,
     /// Whole frames dropped far above the target.
     pub drained: u64,
     pub bad: u64,

@@ -8,6 +8,9 @@ use super::{JitterBuffer, FRAME_MS};
 use crate::voice::frame::{VoiceFrame, FLAG_PAIR};
 
 pub(super) const MAX_BUFFERED: usize = 400;
+/// How late the first packet after a pause may be and still be played
+/// (later, the sender's clock and ours disagree: start afresh instead).
+const MAX_RESUME_LATE_MS: f64 = 200.0;
 
 pub(super) struct Slot {
     pub(super) seq: u32,
@@ -66,7 +69,17 @@ impl JitterBuffer {
         // Frames whose turn passed while the buffer was empty looked like a
         // pause; a sequence gap up to this packet (or this packet itself being
         // late) shows they were lost and concealed.
-        let late = self.next_ts.is_some_and(|n| ts < n);
+        let mut late = self.next_ts.is_some_and(|n| ts < n);
+        if late && self.resumes_pause(ts, seq) {
+            // The first packet after a pause, a little later than the
+            // playout's clock, which went on through the silence: play it
+            // now rather than drop the start of a word (or all of a short
+            // sound). Only silence is behind it, and the delay this adds is
+            // taken back by stretching the next quiet.
+            self.next_ts = Some(ts);
+            self.stats.resumed_late += 1;
+            late = false;
+        }
         if self.highest_audio_seq.is_none_or(|h| seq > h) {
             if let Some(h) = self.highest_audio_seq {
                 let missing = seq - h - 1 + u32::from(late);
@@ -151,6 +164,18 @@ impl JitterBuffer {
             self.window_run_lost = 0;
             self.window_start_ms = now_ms;
         }
+    }
+
+    /// Whether a packet that missed its turn is the sender's next one after
+    /// a pause (no sequence number skipped, nothing else buffered, the
+    /// playout filling silence), and recent enough to play late.
+    fn resumes_pause(&self, ts: u32, seq: u32) -> bool {
+        let (Some(next), Some(last)) = (self.next_ts, self.last_seq) else { return false };
+        self.idle > 0
+            && self.packets.is_empty()
+            && seq == last.wrapping_add(1)
+            && (self.pause_at.is_some_and(|p| p <= ts) || !self.in_speech)
+            && f64::from(next - ts) * FRAME_MS <= MAX_RESUME_LATE_MS
     }
 
     /// Audio buffered ahead of what plays next, in packets, ms.
