@@ -95,7 +95,8 @@ Exit codes:
   0  done
   1  the daemon could not be reached (not running: `apero up`), or apero itself failed
   2  the request was wrong: bad arguments (to apero or to the daemon), an ambiguous name, another protocol version
-  3  not found, or no longer valid: unknown room or file, bad, expired, revoked or used invite code, already a member
+  3  not found, or no longer valid: unknown room or file, bad, expired, revoked or used invite code, a short code
+     nobody announces (mistyped?), already a member
   4  a peer refused, or none could be reached in time
   5  the daemon failed locally: disk, audio device, or a bug (its log says more)
 With --json an error is also printed as {\"error\": {\"kind\", \"message\"}}.";
@@ -190,6 +191,7 @@ mod tests {
             ErrorKind::AlreadyUsed,
             ErrorKind::Refused,
             ErrorKind::Unreachable,
+            ErrorKind::NoSuchCode,
             ErrorKind::AlreadyMember,
             ErrorKind::Internal,
             ErrorKind::Io,

@@ -31,6 +31,9 @@ pub enum ServiceError {
     Unreachable(String),
     #[error("{0}")]
     AlreadyMember(String),
+    /// A short code that nobody announces.
+    #[error("{0}")]
+    NoSuchCode(String),
     /// A file or directory of the user's could not be read or written.
     #[error("{0}")]
     Io(String),
@@ -60,6 +63,7 @@ impl ServiceError {
             ServiceError::Refused(_) => ErrorKind::Refused,
             ServiceError::Unreachable(_) => ErrorKind::Unreachable,
             ServiceError::AlreadyMember(_) => ErrorKind::AlreadyMember,
+            ServiceError::NoSuchCode(_) => ErrorKind::NoSuchCode,
             ServiceError::Io(_) => ErrorKind::Io,
             ServiceError::Audio(_) => ErrorKind::Audio,
             ServiceError::Internal(_) | ServiceError::Store(_) | ServiceError::Node(_) => ErrorKind::Internal,

@@ -91,6 +91,19 @@ fn main() -> ExitCode {
     let args = Args::parse();
     apero_window::init_logging();
     let socket = apero_control::socket_path(args.home.as_deref());
+    // One tray per daemon: the window starts one when a call goes on with no
+    // window open, and the login may have started one already.
+    let _tray_lock = match apero_window::tray::hold(&apero_window::tray::lock_path(&socket)) {
+        Ok(Some(lock)) => Some(lock),
+        Ok(None) => {
+            eprintln!("apero-tray: already running for this daemon");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            tracing::warn!("cannot take the tray's lock (a second tray could start): {e}");
+            None
+        }
+    };
     let settings_path = args.config.clone().unwrap_or_else(Settings::default_path);
     let settings = Settings::load(&settings_path);
     // The tray speaks the language chosen in the window's Settings, else

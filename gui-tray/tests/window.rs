@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod daemons;
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -14,110 +15,7 @@ use apero_window::{AperoApp, Options, Target};
 use daemons::{wait_until, Daemon};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
-
-const SLOW: Duration = Duration::from_secs(60);
-
-struct Window {
-    h: Harness<'static, AperoApp>,
-}
-
-impl Window {
-    fn open(d: &Daemon, lang: &str) -> Window {
-        Window::with(Window::options(d, lang))
-    }
-
-    fn options(d: &Daemon, lang: &str) -> Options {
-        Options {
-            target: Target {
-                socket: d.socket(),
-                home: Some(d.home().to_path_buf()),
-                start_daemon: false,
-                daemon_args: Vec::new(),
-                daemon_program: None,
-            },
-            language: Some(lang.into()),
-            open_room: None,
-            open_join: None,
-            settings_path: None,
-            notifications_path: None,
-        }
-    }
-
-    fn with(opts: Options) -> Window {
-        let h = Harness::builder().with_size(egui::vec2(1280.0, 860.0)).build_eframe(move |cc| AperoApp::new(&cc.egui_ctx, opts));
-        Window { h }
-    }
-
-    /// Steps frames until `f` holds (the link thread's updates land
-    /// between frames).
-    #[track_caller]
-    fn wait(&mut self, what: &str, timeout: Duration, f: impl Fn(&Harness<'static, AperoApp>) -> bool) {
-        let start = Instant::now();
-        loop {
-            self.h.step();
-            if f(&self.h) {
-                self.h.step();
-                return;
-            }
-            if start.elapsed() > timeout {
-                let m = &self.h.state().model;
-                panic!(
-                    "timed out after {timeout:?} waiting for {what}; the window: {:?}, errors {:?}, transfers {:?}, selected {:?}, join {:?}, \
-                     muted {:?}, levels {:?}",
-                    m.connection,
-                    m.errors,
-                    m.transfers,
-                    m.selected,
-                    m.join,
-                    m.call.as_ref().map(|c| c.muted),
-                    m.levels
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    #[track_caller]
-    fn wait_label(&mut self, label: &str, timeout: Duration) {
-        self.wait(&format!("\"{label}\""), timeout, |h| h.query_all_by_label(label).next().is_some());
-    }
-
-    #[track_caller]
-    fn wait_contains(&mut self, part: &str, timeout: Duration) {
-        self.wait(&format!("a label with \"{part}\""), timeout, |h| h.query_all_by_label_contains(part).next().is_some());
-    }
-
-    fn has(&self, label: &str) -> bool {
-        self.h.query_all_by_label(label).next().is_some()
-    }
-
-    #[track_caller]
-    fn click(&mut self, label: &str) {
-        self.wait_label(label, Duration::from_secs(10));
-        // A panel that just appeared may still move (egui sizes new areas
-        // over a frame or two): click where it settled.
-        self.h.step();
-        self.h.step();
-        self.h.query_all_by_label(label).next().unwrap().click();
-        self.h.step();
-        self.h.step();
-    }
-
-    #[track_caller]
-    fn type_into(&mut self, field: &str, text: &str) {
-        self.wait_label(field, Duration::from_secs(10));
-        self.h.get_by_label(field).focus();
-        self.h.step();
-        self.h.get_by_label(field).type_text(text);
-        self.h.step();
-    }
-
-    fn enter(&mut self) {
-        self.h.key_press(egui::Key::Enter);
-        self.h.step();
-        self.h.step();
-    }
-}
+use support::{Window, SLOW};
 
 fn code(inv: &serde_json::Value) -> String {
     inv["code"].as_str().unwrap().to_string()
@@ -208,7 +106,24 @@ fn join_with_a_short_code_typed_in_the_dialog_and_a_call_with_mute() {
     // Online and drawn before the first click (a panel's first frame only sizes it).
     w.wait_label("Rooms", SLOW);
     w.click("Join with a code");
-    w.type_into("Invite code", &short);
+    // A mistyped number: within 15 s the window says no room has these
+    // words (not that the friend cannot be reached), and the words typed
+    // next clear it.
+    let (_, words) = short.split_once('-').unwrap();
+    let wrong = format!("{}-{words}", if short.starts_with("999-") { "998" } else { "999" });
+    w.type_into("Invite code", &wrong);
+    let asked = Instant::now();
+    w.click("Join");
+    let said = "No room was found for these words. Check the number and the words with your friend, then try again.";
+    w.wait_label(said, SLOW);
+    assert!(asked.elapsed() < Duration::from_secs(15), "the mistyped code took {:?}", asked.elapsed());
+    w.h.get_by_label("Invite code").focus();
+    w.h.step();
+    w.h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    w.h.get_by_label("Invite code").type_text(&short);
+    w.h.step();
+    w.h.step();
+    assert!(!w.has(said), "the old error stays while the person types");
     w.click("Join");
     w.wait("the room to open", SLOW, |h| h.state().model.selected.as_deref() == Some(room.as_str()));
 
@@ -216,9 +131,12 @@ fn join_with_a_short_code_typed_in_the_dialog_and_a_call_with_mute() {
     w.click("Join the call");
     w.wait_label("Leave the call", SLOW);
     assert_eq!(bob.json(&["call", "status"])["room"], room.as_str());
+    let unmuted_at = w.h.get_by_label("Mute").rect();
     w.click("Mute");
     wait_until("bob's daemon to be muted", SLOW, || (bob.json(&["call", "status"])["muted"] == true).then_some(()));
     w.wait_label("Unmute", SLOW);
+    w.h.step();
+    assert_eq!(w.h.get_by_label("Unmute").rect(), unmuted_at, "the mute button moved when pressed");
     // Alice comes into the call: the window sees her.
     alice.json(&["call", "join", &room]);
     w.wait_label("2 people in the call", SLOW);
@@ -260,6 +178,8 @@ fn the_window_says_when_the_daemon_is_gone_and_recovers_in_french() {
     // Réglages: the room's notifications off, in the tray's file.
     w.click("Réglages");
     w.wait_label("Me prévenir des messages, appels et fichiers dans :", SLOW);
+    // The devices' list comes a moment later and moves the dialog's middle.
+    w.wait("the devices", SLOW, |h| h.state().model.devices.is_some());
     // As `click` does: let the new dialog settle first.
     w.h.step();
     w.h.step();
@@ -272,11 +192,12 @@ fn the_window_says_when_the_daemon_is_gone_and_recovers_in_french() {
     w.click("Fermer");
 
     bob.kill9();
-    w.wait_label("apero n'est pas lancé.", SLOW);
+    w.wait_label("Le service d'apero ne tourne pas : vous ne pouvez pas encore parler ni écrire.", SLOW);
+    assert!(w.h.query_all_by_label_contains("aperod.sock").next().is_none(), "the page speaks of sockets");
     assert!(w.has("Lancer apero"));
     bob.spawn();
     w.wait_label("cuisine", SLOW);
-    assert!(!w.has("apero n'est pas lancé."));
+    assert!(!w.has("Le service d'apero ne tourne pas : vous ne pouvez pas encore parler ni écrire."));
 }
 
 /// A second launch of the window (the tray's "Open chat", the applications
@@ -482,7 +403,10 @@ fn a_room_can_be_joined_and_used_by_keyboard_alone_at_twice_the_size() {
     w.h.step();
     w.enter();
     w.wait("the room to open", SLOW, |h| h.state().model.selected.as_deref() == Some(room.as_str()));
-    tab_to(&mut w, "Message");
+    // The room opens with the cursor in its message field: join and send
+    // take two keys after the dialog opens (Enter, Enter) besides the typing.
+    w.h.step();
+    assert!(focused(&w, "Message"), "the message field is not focused after joining");
     w.h.get_by_label("Message").type_text("tout au clavier");
     w.h.step();
     w.enter();

@@ -44,6 +44,8 @@ pub struct JoinArgs {
     /// spoken one like `7-guitar-orbit`.
     code: String,
     /// Give up when no member of the room can be reached within this time.
+    /// A short code that nobody announces (mistyped, or expired) fails
+    /// sooner, after 12 s at most.
     #[arg(long, default_value = "30s", value_parser = duration::parse)]
     timeout: u64,
     /// Ask this member first (a peer id, as `apero room members` shows it),

@@ -16,10 +16,12 @@ use std::time::Duration;
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use futures::stream::{FuturesUnordered, StreamExt};
 use libp2p::PeerId;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use spake2::{Ed25519Group, Identity, Password, Spake2};
+use tokio::time::Instant;
 
 use super::join::now_secs;
 use super::service::Rooms;
@@ -46,6 +48,12 @@ const ANNOUNCE_WAIT: Duration = Duration::from_secs(5);
 /// A lookup answers at the first provider found; on the public DHT that
 /// can take a while.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(15);
+/// A short code that nobody announces was most likely mistyped: the joiner
+/// hears so this soon, not after the join's whole timeout (the window waits
+/// a minute), and within the 15 s a person will wait for an answer. Public
+/// DHT lookups take 1-5 s; the inviter is announced before its code is
+/// shown.
+const NOBODY_ANNOUNCES_AFTER: Duration = Duration::from_secs(12);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShortCode {
@@ -231,58 +239,94 @@ impl ShortCodes {
     }
 
     /// Joiner: finds the inviter, proves the words, and joins with the long
-    /// code it receives.
+    /// code it receives. When nobody announces the number, the person most
+    /// likely mistyped the code: that is said after [`NOBODY_ANNOUNCES_AFTER`]
+    /// rather than at the end of `timeout`, which is kept for an inviter who
+    /// was found but is slow to reach.
     pub async fn join(&self, text: &str, timeout: Duration) -> ServiceResult<Joined> {
         let code =
             ShortCode::parse(text).ok_or_else(|| ServiceError::InvalidCode("this short code is not of the form 7-guitar-orbit".into()))?;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let start = Instant::now();
+        let deadline = start + timeout;
+        let nobody_by = start + timeout.min(NOBODY_ANNOUNCES_AFTER);
         let mut asked: Vec<PeerId> = Vec::new();
-        let mut next_lookup = tokio::time::Instant::now();
+        // Announcers the DHT named that have not said "not me": while there
+        // is one, the search lasts until `deadline`.
+        let mut unanswered: Vec<PeerId> = Vec::new();
+        let mut next_lookup = Instant::now();
+        // Without a lead, nothing may wait past the time to say so.
+        let limit = |unanswered: &[PeerId]| if unanswered.is_empty() { nobody_by } else { deadline };
         loop {
             // Peers we are connected to first (mDNS finds LAN peers and dials
             // them); then whoever the DHT says announces the number.
             let mut candidates: Vec<PeerId> = self.node.info().await?.peers.iter().map(|p| p.peer).collect();
-            if tokio::time::Instant::now() >= next_lookup {
-                let now = now_secs();
-                let left = deadline.saturating_duration_since(tokio::time::Instant::now()).min(LOOKUP_TIMEOUT);
-                // The inviter's clock may be a little off from ours.
-                let lookups = [bucket(now), bucket(now).saturating_sub(1), bucket(now) + 1]
-                    .map(|b| tokio::time::timeout(left, self.node.providers(dht_key(code.number, b))));
-                for found in futures::future::join_all(lookups).await.into_iter().flatten().flatten() {
-                    candidates.extend(found);
+            if Instant::now() >= next_lookup {
+                let until = limit(&unanswered).min(Instant::now() + LOOKUP_TIMEOUT);
+                for peer in self.announcers(code.number, until).await {
+                    if !asked.contains(&peer) && !unanswered.contains(&peer) {
+                        unanswered.push(peer);
+                    }
+                    candidates.push(peer);
                 }
-                next_lookup = tokio::time::Instant::now() + LOOKUP_EVERY;
+                next_lookup = Instant::now() + LOOKUP_EVERY;
             }
-            candidates.retain(|p| *p != self.rooms.peer_id());
+            let mut tried: Vec<PeerId> = Vec::new();
             for peer in candidates {
-                if asked.contains(&peer) {
+                if peer == self.rooms.peer_id() || asked.contains(&peer) || tried.contains(&peer) {
                     continue;
                 }
-                match self.ask_short(peer, code, deadline).await? {
-                    Asked::Code(long) => {
-                        return self.rooms.join(&long, deadline.saturating_duration_since(tokio::time::Instant::now()), None).await
+                tried.push(peer);
+                match self.ask_short(peer, code, limit(&unanswered)).await? {
+                    Asked::Code(long) => return self.rooms.join(&long, deadline.saturating_duration_since(Instant::now()), None).await,
+                    Asked::NotThem => {
+                        asked.push(peer);
+                        unanswered.retain(|p| *p != peer);
                     }
-                    Asked::NotThem => asked.push(peer),
                     // Not reachable (yet): try again on the next round.
                     Asked::NoAnswer => {}
                 }
             }
-            if tokio::time::Instant::now() >= deadline {
+            let now = Instant::now();
+            if unanswered.is_empty() && now >= nobody_by {
+                return Err(ServiceError::NoSuchCode(format!(
+                    "no room was found for {code}: check the number and the two words with your friend. A short code \
+                     works for a few minutes only, while their apero is running"
+                )));
+            }
+            if now >= deadline {
                 return Err(ServiceError::Unreachable(format!(
-                    "nobody answered for short code {} within {} s. Check the number, and that your friend's apero is running \
-                     and the code was made less than 10 minutes ago",
+                    "the person who made short code {} was found but could not be reached within {} s. They may have \
+                     just gone offline; try again in a moment",
                     code.number,
                     timeout.as_secs()
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep_until((now + Duration::from_millis(500)).min(limit(&unanswered))).await;
         }
     }
 
-    async fn ask_short(&self, peer: PeerId, code: ShortCode, deadline: tokio::time::Instant) -> ServiceResult<Asked> {
+    /// Who the DHT says announces `number`, in our time bucket or a
+    /// neighbouring one (the inviter's clock may be a little off from ours):
+    /// the first bucket that names someone, or nobody by `until`.
+    async fn announcers(&self, number: u16, until: Instant) -> Vec<PeerId> {
+        let current = bucket(now_secs());
+        let mut lookups: FuturesUnordered<_> =
+            [current, current.saturating_sub(1), current + 1].into_iter().map(|b| self.node.providers(dht_key(number, b))).collect();
+        while let Ok(Some(found)) = tokio::time::timeout_at(until, lookups.next()).await {
+            match found {
+                Ok(peers) if !peers.is_empty() => return peers,
+                Ok(_) => {}
+                Err(e) => tracing::debug!("short code lookup: {e}"),
+            }
+        }
+        Vec::new()
+    }
+
+    /// Asks one peer for the code, waiting until `limit` at most.
+    async fn ask_short(&self, peer: PeerId, code: ShortCode, limit: Instant) -> ServiceResult<Asked> {
         let (state, ours) = code.pake();
         let request = PeerRequest::ShortJoin { number: code.number, pake: hex::encode(ours) };
-        let until = deadline.min(tokio::time::Instant::now() + ASK_TIMEOUT);
+        let until = limit.min(Instant::now() + ASK_TIMEOUT);
         let resp = match tokio::time::timeout_at(until, self.node.request(peer, vec![], request)).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {

@@ -1,8 +1,9 @@
 # apero's window, English. One message per line; { $name } is filled in by the app.
 app-title = apero
 offline-starting = Starting apero…
-offline-not-running = apero is not running.
-offline-retrying = Trying again every few seconds.
+offline-not-running = apero's background service is not running, so you cannot talk or write yet.
+offline-retrying = This window starts it when you press the button below, and keeps checking by itself.
+offline-details = Details for whoever helps you
 offline-start = Start apero
 connected-as = You are { $name }
 
@@ -52,6 +53,7 @@ err-already-used = This code was already used. Ask your friend for a new one.
 err-unreachable = Nobody in that room could be reached. Ask your friend to keep apero open, then try again.
 err-already-member = You are already in this room.
 err-refused = The room refused this code.
+err-no-such-code = No room was found for these words. Check the number and the words with your friend, then try again.
 cancel = Cancel
 close = Close
 
@@ -111,9 +113,9 @@ call-in-room = { $count ->
 }
 call-nobody = Nobody is in the call.
 call-volume = Volume for { $name }
-call-quality-good = good
-call-quality-lossy = lossy
-call-quality-relayed = relayed
+call-quality-good = good connection
+call-quality-lossy = some sound is lost
+call-quality-relayed = through a friend
 call-path-direct = direct
 call-path-relayed = relayed
 call-no-mic = No microphone: you can listen but not talk. { $error }
@@ -132,7 +134,7 @@ settings-default-device = Default
 settings-login = Start apero when I log in
 settings-login-failed = Could not change the login start: { $error }
 settings-notifications = Notify me of new messages, calls and files in:
-settings-mute-shortcut = While apero's tray icon runs, Ctrl+Alt+M mutes and unmutes the call from anywhere (on X11 desktops). On Wayland, or for another key, add a keyboard shortcut in your desktop's settings that runs this command:
+settings-mute-shortcut = While apero's icon is in the panel, Ctrl+Alt+M mutes and unmutes you from any window. If that key does nothing on your desktop, add a keyboard shortcut in your desktop's settings that runs this command:
 settings-mute-command = Mute shortcut command
 settings-theme = Appearance
 settings-theme-system = As the system
@@ -213,3 +215,35 @@ tray-failed-notifications = Could not change notifications
 tray-failed-start-daemon = Could not start the daemon
 tray-failed-stop-daemon = Could not stop the daemon
 tray-failed-quit = Could not quit
+
+# Closing the window during a call
+close-title = You are still in a call
+close-explain = If you close the window, the others can still hear you. Leave the call, or keep talking with the window closed (apero's icon in the panel shows the call, with mute and leave).
+close-remember = Remember my choice
+close-leave = Leave the call and close
+close-keep = Keep talking in the background
+close-no-tray = The call's icon could not be started ({ $error }): the window stays open so that you can see the call.
+settings-close-in-call = Closing the window during a call
+settings-close-ask = Ask me
+settings-close-leave = Leave the call
+settings-close-keep = Keep talking in the background
+call-live = Your microphone is on
+chat-new-messages = ↓ New messages
+file-offered-you = You shared a file
+file-stay = Keep the file where it is: friends download it from your computer while apero runs.
+file-open = Open
+file-open-failed = Nothing could open { $path }. Open it from your file manager.
+file-saved-to = Saved in { $path }
+settings-download-dir = Downloads go to
+settings-download-default = Your Downloads folder
+settings-download-bad = Type a full folder path, such as /home/you/Documents.
+sound-meter-silent = No sound
+sound-meter-quiet = Quiet
+sound-meter-good = Good
+sound-meter-loud = Too loud
+people-title = People ({ $online }/{ $members } online)
+people-in-call = in the call
+people-offline = offline
+people-mute-for-me = Mute for me
+people-unmute-for-me = Unmute for me
+people-copy-name = Copy their name

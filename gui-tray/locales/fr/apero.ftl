@@ -1,8 +1,9 @@
 # La fenêtre d'apero, en français. Un message par ligne ; { $name } est rempli par l'application.
 app-title = apero
 offline-starting = Démarrage d'apero…
-offline-not-running = apero n'est pas lancé.
-offline-retrying = Nouvel essai toutes les quelques secondes.
+offline-not-running = Le service d'apero ne tourne pas : vous ne pouvez pas encore parler ni écrire.
+offline-retrying = Cette fenêtre le lance quand vous appuyez sur le bouton ci-dessous, et vérifie toute seule.
+offline-details = Détails pour qui vous aide
 offline-start = Lancer apero
 connected-as = Vous êtes { $name }
 
@@ -52,6 +53,7 @@ err-already-used = Ce code a déjà servi. Demandez-en un nouveau à votre ami.
 err-unreachable = Personne de ce salon n'est joignable. Demandez à votre ami de garder apero ouvert, puis réessayez.
 err-already-member = Vous êtes déjà dans ce salon.
 err-refused = Le salon a refusé ce code.
+err-no-such-code = Aucun salon n'a été trouvé pour ces mots. Vérifiez le nombre et les mots avec votre ami, puis réessayez.
 cancel = Annuler
 close = Fermer
 
@@ -111,9 +113,9 @@ call-in-room = { $count ->
 }
 call-nobody = Personne n'est dans l'appel.
 call-volume = Volume de { $name }
-call-quality-good = bonne
-call-quality-lossy = avec pertes
-call-quality-relayed = relayée
+call-quality-good = bonne connexion
+call-quality-lossy = un peu de son se perd
+call-quality-relayed = par un ami
 call-path-direct = directe
 call-path-relayed = relayée
 call-no-mic = Pas de micro : vous pouvez écouter mais pas parler. { $error }
@@ -132,7 +134,7 @@ settings-default-device = Par défaut
 settings-login = Lancer apero à l'ouverture de session
 settings-login-failed = Impossible de changer le lancement à l'ouverture de session : { $error }
 settings-notifications = Me prévenir des messages, appels et fichiers dans :
-settings-mute-shortcut = Tant que l'icône d'apero est dans la barre, Ctrl+Alt+M coupe et rétablit le micro depuis n'importe où (bureaux X11). Sous Wayland, ou pour une autre touche, ajoutez dans les réglages de votre bureau un raccourci clavier qui lance cette commande :
+settings-mute-shortcut = Tant que l'icône d'apero est dans le tableau de bord, Ctrl+Alt+M coupe et rétablit votre micro depuis n'importe quelle fenêtre. Si cette touche ne fait rien sur votre bureau, ajoutez dans les réglages de votre bureau un raccourci clavier qui lance cette commande :
 settings-mute-command = Commande du raccourci micro
 settings-theme = Apparence
 settings-theme-system = Comme le système
@@ -228,3 +230,35 @@ tray-failed-notifications = Impossible de changer les notifications
 tray-failed-start-daemon = Impossible de démarrer le service
 tray-failed-stop-daemon = Impossible d'arrêter le service
 tray-failed-quit = Impossible de quitter
+
+# Fermer la fenêtre pendant un appel
+close-title = Vous êtes encore dans un appel
+close-explain = Si vous fermez la fenêtre, les autres vous entendent toujours. Quittez l'appel, ou continuez à parler fenêtre fermée (l'icône d'apero dans le tableau de bord montre l'appel, avec couper le micro et quitter).
+close-remember = Se souvenir de mon choix
+close-leave = Quitter l'appel et fermer
+close-keep = Continuer à parler en arrière-plan
+close-no-tray = L'icône de l'appel n'a pas pu démarrer ({ $error }) : la fenêtre reste ouverte pour que vous voyiez l'appel.
+settings-close-in-call = Fermer la fenêtre pendant un appel
+settings-close-ask = Me demander
+settings-close-leave = Quitter l'appel
+settings-close-keep = Continuer à parler en arrière-plan
+call-live = Votre micro est ouvert
+chat-new-messages = ↓ Nouveaux messages
+file-offered-you = Vous avez partagé un fichier
+file-stay = Laissez le fichier où il est : vos amis le téléchargent depuis votre ordinateur tant qu'apero tourne.
+file-open = Ouvrir
+file-open-failed = Rien n'a pu ouvrir { $path }. Ouvrez-le depuis votre gestionnaire de fichiers.
+file-saved-to = Enregistré dans { $path }
+settings-download-dir = Les téléchargements vont dans
+settings-download-default = Votre dossier Téléchargements
+settings-download-bad = Tapez le chemin complet d'un dossier, par exemple /home/vous/Documents.
+sound-meter-silent = Aucun son
+sound-meter-quiet = Faible
+sound-meter-good = Bon
+sound-meter-loud = Trop fort
+people-title = Personnes ({ $online }/{ $members })
+people-in-call = dans l'appel
+people-offline = hors ligne
+people-mute-for-me = Couper pour moi
+people-unmute-for-me = Rétablir pour moi
+people-copy-name = Copier son nom

@@ -86,6 +86,24 @@ impl Tr {
     pub fn n(&self, id: &str, key: &'static str, value: u64) -> String {
         self.a(id, &[(key, FluentValue::from(value))])
     }
+
+    /// A size as people of this language write it: "3.3 MiB", "3,3 Mio".
+    pub fn bytes(&self, n: u64) -> String {
+        let (units, comma) = match self.lang().as_str() {
+            "fr" => (["o", "Kio", "Mio", "Gio", "Tio"], true),
+            _ => (["B", "KiB", "MiB", "GiB", "TiB"], false),
+        };
+        let mut v = n as f64;
+        let mut unit = 0;
+        while v >= 1024.0 && unit < units.len() - 1 {
+            v /= 1024.0;
+            unit += 1;
+        }
+        let number = if unit == 0 { n.to_string() } else { format!("{v:.1}") };
+        let number = if comma { number.replace('.', ",") } else { number };
+        // A no-break space: the number never ends a line without its unit.
+        format!("{number}\u{a0}{}", units[unit])
+    }
 }
 
 fn english() -> LanguageIdentifier {
@@ -111,6 +129,14 @@ mod tests {
             .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
             .filter_map(|l| l.split_once(" =").map(|(k, _)| k.trim().to_string()))
             .collect()
+    }
+
+    #[test]
+    fn sizes_are_written_as_each_language_does() {
+        let (en, fr) = (Tr::new(Some("en")), Tr::new(Some("fr")));
+        assert_eq!(en.bytes(3_460_000), "3.3\u{a0}MiB");
+        assert_eq!(fr.bytes(3_460_000), "3,3\u{a0}Mio");
+        assert_eq!(fr.bytes(512), "512\u{a0}o");
     }
 
     #[test]

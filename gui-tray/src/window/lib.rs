@@ -15,7 +15,7 @@
 //! - `ui`: the views and dialogs; `i18n`: the words, one Fluent catalogue
 //!   per language; `theme`: the desktop's light or dark preference;
 //!   `picker`: the desktop's file chooser; `instance`: one window, which
-//!   later launches bring to the front.
+//!   later launches bring to the front; `tray`: whether the tray runs.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod i18n;
@@ -25,6 +25,7 @@ pub mod model;
 pub mod notify_settings;
 pub mod picker;
 pub mod theme;
+pub mod tray;
 pub mod ui;
 
 pub use link::{Command, Target};

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apero_control::{
-    timed, AudioDevicesInfo, CallStatus, Client, ClientError, ErrorKind, Event, FileInfo, InviteInfo, Joined, LaunchOptions, MessageInfo,
-    RoomInfo, SoundCheckState, Status, TransferInfo,
+    timed, AudioDevicesInfo, CallStatus, Client, ClientError, ErrorKind, Event, FileInfo, InviteInfo, Joined, LaunchOptions, MemberInfo,
+    MessageInfo, RoomInfo, SoundCheckState, Status, TransferInfo,
 };
 use tokio::sync::mpsc;
 
@@ -62,7 +62,11 @@ pub enum Command {
         room: String,
         path: PathBuf,
     },
-    Get(String),
+    /// Download a file, into `dir` (`None`: the daemon's default).
+    Get {
+        file: String,
+        dir: Option<PathBuf>,
+    },
     Cancel(String),
     Devices,
     UseDevices {
@@ -93,6 +97,11 @@ pub enum Update {
     /// apero was never started here: the window asks for a name first.
     Welcome,
     Rooms(Vec<RoomInfo>),
+    /// Who is in a room.
+    Members {
+        room: String,
+        members: Vec<MemberInfo>,
+    },
     History {
         room: String,
         messages: Vec<MessageInfo>,
@@ -160,6 +169,7 @@ type Wake = Arc<dyn Fn() + Send + Sync>;
 pub struct Link {
     commands: mpsc::UnboundedSender<Command>,
     updates: std_mpsc::Receiver<Update>,
+    target: Target,
 }
 
 impl Link {
@@ -169,6 +179,7 @@ impl Link {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (up_tx, up_rx) = std_mpsc::channel();
         let out = Out { tx: up_tx, wake: Arc::new(wake) };
+        let kept = target.clone();
         let spawned =
             std::thread::Builder::new().name("apero-link".into()).spawn(move || {
                 match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -179,7 +190,12 @@ impl Link {
         if let Err(e) = spawned {
             tracing::error!("cannot start the link thread: {e}");
         }
-        Link { commands: cmd_tx, updates: up_rx }
+        Link { commands: cmd_tx, updates: up_rx, target: kept }
+    }
+
+    /// The daemon this window talks to.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     pub fn send(&self, c: Command) {
@@ -361,10 +377,16 @@ async fn session(
 async fn follow(client: &mut Client, ev: &Event, out: &Out) -> Result<(), ClientError> {
     match ev {
         Event::MemberJoined { .. } | Event::MemberLeft { .. } | Event::PeerConnected { .. } | Event::PeerDisconnected { .. } => {
-            out.send(Update::Rooms(timed(client.room_list()).await?));
+            let rooms = timed(client.room_list()).await?;
+            members_of(client, &rooms, out).await?;
+            out.send(Update::Rooms(rooms));
         }
         Event::CallChanged { .. } | Event::AudioDevice { .. } | Event::MemberRenamed { .. } => {
-            out.send(Update::Rooms(timed(client.room_list()).await?));
+            let rooms = timed(client.room_list()).await?;
+            if matches!(ev, Event::MemberRenamed { .. }) {
+                members_of(client, &rooms, out).await?;
+            }
+            out.send(Update::Rooms(rooms));
             out.send(Update::Call(timed(client.call_status()).await?));
         }
         _ => {}
@@ -372,9 +394,20 @@ async fn follow(client: &mut Client, ev: &Event, out: &Out) -> Result<(), Client
     Ok(())
 }
 
+/// Every room's members (a person is in a handful of rooms).
+async fn members_of(client: &mut Client, rooms: &[RoomInfo], out: &Out) -> Result<(), ClientError> {
+    for r in rooms {
+        let members = timed(client.room_members(&r.id)).await?;
+        out.send(Update::Members { room: r.id.clone(), members });
+    }
+    Ok(())
+}
+
 async fn carry_out(target: &Target, client: &mut Client, c: Command, out: &Out) -> Result<(), ClientError> {
     match c {
         Command::OpenRoom(room) => {
+            let members = timed(client.room_members(&room)).await?;
+            out.send(Update::Members { room: room.clone(), members });
             let messages = timed(client.history(&room, Some(HISTORY))).await?;
             out.send(Update::History { room: room.clone(), messages });
             let files = timed(client.files(&room)).await?;
@@ -440,7 +473,10 @@ async fn carry_out(target: &Target, client: &mut Client, c: Command, out: &Out) 
                 }
             });
         }
-        Command::Get(file) => out.send(Update::Transfer(timed(client.get(&file, None)).await?)),
+        Command::Get { file, dir } => {
+            let dir = dir.map(|d| d.display().to_string());
+            out.send(Update::Transfer(timed(client.get(&file, dir)).await?));
+        }
         Command::Cancel(file) => out.send(Update::Transfer(timed(client.cancel(&file)).await?)),
         Command::Devices => out.send(Update::Devices(timed(client.audio_devices()).await?)),
         Command::UseDevices { input, output } => {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use apero_control::{CallStatus, ErrorKind, Event, FileInfo, InviteInfo, MessageInfo, RoomInfo, Status, TransferInfo};
+use apero_control::{CallStatus, ErrorKind, Event, FileInfo, InviteInfo, MemberInfo, MessageInfo, RoomInfo, Status, TransferInfo};
 
 use crate::link::Update;
 
@@ -51,6 +51,8 @@ pub struct Model {
     pub status: Option<Status>,
     pub rooms: Vec<RoomInfo>,
     pub chats: HashMap<String, Chat>,
+    /// Who is in each room, as the daemon last said.
+    pub members: HashMap<String, Vec<MemberInfo>>,
     pub unread: HashMap<String, usize>,
     pub call: Option<CallStatus>,
     /// Per peer id: level (dBFS) and whether they speak, from the level events.
@@ -80,6 +82,7 @@ impl Default for Model {
             status: None,
             rooms: Vec::new(),
             chats: HashMap::new(),
+            members: HashMap::new(),
             unread: HashMap::new(),
             call: None,
             levels: HashMap::new(),
@@ -162,7 +165,11 @@ impl Model {
                 }
             }
             Update::Welcome => self.connection = Connection::Welcome,
+            Update::Members { room, members } => {
+                self.members.insert(room, members);
+            }
             Update::Rooms(rooms) => {
+                self.members.retain(|id, _| rooms.iter().any(|r| &r.id == id));
                 self.rooms = rooms;
                 if self.selected.as_ref().is_some_and(|r| self.room(r).is_none()) {
                     self.selected = None;

@@ -61,6 +61,7 @@ mod tests {
         let words: Vec<&str> = TransferState::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(words, ["running", "paused", "done", "failed", "cancelled"]);
         assert_eq!(serde_json::to_string(&ErrorKind::Io).unwrap(), "\"io\"");
+        assert_eq!(serde_json::to_string(&ErrorKind::NoSuchCode).unwrap(), "\"no_such_code\"");
         // A newer daemon's kind still reads, as a local failure.
         assert_eq!(serde_json::from_str::<ErrorKind>("\"disk_on_fire\"").unwrap(), ErrorKind::Other);
     }

@@ -68,6 +68,10 @@ pub enum ErrorKind {
     Refused,
     /// No peer that could admit us was reachable in time.
     Unreachable,
+    /// Nobody announces this short code: most likely a word or the number
+    /// was mistyped (or the code has expired). Said early, unlike
+    /// `Unreachable`, which is for an inviter found but not reached.
+    NoSuchCode,
     AlreadyMember,
     /// A bug or a broken invariant in the daemon (its log says more).
     Internal,
@@ -94,7 +98,8 @@ impl ErrorKind {
             | ErrorKind::Expired
             | ErrorKind::Revoked
             | ErrorKind::AlreadyUsed
-            | ErrorKind::AlreadyMember => 3,
+            | ErrorKind::AlreadyMember
+            | ErrorKind::NoSuchCode => 3,
             ErrorKind::Refused | ErrorKind::Unreachable => 4,
             ErrorKind::Internal | ErrorKind::Io | ErrorKind::Audio | ErrorKind::Other => 5,
         }

@@ -8,6 +8,76 @@ use super::AperoApp;
 use crate::link::Command;
 use crate::model::Quality;
 
+/// The width of each call button, the same whatever its words say (and in
+/// every language), so that nothing moves when one is pressed.
+const BUTTON_W: f32 = 150.0;
+const MUTED: Color32 = Color32::from_rgb(0xc0, 0x30, 0x28);
+
+/// Join or leave, mute: the same two places whatever the state.
+fn controls(app: &mut AperoApp, ui: &mut egui::Ui, room: &str, in_this: bool, muted: bool) {
+    // Side by side when both fit at their full width, else one above the
+    // other across the panel: either way the same in every state.
+    let side_by_side = ui.available_width() >= 2.0 * BUTTON_W + ui.spacing().item_spacing.x;
+    let size = egui::vec2(if side_by_side { BUTTON_W } else { ui.available_width() }, 30.0);
+    let buttons = |ui: &mut egui::Ui| {
+        if in_this {
+            if named(ui.add(egui::Button::new(format!("📞 {}", app.tr.t("call-leave"))).min_size(size)), app.tr.t("call-leave")).clicked()
+            {
+                app.send(Command::CallLeave);
+            }
+            // The accessible name is the action; the look is the state: red with a
+            // crossed-out speaker while muted.
+            let (words, icon) = if muted { (app.tr.t("call-unmute"), "🔇") } else { (app.tr.t("call-mute"), "🎤") };
+            let mut b = egui::Button::new(RichText::new(format!("{icon} {words}")).color(if muted {
+                Color32::WHITE
+            } else {
+                ui.visuals().text_color()
+            }))
+            .min_size(size);
+            if muted {
+                b = b.fill(MUTED);
+            }
+            let r = named(ui.add(b), words);
+            let r = r.on_hover_text(if muted { app.tr.t("call-muted") } else { app.tr.t("call-live") });
+            if r.clicked() {
+                app.send(Command::Mute(!muted));
+            }
+        } else if named(ui.add(egui::Button::new(format!("📞 {}", app.tr.t("call-join"))).min_size(size)), app.tr.t("call-join")).clicked()
+        {
+            app.send(Command::CallJoin(room.to_string()));
+        }
+    };
+    if side_by_side {
+        ui.horizontal(buttons);
+    } else {
+        ui.vertical(buttons);
+    }
+}
+
+/// A screen reader says what the button does, without its icon.
+fn named(r: egui::Response, name: String) -> egui::Response {
+    r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &name));
+    r
+}
+
+/// A narrow window's call: the controls and who is in it, over the chat.
+pub fn bar(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
+    let in_this = app.model.call_room() == Some(room);
+    let Some(call) = app.model.call.clone() else { return };
+    ui.horizontal_wrapped(|ui| {
+        controls(app, ui, room, in_this, call.muted);
+        super::people::menu(app, ui, room);
+        let n = if in_this { call.participants.len() } else { app.model.room(room).map_or(0, |r| r.call) };
+        ui.label(if n == 0 { app.tr.t("call-nobody") } else { app.tr.n("call-in-room", "count", n as u64) });
+        if in_this {
+            for p in call.participants.iter().filter(|p| app.model.speaking(p)) {
+                let name = if p.is_self { app.tr.t("chat-you") } else { p.name.clone() };
+                ui.label(RichText::new(format!("🔊 {name}")).color(Color32::from_rgb(0x30, 0xb0, 0x50)));
+            }
+        }
+    });
+}
+
 pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     ui.heading(app.tr.t("call"));
     let in_this = app.model.call_room() == Some(room);
@@ -17,26 +87,19 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
         let name = app.model.room(other).map(|r| r.name.clone()).unwrap_or_else(|| other.clone());
         ui.label(app.tr.s("call-elsewhere", "room", &name));
     }
-    ui.horizontal_wrapped(|ui| {
-        if in_this {
-            if ui.button(app.tr.t("call-leave")).clicked() {
-                app.send(Command::CallLeave);
-            }
-            let words = if call.muted { app.tr.t("call-unmute") } else { app.tr.t("call-mute") };
-            if ui.button(words).clicked() {
-                app.send(Command::Mute(!call.muted));
-            }
-        } else if ui.button(app.tr.t("call-join")).clicked() {
-            app.send(Command::CallJoin(room.to_string()));
-        }
-    });
+    controls(app, ui, room, in_this, call.muted);
     if !in_this {
         let n = app.model.room(room).map_or(0, |r| r.call);
         ui.label(if n == 0 { app.tr.t("call-nobody") } else { app.tr.n("call-in-room", "count", n as u64) });
+        ui.separator();
+        super::people::show(app, ui, room);
         return;
     }
+    // Always one line here, muted or not: the list below never jumps.
     if call.muted {
-        ui.label(RichText::new(app.tr.t("call-muted")).strong());
+        ui.label(RichText::new(app.tr.t("call-muted")).strong().color(MUTED));
+    } else {
+        ui.label(RichText::new(app.tr.t("call-live")).weak());
     }
     if let Some(a) = &call.audio {
         if let Some(e) = &a.input_error {
@@ -96,4 +159,6 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     for c in volumes {
         app.send(c);
     }
+    ui.separator();
+    super::people::show(app, ui, room);
 }

@@ -1,10 +1,10 @@
 //! A room's chat: messages and file offers by time, links clickable, and a
 //! text box where Enter sends.
 
-use apero_control::{human_bytes, FileInfo, MessageInfo, TransferState};
+use apero_control::{FileInfo, MessageInfo, TransferState};
 use egui::RichText;
 
-use super::{open_folder, AperoApp, Dialog};
+use super::{open_path, AperoApp, Dialog};
 use crate::link::Command;
 use crate::model::Line;
 
@@ -20,6 +20,7 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
         }
         if ui.button(app.tr.t("share-file")).clicked() {
             app.share_path.clear();
+            app.share_note = None;
             app.dialog = Dialog::Share(room.to_string());
         }
         if ui.button(app.tr.t("room-leave")).clicked() {
@@ -30,7 +31,16 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     composer(app, ui, room);
     let me = app.model.me().map(str::to_string);
     let mut actions = Vec::new();
-    egui::ScrollArea::vertical().id_salt(("chat", room)).stick_to_bottom(true).auto_shrink([false, false]).show(ui, |ui| {
+    let mut errors = Vec::new();
+    let count = app.model.lines(room).len();
+    // The chat follows its end unless the person scrolled up; a change of
+    // size (a panel folding, the call ending) must not leave it past its end.
+    let new_below = !app.chat_at_end && count > app.chat_seen;
+    let jump = new_below && ui.add(egui::Button::new(RichText::new(app.tr.t("chat-new-messages")).strong())).clicked();
+    let size = ui.available_size();
+    let follow = jump || (app.chat_at_end && (count != app.chat_seen || (size - app.chat_size).length() > 0.5));
+    let area = egui::ScrollArea::vertical().id_salt(("chat", room)).stick_to_bottom(true).auto_shrink([false, false]);
+    let out = area.show(ui, |ui| {
         let lines = app.model.lines(room);
         if lines.is_empty() {
             ui.label(RichText::new(app.tr.t("chat-empty")).weak());
@@ -38,35 +48,58 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
         for line in lines {
             match line {
                 Line::Message(m) => message(app, ui, m, me.as_deref()),
-                Line::File(f) => file(app, ui, f, &mut actions),
+                Line::File(f) => file(app, ui, f, me.as_deref(), &mut actions, &mut errors),
             }
             ui.add_space(4.0);
         }
+        if follow {
+            ui.scroll_to_cursor(Some(egui::Align::BOTTOM));
+        }
     });
+    let bottom = out.state.offset.y + out.inner_rect.height();
+    // (The first frame has no size yet.)
+    // Asked to go to the end this frame: it is there from the next.
+    app.chat_at_end = follow || !out.content_size.y.is_finite() || bottom >= out.content_size.y - 24.0;
+    if app.chat_at_end {
+        app.chat_seen = count;
+    }
+    app.chat_size = size;
+    app.model.errors.extend(errors);
     for a in actions {
         app.send(a);
     }
 }
 
-/// The text box sits at the bottom of the panel.
+/// The text box sits at the bottom of the panel, Send always beside it.
 fn composer(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
+    let focus_now = app.focused_room.as_deref() != Some(room) && app.dialog == Dialog::None;
     egui::Panel::bottom(egui::Id::new(("composer", room))).show(ui, |ui| {
         ui.add_space(4.0);
-        ui.horizontal(|ui| {
-            let label = ui.label(app.tr.t("chat-message"));
-            let draft = app.drafts.entry(room.to_string()).or_default();
-            let width = (ui.available_width() - 90.0).max(100.0);
-            let edit = ui.add(egui::TextEdit::singleline(draft).desired_width(width)).labelled_by(label.id);
-            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let label = ui.label(RichText::new(app.tr.t("chat-message")).small());
+        // Right to left: Send first, so that the field takes what is left.
+        // One row high: a right-to-left layout would otherwise take the
+        // whole height to centre in, and the panel would grow every frame.
+        let row = egui::vec2(ui.available_width(), ui.spacing().interact_size.y + 6.0);
+        ui.allocate_ui_with_layout(row, egui::Layout::right_to_left(egui::Align::Center), |ui| {
             let clicked = ui.button(app.tr.t("chat-send")).clicked();
+            let draft = app.drafts.entry(room.to_string()).or_default();
+            let edit = ui.add(egui::TextEdit::singleline(draft).desired_width(ui.available_width())).labelled_by(label.id);
+            if focus_now {
+                edit.request_focus();
+            }
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (enter || clicked) && !draft.trim().is_empty() {
                 let text = std::mem::take(draft);
                 app.link.send(Command::Say { room: room.to_string(), text });
+                app.chat_at_end = true;
                 edit.request_focus();
             }
         });
         ui.add_space(4.0);
     });
+    if focus_now {
+        app.focused_room = Some(room.to_string());
+    }
 }
 
 fn message(app: &AperoApp, ui: &mut egui::Ui, m: &MessageInfo, me: Option<&str>) {
@@ -87,23 +120,29 @@ fn message(app: &AperoApp, ui: &mut egui::Ui, m: &MessageInfo, me: Option<&str>)
     });
 }
 
-fn file(app: &AperoApp, ui: &mut egui::Ui, f: &FileInfo, actions: &mut Vec<Command>) {
+fn file(app: &AperoApp, ui: &mut egui::Ui, f: &FileInfo, me: Option<&str>, actions: &mut Vec<Command>, errors: &mut Vec<String>) {
+    let mine = Some(f.from.as_str()) == me;
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.horizontal_wrapped(|ui| {
-            ui.label(RichText::new(app.tr.s("file-offered", "name", &f.from_name)).weak());
+            let who = if mine { app.tr.t("file-offered-you") } else { app.tr.s("file-offered", "name", &f.from_name) };
+            ui.label(RichText::new(who).weak());
             ui.label(RichText::new(clock(f.time)).small().weak());
         });
-        ui.label(RichText::new(format!("📄 {}  ({})", f.name, human_bytes(f.size))).strong());
-        let transfer = app.model.transfers.get(&f.id);
+        ui.label(RichText::new(format!("📄 {}  ({})", f.name, app.tr.bytes(f.size))).strong());
+        if mine {
+            ui.label(RichText::new(app.tr.t("file-stay")).small());
+            return;
+        }
+        let transfer = app.model.transfers.get(&f.id).cloned();
         match transfer {
             Some(t) if matches!(t.state, TransferState::Running | TransferState::Paused) => {
                 let shown = (t.done_bytes + t.partial_bytes).min(t.size);
                 let frac = if t.size == 0 { 1.0 } else { shown as f32 / t.size as f32 };
-                let words = app.tr.a("file-progress", &[("done", human_bytes(shown).into()), ("size", human_bytes(t.size).into())]);
+                let words = app.tr.a("file-progress", &[("done", app.tr.bytes(shown).into()), ("size", app.tr.bytes(t.size).into())]);
                 // The rate too: a person waiting wants to know it moves.
                 let mut words = format!("{words} · {:.0} %", frac * 100.0);
                 if t.rate_bps >= 1.0 {
-                    words.push_str(&format!(" · {}/s", human_bytes(t.rate_bps as u64)));
+                    words.push_str(&format!(" · {}/s", app.tr.bytes(t.rate_bps as u64)));
                 }
                 ui.add(egui::ProgressBar::new(frac).text(words));
                 if t.sources == 0 {
@@ -114,22 +153,34 @@ fn file(app: &AperoApp, ui: &mut egui::Ui, f: &FileInfo, actions: &mut Vec<Comma
                 }
             }
             Some(t) if t.state == TransferState::Done => {
-                ui.horizontal(|ui| {
-                    ui.label(app.tr.t("file-done"));
-                    if let Some(p) = &t.path {
-                        if ui.button(app.tr.t("file-open-folder")).clicked() {
-                            let p = std::path::Path::new(p);
-                            open_folder(p.parent().unwrap_or(p));
+                ui.label(app.tr.t("file-done"));
+                if let Some(p) = &t.path {
+                    let path = std::path::PathBuf::from(p);
+                    let folder = path.parent().map(|d| d.display().to_string()).unwrap_or_default();
+                    ui.label(RichText::new(app.tr.s("file-saved-to", "path", &folder)).small());
+                    ui.horizontal_wrapped(|ui| {
+                        if ui.button(app.tr.t("file-open")).clicked() {
+                            if let Err(e) = open_path(&path) {
+                                tracing::info!("cannot open {}: {e}", path.display());
+                                errors.push(app.tr.s("file-open-failed", "path", p));
+                            }
                         }
-                    }
-                });
+                        if ui.button(app.tr.t("file-open-folder")).clicked() {
+                            let dir = path.parent().unwrap_or(&path);
+                            if let Err(e) = open_path(dir) {
+                                tracing::info!("cannot open {}: {e}", dir.display());
+                                errors.push(app.tr.s("file-open-failed", "path", &folder));
+                            }
+                        }
+                    });
+                }
             }
             other => {
                 if let Some(t) = other.filter(|t| t.state == TransferState::Failed) {
                     ui.label(app.tr.s("file-failed", "error", t.error.as_deref().unwrap_or("?")));
                 }
                 if !f.have && ui.button(app.tr.t("file-download")).clicked() {
-                    actions.push(Command::Get(f.id.clone()));
+                    actions.push(Command::Get { file: f.id.clone(), dir: app.settings.download_dir.clone() });
                 }
             }
         }

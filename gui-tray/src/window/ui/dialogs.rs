@@ -26,17 +26,31 @@ pub fn show(app: &mut AperoApp, ctx: &egui::Context) {
         Dialog::Share(room) => modal(ctx, "share", |ui| share(app, ui, room)),
         Dialog::LeaveRoom(room) => modal(ctx, "leave", |ui| leave(app, ui, room)),
         Dialog::Settings => modal(ctx, "settings", |ui| settings::dialog(app, ui)),
+        Dialog::CloseInCall => modal(ctx, "close", |ui| app.close_dialog(ui)),
     };
     if close && app.dialog == dialog {
         app.dialog = Dialog::None;
     }
 }
 
+/// Windows lower than this (in points) get scrolling dialogs.
+const SCROLL_BELOW: f32 = 720.0;
+
 /// `content` says whether it is done; Escape or a click outside also closes.
 fn modal(ctx: &egui::Context, id: &str, content: impl FnOnce(&mut egui::Ui) -> bool) -> bool {
+    // A small window (or 200 %) must still reach a long dialog's buttons:
+    // there the dialog scrolls (only there: a dialog that fits keeps its
+    // controls where the pointer last saw them).
+    let screen = ctx.content_rect();
+    let max_w = (screen.width() - 48.0).clamp(200.0, 520.0);
+    let small = screen.height() < SCROLL_BELOW;
     let r = egui::Modal::new(egui::Id::new(("dialog", id))).show(ctx, |ui| {
-        ui.set_max_width(520.0);
-        content(ui)
+        ui.set_max_width(max_w);
+        if small {
+            egui::ScrollArea::vertical().max_height((screen.height() - 48.0).max(120.0)).show(ui, content).inner
+        } else {
+            content(ui)
+        }
     });
     r.inner || r.should_close()
 }
@@ -53,6 +67,10 @@ fn join(app: &mut AperoApp, ui: &mut egui::Ui) -> bool {
     let edit = field(ui, &app.tr.t("join-code"), &mut app.join_code, "7-guitar-orbit");
     if !joining && app.model.join == JoinState::Idle && app.join_code.is_empty() {
         edit.request_focus();
+    }
+    // A new try: the last one's error no longer speaks of these words.
+    if edit.changed() && matches!(app.model.join, JoinState::Failed { .. }) {
+        app.model.join = JoinState::Idle;
     }
     ui.label(RichText::new(app.tr.t("join-hint")).small());
     let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
@@ -96,6 +114,7 @@ fn join_error(app: &AperoApp, kind: Option<ErrorKind>, message: &str) -> String 
         Some(ErrorKind::Unreachable) => "err-unreachable",
         Some(ErrorKind::AlreadyMember) => "err-already-member",
         Some(ErrorKind::Refused) => "err-refused",
+        Some(ErrorKind::NoSuchCode) => "err-no-such-code",
         _ => return app.tr.s("error", "error", message),
     };
     app.tr.t(id)
@@ -185,8 +204,13 @@ fn share(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) -> bool {
             ctx.request_repaint();
         });
     }
+    if let Some(note) = &app.share_note {
+        ui.label(note.as_str());
+    }
     let edit = field(ui, &app.tr.t("share-path"), &mut app.share_path, "/home/…/photo.jpg");
     ui.label(RichText::new(app.tr.t("share-drop")).small());
+    // As the CLI says it: friends download from this computer.
+    ui.label(RichText::new(app.tr.t("file-stay")).small());
     let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
     let mut close = false;
     ui.horizontal(|ui| {

@@ -8,7 +8,10 @@
 
 mod call;
 mod chat;
+mod close;
 mod dialogs;
+mod layout;
+mod people;
 mod rooms;
 pub mod settings;
 pub(crate) mod sound;
@@ -49,6 +52,8 @@ pub(crate) enum Dialog {
     Share(String),
     LeaveRoom(String),
     Settings,
+    /// The window was closed during a call: leave it, or keep talking?
+    CloseInCall,
 }
 
 pub struct AperoApp {
@@ -85,6 +90,26 @@ pub struct AperoApp {
     /// What later launches of the window asked for (`instance`).
     raises: Option<std::sync::mpsc::Receiver<crate::instance::Raise>>,
     open_room: Option<String>,
+    /// Leaving the call before closing, since then.
+    leaving_to_close: Option<std::time::Instant>,
+    /// The close is ours: let it through.
+    close_now: bool,
+    /// "Remember my choice" in the close dialog.
+    remember_close: bool,
+    /// The chat was at its end in the last frame (it follows new lines then).
+    pub(crate) chat_at_end: bool,
+    /// Lines in the open chat when the person last saw its end, for the
+    /// "new messages" marker.
+    pub(crate) chat_seen: usize,
+    /// The room whose message field last had the focus given.
+    pub(crate) focused_room: Option<String>,
+    /// The chat's size in the last frame.
+    pub(crate) chat_size: egui::Vec2,
+    /// Said in the share dialog when no file chooser answers (not an error:
+    /// the path field and dropping still work).
+    pub(crate) share_note: Option<String>,
+    /// The download folder being typed in Settings.
+    pub(crate) download_edit: Option<String>,
 }
 
 impl AperoApp {
@@ -122,6 +147,15 @@ impl AperoApp {
             name_edit: None,
             raises: None,
             open_room: opts.open_room,
+            leaving_to_close: None,
+            close_now: false,
+            remember_close: false,
+            chat_at_end: true,
+            chat_seen: 0,
+            focused_room: None,
+            chat_size: egui::Vec2::ZERO,
+            share_note: None,
+            download_edit: None,
         };
         if let Some(code) = opts.open_join {
             app.join_code = code;
@@ -236,7 +270,7 @@ impl AperoApp {
                 }
                 Err(e) => {
                     tracing::info!("no file chooser: {e}");
-                    self.model.errors.push(self.tr.t("share-no-chooser"));
+                    self.share_note = Some(self.tr.t("share-no-chooser"));
                 }
             }
         }
@@ -249,22 +283,30 @@ impl AperoApp {
         }
     }
 
-    fn top_bar(&mut self, ui: &mut egui::Ui) {
+    fn top_bar(&mut self, ui: &mut egui::Ui, narrow: bool) {
+        let online = self.model.connection == Connection::Online && !self.sound_page;
         ui.horizontal(|ui| {
             ui.heading(self.tr.t("app-title"));
-            if let Some(s) = &self.model.status {
+            if narrow && online {
+                rooms::menu(self, ui);
+            }
+            if let Some(s) = self.model.status.as_ref().filter(|_| !narrow) {
                 ui.label(self.tr.s("connected-as", "name", &s.name));
             }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button(self.tr.t("settings")).clicked() {
-                    self.send(Command::Devices);
-                    self.silent = crate::notify_settings::Settings::load(&self.notifications_path);
-                    self.dialog = Dialog::Settings;
-                }
-                if ui.button(self.tr.t("join")).clicked() {
-                    self.dialog = Dialog::Join;
-                }
-            });
+            if !online {
+                return;
+            }
+            // Right-aligned, but laid out (and so tabbed through) left to right.
+            let words = self.tr.t("settings");
+            let font = egui::TextStyle::Button.resolve(ui.style());
+            let text_w = ui.painter().layout_no_wrap(words.clone(), font, Color32::WHITE).size().x;
+            let button_w = text_w + 2.0 * ui.spacing().button_padding.x;
+            ui.add_space((ui.available_width() - button_w).max(0.0));
+            if ui.button(words).clicked() {
+                self.send(Command::Devices);
+                self.silent = crate::notify_settings::Settings::load(&self.notifications_path);
+                self.dialog = Dialog::Settings;
+            }
         });
     }
 
@@ -278,11 +320,15 @@ impl AperoApp {
                 }
                 Connection::Offline(why) => {
                     ui.heading(self.tr.t("offline-not-running"));
-                    ui.label(RichText::new(why).weak());
                     ui.label(self.tr.t("offline-retrying"));
-                    if ui.button(self.tr.t("offline-start")).clicked() {
+                    if ui.button(RichText::new(self.tr.t("offline-start")).heading()).clicked() {
                         self.send(Command::Start);
                     }
+                    // The technical reason, for whoever helps: folded away.
+                    ui.add_space(12.0);
+                    egui::CollapsingHeader::new(self.tr.t("offline-details")).show(ui, |ui| {
+                        ui.label(RichText::new(why).weak().small());
+                    });
                 }
                 Connection::Welcome => {
                     ui.heading(self.tr.t("welcome-title"));
@@ -324,27 +370,47 @@ impl AperoApp {
 impl eframe::App for AperoApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.take_updates(ctx);
+        self.closing(ctx);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        let width = ctx.content_rect().width();
+        let shape = layout::Shape::of(width);
         egui::Panel::top("top").show(ui, |ui| {
-            self.top_bar(ui);
+            self.top_bar(ui, shape.rooms.is_none());
             self.errors(ui);
         });
         if self.model.connection == Connection::Online && self.sound_page {
             egui::CentralPanel::default().show(ui, |ui| sound::page(self, ui));
         } else if self.model.connection == Connection::Online {
-            egui::Panel::left("rooms").resizable(true).default_size(230.0).show(ui, |ui| rooms::show(self, ui));
+            if let Some(range) = shape.rooms {
+                egui::Panel::left("rooms")
+                    .resizable(true)
+                    .default_size(range.max.min(230.0))
+                    .size_range(range)
+                    .show(ui, |ui| rooms::show(self, ui));
+            }
             if let Some(room) = self.model.selected.clone() {
-                egui::Panel::right("call").resizable(true).default_size(260.0).max_size(340.0).show(ui, |ui| call::show(self, ui, &room));
+                match shape.call {
+                    Some(range) => {
+                        egui::Panel::right("call")
+                            .resizable(true)
+                            .default_size(range.max.min(260.0))
+                            .size_range(range)
+                            .show(ui, |ui| call::show(self, ui, &room));
+                    }
+                    None => {
+                        egui::Panel::top("call-bar").show(ui, |ui| call::bar(self, ui, &room));
+                    }
+                }
                 egui::CentralPanel::default().show(ui, |ui| chat::show(self, ui, &room));
             } else {
                 egui::CentralPanel::default().show(ui, |ui| {
                     ui.vertical_centered(|ui| {
                         ui.add_space(40.0);
                         if self.model.rooms.is_empty() {
-                            // The first thing to do, in big.
+                            // The first thing to do, in big (and only here).
                             ui.label(self.tr.t("no-rooms"));
                             ui.add_space(12.0);
                             if ui.add(egui::Button::new(RichText::new(self.tr.t("room-create")).heading())).clicked() {
@@ -386,8 +452,11 @@ fn larger_text(ctx: &egui::Context) {
     });
 }
 
-/// Opens a folder in the desktop's file manager.
-pub(crate) fn open_folder(path: &std::path::Path) {
+/// Opens a file or a folder with the desktop's program for it, and says
+/// whether one answered: `xdg-open` exits non-zero when nothing handles
+/// the file, which a person must hear about (a click that does nothing
+/// looks broken). Waited for on a thread, at most a few seconds.
+pub(crate) fn open_path(path: &std::path::Path) -> Result<(), String> {
     let program = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {
@@ -395,7 +464,27 @@ pub(crate) fn open_folder(path: &std::path::Path) {
     } else {
         "xdg-open"
     };
-    if let Err(e) = std::process::Command::new(program).arg(path).spawn() {
-        tracing::warn!("cannot open {}: {e}", path.display());
+    if !path.exists() {
+        return Err(format!("{} is not there any more", path.display()));
     }
+    let mut child = std::process::Command::new(program)
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{program}: {e}"))?;
+    // xdg-open hands over to the program and returns at once when one
+    // answers; a file manager that stays in front keeps it longer, and
+    // that is success too.
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(2) {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() || cfg!(windows) => return Ok(()),
+            Ok(Some(status)) => return Err(format!("{program} {status}")),
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(())
 }

@@ -21,12 +21,25 @@ pub enum Theme {
     Dark,
 }
 
+/// What closing the window during a call does, once the person chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseInCall {
+    Leave,
+    /// The call goes on; the tray shows it, with mute and leave.
+    Keep,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     /// A catalogue's tag ("fr"); `None`: the system's language.
     pub language: Option<String>,
     pub theme: Theme,
+    /// `None`: ask each time.
+    pub close_in_call: Option<CloseInCall>,
+    /// Where downloads go (`None`: the daemon's default, the Downloads folder).
+    pub download_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -87,6 +100,46 @@ fn set_start_at_login(on: bool) -> Result<(), String> {
     }
 }
 
+/// What closing during a call does, and where downloads go.
+fn behaviour(app: &mut AperoApp, ui: &mut egui::Ui) {
+    let ctx = ui.ctx().clone();
+    let mut close = app.settings.close_in_call;
+    let words = |c: Option<CloseInCall>| match c {
+        None => app.tr.t("settings-close-ask"),
+        Some(CloseInCall::Leave) => app.tr.t("settings-close-leave"),
+        Some(CloseInCall::Keep) => app.tr.t("settings-close-keep"),
+    };
+    let mut changed = false;
+    egui::ComboBox::from_label(app.tr.t("settings-close-in-call")).selected_text(words(close)).show_ui(ui, |ui| {
+        for c in [None, Some(CloseInCall::Leave), Some(CloseInCall::Keep)] {
+            changed |= ui.selectable_value(&mut close, c, words(c)).changed();
+        }
+    });
+    if changed {
+        app.settings.close_in_call = close;
+        app.save_settings(&ctx);
+    }
+    // Typed, not picked: no folder chooser is sure to be there (see picker).
+    let shown = app.settings.download_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default();
+    let mut edit = app.download_edit.take().unwrap_or(shown);
+    let l = ui.label(app.tr.t("settings-download-dir"));
+    let field = ui
+        .add(egui::TextEdit::singleline(&mut edit).hint_text(app.tr.t("settings-download-default")).desired_width(f32::INFINITY))
+        .labelled_by(l.id);
+    let typed = edit.trim().to_string();
+    let valid = typed.is_empty() || Path::new(&typed).is_absolute();
+    if !valid {
+        ui.colored_label(ui.visuals().warn_fg_color, app.tr.t("settings-download-bad"));
+    } else if field.lost_focus() || field.changed() {
+        let dir = (!typed.is_empty()).then(|| PathBuf::from(&typed));
+        if dir != app.settings.download_dir {
+            app.settings.download_dir = dir;
+            app.save_settings(&ctx);
+        }
+    }
+    app.download_edit = Some(edit);
+}
+
 /// Our display name, changed in place: friends see the new one on our
 /// messages, old and new.
 fn name_row(app: &mut AperoApp, ui: &mut egui::Ui) {
@@ -140,6 +193,8 @@ pub fn dialog(app: &mut AperoApp, ui: &mut egui::Ui) -> bool {
     ui.separator();
     super::sound::section(app, ui);
     ui.separator();
+    behaviour(app, ui);
+    ui.separator();
     if !app.model.rooms.is_empty() {
         // The tray's notifications, room by room (the tray shows them; the
         // window never notifies on its own, so nobody is told twice).
@@ -192,7 +247,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("apero/window.json");
         assert_eq!(Settings::load(&path), Settings::default());
-        let s = Settings { language: Some("fr".into()), theme: Theme::Dark };
+        let s = Settings {
+            language: Some("fr".into()),
+            theme: Theme::Dark,
+            close_in_call: Some(CloseInCall::Keep),
+            download_dir: Some("/tmp/dl".into()),
+        };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), s);
         std::fs::write(&path, b"{not json").unwrap();

@@ -57,7 +57,18 @@ pub fn section(app: &mut AperoApp, ui: &mut egui::Ui) {
     let level = state.as_ref().map_or(-100.0, |s| s.level_db);
     ui.horizontal(|ui| {
         let l = ui.label(app.tr.t("sound-level"));
-        let bar = egui::ProgressBar::new(apero_control::meter_fraction(level) as f32).desired_width(260.0).text(format!("{level:.0} dB"));
+        // Words a person can act on, not decibels.
+        let words = if level <= apero_control::METER_FLOOR_DB {
+            "sound-meter-silent"
+        } else if level < -45.0 {
+            "sound-meter-quiet"
+        } else if level > -6.0 {
+            "sound-meter-loud"
+        } else {
+            "sound-meter-good"
+        };
+        let width = ui.available_width().min(260.0);
+        let bar = egui::ProgressBar::new(apero_control::meter_fraction(level) as f32).desired_width(width).text(app.tr.t(words));
         ui.add(bar).labelled_by(l.id);
     });
     if let Some(s) = &state {
