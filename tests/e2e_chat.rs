@@ -327,3 +327,89 @@ fn a_new_name_and_call_settings_outlive_a_restart() {
         h.as_array().unwrap().iter().any(|m| m["text"] == "after the restart" && m["author_name"] == "Alice Martin").then_some(())
     });
 }
+
+/// Every file of a daemon's database (the file, its WAL, its journal).
+fn database_files(d: &Daemon) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![d.home().to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("apero.sqlite3")) {
+                out.push(p);
+            }
+        }
+    }
+    assert!(!out.is_empty(), "no database under {}", d.home().display());
+    out
+}
+
+/// Replies, edits, reactions and deletes between two daemons, and a delete
+/// made while bob was away reaching him when he is back: gone from his
+/// history and from the bytes of his database.
+#[test]
+fn replies_edits_reactions_and_deletes_reach_every_member() {
+    let a = Daemon::start("alice");
+    let mut b = Daemon::start("bob");
+    let room = a.room_with("atelier", &[&b]);
+    let secret = "la recette secrète du gâteau 4217";
+    let first = a.json(&["say", &room, secret]);
+    let id = first["id"].as_str().unwrap().to_string();
+    b.wait_history_len(&room, 1);
+
+    let reply = b.json(&["say", &room, "@Alice envoie-la encore", "--reply-to", &id[..8]]);
+    assert_eq!(reply["reply_to"], id.as_str(), "a prefix names the message");
+    let seen = wait_until("alice to get bob's reply", Duration::from_secs(30), || {
+        let h = a.json(&["history", &room]);
+        (h.as_array().unwrap().len() == 2).then_some(h)
+    });
+    assert_eq!(seen[1]["reply_to"], id.as_str());
+    assert_eq!(seen[1]["mentions_me"], true, "@Alice names alice");
+    assert_eq!(seen[0]["mentions_me"], false);
+
+    let edited_text = "la recette secrète, version corrigée 4217";
+    let edited = a.json(&["edit", &room, &id, edited_text]);
+    assert_eq!((edited["text"].as_str(), edited["edited"].as_bool()), (Some(edited_text), Some(true)));
+    let reacted = b.json(&["react", &room, &id, "🎉"]);
+    assert_eq!(reacted["reactions"][0]["emoji"], "🎉");
+    assert_eq!(reacted["reactions"][0]["mine"], true);
+    wait_until("bob to see the edit and alice the reaction", Duration::from_secs(30), || {
+        let hb = b.json(&["history", &room]);
+        let ha = a.json(&["history", &room]);
+        (hb[0]["text"] == edited_text && hb[0]["edited"] == true && ha[0]["reactions"][0]["members"][0] == b.peer_id().as_str())
+            .then_some(())
+    });
+
+    // Only the author may edit or delete; bad input gets a clear answer.
+    let (kind, msg) = b.json_err(&["delete", &room, &id]);
+    assert_eq!(kind, "refused", "{msg}");
+    assert!(msg.contains("only its author"), "{msg}");
+    assert_eq!(b.json_err(&["edit", &room, &id, "pwned"]).0, "refused");
+    assert_eq!(b.json_err(&["react", &room, &id, "🍆"]).0, "bad_request");
+    assert_eq!(b.json_err(&["delete", &room, "ffffffff"]).0, "not_found");
+    assert_eq!(a.history_texts(&room)[0], edited_text);
+
+    // Bob is away while alice deletes; the delete reaches him when he is back.
+    b.terminate();
+    a.json(&["delete", &room, &id]);
+    assert_eq!(a.history_texts(&room), ["@Alice envoie-la encore"]);
+    b.restart();
+    wait_until("bob to hear of the delete", Duration::from_secs(60), || {
+        (b.history_texts(&room) == ["@Alice envoie-la encore"]).then_some(())
+    });
+    let h = b.json(&["history", &room]);
+    assert_eq!(h[0]["reply_to"], id.as_str(), "a reply keeps naming what it answered");
+    let text = b.cli(&["history", &room]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("(an earlier or deleted message)") && !text.contains("4217"), "{text}");
+
+    b.terminate();
+    for f in database_files(&b) {
+        let bytes = std::fs::read(&f).unwrap();
+        for gone in ["secrète du gâteau", "version corrigée"] {
+            assert!(!bytes.windows(gone.len()).any(|w| w == gone.as_bytes()), "{gone:?} is still in {}", f.display());
+        }
+    }
+}

@@ -330,6 +330,7 @@ fn tray_survives_garbage_in_the_event_stream() {
             text: "still there?".into(),
             time: 0,
             lamport: 1,
+            ..Default::default()
         },
     };
     let garbage =

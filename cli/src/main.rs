@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{call, chat, daemon, files, invite, room, service, soundcheck};
+use commands::{amend, call, chat, daemon, files, invite, room, service, soundcheck};
 
 /// Group calls, chat and files with friends, with no server in between.
 ///
@@ -47,9 +47,17 @@ enum Command {
     Invite(invite::InviteArgs),
     /// Join a room with an invite code a friend gave you.
     Join(invite::JoinArgs),
-    /// Send a message to a room.
+    /// Send a message to a room (`--reply-to ID` answers one).
     Say(chat::SayArgs),
-    /// Show a room's messages, oldest first.
+    /// Change the text of one of your messages.
+    Edit(amend::EditArgs),
+    /// Delete one of your messages: it goes from every member's history
+    /// and from their disks, not only from view.
+    Delete(amend::DeleteArgs),
+    /// React to a message with an emoji (`--off` takes it back).
+    React(amend::ReactArgs),
+    /// Show a room's messages, oldest first, each with the id that `say
+    /// --reply-to`, `edit`, `delete` and `react` take.
     History(chat::HistoryArgs),
     /// Chat interactively: shows recent messages, then new ones live; each line you type is sent.
     Chat(chat::ChatArgs),
@@ -137,6 +145,9 @@ fn main() -> ExitCode {
             Command::Invite(a) => invite::invite(&ctx, a).await,
             Command::Join(a) => invite::join(&ctx, a).await,
             Command::Say(a) => chat::say(&ctx, a).await,
+            Command::Edit(a) => amend::edit(&ctx, a).await,
+            Command::Delete(a) => amend::delete(&ctx, a).await,
+            Command::React(a) => amend::react(&ctx, a).await,
             Command::History(a) => chat::history(&ctx, a).await,
             Command::Chat(a) => chat::chat(&ctx, a).await,
             Command::Call(c) => call::call(&ctx, c).await,

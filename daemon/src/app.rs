@@ -90,6 +90,7 @@ impl App {
             in_call,
             upload_limit_kbit: config.upload_limit_kbit,
             pace_transfers: config.pace_transfers,
+            thumbs: me.home.join("thumbs"),
         });
         // Weak: `App` owns the file service; the room service only calls it.
         let listener: Arc<dyn EntryListener> = files.clone();
@@ -228,7 +229,13 @@ impl App {
                 };
                 Reply::Joined(joined)
             }
-            Request::Say { room, text } => Reply::Message(self.rooms.say(&room, &text).await?),
+            Request::Say { room, text, reply_to } => Reply::Message(self.rooms.say(&room, &text, reply_to.as_deref()).await?),
+            Request::Edit { room, message, text } => Reply::Message(self.rooms.edit(&room, &message, &text).await?),
+            Request::Delete { room, message } => {
+                self.rooms.delete(&room, &message).await?;
+                Reply::Done
+            }
+            Request::React { room, message, emoji, on } => Reply::Message(self.rooms.react(&room, &message, &emoji, on).await?),
             Request::History { room, limit } => Reply::History(self.rooms.history(&room, limit)?),
             Request::CallJoin { room } => {
                 let room = self.rooms.resolve_room(&room)?;

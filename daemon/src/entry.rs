@@ -9,7 +9,7 @@ use libp2p::identity::{Keypair, PublicKey};
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
-use apero_control::MAX_MESSAGE_BYTES;
+use apero_control::{MAX_MESSAGE_BYTES, REACTIONS};
 
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_ROOM_NAME_CHARS: usize = 100;
@@ -48,8 +48,30 @@ pub enum Body {
         invite: Option<String>,
     },
     Leave,
+    /// `reply_to` names the message this one answers (absent for most,
+    /// which keeps messages signed before replies existed verifiable).
     Message {
         text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    /// The author's new text for one of its messages. Only the message's
+    /// author may edit it; the newest edit in the room's order wins.
+    Edit {
+        message: String,
+        text: String,
+    },
+    /// The author takes one of its messages back: every member removes its
+    /// text (and its edits and reactions) from view and from the store.
+    Delete {
+        message: String,
+    },
+    /// A reaction from the author to a message, set (`on`) or taken back;
+    /// the newest per (author, message, emoji) in the room's order counts.
+    React {
+        message: String,
+        emoji: String,
+        on: bool,
     },
     /// A file offered to the room. `file` is its BLAKE3 root hash (hex),
     /// which commits to every chunk. `name` is as the sender gave it:
@@ -123,6 +145,9 @@ impl Body {
             Body::Admit { .. } => "admit",
             Body::Leave => "leave",
             Body::Message { .. } => "message",
+            Body::Edit { .. } => "edit",
+            Body::Delete { .. } => "delete",
+            Body::React { .. } => "react",
             Body::Offer { .. } => "offer",
             Body::Have { .. } => "have",
             Body::Partial { .. } => "partial",
@@ -154,6 +179,11 @@ pub fn is_room_id(s: &str) -> bool {
     is_hex(s, 32)
 }
 
+/// An entry's id ([`entry_id`]): what edits, deletes, reactions and replies name.
+pub fn is_entry_id(s: &str) -> bool {
+    is_hex(s, 32)
+}
+
 fn put(out: &mut Vec<u8>, field: &[u8]) {
     out.extend_from_slice(&(field.len() as u32).to_be_bytes());
     out.extend_from_slice(field);
@@ -182,7 +212,23 @@ impl Entry {
                 }
             }
             Body::Leave => {}
-            Body::Message { text } => put(&mut out, text.as_bytes()),
+            Body::Message { text, reply_to } => {
+                put(&mut out, text.as_bytes());
+                // Absent adds nothing, so messages signed before replies still verify.
+                if let Some(id) = reply_to {
+                    put(&mut out, id.as_bytes());
+                }
+            }
+            Body::Edit { message, text } => {
+                put(&mut out, message.as_bytes());
+                put(&mut out, text.as_bytes());
+            }
+            Body::Delete { message } => put(&mut out, message.as_bytes()),
+            Body::React { message, emoji, on } => {
+                put(&mut out, message.as_bytes());
+                put(&mut out, emoji.as_bytes());
+                out.push(*on as u8);
+            }
             Body::Offer { file, name, size, chunk_size, mime } => {
                 put(&mut out, file.as_bytes());
                 put(&mut out, name.as_bytes());
@@ -234,9 +280,27 @@ impl Entry {
                 }
             }
             Body::Leave => {}
-            Body::Message { text } => {
+            Body::Message { text, reply_to } => {
                 if text.len() > MAX_MESSAGE_BYTES {
                     return Err(EntryError::Malformed("message too long"));
+                }
+                if reply_to.as_ref().is_some_and(|id| !is_entry_id(id)) {
+                    return Err(EntryError::Malformed("reply_to"));
+                }
+            }
+            Body::Edit { message, text } => {
+                if !is_entry_id(message) || text.len() > MAX_MESSAGE_BYTES {
+                    return Err(EntryError::Malformed("edit"));
+                }
+            }
+            Body::Delete { message } => {
+                if !is_entry_id(message) {
+                    return Err(EntryError::Malformed("delete"));
+                }
+            }
+            Body::React { message, emoji, on: _ } => {
+                if !is_entry_id(message) || !REACTIONS.contains(&emoji.as_str()) {
+                    return Err(EntryError::Malformed("reaction"));
                 }
             }
             Body::Offer { file, name, size: _, chunk_size, mime } => {
@@ -309,13 +373,13 @@ mod tests {
     #[test]
     fn signed_entry_verifies_and_tampering_is_caught() {
         let key = Keypair::generate_ed25519();
-        let v = Entry::sign(&key, ROOM, 3, 1000, Body::Message { text: "salut".into() });
+        let v = Entry::sign(&key, ROOM, 3, 1000, Body::Message { text: "salut".into(), reply_to: None });
         let ok = v.entry.clone().verify().unwrap();
         assert_eq!(ok.id, v.id);
         assert_eq!(ok.author, key.public().to_peer_id());
 
         let mut changed = v.entry.clone();
-        changed.body = Body::Message { text: "salud".into() };
+        changed.body = Body::Message { text: "salud".into(), reply_to: None };
         assert_eq!(changed.verify().unwrap_err(), EntryError::BadSignature);
 
         let mut relabelled = v.entry.clone();
@@ -353,8 +417,45 @@ mod tests {
     #[test]
     fn oversized_message_is_malformed() {
         let key = Keypair::generate_ed25519();
-        let v = Entry::sign(&key, ROOM, 2, 0, Body::Message { text: "x".repeat(MAX_MESSAGE_BYTES + 1) });
+        let v = Entry::sign(&key, ROOM, 2, 0, Body::Message { text: "x".repeat(MAX_MESSAGE_BYTES + 1), reply_to: None });
         assert!(matches!(v.entry.verify(), Err(EntryError::Malformed(_))));
+    }
+
+    #[test]
+    fn replies_edits_deletes_and_reactions_are_signed_and_checked() {
+        let key = Keypair::generate_ed25519();
+        let target = "0123456789abcdef0123456789abcdef".to_string();
+        let reply = Entry::sign(&key, ROOM, 3, 0, Body::Message { text: "oui".into(), reply_to: Some(target.clone()) });
+        let mut unlinked = reply.entry.clone();
+        unlinked.body = Body::Message { text: "oui".into(), reply_to: None };
+        assert_eq!(unlinked.verify().unwrap_err(), EntryError::BadSignature, "what a reply answers is signed");
+        assert!(reply.entry.verify().is_ok());
+        let plain = serde_json::to_string(&Body::Message { text: "a".into(), reply_to: None }).unwrap();
+        assert!(!plain.contains("reply_to"), "old messages keep their old shape: {plain}");
+        let old: Body = serde_json::from_str(r#"{"kind":"message","text":"a"}"#).unwrap();
+        assert_eq!(old, Body::Message { text: "a".into(), reply_to: None });
+
+        let ok = [
+            Body::Edit { message: target.clone(), text: "b".into() },
+            Body::Delete { message: target.clone() },
+            Body::React { message: target.clone(), emoji: "🎉".into(), on: true },
+        ];
+        for body in ok {
+            assert!(Entry::sign(&key, ROOM, 4, 0, body.clone()).entry.verify().is_ok(), "{body:?}");
+        }
+        let bad = [
+            Body::Message { text: "a".into(), reply_to: Some("nope".into()) },
+            Body::Edit { message: "short".into(), text: "b".into() },
+            Body::Edit { message: target.clone(), text: "x".repeat(MAX_MESSAGE_BYTES + 1) },
+            Body::Delete { message: target.to_uppercase() },
+            Body::React { message: target.clone(), emoji: "🍆".into(), on: true },
+        ];
+        for body in bad {
+            assert!(matches!(Entry::sign(&key, ROOM, 4, 0, body.clone()).entry.verify(), Err(EntryError::Malformed(_))), "{body:?}");
+        }
+        let mut flipped = Entry::sign(&key, ROOM, 5, 0, Body::React { message: target.clone(), emoji: "👍".into(), on: true }).entry;
+        flipped.body = Body::React { message: target, emoji: "👍".into(), on: false };
+        assert_eq!(flipped.verify().unwrap_err(), EntryError::BadSignature);
     }
 
     proptest! {
@@ -368,7 +469,7 @@ mod tests {
         #[test]
         fn any_text_roundtrips_through_json(text in ".{0,200}", lamport in 1u64..u64::MAX, time in any::<u64>()) {
             let key = Keypair::generate_ed25519();
-            let v = Entry::sign(&key, ROOM, lamport, time, Body::Message { text });
+            let v = Entry::sign(&key, ROOM, lamport, time, Body::Message { text, reply_to: None });
             let json = serde_json::to_vec(&v.entry).unwrap();
             let back: Entry = serde_json::from_slice(&json).unwrap();
             prop_assert_eq!(back.verify().unwrap().id, v.id);

@@ -33,7 +33,7 @@ const INVITE_TTL_SECS: u64 = 24 * 3600;
 const SHORT_CODE_TTL_SECS: u64 = 600;
 
 enum Incoming {
-    Event(Event),
+    Event(Box<Event>),
     Gone(Offline),
 }
 
@@ -132,7 +132,7 @@ impl App {
                     Ok(())
                 }
                 inc = incoming.recv() => match inc {
-                    Some(Incoming::Event(e)) => self.on_event(&mut client, e).await,
+                    Some(Incoming::Event(e)) => self.on_event(&mut client, *e).await,
                     Some(Incoming::Gone(why)) => return Flow::Disconnected(why),
                     None => return Flow::Disconnected(Offline::Gone),
                 },
@@ -265,7 +265,12 @@ impl App {
                 }
                 Ok(())
             }
-            Event::Message { .. } | Event::FileOffered { .. } | Event::Transfer { .. } | Event::SoundCheck { .. } => Ok(()),
+            Event::Message { .. }
+            | Event::MessageChanged { .. }
+            | Event::MessageDeleted { .. }
+            | Event::FileOffered { .. }
+            | Event::Transfer { .. }
+            | Event::SoundCheck { .. } => Ok(()),
         }
     }
 
@@ -360,7 +365,7 @@ fn forward(mut events: EventStream) -> mpsc::Receiver<Incoming> {
     tokio::spawn(async move {
         loop {
             let item = match events.next().await {
-                Ok(Some(e)) => Incoming::Event(e),
+                Ok(Some(e)) => Incoming::Event(Box::new(e)),
                 Ok(None) => Incoming::Gone(Offline::Gone),
                 Err(e) if e.is_disconnect() => Incoming::Gone(offline_reason(&e)),
                 Err(e) => {

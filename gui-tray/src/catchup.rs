@@ -189,6 +189,7 @@ mod tests {
             text: text.into(),
             time: 0,
             lamport: 0,
+            ..Default::default()
         }
     }
 

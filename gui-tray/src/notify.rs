@@ -68,11 +68,14 @@ pub fn audio_device(input: Option<&str>, output: Option<&str>, tr: &Tr) -> Note 
 
 /// The notification for an event that needs no more than the state, if
 /// the event deserves one. Our own messages and offers never do, nor
-/// anything in a room whose notifications are off. Call joins need names
+/// anything in a room whose notifications are off, unless a message names
+/// us (@name). Call joins need names
 /// from the daemon and are made by the caller with [`joined_call`].
 pub fn for_event(state: &State, settings: &Settings, event: &Event, tr: &Tr) -> Option<Note> {
     match event {
-        Event::Message { room, message: m } if m.author != state.me_id && settings.notifies(room) => Some(message(state, room, m, tr)),
+        Event::Message { room, message: m } if m.author != state.me_id && (settings.notifies(room) || m.mentions_me) => {
+            Some(message(state, room, m, tr))
+        }
         Event::FileOffered { room, file: f } if f.from != state.me_id && settings.notifies(room) => Some(file(state, room, f, tr)),
         Event::AudioDevice { input_error, output_error } => Some(audio_device(input_error.as_deref(), output_error.as_deref(), tr)),
         _ => None,
@@ -158,6 +161,7 @@ mod tests {
                 text: text.into(),
                 time: 0,
                 lamport: 1,
+                ..Default::default()
             },
         }
     }
@@ -210,6 +214,8 @@ mod tests {
             have: false,
             sources: 1,
             sources_online: 1,
+            path: None,
+            thumbnail: None,
         };
         let offered = Event::FileOffered { room: "r1".into(), file: f };
         let note = for_event(&state(), &Settings::default(), &offered, &en()).unwrap();

@@ -1,4 +1,6 @@
-//! `apero say`, `apero history`, `apero chat`.
+//! `apero say`, `apero history`, `apero chat`: messages as they read now,
+//! with replies quoted, edits marked, reactions counted and an id to
+//! answer, edit, delete or react to them by (`amend`).
 
 use std::collections::HashSet;
 
@@ -14,9 +16,14 @@ use crate::Ctx;
 pub struct SayArgs {
     /// Room name or id.
     room: String,
-    /// The message (several words are joined with spaces).
+    /// The message (several words are joined with spaces). `@name`
+    /// mentions a member: they get a notification.
     #[arg(required = true, num_args = 1..)]
     text: Vec<String>,
+    /// Answer this message (its id, or the first characters of it that
+    /// `apero history` shows after `#`): it is shown quoted above yours.
+    #[arg(long, value_name = "ID")]
+    reply_to: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -37,13 +44,51 @@ pub struct ChatArgs {
     recent: u32,
 }
 
-fn line(m: &MessageInfo) -> String {
-    let who = if m.author_name.is_empty() { output::short_id(&m.author) } else { m.author_name.clone() };
-    format!("[{}] {}: {}", output::local_time(m.time), who, m.text)
+/// Characters of a message id shown (and enough to name it back).
+const SHOWN_ID: usize = 8;
+
+fn who(m: &MessageInfo) -> String {
+    if m.author_name.is_empty() {
+        output::short_id(&m.author)
+    } else {
+        m.author_name.clone()
+    }
+}
+
+/// A message as text: the one it answers quoted above it (when `context`
+/// holds it), then `[time] who: text (edited)  👍 2  #id`.
+fn line(m: &MessageInfo, context: &[MessageInfo]) -> String {
+    let mut out = String::new();
+    if let Some(id) = &m.reply_to {
+        match context.iter().find(|q| &q.id == id) {
+            Some(q) => out.push_str(&format!("  ╭ {}: {}\n", who(q), quote(&q.text))),
+            None => out.push_str("  ╭ (an earlier or deleted message)\n"),
+        }
+    }
+    out.push_str(&format!("[{}] {}: {}", output::local_time(m.time), who(m), m.text));
+    if m.edited {
+        out.push_str(" (edited)");
+    }
+    if !m.reactions.is_empty() {
+        let counts: Vec<String> = m.reactions.iter().map(|r| format!("{} {}", r.emoji, r.members.len())).collect();
+        out.push_str(&format!("  {}", counts.join(" ")));
+    }
+    let short: String = m.id.chars().take(SHOWN_ID).collect();
+    out.push_str(&format!("  #{short}"));
+    out
+}
+
+/// The start of a quoted message, on one line.
+fn quote(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
+    }
 }
 
 pub async fn say(ctx: &Ctx, args: SayArgs) -> anyhow::Result<()> {
-    let m = ctx.client().await?.say(&args.room, &args.text.join(" ")).await?;
+    let m = ctx.client().await?.reply(&args.room, &args.text.join(" "), args.reply_to.as_deref()).await?;
     if ctx.json {
         output::json(&m);
     }
@@ -56,7 +101,7 @@ pub async fn history(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<()> {
         output::json(&h);
     } else {
         for m in &h {
-            outln!("{}", line(m));
+            outln!("{}", line(m, &h));
         }
     }
     Ok(())
@@ -72,14 +117,14 @@ pub async fn chat(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<()> {
         .with_context(|| format!("you are in no room called {:?}; `apero room list` shows your rooms", args.room))?;
     // Subscribe before reading history so nothing falls between the two.
     let mut events = ctx.client().await?.subscribe().await?;
-    let recent = sender.history(&room.id, Some(args.recent)).await?;
+    let mut recent = sender.history(&room.id, Some(args.recent)).await?;
     let mut shown: HashSet<String> = HashSet::new();
     if !ctx.json {
         outln!("— {} ({} members). Type a message and press Enter; Ctrl-D or /quit to leave. —", room.name, room.members);
     }
     for m in &recent {
         shown.insert(m.id.clone());
-        print_message(ctx, m);
+        print_message(ctx, m, &recent);
     }
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     loop {
@@ -87,8 +132,15 @@ pub async fn chat(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<()> {
             ev = events.next() => match ev? {
                 Some(Event::Message { room: r, message }) if r == room.id => {
                     if shown.insert(message.id.clone()) {
-                        print_message(ctx, &message);
+                        print_message(ctx, &message, &recent);
+                        recent.push(message);
                     }
+                }
+                Some(Event::MessageChanged { room: r, message }) if r == room.id && !ctx.json => {
+                    outln!("* changed: {}", line(&message, &recent));
+                }
+                Some(Event::MessageDeleted { room: r, id }) if r == room.id && !ctx.json => {
+                    outln!("* a message was deleted (#{})", id.chars().take(SHOWN_ID).collect::<String>());
                 }
                 Some(Event::MemberJoined { room: r, name, .. }) if r == room.id && !ctx.json => outln!("* {name} joined"),
                 Some(Event::MemberLeft { room: r, name, .. }) if r == room.id && !ctx.json => outln!("* {name} left"),
@@ -110,11 +162,11 @@ pub async fn chat(ctx: &Ctx, args: ChatArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_message(ctx: &Ctx, m: &MessageInfo) {
+fn print_message(ctx: &Ctx, m: &MessageInfo, context: &[MessageInfo]) {
     if ctx.json {
         // One JSON object per line: a stream, not a document.
         outln!("{}", serde_json::to_string(m).unwrap_or_default());
     } else {
-        outln!("{}", line(m));
+        outln!("{}", line(m, context));
     }
 }

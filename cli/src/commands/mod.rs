@@ -1,3 +1,4 @@
+pub mod amend;
 pub mod call;
 pub mod chat;
 pub mod daemon;

@@ -199,7 +199,31 @@ impl Client {
     }
 
     pub async fn say(&mut self, room: &str, text: &str) -> Result<MessageInfo, ClientError> {
-        match self.request(&Request::Say { room: room.into(), text: text.into() }).await? {
+        self.reply(room, text, None).await
+    }
+
+    /// Says `text` in answer to the message `reply_to` (an id), or as a
+    /// plain message when `None`.
+    pub async fn reply(&mut self, room: &str, text: &str, reply_to: Option<&str>) -> Result<MessageInfo, ClientError> {
+        self.message(Request::Say { room: room.into(), text: text.into(), reply_to: reply_to.map(str::to_string) }).await
+    }
+
+    /// Changes the text of one of our messages; answers with how it reads now.
+    pub async fn edit(&mut self, room: &str, message: &str, text: &str) -> Result<MessageInfo, ClientError> {
+        self.message(Request::Edit { room: room.into(), message: message.into(), text: text.into() }).await
+    }
+
+    pub async fn delete(&mut self, room: &str, message: &str) -> Result<(), ClientError> {
+        self.request(&Request::Delete { room: room.into(), message: message.into() }).await.map(|_| ())
+    }
+
+    /// Sets (`on`) or takes back our reaction; answers with the message's reactions now.
+    pub async fn react(&mut self, room: &str, message: &str, emoji: &str, on: bool) -> Result<MessageInfo, ClientError> {
+        self.message(Request::React { room: room.into(), message: message.into(), emoji: emoji.into(), on }).await
+    }
+
+    async fn message(&mut self, req: Request) -> Result<MessageInfo, ClientError> {
+        match self.request(&req).await? {
             Reply::Message(m) => Ok(m),
             other => Err(unexpected(other)),
         }

@@ -45,3 +45,7 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Largest chat message text, in bytes of UTF-8.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// The reactions a message can get: a few everyone knows, so every member
+/// and every client shows the same set (others are refused).
+pub const REACTIONS: [&str; 6] = ["👍", "❤️", "😂", "😮", "😢", "🎉"];

@@ -14,6 +14,7 @@ mod running;
 pub mod serve;
 pub mod service;
 pub mod share;
+pub mod thumbs;
 pub mod transfer;
 pub mod wire;
 

@@ -31,6 +31,8 @@ pub struct FileDeps {
     /// Downloads pace themselves while a call runs (off only to measure
     /// what a call suffers without it).
     pub pace_transfers: bool,
+    /// Where thumbnails of offered pictures are kept (`thumbs`).
+    pub thumbs: std::path::PathBuf,
 }
 
 pub struct Files {
@@ -43,6 +45,24 @@ pub struct Files {
 }
 
 impl Files {
+    /// Makes the thumbnail of picture `id` at `src`, before the offer or
+    /// the finished download is announced (so that a window asking then
+    /// finds it); a picture that does not decode simply has none.
+    pub(super) async fn thumbnail(&self, id: &str, src: &std::path::Path, mime: &str) {
+        if !mime.starts_with("image/") {
+            return;
+        }
+        let (src, dest) = (src.to_path_buf(), super::thumbs::path(&self.deps.thumbs, id));
+        if dest.exists() {
+            return;
+        }
+        let made =
+            tokio::task::spawn_blocking(move || super::thumbs::make(&src, &dest).map_err(|e| format!("{}: {e}", src.display()))).await;
+        if let Ok(Err(e)) = made {
+            tracing::info!("no thumbnail for {e}");
+        }
+    }
+
     /// Downloads that were running when the daemon stopped are marked
     /// paused here.
     pub fn new(deps: FileDeps) -> Arc<Files> {

@@ -60,6 +60,7 @@ impl Files {
                 hashes: manifest.hashes.clone(),
             })?;
             let mime = guess_mime(&offered).to_string();
+            self.thumbnail(&id, &path, &mime).await;
             if !self.deps.store.offered_in(&room.id, &id)? {
                 let offer = Body::Offer {
                     file: id.clone(),
@@ -90,7 +91,8 @@ impl Files {
     fn offer_info(&self, o: &OfferRow, online: &[String]) -> ServiceResult<FileInfo> {
         let holders = self.deps.store.holders(&o.room, &o.file)?;
         let me = self.peer_id.to_string();
-        let have = self.deps.store.shared(&o.file)?.iter().any(still_there);
+        let copy = self.deps.store.shared(&o.file)?.into_iter().find(still_there);
+        let have = copy.is_some();
         let name = names::sanitize(&o.name);
         let mime = if o.mime.is_empty() { guess_mime(&name).to_string() } else { o.mime.clone() };
         Ok(FileInfo {
@@ -106,6 +108,10 @@ impl Files {
             have,
             sources: holders.len(),
             sources_online: holders.iter().filter(|h| **h != me && online.contains(h)).count(),
+            path: copy.map(|c| c.path),
+            thumbnail: Some(super::thumbs::path(&self.deps.thumbs, &o.file))
+                .filter(|p| have && p.exists())
+                .map(|p| p.to_string_lossy().into_owned()),
         })
     }
 }

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apero_control::{MemberInfo, MessageInfo, RoomCreated, MAX_MESSAGE_BYTES};
+use apero_control::{MemberInfo, MessageInfo, Reaction, RoomCreated, MAX_MESSAGE_BYTES};
 use rand::RngCore;
 
+use super::mention::mentions;
 use super::service::Rooms;
 use crate::entry::{Body, MAX_ROOM_NAME_CHARS};
 use crate::error::{ServiceError, ServiceResult};
@@ -36,11 +37,41 @@ pub(super) fn printable_name<'a>(name: &'a str, max: usize, empty: &str, what: &
     Ok(name)
 }
 
-fn message_info(m: MessageRow) -> MessageInfo {
-    MessageInfo { id: m.id, room: m.room, author: m.author, author_name: m.author_name, text: m.text, time: m.time, lamport: m.lamport }
+/// A message too long to send, or with nothing in it.
+pub(super) fn check_text(text: &str) -> ServiceResult<()> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(ServiceError::TooLarge(format!(
+            "this message is {} bytes; messages are at most {} bytes (16 KiB). Send long text as a file",
+            text.len(),
+            MAX_MESSAGE_BYTES
+        )));
+    }
+    if text.trim().is_empty() {
+        return Err(ServiceError::BadRequest("an empty message was not sent".into()));
+    }
+    Ok(())
 }
 
 impl Rooms {
+    /// A stored message as clients see it, with whether it names us.
+    pub(super) fn message_info(&self, m: MessageRow) -> MessageInfo {
+        let me = self.me.peer_id.to_string();
+        let reactions = m.reactions.into_iter().map(|(emoji, members)| Reaction { mine: members.contains(&me), emoji, members }).collect();
+        MessageInfo {
+            mentions_me: m.author != me && mentions(&m.text, &self.me.name.get()),
+            id: m.id,
+            room: m.room,
+            author: m.author,
+            author_name: m.author_name,
+            text: m.text,
+            time: m.time,
+            lamport: m.lamport,
+            reply_to: m.reply_to,
+            edited: m.edited,
+            reactions,
+        }
+    }
+
     pub async fn room_create(self: &Arc<Self>, name: &str) -> ServiceResult<RoomCreated> {
         let name = printable_name(name, MAX_ROOM_NAME_CHARS, "a room needs a name of printable characters", "room names")?;
         let mut id = [0u8; 16];
@@ -93,19 +124,15 @@ impl Rooms {
             .collect())
     }
 
-    pub async fn say(self: &Arc<Self>, room: &str, text: &str) -> ServiceResult<MessageInfo> {
-        if text.len() > MAX_MESSAGE_BYTES {
-            return Err(ServiceError::TooLarge(format!(
-                "this message is {} bytes; messages are at most {} bytes (16 KiB). Send long text as a file",
-                text.len(),
-                MAX_MESSAGE_BYTES
-            )));
-        }
-        if text.trim().is_empty() {
-            return Err(ServiceError::BadRequest("an empty message was not sent".into()));
-        }
+    /// `reply_to`: the message (id or unambiguous prefix) this one answers.
+    pub async fn say(self: &Arc<Self>, room: &str, text: &str, reply_to: Option<&str>) -> ServiceResult<MessageInfo> {
+        check_text(text)?;
         let room = self.resolve_room(room)?;
-        let v = self.publish(&room.id, Body::Message { text: text.to_string() }).await?;
+        let reply_to = match reply_to {
+            Some(q) => Some(self.resolve_message(&room.id, q)?.id),
+            None => None,
+        };
+        let v = self.publish(&room.id, Body::Message { text: text.to_string(), reply_to: reply_to.clone() }).await?;
         Ok(MessageInfo {
             id: v.id,
             room: room.id,
@@ -114,12 +141,14 @@ impl Rooms {
             text: text.to_string(),
             time: v.entry.time,
             lamport: v.entry.lamport,
+            reply_to,
+            ..MessageInfo::default()
         })
     }
 
     pub fn history(&self, room: &str, limit: Option<u32>) -> ServiceResult<Vec<MessageInfo>> {
         let room = self.resolve_room(room)?;
-        Ok(self.store.messages(&room.id, limit)?.into_iter().map(message_info).collect())
+        Ok(self.store.messages(&room.id, limit)?.into_iter().map(|m| self.message_info(m)).collect())
     }
 
     async fn online_peers(&self) -> Vec<String> {

@@ -1,10 +1,13 @@
-//! Rooms: invites, membership, chat and anti-entropy sync (the room
+//! Rooms: invites, membership, chat (with replies, edits, deletes and
+//! reactions) and anti-entropy sync (the room
 //! service, [`Rooms`]), and short invite codes ([`ShortCodes`], a service
 //! of its own that makes and uses long codes through the room service).
 
+pub mod amend;
 pub mod chat;
 pub mod invite;
 pub mod join;
+pub mod mention;
 pub mod rename;
 pub mod service;
 pub mod short;

@@ -243,20 +243,20 @@ impl Rooms {
         for v in inserted {
             let author = v.author.to_string();
             match &v.entry.body {
-                Body::Message { text } => {
-                    let author_name = self.store.author_name(room, &author).unwrap_or_default();
-                    self.events.emit(Event::Message {
-                        room: room.to_string(),
-                        message: MessageInfo {
-                            id: v.id.clone(),
-                            room: room.to_string(),
-                            author,
-                            author_name,
-                            text: text.clone(),
-                            time: v.entry.time,
-                            lamport: v.entry.lamport,
-                        },
-                    });
+                Body::Message { .. } => {
+                    if let Some(message) = self.stored_message(room, &v.id) {
+                        self.events.emit(Event::Message { room: room.to_string(), message });
+                    }
+                }
+                Body::Edit { message, .. } | Body::React { message, .. } => {
+                    if let Some(message) = self.stored_message(room, message) {
+                        self.events.emit(Event::MessageChanged { room: room.to_string(), message });
+                    }
+                }
+                Body::Delete { message } => {
+                    if self.store.message_deleted(room, message).unwrap_or(false) {
+                        self.events.emit(Event::MessageDeleted { room: room.to_string(), id: message.clone() });
+                    }
                 }
                 Body::Admit { member, name, .. } => {
                     self.events.emit(Event::MemberJoined { room: room.to_string(), peer_id: member.clone(), name: name.clone() })
@@ -286,8 +286,20 @@ impl Rooms {
         }
     }
 
+    /// A message as it reads now (edits and reactions folded in).
+    fn stored_message(&self, room: &str, id: &str) -> Option<MessageInfo> {
+        match self.store.message(room, id) {
+            Ok(m) => m.map(|m| self.message_info(m)),
+            Err(e) => {
+                tracing::warn!("database: {e}");
+                None
+            }
+        }
+    }
+
     /// Counts what a batch from a peer contained that we had to drop.
     pub(super) fn count_rejects(&self, r: &Ingested) {
+        Counters::bump(&self.counters.not_author, r.not_author as u64);
         Counters::bump(&self.counters.bad_signatures, r.bad_signature as u64);
         Counters::bump(&self.counters.not_members, r.not_member as u64);
         Counters::bump(&self.counters.bad_frames, r.malformed as u64);

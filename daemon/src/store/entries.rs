@@ -3,6 +3,7 @@
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use super::messages::{self, Outcome};
 use super::{now_ms, Result, Store, StoreError};
 use crate::entry::{Body, Entry, Verified};
 use crate::wire::Digest;
@@ -17,17 +18,11 @@ pub struct Ingested {
     pub not_member: usize,
     pub bad_signature: usize,
     pub malformed: usize,
-}
-
-#[derive(Debug, Clone)]
-pub struct MessageRow {
-    pub id: String,
-    pub room: String,
-    pub author: String,
-    pub author_name: String,
-    pub text: String,
-    pub time: u64,
-    pub lamport: u64,
+    /// Edits and deletes of someone else's message, refused or (when they
+    /// came before the message) removed ([`super::messages`]).
+    pub not_author: usize,
+    /// About a message its author deleted: not kept.
+    pub gone: usize,
 }
 
 impl Store {
@@ -120,12 +115,26 @@ impl Store {
                         params![room, author, v.entry.lamport as i64],
                     )?;
                 }
-                Body::Message { .. }
-                | Body::Offer { .. }
-                | Body::Have { .. }
-                | Body::Partial { .. }
-                | Body::Dropped { .. }
-                | Body::Rename { .. } => {
+                Body::Message { .. } | Body::Edit { .. } | Body::Delete { .. } | Body::React { .. } => {
+                    if !is_member_at(&tx, room, &author, v.entry.lamport)? {
+                        out.not_member += 1;
+                        continue;
+                    }
+                    let (outcome, forged) = messages::apply(&tx, room, &author, &v)?;
+                    out.not_author += forged;
+                    match outcome {
+                        Outcome::Store => {}
+                        Outcome::NotAuthor => {
+                            out.not_author += 1;
+                            continue;
+                        }
+                        Outcome::Gone => {
+                            out.gone += 1;
+                            continue;
+                        }
+                    }
+                }
+                Body::Offer { .. } | Body::Have { .. } | Body::Partial { .. } | Body::Dropped { .. } | Body::Rename { .. } => {
                     if !is_member_at(&tx, room, &author, v.entry.lamport)? {
                         out.not_member += 1;
                         continue;
@@ -133,7 +142,8 @@ impl Store {
                 }
             }
             let text = match &v.entry.body {
-                Body::Message { text } => Some(text.as_str()),
+                Body::Message { text, .. } | Body::Edit { text, .. } => Some(text.as_str()),
+                Body::React { emoji, .. } => Some(emoji.as_str()),
                 // Indexed by file id, for offers and sources.
                 Body::Offer { file, .. } | Body::Have { file } | Body::Partial { file } | Body::Dropped { file } => Some(file.as_str()),
                 Body::Rename { name } => Some(name.as_str()),
@@ -141,8 +151,18 @@ impl Store {
             };
             let raw = serde_json::to_string(&v.entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             tx.execute(
-                "INSERT INTO entries (id, room, author, lamport, time_ms, kind, text, raw) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                params![v.id, room, author, v.entry.lamport as i64, v.entry.time as i64, v.entry.body.kind(), text, raw],
+                "INSERT INTO entries (id, room, author, lamport, time_ms, kind, text, raw, target) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                params![
+                    v.id,
+                    room,
+                    author,
+                    v.entry.lamport as i64,
+                    v.entry.time as i64,
+                    v.entry.body.kind(),
+                    text,
+                    raw,
+                    messages::target(&v.entry.body)
+                ],
             )?;
             if matches!(v.entry.body, Body::Rename { .. }) {
                 rename_member(&tx, room, &author)?;
@@ -157,34 +177,6 @@ impl Store {
     pub fn next_lamport(&self, room: &str) -> Result<u64> {
         let max: Option<i64> = self.lock().query_row("SELECT MAX(lamport) FROM entries WHERE room = ?1", [room], |r| r.get(0))?;
         Ok(max.unwrap_or(0) as u64 + 1)
-    }
-
-    pub fn messages(&self, room: &str, limit: Option<u32>) -> Result<Vec<MessageRow>> {
-        let conn = self.lock();
-        // The newest `limit` messages, returned oldest first.
-        let mut st = conn.prepare(
-            "SELECT * FROM (
-                SELECT e.id, e.author, COALESCE(m.name, ''), e.text, e.time_ms, e.lamport
-                FROM entries e LEFT JOIN members m ON m.room = e.room AND m.peer_id = e.author
-                WHERE e.room = ?1 AND e.kind = 'message'
-                ORDER BY e.lamport DESC, e.author DESC, e.id DESC LIMIT ?2
-             ) ORDER BY lamport ASC, author ASC, id ASC",
-        )?;
-        let limit = limit.map(|l| l as i64).unwrap_or(-1);
-        let rows = st
-            .query_map(params![room, limit], |r| {
-                Ok(MessageRow {
-                    id: r.get(0)?,
-                    room: room.to_string(),
-                    author: r.get(1)?,
-                    author_name: r.get(2)?,
-                    text: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                    time: r.get::<_, i64>(4)? as u64,
-                    lamport: r.get::<_, i64>(5)? as u64,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
     }
 
     pub fn author_name(&self, room: &str, peer: &str) -> Result<String> {
@@ -252,10 +244,12 @@ impl Store {
         Ok(out)
     }
 
-    /// Membership entries (create, admit, leave): what a joiner needs first.
+    /// Entries other than chat (membership, files, invites, and deletes
+    /// that keep deleted messages out): what a joiner needs first.
     pub fn membership_entries(&self, room: &str) -> Result<Vec<Entry>> {
         let conn = self.lock();
-        let mut st = conn.prepare("SELECT raw FROM entries WHERE room = ?1 AND kind != 'message' ORDER BY lamport")?;
+        let mut st =
+            conn.prepare("SELECT raw FROM entries WHERE room = ?1 AND kind NOT IN ('message', 'edit', 'react') ORDER BY lamport")?;
         let raws = st.query_map([room], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
         raws.iter().map(|r| serde_json::from_str(r).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
     }
@@ -299,17 +293,17 @@ fn upsert_member(tx: &Transaction<'_>, room: &str, peer: &str, name: &str, since
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use libp2p::identity::Keypair;
 
     use super::*;
     use crate::entry::Entry;
 
-    const ROOM: &str = "00112233445566778899aabbccddeeff";
+    pub(crate) const ROOM: &str = "00112233445566778899aabbccddeeff";
     const FILE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
     /// A room made by `a`, with `b` admitted.
-    fn room() -> (tempfile::TempDir, Store, Keypair, Keypair) {
+    pub(crate) fn room() -> (tempfile::TempDir, Store, Keypair, Keypair) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
         let (a, b) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());

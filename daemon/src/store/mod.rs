@@ -11,6 +11,7 @@ mod entries;
 mod files;
 mod invites;
 mod members;
+mod messages;
 mod peers;
 
 use std::path::Path;
@@ -18,10 +19,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-pub use entries::{Ingested, MessageRow};
+pub use entries::Ingested;
 pub use files::{DownloadRow, OfferRow, SharedRow};
 pub use invites::{InviteRow, RoomInvite};
 pub use members::MemberRow;
+pub use messages::MessageRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -157,6 +159,14 @@ CREATE TABLE IF NOT EXISTS invite_claims (
     at_ms INTEGER NOT NULL,
     decided INTEGER NOT NULL DEFAULT 0
 );
+-- Messages their authors deleted: what keeps a copy pushed later by a
+-- member who was away from coming back (store::messages).
+CREATE TABLE IF NOT EXISTS deleted_messages (
+    room TEXT NOT NULL,
+    id TEXT NOT NULL,
+    author TEXT NOT NULL,
+    PRIMARY KEY (room, id)
+);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
 "#;
 
@@ -167,7 +177,10 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // A deleted message must not linger in freed pages of the file.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        add_target_column(&conn)?;
         Ok(Store { conn: Mutex::new(conn) })
     }
 
@@ -182,6 +195,18 @@ impl Store {
         self.lock().execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
+}
+
+/// `entries.target` (the message an entry answers, edits, deletes or
+/// reacts to) came after the first release: added to older databases, whose
+/// entries name no message.
+fn add_target_column(conn: &Connection) -> Result<()> {
+    let has: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('entries') WHERE name = 'target'", [], |r| r.get(0))?;
+    if !has {
+        conn.execute_batch("ALTER TABLE entries ADD COLUMN target TEXT;")?;
+    }
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS entries_target ON entries(room, target) WHERE target IS NOT NULL;")?;
+    Ok(())
 }
 
 #[derive(Debug, Clone)]
@@ -256,7 +281,7 @@ impl Store {
     pub fn forget_room(&self, id: &str) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        for table in ["entries", "members", "invites", "room_invites", "invite_uses", "invite_revocations"] {
+        for table in ["entries", "members", "invites", "room_invites", "invite_uses", "invite_revocations", "deleted_messages"] {
             tx.execute(&format!("DELETE FROM {table} WHERE room = ?1"), [id])?;
         }
         tx.execute("DELETE FROM rooms WHERE id = ?1", [id])?;

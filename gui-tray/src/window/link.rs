@@ -50,6 +50,24 @@ pub enum Command {
     Say {
         room: String,
         text: String,
+        /// The message this one answers.
+        reply_to: Option<String>,
+    },
+    /// Change the text of one of our messages.
+    Edit {
+        room: String,
+        message: String,
+        text: String,
+    },
+    Delete {
+        room: String,
+        message: String,
+    },
+    React {
+        room: String,
+        message: String,
+        emoji: String,
+        on: bool,
     },
     CallJoin(String),
     CallLeave,
@@ -389,6 +407,12 @@ async fn follow(client: &mut Client, ev: &Event, out: &Out) -> Result<(), Client
             out.send(Update::Rooms(rooms));
             out.send(Update::Call(timed(client.call_status()).await?));
         }
+        // A finished download: the file's card now has our copy (its path,
+        // a picture's thumbnail).
+        Event::Transfer { transfer } if transfer.state == apero_control::TransferState::Done => {
+            let files = timed(client.files(&transfer.room)).await?;
+            out.send(Update::Files { room: transfer.room.clone(), files });
+        }
         _ => {}
     }
     Ok(())
@@ -443,10 +467,14 @@ async fn carry_out(target: &Target, client: &mut Client, c: Command, out: &Out) 
                 }
             });
         }
-        Command::Say { room, text } => {
+        Command::Say { room, text, reply_to } => {
             // The daemon's own event brings the message into the chat.
-            timed(client.say(&room, &text)).await?;
+            timed(client.reply(&room, &text, reply_to.as_deref())).await?;
         }
+        // Their events bring the change into the chat, as for Say.
+        Command::Edit { room, message, text } => drop(timed(client.edit(&room, &message, &text)).await?),
+        Command::Delete { room, message } => timed(client.delete(&room, &message)).await?,
+        Command::React { room, message, emoji, on } => drop(timed(client.react(&room, &message, &emoji, on)).await?),
         Command::CallJoin(room) => {
             out.send(Update::Call(timed(client.call_join(&room)).await?));
             out.send(Update::Rooms(timed(client.room_list()).await?));

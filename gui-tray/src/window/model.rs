@@ -223,6 +223,17 @@ impl Model {
 
     fn event(&mut self, e: Event) {
         match e {
+            Event::MessageChanged { room, message } => {
+                // An edit or a reaction: in place, where it was.
+                if let Some(m) = self.chats.entry(room).or_default().messages.iter_mut().find(|m| m.id == message.id) {
+                    *m = message;
+                }
+            }
+            Event::MessageDeleted { room, id } => {
+                if let Some(chat) = self.chats.get_mut(&room) {
+                    chat.messages.retain(|m| m.id != id);
+                }
+            }
             Event::Message { room, message } => {
                 let mine = self.me() == Some(message.author.as_str());
                 let chat = self.chats.entry(room.clone()).or_default();
@@ -342,6 +353,7 @@ mod tests {
             text: format!("text {id}"),
             time,
             lamport,
+            ..Default::default()
         }
     }
 

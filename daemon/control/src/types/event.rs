@@ -11,6 +11,17 @@ pub enum Event {
         room: String,
         message: MessageInfo,
     },
+    /// A message was edited or its reactions changed: `message` is how it
+    /// reads now.
+    MessageChanged {
+        room: String,
+        message: MessageInfo,
+    },
+    /// A message was deleted by its author: drop it from view.
+    MessageDeleted {
+        room: String,
+        id: String,
+    },
     MemberJoined {
         room: String,
         peer_id: String,

@@ -33,6 +33,14 @@ pub struct FileInfo {
     pub sources: usize,
     /// How many of those are online now.
     pub sources_online: usize,
+    /// Our complete copy, where it is on this machine (the file we
+    /// offered, or the finished download).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// A picture's thumbnail (PNG, at most 320 px a side), a path on this
+    /// machine, once we have the picture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -36,10 +36,17 @@ mod tests {
 
     #[test]
     fn request_wire_shape_is_stable() {
-        let r = Request::Say { room: "r".into(), text: "hi".into() };
+        let r = Request::Say { room: "r".into(), text: "hi".into(), reply_to: None };
         assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"cmd":"say","room":"r","text":"hi"}"#);
         let e: Result<Request, _> = serde_json::from_str(r#"{"cmd":"say","room":"r","text":"t","extra":1}"#);
         assert!(e.is_err(), "unknown fields are refused");
+    }
+
+    #[test]
+    fn a_message_from_an_older_daemon_still_reads() {
+        let old = r#"{"id":"i","room":"r","author":"a","author_name":"n","text":"t","time":1,"lamport":2}"#;
+        let m: MessageInfo = serde_json::from_str(old).unwrap();
+        assert_eq!((m.reply_to, m.edited, m.reactions.len(), m.mentions_me), (None, false, 0, false));
     }
 
     #[test]
@@ -78,7 +85,10 @@ mod tests {
                 once,
                 short: false
             }),
-            (".*", ".*").prop_map(|(room, text)| Request::Say { room, text }),
+            (".*", ".*", proptest::option::of("[0-9a-f]{32}")).prop_map(|(room, text, reply_to)| Request::Say { room, text, reply_to }),
+            (".*", ".*", ".*").prop_map(|(room, message, text)| Request::Edit { room, message, text }),
+            (".*", ".*").prop_map(|(room, message)| Request::Delete { room, message }),
+            (".*", ".*", ".*", any::<bool>()).prop_map(|(room, message, emoji, on)| Request::React { room, message, emoji, on }),
             (".*", proptest::option::of(any::<u32>())).prop_map(|(room, limit)| Request::History { room, limit }),
             (".*", any::<u64>(), proptest::option::of(".*")).prop_map(|(code, timeout_secs, via)| Request::Join {
                 code,

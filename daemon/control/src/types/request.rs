@@ -56,6 +56,30 @@ pub enum Request {
     Say {
         room: String,
         text: String,
+        /// The id of the message this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    /// Change the text of one of our messages (`message`: its id, or a
+    /// prefix of at least 4 characters that names one).
+    Edit {
+        room: String,
+        message: String,
+        text: String,
+    },
+    /// Take back one of our messages: gone from every member's history
+    /// and store.
+    Delete {
+        room: String,
+        message: String,
+    },
+    /// Set (`on`) or take back our reaction to a message; `emoji` is one
+    /// of [`crate::REACTIONS`].
+    React {
+        room: String,
+        message: String,
+        emoji: String,
+        on: bool,
     },
     History {
         room: String,

@@ -58,7 +58,8 @@ pub struct Joined {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Fields added after the first release default, so older daemons' replies decode.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MessageInfo {
     pub id: String,
     pub room: String,
@@ -69,4 +70,28 @@ pub struct MessageInfo {
     pub time: u64,
     /// Position in the room's total order (ties broken by author, then id).
     pub lamport: u64,
+    /// The id of the message this one answers. It may be absent from the
+    /// history (deleted, or older than a `limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// The author changed the text since it was first sent.
+    #[serde(default)]
+    pub edited: bool,
+    /// Reactions in [`crate::REACTIONS`] order, only those someone set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// The text names us (`@name`, our display name, any case) and we did
+    /// not write it: worth a notification.
+    #[serde(default)]
+    pub mentions_me: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    /// Peer ids of the members who set it, in the room's order.
+    pub members: Vec<String>,
+    /// We are one of them (what a client toggles).
+    #[serde(default)]
+    pub mine: bool,
 }

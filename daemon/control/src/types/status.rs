@@ -62,6 +62,9 @@ pub struct Dropped {
     pub bad_signatures: u64,
     /// Room entries or requests from peers that are not members.
     pub not_members: u64,
+    /// Edits and deletes of someone else's message (only its author may).
+    #[serde(default)]
+    pub not_author: u64,
     /// Join attempts that were refused (bad, expired, revoked, used codes).
     pub refused_joins: u64,
     /// Control requests that were malformed, oversized or unknown.

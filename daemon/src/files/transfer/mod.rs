@@ -394,6 +394,7 @@ impl Files {
             chunk_size: offer.chunk_size,
             hashes: manifest.hashes.clone(),
         }));
+        self.thumbnail(&offer.file, &final_path, super::guess_mime(&final_path.to_string_lossy())).await;
         Ok(final_path)
     }
 }

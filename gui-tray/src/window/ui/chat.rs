@@ -41,14 +41,19 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     let follow = jump || (app.chat_at_end && (count != app.chat_seen || (size - app.chat_size).length() > 0.5));
     let area = egui::ScrollArea::vertical().id_salt(("chat", room)).stick_to_bottom(true).auto_shrink([false, false]);
     let out = area.show(ui, |ui| {
-        let lines = app.model.lines(room);
+        // Owned: a file's card needs the app (its picture's texture).
+        let lines: Vec<Owned> = app.model.lines(room).into_iter().map(Owned::from).collect();
         if lines.is_empty() {
             ui.label(RichText::new(app.tr.t("chat-empty")).weak());
         }
-        for line in lines {
+        for line in &lines {
             match line {
-                Line::Message(m) => message(app, ui, m, me.as_deref()),
-                Line::File(f) => file(app, ui, f, me.as_deref(), &mut actions, &mut errors),
+                Owned::Message(m) => {
+                    let quoted =
+                        m.reply_to.as_ref().and_then(|id| app.model.chats.get(room)?.messages.iter().find(|q| &q.id == id).cloned());
+                    super::message::show(app, ui, m, me.as_deref(), quoted.as_ref(), &mut actions);
+                }
+                Owned::File(f) => file(app, ui, f, me.as_deref(), &mut actions, &mut errors),
             }
             ui.add_space(4.0);
         }
@@ -70,18 +75,34 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     }
 }
 
+enum Owned {
+    Message(MessageInfo),
+    File(FileInfo),
+}
+
+impl From<Line<'_>> for Owned {
+    fn from(l: Line<'_>) -> Owned {
+        match l {
+            Line::Message(m) => Owned::Message(m.clone()),
+            Line::File(f) => Owned::File(f.clone()),
+        }
+    }
+}
+
 /// The text box sits at the bottom of the panel, Send always beside it.
 fn composer(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     let focus_now = app.focused_room.as_deref() != Some(room) && app.dialog == Dialog::None;
     egui::Panel::bottom(egui::Id::new(("composer", room))).show(ui, |ui| {
         ui.add_space(4.0);
+        super::message::composing_bar(app, ui, room);
         let label = ui.label(RichText::new(app.tr.t("chat-message")).small());
         // Right to left: Send first, so that the field takes what is left.
         // One row high: a right-to-left layout would otherwise take the
         // whole height to centre in, and the panel would grow every frame.
         let row = egui::vec2(ui.available_width(), ui.spacing().interact_size.y + 6.0);
         ui.allocate_ui_with_layout(row, egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let clicked = ui.button(app.tr.t("chat-send")).clicked();
+            let editing = matches!(&app.composing, Some(super::message::Composing::Edit { room: r, .. }) if r == room);
+            let clicked = ui.button(app.tr.t(if editing { "chat-save" } else { "chat-send" })).clicked();
             let draft = app.drafts.entry(room.to_string()).or_default();
             let edit = ui.add(egui::TextEdit::singleline(draft).desired_width(ui.available_width())).labelled_by(label.id);
             if focus_now {
@@ -90,7 +111,8 @@ fn composer(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (enter || clicked) && !draft.trim().is_empty() {
                 let text = std::mem::take(draft);
-                app.link.send(Command::Say { room: room.to_string(), text });
+                let c = super::message::send(app, room, text);
+                app.link.send(c);
                 app.chat_at_end = true;
                 edit.request_focus();
             }
@@ -102,25 +124,7 @@ fn composer(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     }
 }
 
-fn message(app: &AperoApp, ui: &mut egui::Ui, m: &MessageInfo, me: Option<&str>) {
-    let author = if Some(m.author.as_str()) == me { app.tr.t("chat-you") } else { m.author_name.clone() };
-    ui.horizontal_wrapped(|ui| {
-        ui.label(RichText::new(author).strong());
-        ui.label(RichText::new(clock(m.time)).small().weak());
-    });
-    ui.horizontal_wrapped(|ui| {
-        ui.spacing_mut().item_spacing.x = 0.0;
-        for (text, link) in split_links(&m.text) {
-            if link {
-                ui.hyperlink(text);
-            } else {
-                ui.label(text);
-            }
-        }
-    });
-}
-
-fn file(app: &AperoApp, ui: &mut egui::Ui, f: &FileInfo, me: Option<&str>, actions: &mut Vec<Command>, errors: &mut Vec<String>) {
+fn file(app: &mut AperoApp, ui: &mut egui::Ui, f: &FileInfo, me: Option<&str>, actions: &mut Vec<Command>, errors: &mut Vec<String>) {
     let mine = Some(f.from.as_str()) == me;
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.horizontal_wrapped(|ui| {
@@ -128,6 +132,7 @@ fn file(app: &AperoApp, ui: &mut egui::Ui, f: &FileInfo, me: Option<&str>, actio
             ui.label(RichText::new(who).weak());
             ui.label(RichText::new(clock(f.time)).small().weak());
         });
+        super::pictures::thumbnail(app, ui, f);
         ui.label(RichText::new(format!("📄 {}  ({})", f.name, app.tr.bytes(f.size))).strong());
         if mine {
             ui.label(RichText::new(app.tr.t("file-stay")).small());
@@ -188,7 +193,7 @@ fn file(app: &AperoApp, ui: &mut egui::Ui, f: &FileInfo, me: Option<&str>, actio
 }
 
 /// Local time of a Unix-milliseconds stamp: the hour today, else the date too.
-fn clock(ms: u64) -> String {
+pub(crate) fn clock(ms: u64) -> String {
     use chrono::{Local, TimeZone};
     let Some(t) = Local.timestamp_millis_opt(ms as i64).single() else { return String::new() };
     if t.date_naive() == Local::now().date_naive() {

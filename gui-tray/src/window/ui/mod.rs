@@ -11,7 +11,9 @@ mod chat;
 mod close;
 mod dialogs;
 mod layout;
+mod message;
 mod people;
+mod pictures;
 mod rooms;
 pub mod settings;
 pub(crate) mod sound;
@@ -54,6 +56,8 @@ pub(crate) enum Dialog {
     Settings,
     /// The window was closed during a call: leave it, or keep talking?
     CloseInCall,
+    /// A picture shown large (a file id).
+    Picture(String),
 }
 
 pub struct AperoApp {
@@ -110,6 +114,9 @@ pub struct AperoApp {
     pub(crate) share_note: Option<String>,
     /// The download folder being typed in Settings.
     pub(crate) download_edit: Option<String>,
+    pub(crate) pictures: pictures::Pictures,
+    /// A reply or an edit under way in the composer.
+    pub(crate) composing: Option<message::Composing>,
 }
 
 impl AperoApp {
@@ -156,6 +163,8 @@ impl AperoApp {
             chat_size: egui::Vec2::ZERO,
             share_note: None,
             download_edit: None,
+            pictures: Default::default(),
+            composing: None,
         };
         if let Some(code) = opts.open_join {
             app.join_code = code;
@@ -249,6 +258,7 @@ impl AperoApp {
                 }
             }
         }
+        self.fetch_small_pictures();
         // New messages while the window is in the background: the taskbar
         // asks for attention. Desktop notifications are the tray's, so
         // nobody is told twice.

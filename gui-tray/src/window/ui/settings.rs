@@ -40,6 +40,9 @@ pub struct Settings {
     pub close_in_call: Option<CloseInCall>,
     /// Where downloads go (`None`: the daemon's default, the Downloads folder).
     pub download_dir: Option<PathBuf>,
+    /// Pictures up to this many MiB download by themselves (`None`: the
+    /// default, 0: never).
+    pub auto_pictures_mb: Option<u32>,
 }
 
 impl Settings {
@@ -138,6 +141,13 @@ fn behaviour(app: &mut AperoApp, ui: &mut egui::Ui) {
         }
     }
     app.download_edit = Some(edit);
+    let mut mb = app.settings.auto_pictures_mb.unwrap_or(super::pictures::AUTO_MB_DEFAULT);
+    let l = ui.label(app.tr.t("settings-auto-pictures"));
+    let r = ui.add(egui::Slider::new(&mut mb, 0..=50).suffix(" MiB")).labelled_by(l.id);
+    if r.drag_stopped() || (r.changed() && !r.dragged()) {
+        app.settings.auto_pictures_mb = Some(mb);
+        app.save_settings(&ctx);
+    }
 }
 
 /// Our display name, changed in place: friends see the new one on our
@@ -252,6 +262,7 @@ mod tests {
             theme: Theme::Dark,
             close_in_call: Some(CloseInCall::Keep),
             download_dir: Some("/tmp/dl".into()),
+            auto_pictures_mb: Some(0),
         };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), s);
