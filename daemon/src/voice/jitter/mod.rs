@@ -57,6 +57,8 @@ pub struct Stats {
     /// Packets after a pause that came after their turn and were played late
     /// instead of being dropped.
     pub resumed_late: u64,
+    /// Frames of silence skipped to take that delay back.
+    pub caught_up: u64,
     /// Whole frames dropped far above the target.
     pub drained: u64,
     pub bad: u64,
@@ -90,6 +92,9 @@ pub struct JitterBuffer {
     /// Whether the last frame played was speech (so an empty buffer is a late packet, not a pause).
     in_speech: bool,
     held: u32,
+    /// Frames a packet after a pause was played later than its turn
+    /// (`resumed_late`): delay to take back in the next silence.
+    owed: u32,
     /// How far back the oldest copy in the sender's packets is, in frames: a
     /// copy arrives that much after its slot, so the playout must be at
     /// least that much further behind.
@@ -137,6 +142,7 @@ impl JitterBuffer {
             unexplained: 0,
             in_speech: false,
             held: 0,
+            owed: 0,
             copies: 0,
             pause_at: None,
             highest_seq: None,

@@ -11,6 +11,8 @@ pub(super) const MAX_BUFFERED: usize = 400;
 /// How late the first packet after a pause may be and still be played
 /// (later, the sender's clock and ours disagree: start afresh instead).
 const MAX_RESUME_LATE_MS: f64 = 200.0;
+/// At most this many frames of such delay are remembered to take back.
+const MAX_OWED: u32 = 20;
 
 pub(super) struct Slot {
     pub(super) seq: u32,
@@ -75,7 +77,10 @@ impl JitterBuffer {
             // playout's clock, which went on through the silence: play it
             // now rather than drop the start of a word (or all of a short
             // sound). Only silence is behind it, and the delay this adds is
-            // taken back by stretching the next quiet.
+            // taken back in the next silence (`owed`).
+            if let Some(n) = self.next_ts {
+                self.owed = (self.owed + (n - ts)).min(MAX_OWED);
+            }
             self.next_ts = Some(ts);
             self.stats.resumed_late += 1;
             late = false;
