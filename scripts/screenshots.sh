@@ -53,6 +53,18 @@ sleep 0.3
 b say "$room" "Oui ! J'apporte les olives." >/dev/null
 sleep 0.3
 a say "$room" "Le plan pour venir : https://www.openstreetmap.org/#map=17/48.8566/2.3522" >/dev/null
+# A reply, a reaction and a picture (a sunset drawn here: stdlib PNG).
+first=$(a --json history "$room" | json '[0]["id"]')
+b say "$room" "Parfait, à tout à l'heure @Camille" --reply-to "$first" >/dev/null
+a react "$room" "$first" "🎉" >/dev/null
+python3 - "$work/coucher de soleil.png" <<'PY'
+import struct, sys, zlib
+w, h = 480, 300
+rows = b"".join(b"\0" + bytes(v for x in range(w) for v in (255, max(0, 200 - y * 2 // 3) , max(0, 120 - y // 3))) for y in range(h))
+chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+PY
+a send "$room" "$work/coucher de soleil.png" >/dev/null
 head -c 4000000 /dev/urandom > "$work/photos-atelier.zip"
 a send "$room" "$work/photos-atelier.zip" >/dev/null
 b room create "Atelier couture" >/dev/null

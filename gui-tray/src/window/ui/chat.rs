@@ -59,6 +59,9 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
         }
         if follow {
             ui.scroll_to_cursor(Some(egui::Align::BOTTOM));
+            // The scroll lands in the next frame, which egui draws only when
+            // asked: without this a window left alone stops half way.
+            ui.ctx().request_repaint();
         }
     });
     let bottom = out.state.offset.y + out.inner_rect.height();

@@ -12,6 +12,7 @@ mod close;
 mod dialogs;
 mod layout;
 mod message;
+mod paste;
 mod people;
 mod pictures;
 mod rooms;
@@ -259,6 +260,7 @@ impl AperoApp {
             }
         }
         self.fetch_small_pictures();
+        self.pasted(ctx);
         // New messages while the window is in the background: the taskbar
         // asks for attention. Desktop notifications are the tray's, so
         // nobody is told twice.
