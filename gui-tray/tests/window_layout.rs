@@ -262,3 +262,33 @@ fn the_people_list_follows_who_joins_and_leaves() {
     carol.json(&["room", "leave", &room]);
     w.wait("carol gone from the list", SLOW, |h| h.query_all_by_label("carol").next().is_none());
 }
+
+#[test]
+fn every_tab_stop_shows_where_the_keyboard_is() {
+    let (_alice, bob, room) = two_in_a_call("clavier");
+    let mut w = Window::open(&bob, "en");
+    w.wait("the room to open", SLOW, |h| h.state().model.selected.as_deref() == Some(room.as_str()));
+    w.h.step();
+    let mut stops = 0;
+    for _ in 0..25 {
+        w.h.key_press(egui::Key::Tab);
+        w.h.step();
+        w.h.step();
+        let Some(focused) = w.h.root().children_recursive().find(|n| n.accesskit_node().is_focused()) else { continue };
+        let r = focused.accesskit_node().bounding_box().unwrap();
+        let label = focused.accesskit_node().label().unwrap_or_default();
+        let ring = w.h.output().shapes.iter().any(|c| match &c.shape {
+            egui::Shape::Rect(s) => {
+                s.stroke.color == apero_window::ui::FOCUS_RING
+                    && s.rect.min.x <= r.x0 as f32
+                    && s.rect.min.y <= r.y0 as f32
+                    && s.rect.max.x >= r.x1 as f32
+                    && s.rect.max.y >= r.y1 as f32
+            }
+            _ => false,
+        });
+        assert!(ring, "no focus ring around {label:?} ({:?})", focused.accesskit_node().role());
+        stops += 1;
+    }
+    assert!(stops >= 10, "Tab reached only {stops} controls");
+}

@@ -18,6 +18,7 @@
 //!   later launches bring to the front; `tray`: whether the tray runs.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod command;
 pub mod i18n;
 pub mod instance;
 pub mod link;

@@ -9,6 +9,7 @@
 mod call;
 mod chat;
 mod close;
+mod desktop;
 mod dialogs;
 mod layout;
 mod message;
@@ -18,6 +19,8 @@ mod pictures;
 mod rooms;
 pub mod settings;
 pub(crate) mod sound;
+
+pub(crate) use desktop::open_path;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -443,7 +446,22 @@ impl eframe::App for AperoApp {
             egui::CentralPanel::default().show(ui, |ui| self.offline(ui));
         }
         dialogs::show(self, &ctx);
+        focus_ring(&ctx);
     }
+}
+
+/// The keyboard's place, drawn around whatever has the focus: egui marks
+/// some widgets only by a faint change of fill, which a person moving with
+/// Tab cannot follow.
+pub const FOCUS_RING: Color32 = Color32::from_rgb(0x3d, 0x9b, 0xff);
+
+fn focus_ring(ctx: &egui::Context) {
+    let Some(r) = ctx.memory(|m| m.focused()).and_then(|id| ctx.read_response(id)) else { return };
+    if !r.rect.is_positive() {
+        return;
+    }
+    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::new("focus-ring")));
+    painter.rect_stroke(r.rect.expand(2.0), 4.0, egui::Stroke::new(2.0, FOCUS_RING), egui::StrokeKind::Outside);
 }
 
 /// egui's sizes suit developers' screens; ours read from further away, on
@@ -462,41 +480,4 @@ fn larger_text(ctx: &egui::Context) {
         s.spacing.button_padding = egui::vec2(8.0, 4.0);
         s.spacing.item_spacing = egui::vec2(8.0, 6.0);
     });
-}
-
-/// Opens a file or a folder with the desktop's program for it, and says
-/// whether one answered: `xdg-open` exits non-zero when nothing handles
-/// the file, which a person must hear about (a click that does nothing
-/// looks broken). Waited for on a thread, at most a few seconds.
-pub(crate) fn open_path(path: &std::path::Path) -> Result<(), String> {
-    let program = if cfg!(target_os = "macos") {
-        "open"
-    } else if cfg!(windows) {
-        "explorer"
-    } else {
-        "xdg-open"
-    };
-    if !path.exists() {
-        return Err(format!("{} is not there any more", path.display()));
-    }
-    let mut child = std::process::Command::new(program)
-        .arg(path)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("{program}: {e}"))?;
-    // xdg-open hands over to the program and returns at once when one
-    // answers; a file manager that stays in front keeps it longer, and
-    // that is success too.
-    let start = std::time::Instant::now();
-    while start.elapsed() < std::time::Duration::from_secs(2) {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() || cfg!(windows) => return Ok(()),
-            Ok(Some(status)) => return Err(format!("{program} {status}")),
-            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Ok(())
 }

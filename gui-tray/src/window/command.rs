@@ -1,0 +1,75 @@
+//! What the window asks of the daemon: the link (`link.rs`) carries each
+//! command out on its own connection and answers with updates.
+
+use std::path::PathBuf;
+
+/// What the UI asks of the daemon.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Load a room's history and files.
+    OpenRoom(String),
+    CreateRoom(String),
+    LeaveRoom(String),
+    Invite {
+        room: String,
+        short: bool,
+        ttl_secs: u64,
+        once: bool,
+    },
+    Join(String),
+    Say {
+        room: String,
+        text: String,
+        /// The message this one answers.
+        reply_to: Option<String>,
+    },
+    /// Change the text of one of our messages.
+    Edit {
+        room: String,
+        message: String,
+        text: String,
+    },
+    Delete {
+        room: String,
+        message: String,
+    },
+    React {
+        room: String,
+        message: String,
+        emoji: String,
+        on: bool,
+    },
+    CallJoin(String),
+    CallLeave,
+    Mute(bool),
+    Volume {
+        peer_id: String,
+        percent: u32,
+    },
+    Offer {
+        room: String,
+        path: PathBuf,
+    },
+    /// Download a file, into `dir` (`None`: the daemon's default).
+    Get {
+        file: String,
+        dir: Option<PathBuf>,
+    },
+    Cancel(String),
+    Devices,
+    UseDevices {
+        input: Option<String>,
+        output: Option<String>,
+    },
+    /// Start or change the sound check (meter, and our echo if `echo`).
+    SoundCheck {
+        echo: bool,
+    },
+    SoundCheckStop,
+    /// Our display name, changed in Settings.
+    SetName(String),
+    /// Start the daemon (the "Start apero" button while offline).
+    Start,
+    /// The first start on this machine, under the name the person chose.
+    StartAs(String),
+}
