@@ -32,7 +32,9 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     let me = app.model.me().map(str::to_string);
     let mut actions = Vec::new();
     let mut errors = Vec::new();
-    let count = app.model.lines(room).len();
+    // Owned: a file's card needs the app (its picture's texture).
+    let lines: Vec<Owned> = app.model.lines(room).into_iter().map(Owned::from).collect();
+    let count = lines.len();
     // The chat follows its end unless the person scrolled up; a change of
     // size (a panel folding, the call ending) must not leave it past its end.
     let new_below = !app.chat_at_end && count > app.chat_seen;
@@ -41,17 +43,19 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     let follow = jump || (app.chat_at_end && (count != app.chat_seen || (size - app.chat_size).length() > 0.5));
     let area = egui::ScrollArea::vertical().id_salt(("chat", room)).stick_to_bottom(true).auto_shrink([false, false]);
     let out = area.show(ui, |ui| {
-        // Owned: a file's card needs the app (its picture's texture).
-        let lines: Vec<Owned> = app.model.lines(room).into_iter().map(Owned::from).collect();
         if lines.is_empty() {
             ui.label(RichText::new(app.tr.t("chat-empty")).weak());
         }
         for line in &lines {
             match line {
                 Owned::Message(m) => {
-                    let quoted =
-                        m.reply_to.as_ref().and_then(|id| app.model.chats.get(room)?.messages.iter().find(|q| &q.id == id).cloned());
-                    super::message::show(app, ui, m, me.as_deref(), quoted.as_ref(), &mut actions);
+                    let quoted = m.reply_to.as_ref().and_then(|id| {
+                        lines.iter().find_map(|l| match l {
+                            Owned::Message(q) if &q.id == id => Some(q),
+                            _ => None,
+                        })
+                    });
+                    super::message::show(app, ui, m, me.as_deref(), quoted, &mut actions);
                 }
                 Owned::File(f) => file(app, ui, f, me.as_deref(), &mut actions, &mut errors),
             }
