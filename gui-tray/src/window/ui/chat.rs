@@ -4,7 +4,7 @@
 use apero_control::{FileInfo, MessageInfo, TransferState};
 use egui::RichText;
 
-use super::{open_path, AperoApp, Dialog};
+use super::{AperoApp, Dialog};
 use crate::link::Command;
 use crate::model::Line;
 
@@ -31,7 +31,6 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     composer(app, ui, room);
     let me = app.model.me().map(str::to_string);
     let mut actions = Vec::new();
-    let mut errors = Vec::new();
     // Owned: a file's card needs the app (its picture's texture).
     let lines: Vec<Owned> = app.model.lines(room).into_iter().map(Owned::from).collect();
     let count = lines.len();
@@ -57,7 +56,7 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
                     });
                     super::message::show(app, ui, m, me.as_deref(), quoted, &mut actions);
                 }
-                Owned::File(f) => file(app, ui, f, me.as_deref(), &mut actions, &mut errors),
+                Owned::File(f) => file(app, ui, f, me.as_deref(), &mut actions),
             }
             ui.add_space(4.0);
         }
@@ -76,7 +75,6 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
         app.chat_seen = count;
     }
     app.chat_size = size;
-    app.model.errors.extend(errors);
     for a in actions {
         app.send(a);
     }
@@ -131,7 +129,7 @@ fn composer(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     }
 }
 
-fn file(app: &mut AperoApp, ui: &mut egui::Ui, f: &FileInfo, me: Option<&str>, actions: &mut Vec<Command>, errors: &mut Vec<String>) {
+fn file(app: &mut AperoApp, ui: &mut egui::Ui, f: &FileInfo, me: Option<&str>, actions: &mut Vec<Command>) {
     let mine = Some(f.from.as_str()) == me;
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.horizontal_wrapped(|ui| {
@@ -172,17 +170,10 @@ fn file(app: &mut AperoApp, ui: &mut egui::Ui, f: &FileInfo, me: Option<&str>, a
                     ui.label(RichText::new(app.tr.s("file-saved-to", "path", &folder)).small());
                     ui.horizontal_wrapped(|ui| {
                         if ui.button(app.tr.t("file-open")).clicked() {
-                            if let Err(e) = open_path(&path) {
-                                tracing::info!("cannot open {}: {e}", path.display());
-                                errors.push(app.tr.s("file-open-failed", "path", p));
-                            }
+                            app.open(ui.ctx(), path.clone());
                         }
                         if ui.button(app.tr.t("file-open-folder")).clicked() {
-                            let dir = path.parent().unwrap_or(&path);
-                            if let Err(e) = open_path(dir) {
-                                tracing::info!("cannot open {}: {e}", dir.display());
-                                errors.push(app.tr.s("file-open-failed", "path", &folder));
-                            }
+                            app.open(ui.ctx(), path.parent().unwrap_or(&path).to_path_buf());
                         }
                     });
                 }

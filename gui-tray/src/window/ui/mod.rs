@@ -121,6 +121,9 @@ pub struct AperoApp {
     pub(crate) pictures: pictures::Pictures,
     /// A reply or an edit under way in the composer.
     pub(crate) composing: Option<message::Composing>,
+    /// What the desktop could not open (`open`), said on the next frame.
+    open_failed_tx: std::sync::mpsc::Sender<String>,
+    open_failed_rx: std::sync::mpsc::Receiver<String>,
 }
 
 impl AperoApp {
@@ -132,6 +135,7 @@ impl AperoApp {
         let waker = ctx.clone();
         let link = Link::start(opts.target, move || waker.request_repaint());
         let (picked_tx, picked_rx) = std::sync::mpsc::channel();
+        let (open_failed_tx, open_failed_rx) = std::sync::mpsc::channel();
         let mut app = AperoApp {
             link,
             model: Model::default(),
@@ -169,6 +173,8 @@ impl AperoApp {
             download_edit: None,
             pictures: Default::default(),
             composing: None,
+            open_failed_tx,
+            open_failed_rx,
         };
         if let Some(code) = opts.open_join {
             app.join_code = code;
@@ -207,6 +213,21 @@ impl AperoApp {
 
     pub(crate) fn send(&self, c: Command) {
         self.link.send(c);
+    }
+
+    /// Opens a file or folder with the desktop's program, on a thread of
+    /// its own (`open_path` may wait seconds for the program's answer); a
+    /// failure is said in the window.
+    pub(crate) fn open(&self, ctx: &egui::Context, path: PathBuf) {
+        let (failed, ctx) = (self.open_failed_tx.clone(), ctx.clone());
+        let words = self.tr.s("file-open-failed", "path", &path.display().to_string());
+        std::thread::spawn(move || {
+            if let Err(e) = open_path(&path) {
+                tracing::info!("cannot open {}: {e}", path.display());
+                let _ = failed.send(words);
+                ctx.request_repaint();
+            }
+        });
     }
 
     pub(crate) fn save_settings(&mut self, ctx: &egui::Context) {
@@ -262,6 +283,7 @@ impl AperoApp {
                 }
             }
         }
+        self.model.errors.extend(self.open_failed_rx.try_iter());
         self.fetch_small_pictures();
         self.pasted(ctx);
         // New messages while the window is in the background: the taskbar

@@ -113,8 +113,8 @@ pub fn large(app: &mut AperoApp, ui: &mut egui::Ui, file: &str) -> bool {
     }
     let mut close = false;
     ui.horizontal(|ui| {
-        if ui.button(app.tr.t("file-open")).clicked() && super::open_path(Path::new(&path)).is_err() {
-            app.model.errors.push(app.tr.s("file-open-failed", "path", &path));
+        if ui.button(app.tr.t("file-open")).clicked() {
+            app.open(ui.ctx(), path.clone().into());
         }
         close = ui.button(app.tr.t("close")).clicked();
     });
