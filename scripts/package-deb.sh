@@ -27,7 +27,7 @@ done
 
 if [ "$build" = 1 ]; then
     . scripts/deps.sh
-    apero_install_deps build-essential pkg-config cmake libasound2-dev dpkg-dev help2man
+    apero_install_deps build-essential pkg-config cmake libasound2-dev libvpx-dev dpkg-dev help2man
     apero_need_cargo
     echo "==> cargo build --release" >&2
     cargo build --release --locked -p aperod -p apero -p apero-tray >&2
@@ -94,7 +94,7 @@ fi
 # Linked: glibc, libgcc, ALSA (cpal). Loaded at run time by the window
 # (winit and glow dlopen them, so no tool can see them): X11, Wayland,
 # xkbcommon, EGL/GL.
-depends="libc6 (>= 2.34), libgcc-s1, libasound2 | libasound2t64, libx11-6, libx11-xcb1, libxcursor1, libxi6, libxrandr2, libxkbcommon0, libxkbcommon-x11-0, libwayland-client0, libwayland-egl1 | libwayland-egl1-mesa, libegl1, libgl1"
+depends="libc6 (>= 2.34), libgcc-s1, libasound2 | libasound2t64, libvpx7 | libvpx9, libx11-6, libx11-xcb1, libxcursor1, libxi6, libxrandr2, libxkbcommon0, libxkbcommon-x11-0, libwayland-client0, libwayland-egl1 | libwayland-egl1-mesa, libegl1, libgl1"
 size=$(du -sk "$stage/usr" | cut -f1)
 install -d "$stage/DEBIAN"
 cat > "$stage/DEBIAN/control" <<CONTROL

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-apero_install_deps build-essential pkg-config cmake libasound2-dev ca-certificates
+apero_install_deps build-essential pkg-config cmake libasound2-dev libvpx-dev ca-certificates
 apero_need_cargo
 
 echo "==> building apero (release; the first build takes a few minutes)"

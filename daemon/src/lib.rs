@@ -22,6 +22,7 @@ pub mod lock;
 pub mod node;
 pub mod room;
 pub mod store;
+pub mod video;
 pub mod voice;
 pub mod wire;
 
