@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::xserver::XServer;
 use common::{tray_bin, wait_until, Daemon};
 use desktop::Desktop;
 
@@ -372,52 +373,12 @@ fn tray_survives_garbage_in_the_event_stream() {
     tray.assert_alive();
 }
 
-/// A private X server (Xvfb), stopped on drop.
-struct XServer {
-    child: Child,
-    display: String,
-}
-
-impl XServer {
-    fn start() -> Option<XServer> {
-        for tool in ["Xvfb", "xdotool"] {
-            if common::which(tool).is_none() {
-                common::skip("Xvfb and xdotool", &format!("{tool} is not installed (apt-get install xvfb xdotool)"));
-                return None;
-            }
-        }
-        // -displayfd: the server picks a free display and writes its number.
-        let mut child = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", "640x480x24", "-nolisten", "tcp"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Xvfb");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("Xvfb's display number");
-        Some(XServer { child, display: format!(":{}", line.trim()) })
-    }
-
-    /// Presses `keys` as a person would (XTEST), e.g. "ctrl+alt+m".
-    fn press(&self, keys: &str) {
-        let ok = Command::new("xdotool").args(["key", keys]).env("DISPLAY", &self.display).status().expect("xdotool");
-        assert!(ok.success(), "xdotool key {keys}");
-    }
-}
-
-impl Drop for XServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Ctrl+Alt+M, pressed anywhere on the (X11) desktop, mutes and unmutes the
 /// call through the tray; outside a call it says so.
 #[test]
 fn the_mute_shortcut_works_from_anywhere() {
     let Some(desktop) = Desktop::start() else { return };
-    let Some(x) = XServer::start() else { return };
+    let Some(x) = XServer::start("640x480x24", &["xdotool"]) else { return };
     let alice = Daemon::start_with("alice", &["--audio", "null"], &[]);
     let room = alice.create_room("apéro");
     let tray = Tray::start_on(&desktop, alice.home(), Some(&x.display));

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{amend, call, chat, daemon, files, invite, room, service, soundcheck};
+use commands::{amend, call, chat, daemon, files, invite, room, service, share, soundcheck};
 
 /// Group calls, chat and files with friends, with no server in between.
 ///
@@ -80,6 +80,10 @@ enum Command {
     /// friends will hear it. Not during a call (`apero call status` shows
     /// your level there).
     SoundCheck(soundcheck::SoundCheckArgs),
+    /// Share your screen, a window or your camera in a call, see who shares,
+    /// save a shared slide (`apero share snapshot slide.png`).
+    #[command(subcommand)]
+    Share(share::ShareCommand),
     /// Offer files to a room (they stay on your disk; members fetch them from you).
     Send(files::SendArgs),
     /// List the files offered in a room.
@@ -106,7 +110,7 @@ Exit codes:
   3  not found, or no longer valid: unknown room or file, bad, expired, revoked or used invite code, a short code
      nobody announces (mistyped?), already a member
   4  a peer refused, or none could be reached in time
-  5  the daemon failed locally: disk, audio device, or a bug (its log says more)
+  5  the daemon failed locally: disk, audio device, screen or camera capture, or a bug (its log says more)
 With --json an error is also printed as {\"error\": {\"kind\", \"message\"}}.";
 
 /// Our name in the hello.
@@ -156,6 +160,7 @@ fn main() -> ExitCode {
             Command::Audio(c) => call::audio(&ctx, c).await,
             Command::Devices => call::audio(&ctx, call::AudioCommand::Devices).await,
             Command::SoundCheck(a) => soundcheck::run(&ctx, a).await,
+            Command::Share(c) => share::run(&ctx, c).await,
             Command::Send(a) => files::send(&ctx, a).await,
             Command::Files(a) => files::files(&ctx, a).await,
             Command::Get(a) => files::get(&ctx, a).await,
@@ -207,6 +212,7 @@ mod tests {
             ErrorKind::Internal,
             ErrorKind::Io,
             ErrorKind::Audio,
+            ErrorKind::Capture,
             ErrorKind::Other,
         ];
         for kind in all {

@@ -23,6 +23,7 @@ use crate::handles::{EntryListener, InCall};
 use crate::node::{Node, NodeEvent};
 use crate::room::{short, Identity, Rooms, ShortCodes};
 use crate::store::Store;
+use crate::video::service::{Video, VideoDeps};
 use crate::voice::call::{CallDeps, Calls, VoiceConfig};
 use crate::wire::{PeerRequest, PeerResponse, RefuseReason};
 
@@ -44,6 +45,7 @@ pub struct App {
     pub short: Arc<ShortCodes>,
     pub calls: Arc<Calls>,
     pub files: Arc<Files>,
+    pub video: Arc<Video>,
     pub events: EventSink,
     pub counters: Arc<Counters>,
     pub shutdown: watch::Sender<bool>,
@@ -95,9 +97,12 @@ impl App {
         // Weak: `App` owns the file service; the room service only calls it.
         let listener: Arc<dyn EntryListener> = files.clone();
         rooms.listen(Arc::downgrade(&listener));
+        let call_view: Arc<dyn crate::handles::CallView> = calls.clone();
+        let video = Video::new(VideoDeps { node: node.clone(), store: store.clone(), events: events.clone(), call: call_view });
         let (shutdown, _) = watch::channel(false);
-        let app = Arc::new(App { rooms, short, calls, files, events, counters, shutdown, node, store, me });
+        let app = Arc::new(App { rooms, short, calls, files, video, events, counters, shutdown, node, store, me });
         app.calls.spawn_accept_loop();
+        app.video.spawn_accept_loop();
         app.files.spawn_server();
         tokio::spawn(app.clone().route_node_events(node_events));
         tokio::spawn(app.rooms.clone().run_maintenance(app.shutdown.subscribe()));
@@ -242,6 +247,7 @@ impl App {
                 Reply::Call(self.calls.join(&room).await?)
             }
             Request::CallLeave => {
+                self.video.on_call_left();
                 self.calls.leave().await?;
                 Reply::Done
             }
@@ -267,6 +273,14 @@ impl App {
             Request::Get { file, dir } => Reply::Transfer(self.files.get(&file, dir).await?),
             Request::Transfers => Reply::Transfers(self.files.transfers_list()?),
             Request::Cancel { file } => Reply::Transfer(self.files.cancel(&file).await?),
+            Request::ShareList => Reply::Shareable(self.video.list().await?),
+            Request::ShareStart { room, what } => {
+                let room = self.rooms.resolve_room(&room)?;
+                Reply::Share(self.video.start(&room.id, what).await?)
+            }
+            Request::ShareStop { kind } => Reply::Share(self.video.stop(kind)),
+            Request::ShareStatus => Reply::Share(self.video.status()),
+            Request::ShareSnapshot { path, from } => Reply::Snapshot(self.video.snapshot(&path, from.as_deref()).await?),
             Request::Hello { .. } => Reply::Hello(HelloReply { version: PROTOCOL_VERSION, daemon: env!("CARGO_PKG_VERSION").into() }),
             Request::Subscribe | Request::Shutdown => {
                 return Err(ServiceError::Internal("subscribe and shutdown are handled by the control socket".into()))
@@ -312,7 +326,12 @@ impl App {
             listen: info.listen.iter().map(|a| a.to_string()).collect(),
             peers,
             rooms: self.store.rooms(false)?.len(),
-            dropped: self.counters.snapshot(self.calls.dropped(), self.calls.dropped_datagrams(), self.node.inbound.refused()),
+            dropped: self.counters.snapshot(
+                self.calls.dropped(),
+                self.video.dropped(),
+                self.calls.dropped_datagrams(),
+                self.node.inbound.refused(),
+            ),
             nat: info.nat,
             external: info.external.iter().map(|a| a.to_string()).collect(),
             relays: info.relays.iter().map(|r| r.to_string()).collect(),

@@ -31,7 +31,7 @@ impl Counters {
     /// `voice` is counted by the call service, which owns its counters.
     /// `voice`: the call service's total; `datagrams`: its (malformed, refused) voice datagrams.
     /// `refused_streams`: the node's inbound queues' refusals.
-    pub fn snapshot(&self, voice: u64, datagrams: (u64, u64), refused_streams: u64) -> Dropped {
+    pub fn snapshot(&self, voice: u64, video: u64, datagrams: (u64, u64), refused_streams: u64) -> Dropped {
         Dropped {
             bad_frames: self.bad_frames.load(Ordering::Relaxed),
             bad_signatures: self.bad_signatures.load(Ordering::Relaxed),
@@ -40,6 +40,7 @@ impl Counters {
             refused_joins: self.refused_joins.load(Ordering::Relaxed),
             bad_control: self.bad_control.load(Ordering::Relaxed),
             voice,
+            video,
             files: self.files.load(Ordering::Relaxed),
             shed_events: self.shed_events.load(Ordering::Relaxed),
             coalesced_events: self.coalesced_events.load(Ordering::Relaxed),

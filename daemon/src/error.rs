@@ -40,6 +40,9 @@ pub enum ServiceError {
     /// The sound devices or the audio backend failed.
     #[error("{0}")]
     Audio(String),
+    /// The screen, window or camera could not be captured or encoded.
+    #[error("{0}")]
+    Capture(String),
     /// A broken invariant or a task that died: a bug, logged as an error.
     #[error("{0}")]
     Internal(String),
@@ -66,6 +69,7 @@ impl ServiceError {
             ServiceError::NoSuchCode(_) => ErrorKind::NoSuchCode,
             ServiceError::Io(_) => ErrorKind::Io,
             ServiceError::Audio(_) => ErrorKind::Audio,
+            ServiceError::Capture(_) => ErrorKind::Capture,
             ServiceError::Internal(_) | ServiceError::Store(_) | ServiceError::Node(_) => ErrorKind::Internal,
         }
     }

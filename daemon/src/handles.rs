@@ -36,3 +36,10 @@ impl InCall {
         self.0.store(on, Ordering::Relaxed);
     }
 }
+
+/// Our call as other services see it (the call service implements it):
+/// screen sharing sends only to who is in it.
+pub trait CallView: Send + Sync {
+    /// The room whose call we are in, and the other participants.
+    fn our_call(&self) -> Option<(String, Vec<libp2p::PeerId>)>;
+}

@@ -258,6 +258,7 @@ impl App {
             | Event::PeerConnected { .. }
             | Event::PeerDisconnected { .. }
             | Event::AudioDevice { .. }
+            | Event::ShareChanged { .. }
             | Event::Lagged { .. } => self.refresh(client).await,
             Event::CallLevels { room, levels } => {
                 if self.state.levels(&room, &levels) {

@@ -8,6 +8,7 @@ pub mod failure;
 pub mod netns;
 pub mod prereq;
 pub mod raw;
+pub mod xserver;
 
 pub use prereq::{skip, which};
 

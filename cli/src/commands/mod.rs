@@ -8,4 +8,5 @@ pub mod invite;
 pub mod room;
 pub mod service;
 pub mod service_files;
+pub mod share;
 pub mod soundcheck;

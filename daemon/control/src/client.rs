@@ -297,6 +297,40 @@ impl Client {
         }
     }
 
+    pub async fn share_list(&mut self) -> Result<Vec<ShareableInfo>, ClientError> {
+        match self.request(&Request::ShareList).await? {
+            Reply::Shareable(l) => Ok(l),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn share_start(&mut self, room: &str, what: ShareSource) -> Result<ShareStatus, ClientError> {
+        self.share(Request::ShareStart { room: room.into(), what }).await
+    }
+
+    pub async fn share_stop(&mut self, kind: Option<ShareKind>) -> Result<ShareStatus, ClientError> {
+        self.share(Request::ShareStop { kind }).await
+    }
+
+    pub async fn share_status(&mut self) -> Result<ShareStatus, ClientError> {
+        self.share(Request::ShareStatus).await
+    }
+
+    async fn share(&mut self, req: Request) -> Result<ShareStatus, ClientError> {
+        match self.request(&req).await? {
+            Reply::Share(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Writes the latest picture of a share we watch to `path` (absolute).
+    pub async fn share_snapshot(&mut self, path: &str, from: Option<String>) -> Result<SnapshotInfo, ClientError> {
+        match self.request(&Request::ShareSnapshot { path: path.into(), from }).await? {
+            Reply::Snapshot(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
     pub async fn call_volume(&mut self, peer_id: &str, percent: u32) -> Result<CallStatus, ClientError> {
         self.call(Request::CallVolume { peer_id: peer_id.into(), percent }).await
     }

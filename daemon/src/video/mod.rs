@@ -5,4 +5,8 @@
 //! `share snapshot`). `service` is what the rest of the daemon sees.
 
 pub mod codec;
+pub mod send;
+pub mod service;
 pub mod source;
+pub mod watch;
+pub mod wire;

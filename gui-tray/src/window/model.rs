@@ -308,6 +308,7 @@ impl Model {
             | Event::PeerConnected { .. }
             | Event::PeerDisconnected { .. }
             | Event::CallChanged { .. }
+            | Event::ShareChanged { .. }
             | Event::Lagged { .. } => {}
         }
     }

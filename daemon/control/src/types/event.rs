@@ -50,6 +50,15 @@ pub enum Event {
         room: String,
         participants: Vec<String>,
     },
+    /// A member of our call started or stopped sharing (a screen or a
+    /// camera); `peer_id` is ours for our own shares.
+    ShareChanged {
+        room: String,
+        peer_id: String,
+        name: Option<String>,
+        kind: ShareKind,
+        on: bool,
+    },
     /// Levels in our call, ten times a second while any changes and once a
     /// second otherwise: ours (after processing) and each participant's as
     /// we play it, with who speaks and who is muted.

@@ -7,6 +7,7 @@ mod files;
 mod reply;
 mod request;
 mod rooms;
+mod share;
 mod states;
 mod status;
 
@@ -16,6 +17,7 @@ pub use files::*;
 pub use reply::*;
 pub use request::*;
 pub use rooms::*;
+pub use share::*;
 pub use states::*;
 pub use status::*;
 

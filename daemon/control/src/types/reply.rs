@@ -38,6 +38,9 @@ pub enum Reply {
     Files(Vec<FileInfo>),
     Transfer(TransferInfo),
     Transfers(Vec<TransferInfo>),
+    Shareable(Vec<ShareableInfo>),
+    Share(ShareStatus),
+    Snapshot(SnapshotInfo),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +82,8 @@ pub enum ErrorKind {
     Io,
     /// The sound devices or the audio backend failed.
     Audio,
+    /// The screen, window or camera could not be captured.
+    Capture,
     /// A kind this client does not know (a newer daemon's): read as a local
     /// failure of the daemon, and the message still reaches the user.
     #[serde(other)]
@@ -101,7 +106,7 @@ impl ErrorKind {
             | ErrorKind::AlreadyMember
             | ErrorKind::NoSuchCode => 3,
             ErrorKind::Refused | ErrorKind::Unreachable => 4,
-            ErrorKind::Internal | ErrorKind::Io | ErrorKind::Audio | ErrorKind::Other => 5,
+            ErrorKind::Internal | ErrorKind::Io | ErrorKind::Audio | ErrorKind::Capture | ErrorKind::Other => 5,
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{ShareKind, ShareSource};
+
 /// One line from a client to the daemon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
@@ -157,5 +159,28 @@ pub enum Request {
     /// Stop a download and delete its partial file.
     Cancel {
         file: String,
+    },
+    /// Screens, windows and cameras that could be shared (names and sizes;
+    /// nothing is captured).
+    ShareList,
+    /// Share a screen, a window or a camera with the call we are in, in
+    /// `room`. Nothing is captured before this.
+    ShareStart {
+        room: String,
+        what: ShareSource,
+    },
+    /// Stop our screen share, our camera, or both (`kind` left out).
+    ShareStop {
+        #[serde(default)]
+        kind: Option<ShareKind>,
+    },
+    /// What we send and what we watch.
+    ShareStatus,
+    /// Write the latest picture of a share we watch as PNG to `path`
+    /// (absolute); `from` names the sharer (peer id or name) when several share.
+    ShareSnapshot {
+        path: String,
+        #[serde(default)]
+        from: Option<String>,
     },
 }

@@ -73,6 +73,10 @@ pub struct Dropped {
     /// from someone not in our call.
     #[serde(default)]
     pub voice: u64,
+    /// Shared-screen and camera streams that were malformed or from someone
+    /// not in our call, and frames that could not be decoded.
+    #[serde(default)]
+    pub video: u64,
     /// File requests refused (non-members, unknown files, out of range,
     /// floods) and chunks from peers that failed verification.
     #[serde(default)]

@@ -100,7 +100,7 @@ pub struct Settings {
 impl Settings {
     /// Slides and windows: sharp text, the rate capped for a moving screen.
     pub fn screen() -> Settings {
-        Settings { codec: Codec::Vp9, kbps: 1200, min_q: 4, max_q: 48, screen: true, speed: 8, threads: 2 }
+        Settings { codec: Codec::Vp9, kbps: 1200, min_q: 4, max_q: 24, screen: true, speed: 9, threads: 2 }
     }
 
     /// A 640×360 camera.

@@ -5,7 +5,13 @@
 
 use std::time::Instant;
 
+#[cfg(target_os = "macos")]
+pub mod macos;
 pub mod pattern;
+#[cfg(target_os = "linux")]
+pub mod v4l2;
+#[cfg(target_os = "windows")]
+pub mod windows;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
@@ -95,11 +101,41 @@ pub trait Source: Send {
     fn grab(&mut self, into: &mut Picture) -> Result<bool, SourceError>;
 }
 
+/// Keeps a capturer to its frame rate: `wait` sleeps until the next tick,
+/// and a late grab does not make the next one early.
+#[derive(Debug, Clone, Copy)]
+pub struct Pacer {
+    next: Instant,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Pacer { next: Instant::now() }
+    }
+}
+
+impl Pacer {
+    pub fn wait(&mut self, fps: u32) {
+        let now = Instant::now();
+        if self.next > now {
+            std::thread::sleep(self.next - now);
+        }
+        self.next = self.next.max(now) + std::time::Duration::from_secs(1) / fps.max(1);
+    }
+}
+
 /// Everything that can be shared now.
 pub fn list() -> Vec<Available> {
     let mut all = Vec::new();
     #[cfg(target_os = "linux")]
-    all.extend(x11::list());
+    {
+        all.extend(x11::list());
+        all.extend(v4l2::list());
+    }
+    #[cfg(target_os = "windows")]
+    all.extend(windows::list());
+    #[cfg(target_os = "macos")]
+    all.extend(macos::list());
     all.push(Available { kind: "test", id: "--test-pattern".into(), name: "Test pattern".into(), width: 1920, height: 1080 });
     all
 }
@@ -111,8 +147,13 @@ pub fn open(pick: &Pick) -> Result<Box<dyn Source>, SourceError> {
         Pick::TestCamera => Ok(Box::new(pattern::Pattern::camera())),
         #[cfg(target_os = "linux")]
         Pick::Screen(_) | Pick::Window(_) => x11::open(pick),
+        #[cfg(target_os = "linux")]
+        Pick::Camera(name) => v4l2::open(name.as_deref()),
+        #[cfg(target_os = "windows")]
+        Pick::Screen(_) | Pick::Window(_) => windows::open(pick),
+        #[cfg(target_os = "macos")]
+        Pick::Screen(_) | Pick::Window(_) => macos::open(pick),
         #[cfg(not(target_os = "linux"))]
-        Pick::Screen(_) | Pick::Window(_) => Err(SourceError::Unsupported("screen capture")),
         Pick::Camera(_) => Err(SourceError::Unsupported("camera capture")),
     }
 }

@@ -5,7 +5,7 @@
 //! white cells along the top left (`read_counter` reads it back from a
 //! decoded picture, for glass-to-glass latency).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{Kind, Picture, Source, SourceError};
 
@@ -15,7 +15,7 @@ pub struct Pattern {
     fps: u32,
     kind: Kind,
     frame: u64,
-    next: Instant,
+    next: super::Pacer,
 }
 
 /// Side of one counter cell, in pixels.
@@ -32,7 +32,7 @@ impl Pattern {
     }
 
     pub fn new(width: u32, height: u32, fps: u32, kind: Kind) -> Pattern {
-        Pattern { width, height, fps, kind, frame: 0, next: Instant::now() }
+        Pattern { width, height, fps, kind, frame: 0, next: super::Pacer::default() }
     }
 
     /// Draws frame number `n` into `p`.
@@ -117,11 +117,7 @@ impl Source for Pattern {
     }
 
     fn grab(&mut self, into: &mut Picture) -> Result<bool, SourceError> {
-        let now = Instant::now();
-        if self.next > now {
-            std::thread::sleep(self.next - now);
-        }
-        self.next = self.next.max(now) + Duration::from_secs(1) / self.fps;
+        self.next.wait(self.fps);
         self.draw(self.frame, into);
         into.captured = Instant::now();
         self.frame += 1;

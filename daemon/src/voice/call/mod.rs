@@ -324,6 +324,14 @@ fn room_bytes(room: &str) -> ServiceResult<[u8; 16]> {
     Ok(b)
 }
 
+impl crate::handles::CallView for Calls {
+    fn our_call(&self) -> Option<(String, Vec<PeerId>)> {
+        let room = lock(&self.local).as_ref()?.room.clone();
+        let others = lock(&self.remote).get(&room).map(|s| s.iter().copied().collect()).unwrap_or_default();
+        Some((room, others))
+    }
+}
+
 /// Incoming voice streams: only from members of the room whose call we are in.
 struct CallAdmission(Weak<Calls>);
 

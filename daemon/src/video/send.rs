@@ -1,0 +1,286 @@
+//! The sharer's side of one share: a capture thread grabs and encodes, and
+//! one task per viewer writes the frames to that viewer's stream.
+//!
+//! Frames reach the viewer tasks through a broadcast queue. A viewer whose
+//! link is slower than the share falls behind in that queue; it then skips
+//! the frames no later frame needs (`droppable`, every other frame while
+//! the picture moves), and if it falls further behind it skips to the next
+//! keyframe. Either way only that viewer's picture slows down: the encoder
+//! and every other viewer go on as before.
+//!
+//! Voice stays first: frames travel on QUIC streams, and QUIC puts the
+//! voice datagrams of a packet before any stream data (quinn writes
+//! DATAGRAM frames ahead of STREAM frames), so a large keyframe never holds
+//! a voice frame back at the sender.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use apero_control::ShareKind;
+use futures::{AsyncReadExt, AsyncWriteExt};
+use libp2p::PeerId;
+use tokio::sync::broadcast;
+
+use super::codec::{Encoder, Settings};
+use super::source::{Picture, Source};
+use super::wire::{self, Frame, Header, Note};
+use crate::lock::lock;
+
+/// Frames a viewer may be behind before it skips to a keyframe.
+const QUEUE: usize = 12;
+/// Frames encoded after the picture stopped moving: they sharpen what was
+/// sent while it moved, then the share goes quiet.
+const REFINE: u32 = 2;
+/// A viewer that takes longer than this to take a frame is gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often one viewer may ask for a keyframe.
+const KEY_EVERY: Duration = Duration::from_millis(500);
+
+/// What the capture thread and the viewer tasks share.
+pub struct Sending {
+    pub kind: ShareKind,
+    pub room: String,
+    pub header: Mutex<Header>,
+    pub describe: String,
+    pub settings: Settings,
+    running: AtomicBool,
+    key_wanted: AtomicBool,
+    frames: broadcast::Sender<Arc<Frame>>,
+    stats: Mutex<SendStats>,
+    /// Set when the capture stopped by itself (window closed, display gone).
+    pub failed: Mutex<Option<String>>,
+}
+
+#[derive(Default)]
+struct SendStats {
+    frames: u64,
+    keyframes: u64,
+    /// (when, bytes) of the last seconds' frames.
+    recent: VecDeque<(Instant, usize)>,
+}
+
+/// What `share status` says of one viewer.
+#[derive(Default)]
+pub struct ViewerStats {
+    pub watching: AtomicBool,
+    pub decoded: AtomicU64,
+    pub skipped: AtomicU64,
+}
+
+impl Sending {
+    pub fn new(kind: ShareKind, room: String, header: Header, describe: String, settings: Settings) -> Arc<Sending> {
+        Arc::new(Sending {
+            kind,
+            room,
+            header: Mutex::new(header),
+            describe,
+            settings,
+            running: AtomicBool::new(true),
+            key_wanted: AtomicBool::new(true),
+            frames: broadcast::channel(QUEUE).0,
+            stats: Mutex::new(SendStats::default()),
+            failed: Mutex::new(None),
+        })
+    }
+
+    pub fn running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Ends the capture; the viewer tasks then tell their viewers and close.
+    pub fn stop(&self) {
+        self.running.store(false, Ordering::Relaxed);
+    }
+
+    pub fn request_key(&self) {
+        self.key_wanted.store(true, Ordering::Relaxed);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.frames.subscribe()
+    }
+
+    /// (fps, kbit/s, frames, keyframes) over the last three seconds.
+    pub fn rates(&self) -> (f64, f64, u64, u64) {
+        let mut s = lock(&self.stats);
+        let now = Instant::now();
+        while s.recent.front().is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(3)) {
+            s.recent.pop_front();
+        }
+        let bytes: usize = s.recent.iter().map(|(_, b)| b).sum();
+        (s.recent.len() as f64 / 3.0, bytes as f64 * 8.0 / 3.0 / 1000.0, s.frames, s.keyframes)
+    }
+
+    fn sent(&self, f: Frame) {
+        let mut s = lock(&self.stats);
+        s.frames += 1;
+        s.keyframes += f.key as u64;
+        s.recent.push_back((Instant::now(), f.data.len()));
+        drop(s);
+        // No viewer yet is fine: the frame is simply not needed.
+        let _ = self.frames.send(Arc::new(f));
+    }
+}
+
+fn unix_us(at: Instant) -> u64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    now.saturating_sub(at.elapsed()).as_micros() as u64
+}
+
+/// The capture thread: grabs, encodes what changed, hands frames to the
+/// viewer tasks. Ends when the share is stopped or the source fails.
+pub fn capture_loop(mut source: Box<dyn Source>, sending: Arc<Sending>) {
+    let mut pic = Picture::new(1, 1);
+    let mut encoder: Option<Encoder> = None;
+    let (mut seq, mut refine, mut moving) = (0u32, 0u32, 0u64);
+    let start = Instant::now();
+    let frame_ms = 1000 / source.max_fps().max(1);
+    while sending.running() {
+        let changed = match source.grab(&mut pic) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("{}: {e}", sending.describe);
+                *lock(&sending.failed) = Some(e.to_string());
+                break;
+            }
+        };
+        let mut key = sending.key_wanted.swap(false, Ordering::Relaxed);
+        let fits = encoder.as_ref().is_some_and(|e| e.width == pic.width & !1 && e.height == pic.height & !1);
+        if !fits {
+            match Encoder::new(pic.width, pic.height, sending.settings) {
+                Ok(e) => {
+                    let mut h = lock(&sending.header);
+                    (h.width, h.height) = (e.width as u16, e.height as u16);
+                    encoder = Some(e);
+                }
+                Err(e) => {
+                    *lock(&sending.failed) = Some(e.to_string());
+                    break;
+                }
+            }
+            key = true;
+        }
+        let Some(enc) = encoder.as_mut() else { break };
+        if !(changed || key || refine > 0) {
+            continue;
+        }
+        if changed {
+            refine = REFINE;
+            moving += 1;
+        } else {
+            refine = refine.saturating_sub(1);
+        }
+        // While it moves, every other frame is one a viewer who is behind may skip.
+        let droppable = changed && !key && moving % 2 == 0;
+        let pts = start.elapsed().as_millis() as i64;
+        match enc.encode(&pic, pts, frame_ms, key, droppable) {
+            Ok(Some(f)) => {
+                seq = seq.wrapping_add(1);
+                sending.sent(Frame {
+                    seq,
+                    key: f.key,
+                    droppable: droppable && !f.key,
+                    captured_us: unix_us(pic.captured),
+                    width: enc.width as u16,
+                    height: enc.height as u16,
+                    data: f.data.into(),
+                });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                *lock(&sending.failed) = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    sending.stop();
+    tracing::info!("{}: capture stopped", sending.describe);
+}
+
+/// Sends the share to one viewer until the share ends, the viewer goes, or
+/// its link breaks. Returns whether the viewer ever said it watches.
+pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sending: Arc<Sending>, stats: Arc<ViewerStats>) {
+    let mut rx = sending.subscribe();
+    let opened = tokio::time::timeout(Duration::from_secs(5), control.open_stream(peer, wire::PROTOCOL)).await;
+    let stream = match opened {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return tracing::debug!(%peer, "video stream: {e}"),
+        Err(_) => return tracing::debug!(%peer, "video stream: no answer"),
+    };
+    let (mut rd, mut wr) = stream.split();
+    let header = wire::encode_header(&lock(&sending.header));
+    if wr.write_all(&header).await.is_err() {
+        return;
+    }
+    let notes = {
+        let (sending, stats) = (sending.clone(), stats.clone());
+        tokio::spawn(async move {
+            let mut last_key: Option<Instant> = None;
+            let mut note = [0u8; wire::NOTE_LEN];
+            while rd.read_exact(&mut note).await.is_ok() {
+                match wire::decode_note(&note) {
+                    Ok(Note::Watching) => stats.watching.store(true, Ordering::Relaxed),
+                    Ok(Note::Decoded(n)) => stats.decoded.store(n, Ordering::Relaxed),
+                    Ok(Note::NeedKeyframe) => {
+                        if last_key.is_none_or(|t| t.elapsed() >= KEY_EVERY) {
+                            last_key = Some(Instant::now());
+                            sending.request_key();
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        })
+    };
+    // A new viewer starts at a keyframe.
+    let mut waiting_key = true;
+    sending.request_key();
+    let mut buf = Vec::new();
+    let mut stop_check = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        let frame = tokio::select! {
+            f = rx.recv() => f,
+            _ = stop_check.tick() => {
+                if sending.running() { continue }
+                Err(broadcast::error::RecvError::Closed)
+            }
+        };
+        match frame {
+            Ok(f) => {
+                if (waiting_key && !f.key) || (f.droppable && !rx.is_empty()) {
+                    stats.skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                waiting_key = false;
+                buf.clear();
+                wire::encode_frame(&f, &mut buf);
+                let wrote = tokio::time::timeout(WRITE_TIMEOUT, async {
+                    wr.write_all(&buf).await?;
+                    wr.flush().await
+                })
+                .await;
+                if !matches!(wrote, Ok(Ok(()))) {
+                    break;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                stats.skipped.fetch_add(n, Ordering::Relaxed);
+                waiting_key = true;
+                sending.request_key();
+            }
+            Err(broadcast::error::RecvError::Closed) => {
+                buf.clear();
+                wire::encode_message(&wire::Message::End, &mut buf);
+                let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                    wr.write_all(&buf).await?;
+                    wr.close().await
+                })
+                .await;
+                break;
+            }
+        }
+    }
+    notes.abort();
+}
