@@ -96,6 +96,9 @@ fn decode_loop(watched: Arc<Watched>, frames: std_mpsc::Receiver<Frame>, notes: 
         Err(e) => return tracing::error!("{e}"),
     };
     let mut broken = false;
+    // For the benchmark's glass-to-glass latency (bench/video.py): when each
+    // picture was ready, and the frame counter a test deck drew on it.
+    let mut trace = std::env::var_os("APERO_VIDEO_TRACE").and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
     while let Ok(f) = frames.recv() {
         if broken && !f.key {
             continue;
@@ -113,6 +116,11 @@ fn decode_loop(watched: Arc<Watched>, frames: std_mpsc::Receiver<Frame>, notes: 
                 }
                 s.latencies.push_back(latency);
                 drop(s);
+                if let Some(t) = trace.as_mut() {
+                    use std::io::Write;
+                    let counter = super::source::pattern::read_counter(&picture.data, picture.width as usize * 4).unwrap_or(0);
+                    let _ = writeln!(t, "{} {} {} {} {}", now_us(), counter, f.seq, f.data.len(), f.key as u8);
+                }
                 *lock(&watched.latest) = Some((Arc::new(picture), Instant::now()));
             }
             Ok(false) => {}
