@@ -35,6 +35,8 @@ pub struct AppConfig {
     pub voice_kbps: u32,
     pub upload_limit_kbit: u64,
     pub pace_transfers: bool,
+    /// Where pictures for the window go (video::service::VideoDeps::frames).
+    pub frames: PathBuf,
 }
 
 /// Where the listen ports are kept in the `meta` table (then "ip4/udp" ...).
@@ -98,7 +100,13 @@ impl App {
         let listener: Arc<dyn EntryListener> = files.clone();
         rooms.listen(Arc::downgrade(&listener));
         let call_view: Arc<dyn crate::handles::CallView> = calls.clone();
-        let video = Video::new(VideoDeps { node: node.clone(), store: store.clone(), events: events.clone(), call: call_view });
+        let video = Video::new(VideoDeps {
+            frames: config.frames.clone(),
+            node: node.clone(),
+            store: store.clone(),
+            events: events.clone(),
+            call: call_view,
+        });
         let (shutdown, _) = watch::channel(false);
         let app = Arc::new(App { rooms, short, calls, files, video, events, counters, shutdown, node, store, me });
         app.calls.spawn_accept_loop();
@@ -280,6 +288,7 @@ impl App {
             }
             Request::ShareStop { kind } => Reply::Share(self.video.stop(kind)),
             Request::ShareStatus => Reply::Share(self.video.status()),
+            Request::ShareFrame { peer_id, kind, after } => Reply::Frame(self.video.frame(&peer_id, kind, after).await?),
             Request::ShareSnapshot { path, from } => Reply::Snapshot(self.video.snapshot(&path, from.as_deref()).await?),
             Request::Hello { .. } => Reply::Hello(HelloReply { version: PROTOCOL_VERSION, daemon: env!("CARGO_PKG_VERSION").into() }),
             Request::Subscribe | Request::Shutdown => {

@@ -75,6 +75,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         voice_kbps: config.voice_kbps,
         upload_limit_kbit: config.upload_limit_kbit,
         pace_transfers: config.pace_transfers,
+        frames: paths.socket.parent().unwrap_or(&paths.data).join("frames"),
     };
     let app = app::App::start(db.clone(), node.clone(), node_events, key, counters, app_config)?;
 

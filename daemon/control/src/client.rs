@@ -323,6 +323,14 @@ impl Client {
         }
     }
 
+    /// The latest picture of a stream, when newer than `after` (see [`FrameInfo`]).
+    pub async fn share_frame(&mut self, peer_id: &str, kind: ShareKind, after: u64) -> Result<Option<FrameInfo>, ClientError> {
+        match self.request(&Request::ShareFrame { peer_id: peer_id.into(), kind, after }).await? {
+            Reply::Frame(f) => Ok(f),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Writes the latest picture of a share we watch to `path` (absolute).
     pub async fn share_snapshot(&mut self, path: &str, from: Option<String>) -> Result<SnapshotInfo, ClientError> {
         match self.request(&Request::ShareSnapshot { path: path.into(), from }).await? {

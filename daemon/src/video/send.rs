@@ -23,7 +23,7 @@ use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::PeerId;
 use tokio::sync::broadcast;
 
-use super::codec::{Encoder, Settings};
+use super::codec::{Encoder, Rgba, Settings};
 use super::source::{Picture, Source};
 use super::wire::{self, Frame, Header, Note};
 use crate::lock::lock;
@@ -51,6 +51,10 @@ pub struct Sending {
     stats: Mutex<SendStats>,
     /// Set when the capture stopped by itself (window closed, display gone).
     pub failed: Mutex<Option<String>>,
+    /// Until when the window wants to see what we share (self-view, camera
+    /// preview); a small copy is kept only then.
+    pub preview_until: Mutex<Option<Instant>>,
+    pub preview: Mutex<Option<(Arc<Rgba>, u64)>>,
 }
 
 #[derive(Default)]
@@ -82,6 +86,8 @@ impl Sending {
             frames: broadcast::channel(QUEUE).0,
             stats: Mutex::new(SendStats::default()),
             failed: Mutex::new(None),
+            preview_until: Mutex::new(None),
+            preview: Mutex::new(None),
         })
     }
 
@@ -129,6 +135,24 @@ fn unix_us(at: Instant) -> u64 {
     now.saturating_sub(at.elapsed()).as_micros() as u64
 }
 
+/// The self-view's width: enough to check what is shared, cheap to copy.
+const PREVIEW_W: u32 = 640;
+
+/// A small RGBA copy of `p` (every n-th pixel), for the self-view.
+fn preview_of(p: &Picture) -> Rgba {
+    let step = p.width.div_ceil(PREVIEW_W).max(1) as usize;
+    let (w, h) = (p.width as usize / step, p.height as usize / step);
+    let mut data = Vec::with_capacity(w * h * 4);
+    for y in 0..h {
+        let row = &p.data[y * step * p.stride..];
+        for x in 0..w {
+            let px = &row[x * step * 4..x * step * 4 + 4];
+            data.extend_from_slice(&[px[2], px[1], px[0], 255]);
+        }
+    }
+    Rgba { width: w as u32, height: h as u32, data }
+}
+
 /// The capture thread: grabs, encodes what changed, hands frames to the
 /// viewer tasks. Ends when the share is stopped or the source fails.
 pub fn capture_loop(mut source: Box<dyn Source>, sending: Arc<Sending>) {
@@ -163,6 +187,11 @@ pub fn capture_loop(mut source: Box<dyn Source>, sending: Arc<Sending>) {
             key = true;
         }
         let Some(enc) = encoder.as_mut() else { break };
+        let wanted = lock(&sending.preview_until).is_some_and(|t| t > Instant::now());
+        if wanted && (changed || lock(&sending.preview).is_none()) {
+            let serial = lock(&sending.preview).as_ref().map_or(0, |p| p.1) + 1;
+            *lock(&sending.preview) = Some((Arc::new(preview_of(&pic)), serial));
+        }
         if !(changed || key || refine > 0) {
             continue;
         }

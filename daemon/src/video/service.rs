@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use apero_control::{Event, SentStream, ShareKind, ShareSource, ShareStatus, ShareableInfo, SnapshotInfo, ViewerInfo, WatchedStream};
+use apero_control::{
+    Event, FrameInfo, SentStream, ShareKind, ShareSource, ShareStatus, ShareableInfo, SnapshotInfo, ViewerInfo, WatchedStream,
+};
 use futures::AsyncReadExt;
 use libp2p::PeerId;
 use tokio::task::JoinHandle;
@@ -36,6 +38,9 @@ const FOLLOW_CALL: Duration = Duration::from_millis(250);
 const RETRY: Duration = Duration::from_secs(2);
 
 pub struct VideoDeps {
+    /// Where the window's pictures are written (`share frame`): the runtime
+    /// directory, beside the control socket.
+    pub frames: std::path::PathBuf,
     pub node: Node,
     pub store: Arc<Store>,
     pub events: EventSink,
@@ -264,6 +269,38 @@ impl Video {
         })
     }
 
+    /// The latest picture of `peer_id`'s `kind` stream (ours: the self-view),
+    /// written for the window when newer than `after`.
+    pub async fn frame(&self, peer_id: &str, kind: ShareKind, after: u64) -> ServiceResult<Option<FrameInfo>> {
+        let (picture, serial) = if peer_id == self.me.to_string() {
+            let Some(run) = lock(&self.sending).get(&kind).cloned() else {
+                return Err(ServiceError::NotFound(format!("you share no {kind}")));
+            };
+            // The capture keeps a copy while someone looks.
+            *lock(&run.sending.preview_until) = Some(Instant::now() + Duration::from_secs(2));
+            let Some(p) = lock(&run.sending.preview).clone() else { return Ok(None) };
+            p
+        } else {
+            let peer: PeerId = peer_id.parse().map_err(|_| ServiceError::BadRequest(format!("{peer_id:?} is not a peer id")))?;
+            let Some(w) = lock(&self.watched).get(&(peer, kind)).cloned() else {
+                return Err(ServiceError::NotFound(format!("this member shares no {kind} with you now")));
+            };
+            let serial = w.serial_pictures.load(Ordering::Relaxed);
+            let Some((p, _)) = lock(&w.latest).clone() else { return Ok(None) };
+            (p, serial)
+        };
+        if serial <= after {
+            return Ok(None);
+        }
+        let dir = self.deps.frames.clone();
+        let name = format!("{}-{kind}.rgba", &peer_id[peer_id.len().saturating_sub(12)..]);
+        let written = tokio::task::spawn_blocking(move || write_frame(&dir, &name, &picture.data).map(|p| (p, picture)))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let (path, picture) = written.map_err(|e| ServiceError::Io(format!("cannot write the picture for the window: {e}")))?;
+        Ok(Some(FrameInfo { path: path.display().to_string(), serial, width: picture.width, height: picture.height }))
+    }
+
     /// Starts accepting the shares of others.
     pub fn spawn_accept_loop(self: &Arc<Self>) {
         let mut incoming = match self.deps.node.inbound.accept(wire::PROTOCOL) {
@@ -329,6 +366,17 @@ impl Video {
     pub fn on_call_left(&self) {
         self.stop(None);
     }
+}
+
+/// Writes `data` as `dir/name`, whole or not at all: aside, then renamed.
+fn write_frame(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let (path, aside) = (dir.join(name), dir.join(format!(".{name}.new")));
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&aside)?;
+    std::io::Write::write_all(&mut f, data)?;
+    std::fs::rename(&aside, &path)?;
+    Ok(path)
 }
 
 /// Keeps one viewer task per participant of our call, for as long as the

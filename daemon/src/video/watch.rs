@@ -39,6 +39,8 @@ pub struct Watched {
     /// Tells this stream from a later one of the same share.
     pub serial: u64,
     pub latest: Mutex<Option<(Arc<Rgba>, Instant)>>,
+    /// Counts the pictures put in `latest`.
+    pub serial_pictures: AtomicU64,
     stats: Mutex<WatchStats>,
 }
 
@@ -61,7 +63,15 @@ pub struct WatchFigures {
 
 impl Watched {
     pub fn new(peer: PeerId, room: String, header: Header, serial: u64) -> Arc<Watched> {
-        Arc::new(Watched { peer, room, header, serial, latest: Mutex::new(None), stats: Mutex::new(WatchStats::default()) })
+        Arc::new(Watched {
+            peer,
+            room,
+            header,
+            serial,
+            latest: Mutex::new(None),
+            serial_pictures: AtomicU64::new(0),
+            stats: Mutex::new(WatchStats::default()),
+        })
     }
 
     pub fn figures(&self) -> WatchFigures {
@@ -122,6 +132,7 @@ fn decode_loop(watched: Arc<Watched>, frames: std_mpsc::Receiver<Frame>, notes: 
                     let _ = writeln!(t, "{} {} {} {} {}", now_us(), counter, f.seq, f.data.len(), f.key as u8);
                 }
                 *lock(&watched.latest) = Some((Arc::new(picture), Instant::now()));
+                watched.serial_pictures.fetch_add(1, Ordering::Relaxed);
             }
             Ok(false) => {}
             Err(e) => {

@@ -68,6 +68,20 @@ pub enum Command {
     SoundCheckStop,
     /// Our display name, changed in Settings.
     SetName(String),
+    /// What could be shared (screens, windows, cameras).
+    ShareList,
+    ShareStart {
+        room: String,
+        what: apero_control::ShareSource,
+    },
+    ShareStop(Option<apero_control::ShareKind>),
+    ShareStatus,
+    /// The latest picture of a stream (ours: the self-view), if newer than `after`.
+    Frame {
+        peer_id: String,
+        kind: apero_control::ShareKind,
+        after: u64,
+    },
     /// Start the daemon (the "Start apero" button while offline).
     Start,
     /// The first start on this machine, under the name the person chose.

@@ -76,6 +76,21 @@ pub enum Update {
     /// Who we are, again (after a change of name).
     Status(Status),
     Transfer(TransferInfo),
+    /// What we share and watch.
+    Share(apero_control::ShareStatus),
+    Shareable(Vec<apero_control::ShareableInfo>),
+    /// A stream's newest picture.
+    Picture {
+        peer_id: String,
+        kind: apero_control::ShareKind,
+        serial: u64,
+        image: Arc<egui::ColorImage>,
+    },
+    /// A stream's picture was asked for and none newer came (or it ended).
+    NoPicture {
+        peer_id: String,
+        kind: apero_control::ShareKind,
+    },
     /// A request failed; shown in a banner.
     Failed(String),
 }
@@ -330,6 +345,7 @@ async fn follow(client: &mut Client, ev: &Event, out: &Out) -> Result<(), Client
             members_of(client, &rooms, out).await?;
             out.send(Update::Rooms(rooms));
         }
+        Event::ShareChanged { .. } => out.send(Update::Share(timed(client.share_status()).await?)),
         Event::CallChanged { .. } | Event::AudioDevice { .. } | Event::MemberRenamed { .. } => {
             let rooms = timed(client.room_list()).await?;
             if matches!(ev, Event::MemberRenamed { .. }) {
@@ -416,6 +432,23 @@ async fn carry_out(target: &Target, client: &mut Client, c: Command, out: &Out) 
             out.send(Update::Rooms(timed(client.room_list()).await?));
         }
         Command::Mute(m) => out.send(Update::Call(timed(client.mute(m)).await?)),
+        Command::ShareList => out.send(Update::Shareable(timed(client.share_list()).await?)),
+        Command::ShareStart { room, what } => out.send(Update::Share(timed(client.share_start(&room, what)).await?)),
+        Command::ShareStatus => out.send(Update::Share(timed(client.share_status()).await?)),
+        Command::ShareStop(kind) => out.send(Update::Share(timed(client.share_stop(kind)).await?)),
+        Command::Frame { peer_id, kind, after } => {
+            let picture = match timed(client.share_frame(&peer_id, kind, after)).await {
+                Ok(Some(info)) => read_picture(&info).await,
+                Ok(None) => None,
+                // The share ended meanwhile: said by the next status.
+                Err(ClientError::Daemon(_)) => None,
+                Err(e) => return Err(e),
+            };
+            match picture {
+                Some((serial, image)) => out.send(Update::Picture { peer_id, kind, serial, image }),
+                None => out.send(Update::NoPicture { peer_id, kind }),
+            }
+        }
         Command::Volume { peer_id, percent } => out.send(Update::Call(timed(client.call_volume(&peer_id, percent)).await?)),
         Command::Offer { room, path } => {
             let (target, out) = (target.clone(), out.clone());
@@ -453,4 +486,12 @@ async fn carry_out(target: &Target, client: &mut Client, c: Command, out: &Out) 
         Command::Start | Command::StartAs(_) => {}
     }
     Ok(())
+}
+
+/// Reads a picture the daemon wrote for us (`FrameInfo`).
+async fn read_picture(info: &apero_control::FrameInfo) -> Option<(u64, Arc<egui::ColorImage>)> {
+    let data = tokio::fs::read(&info.path).await.ok()?;
+    let size = [info.width as usize, info.height as usize];
+    // Another picture of another size may have replaced the file meanwhile.
+    (data.len() == size[0] * size[1] * 4).then(|| (info.serial, Arc::new(egui::ColorImage::from_rgba_unmultiplied(size, &data))))
 }

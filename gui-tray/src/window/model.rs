@@ -73,6 +73,10 @@ pub struct Model {
     /// Messages from others that arrived since the UI last looked (for the
     /// taskbar's attention request while the window is not focused).
     pub fresh_messages: usize,
+    /// What we share and what we watch.
+    pub share: apero_control::ShareStatus,
+    /// What could be shared, for the picker.
+    pub shareable: Option<Vec<apero_control::ShareableInfo>>,
 }
 
 impl Default for Model {
@@ -95,6 +99,8 @@ impl Default for Model {
             selected: None,
             entered: None,
             fresh_messages: 0,
+            share: Default::default(),
+            shareable: None,
         }
     }
 }
@@ -204,6 +210,10 @@ impl Model {
                 self.call = Some(c);
             }
             Update::Event(e) => self.event(e),
+            Update::Share(s) => self.share = s,
+            Update::Shareable(l) => self.shareable = Some(l),
+            // The stage (ui::stage) takes pictures before they reach here.
+            Update::Picture { .. } | Update::NoPicture { .. } => {}
             Update::Entered { room, .. } => {
                 self.join = JoinState::Idle;
                 self.entered = Some(room.clone());

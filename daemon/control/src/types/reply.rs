@@ -41,6 +41,8 @@ pub enum Reply {
     Shareable(Vec<ShareableInfo>),
     Share(ShareStatus),
     Snapshot(SnapshotInfo),
+    /// `None`: no picture newer than the one asked `after`.
+    Frame(Option<FrameInfo>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

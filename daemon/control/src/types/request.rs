@@ -176,6 +176,15 @@ pub enum Request {
     },
     /// What we send and what we watch.
     ShareStatus,
+    /// The latest picture of a stream we watch (`peer_id` the sharer's), or
+    /// of our own share (`peer_id` ours: the self-view and camera preview),
+    /// when newer than `after`; for the window.
+    ShareFrame {
+        peer_id: String,
+        kind: ShareKind,
+        #[serde(default)]
+        after: u64,
+    },
     /// Write the latest picture of a share we watch as PNG to `path`
     /// (absolute); `from` names the sharer (peer id or name) when several share.
     ShareSnapshot {

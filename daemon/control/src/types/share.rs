@@ -123,3 +123,17 @@ pub struct SnapshotInfo {
     /// How old the picture was when written, in ms since it was decoded.
     pub age_ms: u64,
 }
+
+/// The latest picture of a stream, written by the daemon as raw RGBA rows
+/// (`width * 4` bytes each, no header) to `path`, a file in the daemon's
+/// runtime directory that only this user can read. A new picture replaces
+/// the file atomically (written aside, then renamed), so a reader never
+/// sees half of one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameInfo {
+    pub path: String,
+    /// Grows with each new picture: ask again with `after` set to it.
+    pub serial: u64,
+    pub width: u32,
+    pub height: u32,
+}

@@ -55,7 +55,7 @@ fn controls(app: &mut AperoApp, ui: &mut egui::Ui, room: &str, in_this: bool, mu
 }
 
 /// A screen reader says what the button does, without its icon.
-fn named(r: egui::Response, name: String) -> egui::Response {
+pub(super) fn named(r: egui::Response, name: String) -> egui::Response {
     r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &name));
     r
 }
@@ -66,6 +66,9 @@ pub fn bar(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     let Some(call) = app.model.call.clone() else { return };
     ui.horizontal_wrapped(|ui| {
         controls(app, ui, room, in_this, call.muted);
+        if in_this {
+            super::stage::buttons(app, ui, room);
+        }
         super::people::menu(app, ui, room);
         let n = if in_this { call.participants.len() } else { app.model.room(room).map_or(0, |r| r.call) };
         ui.label(if n == 0 { app.tr.t("call-nobody") } else { app.tr.n("call-in-room", "count", n as u64) });
@@ -88,6 +91,9 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
         ui.label(app.tr.s("call-elsewhere", "room", &name));
     }
     controls(app, ui, room, in_this, call.muted);
+    if in_this {
+        super::stage::buttons(app, ui, room);
+    }
     if !in_this {
         let n = app.model.room(room).map_or(0, |r| r.call);
         ui.label(if n == 0 { app.tr.t("call-nobody") } else { app.tr.n("call-in-room", "count", n as u64) });

@@ -12,6 +12,7 @@ mod close;
 mod desktop;
 mod dialogs;
 mod layout;
+mod look;
 mod message;
 mod paste;
 mod people;
@@ -19,8 +20,11 @@ mod pictures;
 mod rooms;
 pub mod settings;
 pub(crate) mod sound;
+mod stage;
 
 pub(crate) use desktop::open_path;
+pub use look::FOCUS_RING;
+use look::{focus_ring, larger_text};
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -62,6 +66,11 @@ pub(crate) enum Dialog {
     CloseInCall,
     /// A picture shown large (a file id).
     Picture(String),
+    /// What to share in the call: a screen or window, or a camera.
+    SharePick {
+        room: String,
+        camera: bool,
+    },
 }
 
 pub struct AperoApp {
@@ -119,6 +128,7 @@ pub struct AperoApp {
     /// The download folder being typed in Settings.
     pub(crate) download_edit: Option<String>,
     pub(crate) pictures: pictures::Pictures,
+    pub(crate) stage: stage::Stage,
     /// A reply or an edit under way in the composer.
     pub(crate) composing: Option<message::Composing>,
     /// What the desktop could not open (`open`), said on the next frame.
@@ -172,6 +182,7 @@ impl AperoApp {
             share_note: None,
             download_edit: None,
             pictures: Default::default(),
+            stage: Default::default(),
             composing: None,
             open_failed_tx,
             open_failed_rx,
@@ -244,6 +255,7 @@ impl AperoApp {
     fn take_updates(&mut self, ctx: &egui::Context) {
         self.raised(ctx);
         while let Some(u) = self.link.try_recv() {
+            let Some(u) = stage::take(self, ctx, u) else { continue };
             if matches!(u, crate::link::Update::Online(_)) {
                 self.requested.clear();
                 if self.sound_page {
@@ -285,6 +297,7 @@ impl AperoApp {
         }
         self.model.errors.extend(self.open_failed_rx.try_iter());
         self.fetch_small_pictures();
+        stage::poll(self, ctx);
         self.pasted(ctx);
         // New messages while the window is in the background: the taskbar
         // asks for attention. Desktop notifications are the tray's, so
@@ -417,6 +430,7 @@ impl eframe::App for AperoApp {
         egui::Panel::top("top").show(ui, |ui| {
             self.top_bar(ui, shape.rooms.is_none());
             self.errors(ui);
+            stage::banner(self, ui);
         });
         if self.model.connection == Connection::Online && self.sound_page {
             egui::CentralPanel::default().show(ui, |ui| sound::page(self, ui));
@@ -441,6 +455,7 @@ impl eframe::App for AperoApp {
                         egui::Panel::top("call-bar").show(ui, |ui| call::bar(self, ui, &room));
                     }
                 }
+                stage::panel(self, ui, &room);
                 egui::CentralPanel::default().show(ui, |ui| chat::show(self, ui, &room));
             } else {
                 egui::CentralPanel::default().show(ui, |ui| {
@@ -470,36 +485,4 @@ impl eframe::App for AperoApp {
         dialogs::show(self, &ctx);
         focus_ring(&ctx);
     }
-}
-
-/// The keyboard's place, drawn around whatever has the focus: egui marks
-/// some widgets only by a faint change of fill, which a person moving with
-/// Tab cannot follow.
-pub const FOCUS_RING: Color32 = Color32::from_rgb(0x3d, 0x9b, 0xff);
-
-fn focus_ring(ctx: &egui::Context) {
-    let Some(r) = ctx.memory(|m| m.focused()).and_then(|id| ctx.read_response(id)) else { return };
-    if !r.rect.is_positive() {
-        return;
-    }
-    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::new("focus-ring")));
-    painter.rect_stroke(r.rect.expand(2.0), 4.0, egui::Stroke::new(2.0, FOCUS_RING), egui::StrokeKind::Outside);
-}
-
-/// egui's sizes suit developers' screens; ours read from further away, on
-/// old laptops, and many of our people are older: a fifth larger.
-fn larger_text(ctx: &egui::Context) {
-    use egui::{FontFamily, FontId, TextStyle};
-    ctx.all_styles_mut(|s| {
-        s.text_styles = [
-            (TextStyle::Small, FontId::new(12.0, FontFamily::Proportional)),
-            (TextStyle::Body, FontId::new(15.5, FontFamily::Proportional)),
-            (TextStyle::Button, FontId::new(15.5, FontFamily::Proportional)),
-            (TextStyle::Heading, FontId::new(21.0, FontFamily::Proportional)),
-            (TextStyle::Monospace, FontId::new(14.0, FontFamily::Monospace)),
-        ]
-        .into();
-        s.spacing.button_padding = egui::vec2(8.0, 4.0);
-        s.spacing.item_spacing = egui::vec2(8.0, 6.0);
-    });
 }
