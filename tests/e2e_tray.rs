@@ -179,6 +179,30 @@ fn tray_shows_the_call_mutes_and_notifies() {
     eprintln!("menu layout:\n{}", desktop.menu_text());
 }
 
+/// While we share our screen, the tray's menu says so first thing and
+/// offers to stop it; the stop reaches the daemon.
+#[test]
+fn tray_shows_a_share_and_stops_it() {
+    let Some(desktop) = Desktop::start() else { return };
+    let alice = Daemon::start_with("alice", &["--audio", "null"], &[]);
+    let bob = Daemon::start_with("bob", &["--audio", "null"], &[]);
+    let room = alice.room_with("atelier", &[&bob]);
+    for d in [&alice, &bob] {
+        d.json(&["call", "join", &room]);
+    }
+    let mut tray = Tray::start(&desktop, alice.home());
+    wait_icon(&desktop, "call-start");
+    alice.json(&["share", "start", &room, "--test-pattern"]);
+    let stop = "Stop sharing (screen and camera)";
+    wait_until("the menu to offer to stop sharing", WAIT, || desktop.menu().iter().any(|e| e.label == stop).then_some(()));
+    let menu = desktop.menu_text();
+    assert!(menu.contains("sharing your screen"), "{menu}");
+    click(&desktop, stop, None);
+    wait_until("the share to stop", WAIT, || alice.json(&["share", "status"])["sending"].as_array()?.is_empty().then_some(()));
+    wait_until("the item to go", WAIT, || (!desktop.menu().iter().any(|e| e.label == stop)).then_some(()));
+    tray.assert_alive();
+}
+
 #[test]
 fn tray_goes_offline_with_the_daemon_and_reconnects() {
     let Some(desktop) = Desktop::start() else { return };

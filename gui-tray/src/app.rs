@@ -280,6 +280,7 @@ impl App {
         let result = match &action {
             Action::JoinCall(room) => timed(client.call_join(room)).await.map(drop),
             Action::LeaveCall => timed(client.call_leave()).await,
+            Action::StopSharing => timed(client.share_stop(None)).await.map(drop),
             Action::SetMuted(m) => timed(client.mute(*m)).await.map(drop),
             Action::ToggleMute => match timed(client.call_status()).await {
                 Ok(st) if st.room.is_some() => timed(client.mute(!st.muted)).await.map(drop),
@@ -402,6 +403,7 @@ fn failed(action: &Action) -> &'static str {
     match action {
         Action::JoinCall(_) => "tray-failed-join-call",
         Action::LeaveCall => "tray-failed-leave-call",
+        Action::StopSharing => "tray-failed-stop-sharing",
         Action::SetMuted(true) => "tray-failed-mute",
         Action::SetMuted(false) => "tray-failed-unmute",
         Action::ToggleMute => "tray-failed-toggle-mute",

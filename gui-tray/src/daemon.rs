@@ -64,5 +64,6 @@ impl Target {
 }
 
 pub async fn snapshot(client: &mut Client) -> Result<Snapshot, ClientError> {
-    Ok(Snapshot { status: client.status().await?, rooms: client.room_list().await?, call: client.call_status().await? })
+    let sharing = client.share_status().await?.sending.iter().map(|s| s.kind).collect();
+    Ok(Snapshot { status: client.status().await?, rooms: client.room_list().await?, call: client.call_status().await?, sharing })
 }

@@ -17,6 +17,8 @@ pub enum Action {
     CopyInvite(String),
     CopyShortCode(String),
     OpenChat(String),
+    /// Stops our screen share and camera.
+    StopSharing,
     /// Opens the window's "join with a code" dialog.
     JoinWithCode,
     ToggleNotifications(String),
@@ -71,6 +73,11 @@ pub fn build(state: &State, settings: &Settings, tr: &Tr) -> Vec<Item> {
         items.push(Item::Separator);
         items.push(button(tr.t("tray-quit"), Action::Quit));
         return items;
+    }
+    // First, and for as long as it lasts: what we show others, and its stop.
+    if !state.sharing.is_empty() {
+        items.push(button(tr.t("tray-stop-sharing"), Action::StopSharing));
+        items.push(Item::Separator);
     }
     items.push(button(tr.t("tray-join-with-code"), Action::JoinWithCode));
     if state.rooms.is_empty() {

@@ -100,6 +100,8 @@ pub struct Snapshot {
     pub status: Status,
     pub rooms: Vec<RoomInfo>,
     pub call: CallStatus,
+    /// What we share now (screen, camera).
+    pub sharing: Vec<apero_control::ShareKind>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -110,6 +112,9 @@ pub struct State {
     pub me_name: String,
     pub rooms: Vec<RoomInfo>,
     pub call: Option<Call>,
+    /// What we share now: the menu says so and offers to stop, for as long
+    /// as it lasts.
+    pub sharing: Vec<apero_control::ShareKind>,
     /// Who is in each room's call, as far as events told us; lets a
     /// `call_changed` event say who just joined.
     calls: HashMap<String, BTreeSet<String>>,
@@ -140,6 +145,7 @@ impl State {
             }
         }
         self.rooms = s.rooms;
+        self.sharing = s.sharing;
         self.call = s.call.room.map(|room| Call {
             room_name: s.call.room_name.unwrap_or_else(|| room.clone()),
             room,
@@ -208,6 +214,12 @@ impl State {
                 let mut parts = vec![tr.a("tray-in-call", &[("room", c.room_name.clone().into()), ("count", (c.people as u64).into())])];
                 if c.muted {
                     parts.push(tr.t("tray-in-call-muted"));
+                }
+                for kind in &self.sharing {
+                    parts.push(tr.t(match kind {
+                        apero_control::ShareKind::Screen => "tray-sharing-screen",
+                        apero_control::ShareKind::Camera => "tray-sharing-camera",
+                    }));
                 }
                 if !c.speaking.is_empty() {
                     parts.push(tr.a(
@@ -284,7 +296,7 @@ pub(crate) mod tests {
             timing: None,
             audio: None,
         };
-        Snapshot { status, rooms, call }
+        Snapshot { status, rooms, call, sharing: Vec::new() }
     }
 
     #[test]

@@ -282,3 +282,7 @@ camera-pick-help = Pick a camera. Your friends in the call see it until you turn
 camera-test = A test camera (a moving pattern)
 camera-none = No camera was found.
 camera-of = { $name }'s camera
+tray-sharing-screen = sharing your screen
+tray-sharing-camera = camera on
+tray-stop-sharing = Stop sharing (screen and camera)
+tray-failed-stop-sharing = Could not stop sharing

@@ -297,3 +297,7 @@ camera-pick-help = Choisissez une caméra. Vos amis dans l'appel la voient jusqu
 camera-test = Une caméra de test (une mire animée)
 camera-none = Aucune caméra n'a été trouvée.
 camera-of = Caméra de { $name }
+tray-sharing-screen = écran partagé
+tray-sharing-camera = caméra allumée
+tray-stop-sharing = Arrêter le partage (écran et caméra)
+tray-failed-stop-sharing = Impossible d'arrêter le partage
