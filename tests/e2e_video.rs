@@ -93,6 +93,13 @@ fn a_shared_screen_reaches_every_viewer_sharp_and_stops_everywhere() {
     assert!(!screens.is_empty(), "no screen listed: {list}");
     assert_eq!((screens[0]["width"].as_u64(), screens[0]["height"].as_u64()), (Some(1920), Some(1080)));
     assert_eq!(screens[0]["pick"], "--screen 0");
+    assert!(screens[0].get("thumbnail").is_none(), "no capture unless asked");
+    // The picker's thumbnail: small, of the real screen (its first bar is red).
+    let list = alice.json(&["share", "list", "--thumbnails"]);
+    let thumb = image::open(list[0]["thumbnail"].as_str().unwrap()).unwrap().to_rgba8();
+    assert_eq!(thumb.dimensions(), (240, 135));
+    let px = thumb.get_pixel(10, 20);
+    assert!(px[0] > 150 && px[1] < 80 && px[2] < 80, "{px:?}");
 
     let st = alice.json(&["share", "start", &room, "--screen", "0"]);
     assert_eq!(st["sending"][0]["kind"], "screen", "{st}");

@@ -281,7 +281,7 @@ impl App {
             Request::Get { file, dir } => Reply::Transfer(self.files.get(&file, dir).await?),
             Request::Transfers => Reply::Transfers(self.files.transfers_list()?),
             Request::Cancel { file } => Reply::Transfer(self.files.cancel(&file).await?),
-            Request::ShareList => Reply::Shareable(self.video.list().await?),
+            Request::ShareList { thumbnails } => Reply::Shareable(self.video.list(thumbnails).await?),
             Request::ShareStart { room, what } => {
                 let room = self.rooms.resolve_room(&room)?;
                 Reply::Share(self.video.start(&room.id, what).await?)

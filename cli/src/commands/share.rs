@@ -10,7 +10,12 @@ use crate::Ctx;
 pub enum ShareCommand {
     /// List the screens (numbered from 0), windows and cameras you could
     /// share. Nothing is captured until you start a share.
-    List,
+    List {
+        /// Also make a small PNG of each screen and window (as the window's
+        /// picker shows them) and print where it is; nothing is sent.
+        #[arg(long)]
+        thumbnails: bool,
+    },
     /// Share a screen, a window or your camera with the call you are in.
     /// With no choice, your first screen. Everyone in the call sees it, and
     /// nobody else; stop with `apero share stop`.
@@ -69,8 +74,8 @@ pub struct SnapshotArgs {
 pub async fn run(ctx: &Ctx, cmd: ShareCommand) -> anyhow::Result<()> {
     let mut c = ctx.client().await?;
     match cmd {
-        ShareCommand::List => {
-            let all = c.share_list().await?;
+        ShareCommand::List { thumbnails } => {
+            let all = c.share_list(thumbnails).await?;
             if ctx.json {
                 output::json(&all);
                 return Ok(());
@@ -80,6 +85,9 @@ pub async fn run(ctx: &Ctx, cmd: ShareCommand) -> anyhow::Result<()> {
             }
             for a in &all {
                 outln!("{:<7} {:<32} {}×{}   {}", a.kind, a.name, a.width, a.height, a.pick);
+                if let Some(t) = &a.thumbnail {
+                    outln!("        thumbnail: {t}");
+                }
             }
         }
         ShareCommand::Start(a) => {

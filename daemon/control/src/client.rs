@@ -297,8 +297,8 @@ impl Client {
         }
     }
 
-    pub async fn share_list(&mut self) -> Result<Vec<ShareableInfo>, ClientError> {
-        match self.request(&Request::ShareList).await? {
+    pub async fn share_list(&mut self, thumbnails: bool) -> Result<Vec<ShareableInfo>, ClientError> {
+        match self.request(&Request::ShareList { thumbnails }).await? {
             Reply::Shareable(l) => Ok(l),
             other => Err(unexpected(other)),
         }

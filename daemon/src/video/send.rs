@@ -24,6 +24,7 @@ use libp2p::PeerId;
 use tokio::sync::broadcast;
 
 use super::codec::{Encoder, Rgba, Settings};
+
 use super::source::{Picture, Source};
 use super::wire::{self, Frame, Header, Note};
 use crate::lock::lock;
@@ -138,21 +139,6 @@ fn unix_us(at: Instant) -> u64 {
 /// The self-view's width: enough to check what is shared, cheap to copy.
 const PREVIEW_W: u32 = 640;
 
-/// A small RGBA copy of `p` (every n-th pixel), for the self-view.
-fn preview_of(p: &Picture) -> Rgba {
-    let step = p.width.div_ceil(PREVIEW_W).max(1) as usize;
-    let (w, h) = (p.width as usize / step, p.height as usize / step);
-    let mut data = Vec::with_capacity(w * h * 4);
-    for y in 0..h {
-        let row = &p.data[y * step * p.stride..];
-        for x in 0..w {
-            let px = &row[x * step * 4..x * step * 4 + 4];
-            data.extend_from_slice(&[px[2], px[1], px[0], 255]);
-        }
-    }
-    Rgba { width: w as u32, height: h as u32, data }
-}
-
 /// The capture thread: grabs, encodes what changed, hands frames to the
 /// viewer tasks. Ends when the share is stopped or the source fails.
 pub fn capture_loop(mut source: Box<dyn Source>, sending: Arc<Sending>) {
@@ -190,7 +176,7 @@ pub fn capture_loop(mut source: Box<dyn Source>, sending: Arc<Sending>) {
         let wanted = lock(&sending.preview_until).is_some_and(|t| t > Instant::now());
         if wanted && (changed || lock(&sending.preview).is_none()) {
             let serial = lock(&sending.preview).as_ref().map_or(0, |p| p.1) + 1;
-            *lock(&sending.preview) = Some((Arc::new(preview_of(&pic)), serial));
+            *lock(&sending.preview) = Some((Arc::new(pic.small(PREVIEW_W)), serial));
         }
         if !(changed || key || refine > 0) {
             continue;

@@ -92,13 +92,27 @@ impl Video {
         c.bad.load(Ordering::Relaxed) + c.refused.load(Ordering::Relaxed) + c.dropped_frames.load(Ordering::Relaxed)
     }
 
-    /// Screens, windows and cameras: names and sizes only.
-    pub async fn list(&self) -> ServiceResult<Vec<ShareableInfo>> {
-        let all = tokio::task::spawn_blocking(source::list).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok(all
-            .into_iter()
-            .map(|a| ShareableInfo { kind: a.kind.to_string(), pick: a.id, name: a.name, width: a.width, height: a.height })
-            .collect())
+    /// Screens, windows and cameras: names and sizes, and with `thumbnails`
+    /// a small PNG of each screen and window, for the window's picker. The
+    /// thumbnails stay in the runtime directory; cameras are not opened.
+    pub async fn list(&self, thumbnails: bool) -> ServiceResult<Vec<ShareableInfo>> {
+        let dir = self.deps.frames.clone();
+        let listed = tokio::task::spawn_blocking(move || {
+            source::list()
+                .into_iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let pick = match a.kind {
+                        "screen" => a.id.strip_prefix("--screen ").and_then(|n| n.parse().ok()).map(Pick::Screen),
+                        "window" => a.id.strip_prefix("--window ").map(|t| Pick::Window(t.to_string())),
+                        _ => None,
+                    };
+                    let thumbnail = pick.filter(|_| thumbnails).and_then(|p| thumbnail(&p, &dir, i));
+                    ShareableInfo { kind: a.kind.to_string(), pick: a.id, name: a.name, width: a.width, height: a.height, thumbnail }
+                })
+                .collect()
+        });
+        listed.await.map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
     fn name_of(&self, peer: &PeerId) -> Option<String> {
@@ -366,6 +380,18 @@ impl Video {
     pub fn on_call_left(&self) {
         self.stop(None);
     }
+}
+
+/// One picture of `pick`, small, as a PNG in `dir`; `None` when it cannot be had.
+fn thumbnail(pick: &Pick, dir: &Path, i: usize) -> Option<String> {
+    let mut source = source::open(pick).ok()?;
+    let mut p = source::Picture::new(1, 1);
+    source.grab(&mut p).ok()?;
+    let small = p.small(240);
+    let mut png = Vec::new();
+    let encoder = image::codecs::png::PngEncoder::new(&mut png);
+    image::ImageEncoder::write_image(encoder, &small.data, small.width, small.height, image::ExtendedColorType::Rgba8).ok()?;
+    write_frame(dir, &format!("thumb-{i}.png"), &png).ok().map(|p| p.display().to_string())
 }
 
 /// Writes `data` as `dir/name`, whole or not at all: aside, then renamed.

@@ -432,7 +432,7 @@ async fn carry_out(target: &Target, client: &mut Client, c: Command, out: &Out) 
             out.send(Update::Rooms(timed(client.room_list()).await?));
         }
         Command::Mute(m) => out.send(Update::Call(timed(client.mute(m)).await?)),
-        Command::ShareList => out.send(Update::Shareable(timed(client.share_list()).await?)),
+        Command::ShareList => out.send(Update::Shareable(timed(client.share_list(true)).await?)),
         Command::ShareStart { room, what } => out.send(Update::Share(timed(client.share_start(&room, what)).await?)),
         Command::ShareStatus => out.send(Update::Share(timed(client.share_status()).await?)),
         Command::ShareStop(kind) => out.send(Update::Share(timed(client.share_stop(kind)).await?)),

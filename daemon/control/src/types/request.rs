@@ -160,9 +160,13 @@ pub enum Request {
     Cancel {
         file: String,
     },
-    /// Screens, windows and cameras that could be shared (names and sizes;
-    /// nothing is captured).
-    ShareList,
+    /// Screens, windows and cameras that could be shared: names and sizes,
+    /// and with `thumbnails` a small picture of each screen and window for
+    /// the window's picker (kept on this machine; nothing is sent).
+    ShareList {
+        #[serde(default)]
+        thumbnails: bool,
+    },
     /// Share a screen, a window or a camera with the call we are in, in
     /// `room`. Nothing is captured before this.
     ShareStart {

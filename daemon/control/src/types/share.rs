@@ -55,6 +55,9 @@ pub struct ShareableInfo {
     pub name: String,
     pub width: u32,
     pub height: u32,
+    /// A PNG of it, about 240 pixels wide, when asked for (`ShareList`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<String>,
 }
 
 /// A member who receives one of our streams.

@@ -32,6 +32,22 @@ impl Picture {
         Picture { width, height, stride, data: vec![0; stride * height as usize], captured: Instant::now() }
     }
 
+    /// A small RGBA copy (every n-th pixel, at most `max_w` wide), for the
+    /// self-view and the picker's thumbnails.
+    pub fn small(&self, max_w: u32) -> super::codec::Rgba {
+        let step = self.width.div_ceil(max_w).max(1) as usize;
+        let (w, h) = (self.width as usize / step, self.height as usize / step);
+        let mut data = Vec::with_capacity(w * h * 4);
+        for y in 0..h {
+            let row = &self.data[y * step * self.stride..];
+            for x in 0..w {
+                let px = &row[x * step * 4..x * step * 4 + 4];
+                data.extend_from_slice(&[px[2], px[1], px[0], 255]);
+            }
+        }
+        super::codec::Rgba { width: w as u32, height: h as u32, data }
+    }
+
     /// Makes this picture `width`×`height`, reusing its buffer.
     pub fn resize(&mut self, width: u32, height: u32) {
         self.width = width;

@@ -27,7 +27,7 @@ pub(crate) struct Pictures {
     large: Option<(String, Result<TextureHandle, String>)>,
 }
 
-fn load(path: &Path, max_side: u32) -> Result<ColorImage, String> {
+pub(super) fn load(path: &Path, max_side: u32) -> Result<ColorImage, String> {
     let img = image::ImageReader::open(path)
         .map_err(|e| e.to_string())?
         .with_guessed_format()

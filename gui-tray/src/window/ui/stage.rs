@@ -46,6 +46,8 @@ pub struct Stage {
     /// The sharer shown in the middle when several share: the newest one,
     /// unless the person picked another.
     pub shown: Option<String>,
+    /// The picker's thumbnails, by file.
+    thumbs: HashMap<String, TextureHandle>,
 }
 
 /// Takes the pictures out of the link's updates; the rest goes on.
@@ -155,6 +157,7 @@ pub fn buttons(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
             }
         } else if button(ui, "🖥", app.tr.t("share-screen")) {
             app.model.shareable = None;
+            app.stage.thumbs.clear();
             app.send(Command::ShareList);
             app.dialog = Dialog::SharePick { room: room.to_string(), camera: false };
         }
@@ -184,7 +187,22 @@ pub fn picker(app: &mut AperoApp, ui: &mut egui::Ui, room: &str, camera: bool) -
     egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| {
         for a in all.iter().filter(|a| fits(&a.kind)) {
             let label = format!("{} — {}×{}", a.name, a.width, a.height);
-            if ui.button(label).clicked() {
+            let thumb = a.thumbnail.as_ref().and_then(|path| {
+                if !app.stage.thumbs.contains_key(path) {
+                    let img = super::pictures::load(std::path::Path::new(path), 240).ok()?;
+                    app.stage.thumbs.insert(path.clone(), ui.ctx().load_texture(path.as_str(), img, TextureOptions::LINEAR));
+                }
+                app.stage.thumbs.get(path).cloned()
+            });
+            let r = match thumb {
+                Some(tex) => {
+                    let [w, h] = tex.size().map(|v| v as f32);
+                    let image = egui::Image::new(&tex).fit_to_exact_size(egui::vec2(160.0, 160.0 * h / w.max(1.0)));
+                    named(ui.add(egui::Button::image_and_text(image, label.as_str())), label)
+                }
+                None => ui.button(label),
+            };
+            if r.clicked() {
                 picked = Some(source_of(&a.kind, &a.pick));
             }
         }
