@@ -38,6 +38,11 @@ const REFINE: u32 = 2;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often one viewer may ask for a keyframe.
 const KEY_EVERY: Duration = Duration::from_millis(500);
+/// A viewer with a frame still on its way after this is behind: it gets
+/// only keyframes until it catches up, so its picture stays this fresh
+/// instead of growing a backlog in the connection's buffers (which hold
+/// seconds of video on a slow link).
+const BEHIND: Duration = Duration::from_millis(400);
 
 /// What the capture thread and the viewer tasks share.
 pub struct Sending {
@@ -229,8 +234,10 @@ pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sen
     if wr.write_all(&header).await.is_err() {
         return;
     }
+    // The newest frame the viewer said it received.
+    let received = Arc::new(AtomicU64::new(0));
     let notes = {
-        let (sending, stats) = (sending.clone(), stats.clone());
+        let (sending, stats, received) = (sending.clone(), stats.clone(), received.clone());
         tokio::spawn(async move {
             let mut last_key: Option<Instant> = None;
             let mut note = [0u8; wire::NOTE_LEN];
@@ -238,6 +245,9 @@ pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sen
                 match wire::decode_note(&note) {
                     Ok(Note::Watching) => stats.watching.store(true, Ordering::Relaxed),
                     Ok(Note::Decoded(n)) => stats.decoded.store(n, Ordering::Relaxed),
+                    Ok(Note::Received(seq)) => {
+                        received.fetch_max(seq, Ordering::Relaxed);
+                    }
                     Ok(Note::NeedKeyframe) => {
                         if last_key.is_none_or(|t| t.elapsed() >= KEY_EVERY) {
                             last_key = Some(Instant::now());
@@ -251,23 +261,38 @@ pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sen
     };
     // A new viewer starts at a keyframe.
     let mut waiting_key = true;
-    sending.request_key();
+    let mut last_ask: Option<Instant> = None;
     let mut buf = Vec::new();
+    // (seq, when written) of what the viewer has not said it received.
+    let mut on_the_way: VecDeque<(u64, Instant)> = VecDeque::new();
     let mut stop_check = tokio::time::interval(Duration::from_millis(200));
     loop {
         let frame = tokio::select! {
-            f = rx.recv() => f,
+            f = rx.recv() => Some(f),
             _ = stop_check.tick() => {
-                if sending.running() { continue }
-                Err(broadcast::error::RecvError::Closed)
+                if sending.running() { None } else { Some(Err(broadcast::error::RecvError::Closed)) }
             }
         };
+        let got = received.load(Ordering::Relaxed);
+        while on_the_way.front().is_some_and(|(seq, _)| *seq <= got) {
+            on_the_way.pop_front();
+        }
+        let behind = on_the_way.front().is_some_and(|(_, at)| at.elapsed() > BEHIND);
+        waiting_key |= behind;
+        // Once the link has drained, the viewer starts again at a keyframe
+        // (asked on the tick too: a still screen sends no frame to wait for).
+        if waiting_key && !behind && last_ask.is_none_or(|t| t.elapsed() >= KEY_EVERY) {
+            last_ask = Some(Instant::now());
+            sending.request_key();
+        }
+        let Some(frame) = frame else { continue };
         match frame {
             Ok(f) => {
-                if (waiting_key && !f.key) || (f.droppable && !rx.is_empty()) {
+                if (waiting_key && (!f.key || behind)) || (f.droppable && !rx.is_empty()) {
                     stats.skipped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
+                on_the_way.push_back((f.seq as u64, Instant::now()));
                 waiting_key = false;
                 buf.clear();
                 wire::encode_frame(&f, &mut buf);

@@ -199,6 +199,7 @@ pub async fn receive(stream: libp2p::Stream, watched: Arc<Watched>, counters: Ar
         match wire::decode_body(tag, body.into()) {
             Ok(Message::End) => break,
             Ok(Message::Frame(f)) => {
+                let _ = notes_tx.try_send(Note::Received(f.seq as u64));
                 if waiting_key && !f.key {
                     continue;
                 }

@@ -65,6 +65,9 @@ pub enum Note {
     NeedKeyframe,
     /// Frames decoded so far.
     Decoded(u64),
+    /// The frame with this sequence number arrived whole: the sharer knows
+    /// what is still on the way to this viewer.
+    Received(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -193,6 +196,7 @@ pub fn encode_note(n: Note) -> [u8; NOTE_LEN] {
         Note::Watching => (1, 0),
         Note::NeedKeyframe => (2, 0),
         Note::Decoded(d) => (3, d),
+        Note::Received(s) => (4, s),
     };
     let mut b = [0u8; NOTE_LEN];
     b[0] = tag;
@@ -207,6 +211,7 @@ pub fn decode_note(b: &[u8; NOTE_LEN]) -> Result<Note, WireError> {
         1 => Ok(Note::Watching),
         2 => Ok(Note::NeedKeyframe),
         3 => Ok(Note::Decoded(u64::from_be_bytes(v))),
+        4 => Ok(Note::Received(u64::from_be_bytes(v))),
         t => Err(WireError::Tag(t)),
     }
 }
@@ -235,7 +240,7 @@ mod tests {
         encode_message(&Message::End, &mut out);
         assert_eq!(decode_message(&out), Ok(Message::Frame(f)));
         assert_eq!(decode_message(&out[out.len() - 5..]), Ok(Message::End));
-        for n in [Note::Watching, Note::NeedKeyframe, Note::Decoded(77)] {
+        for n in [Note::Watching, Note::NeedKeyframe, Note::Decoded(77), Note::Received(9)] {
             assert_eq!(decode_note(&encode_note(n)), Ok(n));
         }
     }
