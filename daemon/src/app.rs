@@ -282,10 +282,11 @@ impl App {
             Request::Transfers => Reply::Transfers(self.files.transfers_list()?),
             Request::Cancel { file } => Reply::Transfer(self.files.cancel(&file).await?),
             Request::ShareList { thumbnails } => Reply::Shareable(self.video.list(thumbnails).await?),
-            Request::ShareStart { room, what } => {
+            Request::ShareStart { room, what, preview } => {
                 let room = self.rooms.resolve_room(&room)?;
-                Reply::Share(self.video.start(&room.id, what).await?)
+                Reply::Share(self.video.start(&room.id, what, preview).await?)
             }
+            Request::ShareShow { kind } => Reply::Share(self.video.show(kind)?),
             Request::ShareStop { kind } => Reply::Share(self.video.stop(kind)),
             Request::ShareStatus => Reply::Share(self.video.status()),
             Request::ShareFrame { peer_id, kind, after } => Reply::Frame(self.video.frame(&peer_id, kind, after).await?),

@@ -39,9 +39,15 @@ fn a_shared_screen_shows_in_the_middle_and_the_window_shares_a_camera() {
     w.click("1:1");
     w.click("Fit");
 
-    // Bob turns his camera on from the window: picker, banner, alice sees it.
+    // Bob turns his camera on from the window: picker, a preview only he
+    // sees, then on for everyone, the banner, and alice sees it.
     w.click("Turn on my camera");
     w.click("A test camera (a moving pattern)");
+    w.wait_contains("Camera preview: only you see it", SLOW);
+    w.wait_label("What you share", SLOW);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(watching(&alice).is_empty() || watching(&alice).iter().all(|s| s["kind"] != "camera"), "a preview reached alice");
+    w.click("Turn it on for everyone");
     w.wait_contains("Your camera is on", SLOW);
     wait_until("alice to watch bob's camera", SLOW, || watching(&alice).iter().any(|s| s["kind"] == "camera").then_some(()));
     w.wait_label("What you share", SLOW);

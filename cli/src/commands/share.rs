@@ -22,6 +22,12 @@ pub enum ShareCommand {
     Start(StartArgs),
     /// Stop sharing (both screen and camera unless you say which).
     Stop(StopArgs),
+    /// Send to the call what you started with `share start --preview`.
+    Show {
+        /// The camera (else the screen share).
+        #[arg(long)]
+        camera: bool,
+    },
     /// What you share (size, frame rate, bitrate, who watches) and what you
     /// watch (who, frames, latency).
     Status,
@@ -50,6 +56,10 @@ pub struct StartArgs {
     /// A moving test pattern as a camera (640×360).
     #[arg(long, group = "what")]
     test_camera: bool,
+    /// Capture, but send nothing until `apero share show` (the window
+    /// shows you the picture meanwhile).
+    #[arg(long)]
+    preview: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -105,13 +115,17 @@ pub async fn run(ctx: &Ctx, cmd: ShareCommand) -> anyhow::Result<()> {
                 ShareSource::Screen { index: 0 }
             };
             let kind = what.kind();
-            let st = c.share_start(&a.room, what).await?;
+            let st = c.share_start(&a.room, what, a.preview).await?;
             if ctx.json {
                 output::json(&st);
                 return Ok(());
             }
             let source = st.sending.iter().find(|s| s.kind == kind).map(|s| s.source.clone()).unwrap_or_default();
-            outln!("You are sharing {source} with the call. Stop with `apero share stop`.");
+            if a.preview {
+                outln!("Capturing {source} for you only; send it to the call with `apero share show`.");
+            } else {
+                outln!("You are sharing {source} with the call. Stop with `apero share stop`.");
+            }
         }
         ShareCommand::Stop(a) => {
             let kind = match (a.screen, a.camera) {
@@ -125,6 +139,14 @@ pub async fn run(ctx: &Ctx, cmd: ShareCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             outln!("{}", if st.sending.is_empty() { "You share nothing now." } else { "Stopped; your other share goes on." });
+        }
+        ShareCommand::Show { camera } => {
+            let st = c.share_show(if camera { ShareKind::Camera } else { ShareKind::Screen }).await?;
+            if ctx.json {
+                output::json(&st);
+                return Ok(());
+            }
+            outln!("The call sees it now. Stop with `apero share stop`.");
         }
         ShareCommand::Status => print_status(ctx, &c.share_status().await?),
         ShareCommand::Snapshot(a) => {

@@ -304,8 +304,13 @@ impl Client {
         }
     }
 
-    pub async fn share_start(&mut self, room: &str, what: ShareSource) -> Result<ShareStatus, ClientError> {
-        self.share(Request::ShareStart { room: room.into(), what }).await
+    pub async fn share_start(&mut self, room: &str, what: ShareSource, preview: bool) -> Result<ShareStatus, ClientError> {
+        self.share(Request::ShareStart { room: room.into(), what, preview }).await
+    }
+
+    /// Shows a previewed share to the call.
+    pub async fn share_show(&mut self, kind: ShareKind) -> Result<ShareStatus, ClientError> {
+        self.share(Request::ShareShow { kind }).await
     }
 
     pub async fn share_stop(&mut self, kind: Option<ShareKind>) -> Result<ShareStatus, ClientError> {

@@ -52,6 +52,8 @@ pub struct Sending {
     pub describe: String,
     pub settings: Settings,
     running: AtomicBool,
+    /// Seen only by us for now (a camera's preview): no viewer is served.
+    pub previewing: AtomicBool,
     key_wanted: AtomicBool,
     frames: broadcast::Sender<Arc<Frame>>,
     stats: Mutex<SendStats>,
@@ -88,6 +90,7 @@ impl Sending {
             describe,
             settings,
             running: AtomicBool::new(true),
+            previewing: AtomicBool::new(false),
             key_wanted: AtomicBool::new(true),
             frames: broadcast::channel(QUEUE).0,
             stats: Mutex::new(SendStats::default()),

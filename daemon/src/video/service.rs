@@ -125,7 +125,7 @@ impl Video {
     }
 
     /// Starts sharing `what` with the call we are in, in `room` (an id).
-    pub async fn start(self: &Arc<Self>, room: &str, what: ShareSource) -> ServiceResult<ShareStatus> {
+    pub async fn start(self: &Arc<Self>, room: &str, what: ShareSource, preview: bool) -> ServiceResult<ShareStatus> {
         match self.deps.call.our_call() {
             Some((r, _)) if r == room => {}
             _ => {
@@ -152,6 +152,7 @@ impl Video {
         };
         let header = Header { room: room_bytes(room)?, share: rand::random(), kind, codec: settings.codec, width: 16, height: 16 };
         let sending = Sending::new(kind, room.to_string(), header, source.describe(), settings);
+        sending.previewing.store(preview, Ordering::Relaxed);
         let capture = sending.clone();
         std::thread::Builder::new()
             .name("video-capture".into())
@@ -160,8 +161,21 @@ impl Video {
         let run = Arc::new(Run { sending, viewers: Mutex::new(HashMap::new()) });
         lock(&self.sending).insert(kind, run.clone());
         tokio::spawn(follow_call(Arc::downgrade(self), run));
-        tracing::info!(%room, ?kind, "sharing started");
-        self.announce(room, self.me, kind, true);
+        tracing::info!(%room, ?kind, preview, "sharing started");
+        if !preview {
+            self.announce(room, self.me, kind, true);
+        }
+        Ok(self.status())
+    }
+
+    /// Shows our previewed `kind` share to the call.
+    pub fn show(&self, kind: ShareKind) -> ServiceResult<ShareStatus> {
+        let Some(run) = lock(&self.sending).get(&kind).cloned() else {
+            return Err(ServiceError::NotFound(format!("you have no {kind} to show: start one first")));
+        };
+        if run.sending.previewing.swap(false, Ordering::Relaxed) {
+            self.announce(&run.sending.room, self.me, kind, true);
+        }
         Ok(self.status())
     }
 
@@ -174,7 +188,9 @@ impl Video {
         };
         for run in stopped {
             run.sending.stop();
-            self.announce(&run.sending.room, self.me, run.sending.kind, false);
+            if !run.sending.previewing.load(Ordering::Relaxed) {
+                self.announce(&run.sending.room, self.me, run.sending.kind, false);
+            }
         }
         self.status()
     }
@@ -208,6 +224,7 @@ impl Video {
                     frames,
                     keyframes,
                     viewers,
+                    preview: s.previewing.load(Ordering::Relaxed),
                 }
             })
             .collect();
@@ -423,14 +440,15 @@ async fn follow_call(video: Weak<Video>, run: Arc<Run>) {
             }
         };
         let mut viewers = lock(&run.viewers);
+        let previewing = run.sending.previewing.load(Ordering::Relaxed);
         viewers.retain(|p, viewer| {
-            let stay = peers.contains(p);
+            let stay = peers.contains(p) && !previewing;
             if !stay {
                 viewer.task.abort();
             }
             stay
         });
-        for p in peers {
+        for p in peers.into_iter().filter(|_| !previewing) {
             let retry = viewers.get(&p).is_none_or(|v| v.task.is_finished() && v.started.elapsed() >= RETRY);
             if retry {
                 let stats = Arc::new(ViewerStats::default());

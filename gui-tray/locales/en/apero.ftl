@@ -286,3 +286,6 @@ tray-sharing-screen = sharing your screen
 tray-sharing-camera = camera on
 tray-stop-sharing = Stop sharing (screen and camera)
 tray-failed-stop-sharing = Could not stop sharing
+camera-preview-help = Only you see this. Check your camera, then turn it on for the call.
+camera-go = Turn it on for everyone
+share-you-preview = Camera preview: only you see it

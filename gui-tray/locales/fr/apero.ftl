@@ -301,3 +301,6 @@ tray-sharing-screen = écran partagé
 tray-sharing-camera = caméra allumée
 tray-stop-sharing = Arrêter le partage (écran et caméra)
 tray-failed-stop-sharing = Impossible d'arrêter le partage
+camera-preview-help = Vous seul voyez cette image. Vérifiez votre caméra, puis allumez-la pour l'appel.
+camera-go = L'allumer pour tout le monde
+share-you-preview = Aperçu de la caméra : vous seul le voyez

@@ -73,7 +73,10 @@ pub enum Command {
     ShareStart {
         room: String,
         what: apero_control::ShareSource,
+        /// Seen only by us until `ShareShow`.
+        preview: bool,
     },
+    ShareShow(apero_control::ShareKind),
     ShareStop(Option<apero_control::ShareKind>),
     ShareStatus,
     /// The latest picture of a stream (ours: the self-view), if newer than `after`.

@@ -433,7 +433,8 @@ async fn carry_out(target: &Target, client: &mut Client, c: Command, out: &Out) 
         }
         Command::Mute(m) => out.send(Update::Call(timed(client.mute(m)).await?)),
         Command::ShareList => out.send(Update::Shareable(timed(client.share_list(true)).await?)),
-        Command::ShareStart { room, what } => out.send(Update::Share(timed(client.share_start(&room, what)).await?)),
+        Command::ShareStart { room, what, preview } => out.send(Update::Share(timed(client.share_start(&room, what, preview)).await?)),
+        Command::ShareShow(kind) => out.send(Update::Share(timed(client.share_show(kind)).await?)),
         Command::ShareStatus => out.send(Update::Share(timed(client.share_status()).await?)),
         Command::ShareStop(kind) => out.send(Update::Share(timed(client.share_stop(kind)).await?)),
         Command::Frame { peer_id, kind, after } => {

@@ -172,6 +172,14 @@ pub enum Request {
     ShareStart {
         room: String,
         what: ShareSource,
+        /// Capture, but show it only to ourselves (`ShareFrame` with our
+        /// own id) until `ShareShow`: a camera's preview before it is on.
+        #[serde(default)]
+        preview: bool,
+    },
+    /// Show a previewed share to the call.
+    ShareShow {
+        kind: ShareKind,
     },
     /// Stop our screen share, our camera, or both (`kind` left out).
     ShareStop {

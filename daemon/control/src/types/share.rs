@@ -88,6 +88,9 @@ pub struct SentStream {
     pub frames: u64,
     pub keyframes: u64,
     pub viewers: Vec<ViewerInfo>,
+    /// Seen only by us so far (a preview): nothing is sent.
+    #[serde(default)]
+    pub preview: bool,
 }
 
 /// A stream we watch.

@@ -28,6 +28,7 @@ pub fn show(app: &mut AperoApp, ctx: &egui::Context) {
         Dialog::Settings => modal(ctx, "settings", |ui| settings::dialog(app, ui)),
         Dialog::CloseInCall => modal(ctx, "close", |ui| app.close_dialog(ui)),
         Dialog::SharePick { room, camera } => modal(ctx, "share-pick", |ui| super::stage::picker(app, ui, room, *camera)),
+        Dialog::CameraPreview => modal(ctx, "camera-preview", |ui| super::stage::preview(app, ui)),
         Dialog::Picture(file) => {
             // As wide as the picture needs, not the dialogs' 520.
             egui::Modal::new(egui::Id::new("picture")).show(ctx, |ui| super::pictures::large(app, ui, file)).inner

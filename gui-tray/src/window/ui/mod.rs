@@ -71,6 +71,8 @@ pub(crate) enum Dialog {
         room: String,
         camera: bool,
     },
+    /// Our camera, seen only by us until the person turns it on for the call.
+    CameraPreview,
 }
 
 pub struct AperoApp {

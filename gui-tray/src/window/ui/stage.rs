@@ -127,6 +127,7 @@ pub fn banner(app: &mut AperoApp, ui: &mut egui::Ui) {
             ui.horizontal(|ui| {
                 let names: Vec<String> = s.viewers.iter().map(|v| v.name.clone().unwrap_or_else(|| app.tr.t("tray-someone"))).collect();
                 let what = match s.kind {
+                    _ if s.preview => app.tr.t("share-you-preview"),
                     ShareKind::Screen => app.tr.t("share-you-screen"),
                     ShareKind::Camera => app.tr.t("share-you-camera"),
                 };
@@ -215,10 +216,44 @@ pub fn picker(app: &mut AperoApp, ui: &mut egui::Ui, room: &str, camera: bool) -
         ui.label(RichText::new(app.tr.t(if camera { "camera-none" } else { "share-none" })).weak());
     }
     if let Some(Some(what)) = picked {
-        app.send(Command::ShareStart { room: room.to_string(), what });
+        // A camera shows itself to us first; a screen the person just picked goes out.
+        app.send(Command::ShareStart { room: room.to_string(), what, preview: camera });
+        if camera {
+            app.dialog = Dialog::CameraPreview;
+        }
         return true;
     }
     ui.button(app.tr.t("cancel")).clicked()
+}
+
+/// Our camera before anyone sees it: on for everyone, or cancel.
+pub fn preview(app: &mut AperoApp, ui: &mut egui::Ui) -> bool {
+    ui.heading(app.tr.t("camera-start"));
+    ui.label(app.tr.t("camera-preview-help"));
+    let me = app.model.status.as_ref().map(|s| s.peer_id.clone()).unwrap_or_default();
+    match app.stage.textures.get(&(me, ShareKind::Camera)).map(|t| t.0.clone()) {
+        Some(tex) => {
+            let [w, h] = tex.size().map(|v| v as f32);
+            let r = ui.add(egui::Image::new(&tex).fit_to_exact_size(egui::vec2(400.0, 400.0 * h / w.max(1.0))));
+            let name = app.tr.t("share-self-view");
+            r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Image, true, &name));
+        }
+        None => {
+            ui.spinner();
+        }
+    }
+    let mut done = false;
+    ui.horizontal(|ui| {
+        if ui.button(app.tr.t("camera-go")).clicked() {
+            app.send(Command::ShareShow(ShareKind::Camera));
+            done = true;
+        }
+        if ui.button(app.tr.t("cancel")).clicked() {
+            app.send(Command::ShareStop(Some(ShareKind::Camera)));
+            done = true;
+        }
+    });
+    done
 }
 
 /// What `share list`'s `pick` flag means.
