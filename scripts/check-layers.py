@@ -31,7 +31,7 @@ LAYERS = [
     ("services", ["room", "voice", "video", "files"], False),
     # What the services share: the handle types, the event sink, the drop
     # counters and the one error type.
-    ("shared", ["handles", "events", "counters", "error"], True),
+    ("shared", ["handles", "events", "counters", "error", "rate"], True),
     ("base", ["node", "store", "entry", "wire", "identity", "lock"], True),
 ]
 

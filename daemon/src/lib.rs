@@ -20,6 +20,7 @@ pub mod handles;
 pub mod identity;
 pub mod lock;
 pub mod node;
+pub mod rate;
 pub mod room;
 pub mod store;
 pub mod video;

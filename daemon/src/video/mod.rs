@@ -5,6 +5,7 @@
 //! `share snapshot`). `service` is what the rest of the daemon sees.
 
 pub mod codec;
+pub mod pace;
 pub mod send;
 pub mod service;
 pub mod source;

@@ -25,9 +25,11 @@ use tokio::sync::broadcast;
 
 use super::codec::{Encoder, Rgba, Settings};
 
+use super::pace;
 use super::source::{Picture, Source};
 use super::wire::{self, Frame, Header, Note};
 use crate::lock::lock;
+use crate::rate::TokenBucket;
 
 /// Frames a viewer may be behind before it skips to a keyframe.
 const QUEUE: usize = 12;
@@ -63,6 +65,8 @@ pub struct Sending {
     /// preview); a small copy is kept only then.
     pub preview_until: Mutex<Option<Instant>>,
     pub preview: Mutex<Option<(Arc<Rgba>, u64)>>,
+    /// What each viewer's path carries (`video::pace`), kbit/s, and when said.
+    rates: Mutex<std::collections::HashMap<PeerId, (u64, Instant)>>,
 }
 
 #[derive(Default)]
@@ -97,6 +101,7 @@ impl Sending {
             failed: Mutex::new(None),
             preview_until: Mutex::new(None),
             preview: Mutex::new(None),
+            rates: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -107,6 +112,15 @@ impl Sending {
     /// Ends the capture; the viewer tasks then tell their viewers and close.
     pub fn stop(&self) {
         self.running.store(false, Ordering::Relaxed);
+    }
+
+    /// The encoder's rate: what the slowest viewer's path carries, within
+    /// [`pace::MIN_KBPS`] and the settings' rate.
+    pub fn target_kbps(&self) -> u32 {
+        let mut rates = lock(&self.rates);
+        rates.retain(|_, (_, at)| at.elapsed() < Duration::from_secs(3));
+        let slowest = rates.values().map(|r| r.0).min().unwrap_or(u64::MAX);
+        slowest.clamp(pace::MIN_KBPS, self.settings.kbps as u64) as u32
     }
 
     pub fn request_key(&self) {
@@ -195,6 +209,10 @@ pub fn capture_loop(mut source: Box<dyn Source>, sending: Arc<Sending>) {
         } else {
             refine = refine.saturating_sub(1);
         }
+        enc.set_kbps(sending.target_kbps());
+        // A keyframe (a viewer starting) is sharp at once; a change while
+        // things move keeps to the rate, and the frames after it sharpen it.
+        enc.set_max_q(if changed && !key { sending.settings.moving_max_q } else { sending.settings.max_q });
         // While it moves, every other frame is one a viewer who is behind may skip.
         let droppable = changed && !key && moving % 2 == 0;
         let pts = start.elapsed().as_millis() as i64;
@@ -206,6 +224,7 @@ pub fn capture_loop(mut source: Box<dyn Source>, sending: Arc<Sending>) {
                     key: f.key,
                     droppable: droppable && !f.key,
                     captured_us: unix_us(pic.captured),
+                    sent_us: 0,
                     width: enc.width as u16,
                     height: enc.height as u16,
                     data: f.data.into(),
@@ -239,8 +258,10 @@ pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sen
     }
     // The newest frame the viewer said it received.
     let received = Arc::new(AtomicU64::new(0));
+    // Paced to what the viewer's path carries (unpaced until it says).
+    let pacer = Arc::new(TokenBucket::new(0, Duration::from_millis(50)));
     let notes = {
-        let (sending, stats, received) = (sending.clone(), stats.clone(), received.clone());
+        let (sending, stats, received, bucket) = (sending.clone(), stats.clone(), received.clone(), pacer.clone());
         tokio::spawn(async move {
             let mut last_key: Option<Instant> = None;
             let mut note = [0u8; wire::NOTE_LEN];
@@ -250,6 +271,11 @@ pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sen
                     Ok(Note::Decoded(n)) => stats.decoded.store(n, Ordering::Relaxed),
                     Ok(Note::Received(seq)) => {
                         received.fetch_max(seq, Ordering::Relaxed);
+                    }
+                    Ok(Note::Rate(kbps)) => {
+                        let kbps = kbps.clamp(pace::MIN_KBPS / 2, pace::MAX_KBPS);
+                        lock(&sending.rates).insert(peer, (kbps, Instant::now()));
+                        bucket.set_rate(kbps * 1000 / 8 * 5 / 4);
                     }
                     Ok(Note::NeedKeyframe) => {
                         if last_key.is_none_or(|t| t.elapsed() >= KEY_EVERY) {
@@ -298,9 +324,19 @@ pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sen
                 on_the_way.push_back((f.seq as u64, Instant::now()));
                 waiting_key = false;
                 buf.clear();
-                wire::encode_frame(&f, &mut buf);
+                wire::encode_frame(&f, 0, &mut buf);
                 let wrote = tokio::time::timeout(WRITE_TIMEOUT, async {
-                    wr.write_all(&buf).await?;
+                    // In pieces of a few packets: a voice packet that
+                    // queues behind one waits a few ms at most.
+                    let piece = ((pacer.rate() / 100) as usize).clamp(1200, 16 * 1024);
+                    for (i, part) in buf.chunks_mut(piece).enumerate() {
+                        pacer.take(part.len()).await;
+                        if i == 0 {
+                            // Stamped after our own wait: the viewer measures the path's queue only.
+                            part[wire::SENT_AT].copy_from_slice(&unix_us(Instant::now()).to_be_bytes());
+                        }
+                        wr.write_all(part).await?;
+                    }
                     wr.flush().await
                 })
                 .await;

@@ -13,6 +13,7 @@ use libp2p::PeerId;
 use tokio::sync::mpsc;
 
 use super::codec::{Decoder, Rgba};
+use super::pace::{Pace, TICK};
 use super::wire::{self, Frame, Header, Message, Note};
 use crate::lock::lock;
 
@@ -179,11 +180,15 @@ pub async fn receive(stream: libp2p::Stream, watched: Arc<Watched>, counters: Ar
         })
     };
     let mut waiting_key = false;
+    let mut pace = Pace::new(Instant::now());
+    let mut last_tick = Instant::now();
     loop {
         let mut prefix = [0u8; 5];
         if rd.read_exact(&mut prefix).await.is_err() {
             break;
         }
+        // When the frame's first bytes came: its wait in the path's queue.
+        let first_us = now_us();
         let (tag, len) = match wire::decode_prefix(&prefix) {
             Ok(x) => x,
             Err(e) => {
@@ -200,6 +205,11 @@ pub async fn receive(stream: libp2p::Stream, watched: Arc<Watched>, counters: Ar
             Ok(Message::End) => break,
             Ok(Message::Frame(f)) => {
                 let _ = notes_tx.try_send(Note::Received(f.seq as u64));
+                pace.sample(f.sent_us, first_us, len + prefix.len(), Instant::now());
+                if last_tick.elapsed() >= TICK {
+                    last_tick = Instant::now();
+                    let _ = notes_tx.try_send(Note::Rate(pace.tick(last_tick)));
+                }
                 if waiting_key && !f.key {
                     continue;
                 }

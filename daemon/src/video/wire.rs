@@ -18,8 +18,8 @@ pub const HEADER_LEN: usize = 4 + 16 + 4 + 1 + 1 + 2 + 2;
 /// Largest compressed frame accepted: a 4K keyframe of busy content stays
 /// well under it.
 pub const MAX_FRAME: usize = 4 << 20;
-/// `Frame`'s fixed part: seq, flags, capture time, width, height.
-const FRAME_FIXED: usize = 4 + 1 + 8 + 2 + 2;
+/// `Frame`'s fixed part: seq, flags, capture time, send time, width, height.
+const FRAME_FIXED: usize = 4 + 1 + 8 + 8 + 2 + 2;
 pub const NOTE_LEN: usize = 9;
 
 const TAG_FRAME: u8 = 1;
@@ -44,6 +44,9 @@ pub struct Frame {
     pub droppable: bool,
     /// When the picture was captured, µs since the Unix epoch (the sharer's clock).
     pub captured_us: u64,
+    /// When its first byte was written to this viewer (the sharer's clock):
+    /// the viewer's pace measures the queue on the path from it.
+    pub sent_us: u64,
     pub width: u16,
     pub height: u16,
     pub data: bytes::Bytes,
@@ -68,6 +71,9 @@ pub enum Note {
     /// The frame with this sequence number arrived whole: the sharer knows
     /// what is still on the way to this viewer.
     Received(u64),
+    /// The rate (kbit/s) this viewer's path carries without a queue
+    /// (`video::pace`): the sharer paces to it and encodes no more.
+    Rate(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -138,16 +144,22 @@ pub fn encode_message(m: &Message, out: &mut Vec<u8>) {
             out.push(TAG_END);
             out.extend_from_slice(&0u32.to_be_bytes());
         }
-        Message::Frame(f) => encode_frame(f, out),
+        Message::Frame(f) => encode_frame(f, f.sent_us, out),
     }
 }
 
-pub fn encode_frame(f: &Frame, out: &mut Vec<u8>) {
+/// Where an encoded frame message holds its send time, to stamp it at the
+/// moment its first byte leaves (after any pacing wait).
+pub const SENT_AT: std::ops::Range<usize> = 5 + 13..5 + 21;
+
+/// Appends frame `f`, stamped as sent at `sent_us`.
+pub fn encode_frame(f: &Frame, sent_us: u64, out: &mut Vec<u8>) {
     out.push(TAG_FRAME);
     out.extend_from_slice(&((FRAME_FIXED + f.data.len()) as u32).to_be_bytes());
     out.extend_from_slice(&f.seq.to_be_bytes());
     out.push(f.key as u8 | (f.droppable as u8) << 1);
     out.extend_from_slice(&f.captured_us.to_be_bytes());
+    out.extend_from_slice(&sent_us.to_be_bytes());
     out.extend_from_slice(&f.width.to_be_bytes());
     out.extend_from_slice(&f.height.to_be_bytes());
     out.extend_from_slice(&f.data);
@@ -175,13 +187,15 @@ pub fn decode_body(tag: u8, body: bytes::Bytes) -> Result<Message, WireError> {
                 return Err(WireError::TooShort(body.len()));
             }
             let b = &body[..];
-            let (width, height) = (u16::from_be_bytes([b[13], b[14]]), u16::from_be_bytes([b[15], b[16]]));
+            let u64_at = |i: usize| u64::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
+            let (width, height) = (u16::from_be_bytes([b[21], b[22]]), u16::from_be_bytes([b[23], b[24]]));
             check_size(width, height)?;
             Ok(Message::Frame(Frame {
                 seq: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
                 key: b[4] & 1 != 0,
                 droppable: b[4] & 2 != 0,
-                captured_us: u64::from_be_bytes([b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12]]),
+                captured_us: u64_at(5),
+                sent_us: u64_at(13),
                 width,
                 height,
                 data: body.slice(FRAME_FIXED..),
@@ -197,6 +211,7 @@ pub fn encode_note(n: Note) -> [u8; NOTE_LEN] {
         Note::NeedKeyframe => (2, 0),
         Note::Decoded(d) => (3, d),
         Note::Received(s) => (4, s),
+        Note::Rate(k) => (5, k),
     };
     let mut b = [0u8; NOTE_LEN];
     b[0] = tag;
@@ -212,6 +227,7 @@ pub fn decode_note(b: &[u8; NOTE_LEN]) -> Result<Note, WireError> {
         2 => Ok(Note::NeedKeyframe),
         3 => Ok(Note::Decoded(u64::from_be_bytes(v))),
         4 => Ok(Note::Received(u64::from_be_bytes(v))),
+        5 => Ok(Note::Rate(u64::from_be_bytes(v))),
         t => Err(WireError::Tag(t)),
     }
 }
@@ -233,14 +249,22 @@ mod tests {
     fn what_is_written_reads_back() {
         let h = Header { room: [7; 16], share: 42, kind: ShareKind::Camera, codec: Codec::Vp8, width: 640, height: 360 };
         assert_eq!(decode_header(&encode_header(&h)), Ok(h));
-        let f =
-            Frame { seq: 9, key: true, droppable: false, captured_us: 123456789, width: 1920, height: 1080, data: vec![1, 2, 3].into() };
+        let f = Frame {
+            seq: 9,
+            key: true,
+            droppable: false,
+            captured_us: 123456789,
+            sent_us: 123456999,
+            width: 1920,
+            height: 1080,
+            data: vec![1, 2, 3].into(),
+        };
         let mut out = Vec::new();
         encode_message(&Message::Frame(f.clone()), &mut out);
         encode_message(&Message::End, &mut out);
         assert_eq!(decode_message(&out), Ok(Message::Frame(f)));
         assert_eq!(decode_message(&out[out.len() - 5..]), Ok(Message::End));
-        for n in [Note::Watching, Note::NeedKeyframe, Note::Decoded(77), Note::Received(9)] {
+        for n in [Note::Watching, Note::NeedKeyframe, Note::Decoded(77), Note::Received(9), Note::Rate(800)] {
             assert_eq!(decode_note(&encode_note(n)), Ok(n));
         }
     }

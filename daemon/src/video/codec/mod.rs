@@ -31,6 +31,7 @@ extern "C" {
         errlen: c_int,
     ) -> *mut RawEnc;
     fn apv_enc_set_kbps(e: *mut RawEnc, kbps: c_int);
+    fn apv_enc_set_max_q(e: *mut RawEnc, max_q: c_int);
     fn apv_enc_encode(
         e: *mut RawEnc,
         bgrx: *const u8,
@@ -90,6 +91,9 @@ pub struct Settings {
     /// libvpx quantizer bounds (0–63): a low maximum keeps text sharp.
     pub min_q: u32,
     pub max_q: u32,
+    /// The ceiling while the picture moves, so that scrolling keeps to the
+    /// rate; the frames after it stops go back to `max_q` and sharpen it.
+    pub moving_max_q: u32,
     /// Screen-content tools (palette, intra block copy, no noise model).
     pub screen: bool,
     /// libvpx's cpu-used: higher is faster and blurrier.
@@ -100,12 +104,12 @@ pub struct Settings {
 impl Settings {
     /// Slides and windows: sharp text, the rate capped for a moving screen.
     pub fn screen() -> Settings {
-        Settings { codec: Codec::Vp9, kbps: 1200, min_q: 4, max_q: 24, screen: true, speed: 9, threads: 2 }
+        Settings { codec: Codec::Vp9, kbps: 1200, min_q: 4, max_q: 24, moving_max_q: 48, screen: true, speed: 9, threads: 2 }
     }
 
     /// A 640×360 camera.
     pub fn camera() -> Settings {
-        Settings { codec: Codec::Vp8, kbps: 500, min_q: 4, max_q: 56, screen: false, speed: 10, threads: 1 }
+        Settings { codec: Codec::Vp8, kbps: 500, min_q: 4, max_q: 56, moving_max_q: 56, screen: false, speed: 10, threads: 1 }
     }
 }
 
@@ -131,6 +135,7 @@ pub struct Encoder {
     pub width: u32,
     pub height: u32,
     pub settings: Settings,
+    max_q_now: u32,
 }
 
 // SAFETY: a libvpx encoder context may move between threads; it is only
@@ -168,7 +173,7 @@ impl Encoder {
         if raw.is_null() {
             return Err(CodecError(message(&err)));
         }
-        Ok(Encoder { raw, width: w, height: h, settings })
+        Ok(Encoder { raw, width: w, height: h, settings, max_q_now: settings.max_q })
     }
 
     pub fn set_kbps(&mut self, kbps: u32) {
@@ -178,6 +183,19 @@ impl Encoder {
             #[allow(unsafe_code)]
             unsafe {
                 apv_enc_set_kbps(self.raw, kbps as c_int)
+            };
+        }
+    }
+
+    /// The quantizer's ceiling from now on (0–63): low keeps text sharp,
+    /// high lets the rate control keep to its target while things move.
+    pub fn set_max_q(&mut self, max_q: u32) {
+        if max_q != self.max_q_now {
+            self.max_q_now = max_q;
+            // SAFETY: `raw` is a live encoder (freed only in Drop).
+            #[allow(unsafe_code)]
+            unsafe {
+                apv_enc_set_max_q(self.raw, max_q as c_int)
             };
         }
     }

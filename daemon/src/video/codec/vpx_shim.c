@@ -100,6 +100,11 @@ void apv_enc_set_kbps(struct apv_enc *e, int kbps) {
     vpx_codec_enc_config_set(&e->ctx, &e->cfg);
 }
 
+void apv_enc_set_max_q(struct apv_enc *e, int max_q) {
+    e->cfg.rc_max_quantizer = (unsigned)max_q;
+    vpx_codec_enc_config_set(&e->ctx, &e->cfg);
+}
+
 /* BT.601 limited range, integer. */
 static inline uint8_t y_of(int r, int g, int b) { return (uint8_t)(((66 * r + 129 * g + 25 * b + 128) >> 8) + 16); }
 
