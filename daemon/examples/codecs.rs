@@ -62,7 +62,7 @@ fn run(name: &str, s: Settings, slides: &[Picture], page: &Picture) -> anyhow::R
     // As a share does: a change while things move keeps to the rate, the
     // frames after it (and keyframes) are sharp.
     let mut step = |p: &Picture, key: bool, moving: bool, row: &mut Row, out: &mut Rgba| -> anyhow::Result<usize> {
-        enc.set_max_q(if moving && !key { s.moving_max_q } else { s.max_q });
+        enc.set_max_q(if moving { s.moving_max_q } else { s.max_q });
         let t = Instant::now();
         let f = enc.encode(p, pts, 66, key, false)?;
         row.enc_ms.push(t.elapsed().as_secs_f64() * 1e3);

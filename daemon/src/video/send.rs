@@ -119,7 +119,7 @@ impl Sending {
     pub fn target_kbps(&self) -> u32 {
         let mut rates = lock(&self.rates);
         rates.retain(|_, (_, at)| at.elapsed() < Duration::from_secs(3));
-        let slowest = rates.values().map(|r| r.0).min().unwrap_or(u64::MAX);
+        let slowest = rates.values().map(|r| r.0 * 4 / 5).min().unwrap_or(u64::MAX);
         slowest.clamp(pace::MIN_KBPS, self.settings.kbps as u64) as u32
     }
 
@@ -210,9 +210,10 @@ pub fn capture_loop(mut source: Box<dyn Source>, sending: Arc<Sending>) {
             refine = refine.saturating_sub(1);
         }
         enc.set_kbps(sending.target_kbps());
-        // A keyframe (a viewer starting) is sharp at once; a change while
-        // things move keeps to the rate, and the frames after it sharpen it.
-        enc.set_max_q(if changed && !key { sending.settings.moving_max_q } else { sending.settings.max_q });
+        // A frame of a moving picture keeps to the rate, a keyframe too (one
+        // sent sharp while things scroll would take a thin link a second);
+        // the frames after the picture stops sharpen it.
+        enc.set_max_q(if changed { sending.settings.moving_max_q } else { sending.settings.max_q });
         // While it moves, every other frame is one a viewer who is behind may skip.
         let droppable = changed && !key && moving % 2 == 0;
         let pts = start.elapsed().as_millis() as i64;
@@ -272,10 +273,17 @@ pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sen
                     Ok(Note::Received(seq)) => {
                         received.fetch_max(seq, Ordering::Relaxed);
                     }
+                    // 0: the path has room; nothing to pace.
+                    Ok(Note::Rate(0)) => {
+                        lock(&sending.rates).remove(&peer);
+                        bucket.set_rate(0);
+                    }
                     Ok(Note::Rate(kbps)) => {
                         let kbps = kbps.clamp(pace::MIN_KBPS / 2, pace::MAX_KBPS);
                         lock(&sending.rates).insert(peer, (kbps, Instant::now()));
-                        bucket.set_rate(kbps * 1000 / 8 * 5 / 4);
+                        // Frames leave at the path's pace; the encoder keeps
+                        // a fifth under it for the call's voice and bursts.
+                        bucket.set_rate(kbps * 1000 / 8);
                     }
                     Ok(Note::NeedKeyframe) => {
                         if last_key.is_none_or(|t| t.elapsed() >= KEY_EVERY) {
@@ -321,7 +329,6 @@ pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sen
                     stats.skipped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                on_the_way.push_back((f.seq as u64, Instant::now()));
                 waiting_key = false;
                 buf.clear();
                 wire::encode_frame(&f, 0, &mut buf);
@@ -343,6 +350,9 @@ pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sen
                 if !matches!(wrote, Ok(Ok(()))) {
                     break;
                 }
+                // From when its last byte left us: our own pacing is not the
+                // viewer being behind.
+                on_the_way.push_back((f.seq as u64, Instant::now()));
             }
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 stats.skipped.fetch_add(n, Ordering::Relaxed);

@@ -285,6 +285,7 @@ impl Video {
         };
         let target = path.to_string();
         let written = tokio::task::spawn_blocking(move || {
+            let picture = picture.to_rgba();
             image::save_buffer(&target, &picture.data, picture.width, picture.height, image::ExtendedColorType::Rgba8).map(|_| picture)
         })
         .await
@@ -317,8 +318,13 @@ impl Video {
                 return Err(ServiceError::NotFound(format!("this member shares no {kind} with you now")));
             };
             let serial = w.serial_pictures.load(Ordering::Relaxed);
+            if serial <= after {
+                return Ok(None);
+            }
             let Some((p, _)) = lock(&w.latest).clone() else { return Ok(None) };
-            (p, serial)
+            // Made only now that someone looks.
+            let rgba = tokio::task::spawn_blocking(move || p.to_rgba()).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+            (Arc::new(rgba), serial)
         };
         if serial <= after {
             return Ok(None);

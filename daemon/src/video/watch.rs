@@ -12,7 +12,7 @@ use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
-use super::codec::{Decoder, Rgba};
+use super::codec::{Decoder, Yuv};
 use super::pace::{Pace, TICK};
 use super::wire::{self, Frame, Header, Message, Note};
 use crate::lock::lock;
@@ -39,7 +39,7 @@ pub struct Watched {
     pub header: Header,
     /// Tells this stream from a later one of the same share.
     pub serial: u64,
-    pub latest: Mutex<Option<(Arc<Rgba>, Instant)>>,
+    pub latest: Mutex<Option<(Arc<Yuv>, Instant)>>,
     /// Counts the pictures put in `latest`.
     pub serial_pictures: AtomicU64,
     stats: Mutex<WatchStats>,
@@ -114,8 +114,8 @@ fn decode_loop(watched: Arc<Watched>, frames: std_mpsc::Receiver<Frame>, notes: 
         if broken && !f.key {
             continue;
         }
-        let mut picture = Rgba::default();
-        match decoder.decode(&f.data, &mut picture) {
+        let mut picture = Yuv::default();
+        match decoder.decode_yuv(&f.data, &mut picture) {
             Ok(true) => {
                 broken = false;
                 let latency = now_us().saturating_sub(f.captured_us) as f64 / 1000.0;
@@ -129,7 +129,7 @@ fn decode_loop(watched: Arc<Watched>, frames: std_mpsc::Receiver<Frame>, notes: 
                 drop(s);
                 if let Some(t) = trace.as_mut() {
                     use std::io::Write;
-                    let counter = super::source::pattern::read_counter(&picture.data, picture.width as usize * 4).unwrap_or(0);
+                    let counter = super::source::pattern::read_counter_luma(&picture.y, picture.width as usize).unwrap_or(0);
                     let _ = writeln!(t, "{} {} {} {} {}", now_us(), counter, f.seq, f.data.len(), f.key as u8);
                 }
                 *lock(&watched.latest) = Some((Arc::new(picture), Instant::now()));
@@ -201,11 +201,13 @@ pub async fn receive(stream: libp2p::Stream, watched: Arc<Watched>, counters: Ar
         if rd.read_exact(&mut body).await.is_err() {
             break;
         }
+        let last_us = now_us();
         match wire::decode_body(tag, body.into()) {
             Ok(Message::End) => break,
             Ok(Message::Frame(f)) => {
                 let _ = notes_tx.try_send(Note::Received(f.seq as u64));
                 pace.sample(f.sent_us, first_us, len + prefix.len(), Instant::now());
+                pace.train(len + prefix.len(), first_us, last_us);
                 if last_tick.elapsed() >= TICK {
                     last_tick = Instant::now();
                     let _ = notes_tx.try_send(Note::Rate(pace.tick(last_tick)));

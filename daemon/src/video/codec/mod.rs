@@ -48,6 +48,20 @@ extern "C" {
     fn apv_dec_new(codec: c_int, threads: c_int, err: *mut c_char, errlen: c_int) -> *mut RawDec;
     fn apv_dec_decode(d: *mut RawDec, data: *const u8, len: usize, w: *mut c_int, h: *mut c_int, err: *mut c_char, errlen: c_int) -> c_int;
     fn apv_dec_rgba(d: *mut RawDec, dst: *mut u8, stride: c_int);
+    fn apv_dec_i420(d: *mut RawDec, y: *mut u8, u: *mut u8, v: *mut u8);
+    #[allow(clippy::too_many_arguments)]
+    fn apv_i420_to_rgba(
+        py: *const u8,
+        sy: c_int,
+        pu: *const u8,
+        su: c_int,
+        pv: *const u8,
+        sv: c_int,
+        w: c_int,
+        h: c_int,
+        dst: *mut u8,
+        stride: c_int,
+    );
     fn apv_dec_free(d: *mut RawDec);
 }
 
@@ -261,6 +275,51 @@ pub struct Rgba {
     pub data: Vec<u8>,
 }
 
+/// A decoded picture as the decoder gives it (4:2:0, planes packed): a
+/// viewer keeps this, and makes RGBA only when someone looks (the window,
+/// a snapshot), which saves a conversion per frame.
+#[derive(Debug, Clone, Default)]
+pub struct Yuv {
+    pub width: u32,
+    pub height: u32,
+    pub y: Vec<u8>,
+    pub u: Vec<u8>,
+    pub v: Vec<u8>,
+}
+
+impl Yuv {
+    fn chroma_width(&self) -> usize {
+        (self.width as usize).div_ceil(2)
+    }
+
+    pub fn to_rgba(&self) -> Rgba {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut data = vec![0u8; w * h * 4];
+        let cw = self.chroma_width();
+        if self.y.len() < w * h || self.u.len() < cw * h.div_ceil(2) || self.v.len() < cw * h.div_ceil(2) {
+            return Rgba { width: self.width, height: self.height, data };
+        }
+        // SAFETY: the planes hold w×h and cw×ch bytes (checked above), the
+        // output w×h×4; the C function reads and writes only within those.
+        #[allow(unsafe_code)]
+        unsafe {
+            apv_i420_to_rgba(
+                self.y.as_ptr(),
+                w as c_int,
+                self.u.as_ptr(),
+                cw as c_int,
+                self.v.as_ptr(),
+                cw as c_int,
+                w as c_int,
+                h as c_int,
+                data.as_mut_ptr(),
+                (w * 4) as c_int,
+            )
+        };
+        Rgba { width: self.width, height: self.height, data }
+    }
+}
+
 pub struct Decoder {
     raw: *mut RawDec,
     pub codec: Codec,
@@ -282,10 +341,44 @@ impl Decoder {
         Ok(Decoder { raw, codec })
     }
 
+    /// Decodes one frame into `into` as planes; `Ok(false)` when the frame
+    /// gave no picture. An error means the stream is broken until the next keyframe.
+    pub fn decode_yuv(&mut self, data: &[u8], into: &mut Yuv) -> Result<bool, CodecError> {
+        let Some((w, h)) = self.decode_raw(data)? else { return Ok(false) };
+        into.width = w;
+        into.height = h;
+        let (cw, ch) = ((w as usize).div_ceil(2), (h as usize).div_ceil(2));
+        into.y.resize(w as usize * h as usize, 0);
+        into.u.resize(cw * ch, 0);
+        into.v.resize(cw * ch, 0);
+        // SAFETY: the decoder holds a w×h picture (just returned); the
+        // planes were sized for it, packed, as the C function writes them.
+        #[allow(unsafe_code)]
+        unsafe {
+            apv_dec_i420(self.raw, into.y.as_mut_ptr(), into.u.as_mut_ptr(), into.v.as_mut_ptr())
+        };
+        Ok(true)
+    }
+
     /// Decodes one frame into `into` (reusing its buffer); `Ok(false)` when
     /// the frame gave no picture. An error means the stream is broken until
     /// the next keyframe.
     pub fn decode(&mut self, data: &[u8], into: &mut Rgba) -> Result<bool, CodecError> {
+        let Some((w, h)) = self.decode_raw(data)? else { return Ok(false) };
+        into.width = w;
+        into.height = h;
+        into.data.resize(w as usize * h as usize * 4, 0);
+        // SAFETY: the decoder holds a picture of w×h (just returned); `into`
+        // has exactly w*h*4 bytes, written row by row at stride w*4.
+        #[allow(unsafe_code)]
+        unsafe {
+            apv_dec_rgba(self.raw, into.data.as_mut_ptr(), (w * 4) as c_int)
+        };
+        Ok(true)
+    }
+
+    /// Decodes `data`; the size of the picture it gave, if any.
+    fn decode_raw(&mut self, data: &[u8]) -> Result<Option<(u32, u32)>, CodecError> {
         if data.is_empty() {
             return Err(CodecError("an empty frame".into()));
         }
@@ -297,23 +390,14 @@ impl Decoder {
         let got = unsafe { apv_dec_decode(self.raw, data.as_ptr(), data.len(), &mut w, &mut h, err.as_mut_ptr(), ERR_LEN as c_int) };
         match got {
             1 => {}
-            0 => return Ok(false),
+            0 => return Ok(None),
             _ => return Err(CodecError(message(&err))),
         }
         let (w, h) = (w.max(0) as u32, h.max(0) as u32);
         if w == 0 || h == 0 || w > 16384 || h > 16384 {
             return Err(CodecError(format!("a decoded picture of {w}×{h}")));
         }
-        into.width = w;
-        into.height = h;
-        into.data.resize(w as usize * h as usize * 4, 0);
-        // SAFETY: the decoder holds a picture of w×h (just returned); `into`
-        // has exactly w*h*4 bytes, written row by row at stride w*4.
-        #[allow(unsafe_code)]
-        unsafe {
-            apv_dec_rgba(self.raw, into.data.as_mut_ptr(), (w * 4) as c_int)
-        };
-        Ok(true)
+        Ok(Some((w, h)))
     }
 }
 
@@ -373,6 +457,22 @@ mod tests {
             let db = psnr(&pic, &out);
             assert!(db > 30.0, "{codec:?}: {db:.1} dB");
         }
+    }
+
+    #[test]
+    fn planes_kept_make_the_same_picture_as_a_direct_decode() {
+        let pat = Pattern::new(322, 182, 15, Kind::Screen);
+        let mut enc = Encoder::new(322, 182, Settings::screen()).unwrap();
+        let mut pic = Picture::new(1, 1);
+        pat.draw(5, &mut pic);
+        let f = enc.encode(&pic, 0, 66, true, false).unwrap().unwrap();
+        let (mut a, mut b) = (Decoder::new(Codec::Vp9, 1).unwrap(), Decoder::new(Codec::Vp9, 1).unwrap());
+        let (mut rgba, mut yuv) = (Rgba::default(), Yuv::default());
+        assert!(a.decode(&f.data, &mut rgba).unwrap());
+        assert!(b.decode_yuv(&f.data, &mut yuv).unwrap());
+        let via = yuv.to_rgba();
+        assert_eq!((via.width, via.height, via.data.len()), (rgba.width, rgba.height, rgba.data.len()));
+        assert!(via.data == rgba.data);
     }
 
     #[test]

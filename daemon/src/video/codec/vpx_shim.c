@@ -235,6 +235,18 @@ int apv_dec_decode(struct apv_dec *d, const uint8_t *data, size_t len, int *w, i
     return 1;
 }
 
+/* Copies the last decoded picture's planes, packed (strides w and (w+1)/2). */
+void apv_dec_i420(struct apv_dec *d, uint8_t *y, uint8_t *u, uint8_t *v) {
+    vpx_image_t *i = d->last;
+    if (!i) return;
+    int w = (int)i->d_w, h = (int)i->d_h, cw = (w + 1) / 2, ch = (h + 1) / 2;
+    for (int r = 0; r < h; r++) memcpy(y + (size_t)r * (size_t)w, i->planes[0] + (size_t)r * (size_t)i->stride[0], (size_t)w);
+    for (int r = 0; r < ch; r++) {
+        memcpy(u + (size_t)r * (size_t)cw, i->planes[1] + (size_t)r * (size_t)i->stride[1], (size_t)cw);
+        memcpy(v + (size_t)r * (size_t)cw, i->planes[2] + (size_t)r * (size_t)i->stride[2], (size_t)cw);
+    }
+}
+
 /* Writes the last decoded picture as RGBA (dst holds stride*h bytes). */
 void apv_dec_rgba(struct apv_dec *d, uint8_t *dst, int stride) {
     vpx_image_t *i = d->last;

@@ -100,6 +100,18 @@ pub fn read_counter(data: &[u8], stride: usize) -> Option<u64> {
     Some(n)
 }
 
+/// Reads the counter from a picture's luma plane (a decoder's output).
+pub fn read_counter_luma(y: &[u8], stride: usize) -> Option<u64> {
+    let mut n = 0u64;
+    for bit in 0..COUNTER_BITS {
+        let (x, row) = ((bit * CELL + CELL / 2) as usize, (CELL / 2) as usize);
+        if *y.get(row * stride + x)? > 128 {
+            n |= 1 << bit;
+        }
+    }
+    Some(n)
+}
+
 impl Source for Pattern {
     fn kind(&self) -> Kind {
         self.kind
