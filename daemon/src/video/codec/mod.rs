@@ -5,6 +5,7 @@
 
 use std::ffi::{c_char, c_int, CStr};
 
+pub use super::source::Rgba;
 use super::source::Picture;
 
 #[repr(C)]
@@ -267,13 +268,6 @@ impl Drop for Encoder {
     }
 }
 
-/// A decoded picture, RGBA rows without padding.
-#[derive(Debug, Clone, Default)]
-pub struct Rgba {
-    pub width: u32,
-    pub height: u32,
-    pub data: Vec<u8>,
-}
 
 /// A decoded picture as the decoder gives it (4:2:0, planes packed): a
 /// viewer keeps this, and makes RGBA only when someone looks (the window,

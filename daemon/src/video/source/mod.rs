@@ -34,7 +34,7 @@ impl Picture {
 
     /// A small RGBA copy (every n-th pixel, at most `max_w` wide), for the
     /// self-view and the picker's thumbnails.
-    pub fn small(&self, max_w: u32) -> super::codec::Rgba {
+    pub fn small(&self, max_w: u32) -> Rgba {
         let step = self.width.div_ceil(max_w).max(1) as usize;
         let (w, h) = (self.width as usize / step, self.height as usize / step);
         let mut data = Vec::with_capacity(w * h * 4);
@@ -45,7 +45,7 @@ impl Picture {
                 data.extend_from_slice(&[px[2], px[1], px[0], 255]);
             }
         }
-        super::codec::Rgba { width: w as u32, height: h as u32, data }
+        Rgba { width: w as u32, height: h as u32, data }
     }
 
     /// Makes this picture `width`×`height`, reusing its buffer.
@@ -55,6 +55,15 @@ impl Picture {
         self.stride = width as usize * 4;
         self.data.resize(self.stride * height as usize, 0);
     }
+}
+
+/// A picture in RGBA rows without padding: what a viewer makes of a
+/// decoded frame for the window and snapshots, and the self-view.
+#[derive(Debug, Clone, Default)]
+pub struct Rgba {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<u8>,
 }
 
 /// What a source shows: screens keep their resolution and lower their frame
