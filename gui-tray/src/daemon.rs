@@ -64,6 +64,9 @@ impl Target {
 }
 
 pub async fn snapshot(client: &mut Client) -> Result<Snapshot, ClientError> {
-    let sharing = client.share_status().await?.sending.iter().map(|s| s.kind).collect();
-    Ok(Snapshot { status: client.status().await?, rooms: client.room_list().await?, call: client.call_status().await?, sharing })
+    let (status, rooms, call) = (client.status().await?, client.room_list().await?, client.call_status().await?);
+    // A daemon from before screen sharing does not know the request: then
+    // nothing is shared, and the rest of the menu stands.
+    let sharing = client.share_status().await.map(|s| s.sending.iter().map(|s| s.kind).collect()).unwrap_or_default();
+    Ok(Snapshot { status, rooms, call, sharing })
 }

@@ -5,8 +5,8 @@
 
 use std::ffi::{c_char, c_int, CStr};
 
-pub use super::source::Rgba;
 use super::source::Picture;
+pub use super::source::Rgba;
 
 #[repr(C)]
 struct RawEnc {
@@ -267,7 +267,6 @@ impl Drop for Encoder {
         };
     }
 }
-
 
 /// A decoded picture as the decoder gives it (4:2:0, planes packed): a
 /// viewer keeps this, and makes RGBA only when someone looks (the window,
