@@ -272,6 +272,14 @@ impl Store {
     }
 }
 
+/// A room id (32 hex digits, as the store keeps it) as the 16 bytes the
+/// call and share streams name it by; `None` when the id is corrupt.
+pub fn room_bytes(room: &str) -> Option<[u8; 16]> {
+    let mut b = [0u8; 16];
+    hex::decode_to_slice(room, &mut b).ok()?;
+    Some(b)
+}
+
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

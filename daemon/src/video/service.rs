@@ -69,9 +69,7 @@ pub struct Video {
 }
 
 fn room_bytes(room: &str) -> ServiceResult<[u8; 16]> {
-    let mut b = [0u8; 16];
-    hex::decode_to_slice(room, &mut b).map_err(|_| ServiceError::Internal(format!("corrupt room id {room:?}")))?;
-    Ok(b)
+    crate::store::room_bytes(room).ok_or_else(|| ServiceError::Internal(format!("corrupt room id {room:?} in the database")))
 }
 
 impl Video {
@@ -391,7 +389,7 @@ impl Video {
     /// The room of our call when `peer` may share with us in it.
     fn admit(&self, peer: &PeerId, header: &Header) -> Option<String> {
         let (room, peers) = self.deps.call.our_call()?;
-        if room_bytes(&room).ok()? != header.room {
+        if crate::store::room_bytes(&room)? != header.room {
             return None;
         }
         // A member who just joined may share before its join reached us.

@@ -319,9 +319,7 @@ fn stopped_cleanly(stopped: Result<Result<(), backend::AudioError>, tokio::task:
 }
 
 fn room_bytes(room: &str) -> ServiceResult<[u8; 16]> {
-    let mut b = [0u8; 16];
-    hex::decode_to_slice(room, &mut b).map_err(|_| ServiceError::Internal(format!("corrupt room id {room:?} in the database")))?;
-    Ok(b)
+    crate::store::room_bytes(room).ok_or_else(|| ServiceError::Internal(format!("corrupt room id {room:?} in the database")))
 }
 
 impl crate::handles::CallView for Calls {
