@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod pace;
+mod recent;
 pub mod send;
 pub mod service;
 pub mod source;

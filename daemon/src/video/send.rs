@@ -74,7 +74,7 @@ struct SendStats {
     frames: u64,
     keyframes: u64,
     /// (when, bytes) of the last seconds' frames.
-    recent: VecDeque<(Instant, usize)>,
+    recent: super::recent::Recent,
 }
 
 /// What `share status` says of one viewer.
@@ -134,19 +134,15 @@ impl Sending {
     /// (fps, kbit/s, frames, keyframes) over the last three seconds.
     pub fn rates(&self) -> (f64, f64, u64, u64) {
         let mut s = lock(&self.stats);
-        let now = Instant::now();
-        while s.recent.front().is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(3)) {
-            s.recent.pop_front();
-        }
-        let bytes: usize = s.recent.iter().map(|(_, b)| b).sum();
-        (s.recent.len() as f64 / 3.0, bytes as f64 * 8.0 / 3.0 / 1000.0, s.frames, s.keyframes)
+        let (fps, kbps) = s.recent.rates();
+        (fps, kbps, s.frames, s.keyframes)
     }
 
     fn sent(&self, f: Frame) {
         let mut s = lock(&self.stats);
         s.frames += 1;
         s.keyframes += f.key as u64;
-        s.recent.push_back((Instant::now(), f.data.len()));
+        s.recent.push(f.data.len());
         drop(s);
         // No viewer yet is fine: the frame is simply not needed.
         let _ = self.frames.send(Arc::new(f));

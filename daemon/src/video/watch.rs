@@ -49,7 +49,7 @@ pub struct Watched {
 struct WatchStats {
     decoded: u64,
     errors: u64,
-    recent: VecDeque<(Instant, usize)>,
+    recent: super::recent::Recent,
     latencies: VecDeque<f64>,
 }
 
@@ -77,20 +77,10 @@ impl Watched {
 
     pub fn figures(&self) -> WatchFigures {
         let mut s = lock(&self.stats);
-        let now = Instant::now();
-        while s.recent.front().is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(3)) {
-            s.recent.pop_front();
-        }
-        let bytes: usize = s.recent.iter().map(|(_, b)| b).sum();
+        let (fps, kbps) = s.recent.rates();
         let mut l: Vec<f64> = s.latencies.iter().copied().collect();
         l.sort_by(f64::total_cmp);
-        WatchFigures {
-            decoded: s.decoded,
-            errors: s.errors,
-            fps: s.recent.len() as f64 / 3.0,
-            kbps: bytes as f64 * 8.0 / 3.0 / 1000.0,
-            latency_ms: l.get(l.len() / 2).copied(),
-        }
+        WatchFigures { decoded: s.decoded, errors: s.errors, fps, kbps, latency_ms: l.get(l.len() / 2).copied() }
     }
 }
 
@@ -121,7 +111,7 @@ fn decode_loop(watched: Arc<Watched>, frames: std_mpsc::Receiver<Frame>, notes: 
                 let latency = now_us().saturating_sub(f.captured_us) as f64 / 1000.0;
                 let mut s = lock(&watched.stats);
                 s.decoded += 1;
-                s.recent.push_back((Instant::now(), f.data.len()));
+                s.recent.push(f.data.len());
                 if s.latencies.len() == 30 {
                     s.latencies.pop_front();
                 }
