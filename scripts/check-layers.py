@@ -28,7 +28,7 @@ LAYERS = [
     ("app", ["app"], False),
     # Services get what they need of each other as small handle types, wired
     # by `app`; the exceptions below say where that is not done yet.
-    ("services", ["room", "voice", "video", "files"], False),
+    ("services", ["room", "voice", "video", "files", "channels"], False),
     # What the services share: the handle types, the event sink, the drop
     # counters and the one error type.
     ("shared", ["handles", "events", "counters", "error", "rate"], True),
@@ -590,7 +590,7 @@ def read_tree(src):
 TEST_LAYERS = [
     ("control", ["control"], False),
     ("app", ["app"], False),
-    ("services", ["room", "voice", "video", "files"], False),
+    ("services", ["room", "voice", "video", "files", "channels"], False),
     ("base", ["node", "store", "wire", "identity", "lock"], True),
     ("config", ["config"], False),
 ]

@@ -205,9 +205,10 @@ fn members_cannot_forge_entries() {
         let (mut control, peer) = raw_peer_with(&a, key.clone()).await;
         let welcome = rpc(&mut control, peer, &PeerRequest::Join { code, name: "raw".into() }).await;
         assert!(matches!(welcome, PeerResponse::Welcome { .. }), "{welcome:?}");
-        let mut tampered = Entry::sign(&key, &room, 10, 0, Body::Message { text: "original".into(), reply_to: None }).entry;
-        tampered.body = Body::Message { text: "tampered".into(), reply_to: None };
-        let outsider = Entry::sign(&stranger, &room, 11, 0, Body::Message { text: "from outside".into(), reply_to: None }).entry;
+        let mut tampered = Entry::sign(&key, &room, 10, 0, Body::Message { text: "original".into(), reply_to: None, channel: None }).entry;
+        tampered.body = Body::Message { text: "tampered".into(), reply_to: None, channel: None };
+        let outsider =
+            Entry::sign(&stranger, &room, 11, 0, Body::Message { text: "from outside".into(), reply_to: None, channel: None }).entry;
         let fake_admit = Entry::sign(
             &stranger,
             &room,
@@ -216,7 +217,7 @@ fn members_cannot_forge_entries() {
             Body::Admit { member: stranger.public().to_peer_id().to_string(), name: "x".into(), invite: None },
         )
         .entry;
-        let honest = Entry::sign(&key, &room, 13, 0, Body::Message { text: "honest".into(), reply_to: None }).entry;
+        let honest = Entry::sign(&key, &room, 13, 0, Body::Message { text: "honest".into(), reply_to: None, channel: None }).entry;
         let resp =
             rpc(&mut control, peer, &PeerRequest::Push { room: room.clone(), entries: vec![tampered, outsider, fake_admit, honest] }).await;
         assert_eq!(resp, PeerResponse::Ack { accepted: 1 });

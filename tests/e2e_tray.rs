@@ -333,6 +333,7 @@ fn tray_survives_garbage_in_the_event_stream() {
             _ => Reply::Call(CallStatus {
                 room: None,
                 room_name: None,
+                channel: None,
                 muted: false,
                 backend: "none".into(),
                 participants: vec![],

@@ -15,6 +15,7 @@ use libp2p::identity::Keypair;
 use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 
+use crate::channels::{ChannelDeps, Channels};
 use crate::counters::Counters;
 use crate::error::{ServiceError, ServiceResult};
 use crate::events::EventSink;
@@ -48,6 +49,7 @@ pub struct App {
     pub calls: Arc<Calls>,
     pub files: Arc<Files>,
     pub video: Arc<Video>,
+    pub channels: Arc<Channels>,
     pub events: EventSink,
     pub counters: Arc<Counters>,
     pub shutdown: watch::Sender<bool>,
@@ -107,8 +109,18 @@ impl App {
             events: events.clone(),
             call: call_view,
         });
+        let channels = Channels::new(ChannelDeps {
+            store: store.clone(),
+            publisher: rooms.publisher(),
+            calls: calls.clone(),
+            events: events.clone(),
+            me: node.peer_id,
+        });
+        let listener: Arc<dyn EntryListener> = channels.clone();
+        rooms.listen(Arc::downgrade(&listener));
+        channels.resume_timers();
         let (shutdown, _) = watch::channel(false);
-        let app = Arc::new(App { rooms, short, calls, files, video, events, counters, shutdown, node, store, me });
+        let app = Arc::new(App { rooms, short, calls, files, video, channels, events, counters, shutdown, node, store, me });
         app.calls.spawn_accept_loop();
         app.video.spawn_accept_loop();
         app.files.spawn_server();
@@ -187,7 +199,7 @@ impl App {
             PeerRequest::Sync { room, digests } => self.rooms.handle_sync(peer, &room, digests),
             PeerRequest::Fetch { room, ids } => self.rooms.handle_fetch(peer, &room, &ids),
             PeerRequest::Push { room, entries } => self.rooms.handle_push(peer, &room, entries).await,
-            PeerRequest::Call { room, joined } => self.calls.handle_call(peer, &room, joined),
+            PeerRequest::Call { room, joined, channel } => self.calls.handle_call(peer, &room, joined, channel),
             PeerRequest::ShortJoin { number, pake } => self.short.handle_short_join(peer, number, &pake).await,
             PeerRequest::Claim { room, invite, joiner } => self.rooms.handle_claim(peer, &room, &invite, &joiner),
         };
@@ -242,18 +254,32 @@ impl App {
                 };
                 Reply::Joined(joined)
             }
-            Request::Say { room, text, reply_to } => Reply::Message(self.rooms.say(&room, &text, reply_to.as_deref()).await?),
+            Request::Say { room, text, reply_to, channel } => {
+                Reply::Message(self.rooms.say(&room, &text, reply_to.as_deref(), channel.as_deref()).await?)
+            }
             Request::Edit { room, message, text } => Reply::Message(self.rooms.edit(&room, &message, &text).await?),
             Request::Delete { room, message } => {
                 self.rooms.delete(&room, &message).await?;
                 Reply::Done
             }
             Request::React { room, message, emoji, on } => Reply::Message(self.rooms.react(&room, &message, &emoji, on).await?),
-            Request::History { room, limit } => Reply::History(self.rooms.history(&room, limit)?),
-            Request::CallJoin { room } => {
+            Request::History { room, limit, channel } => Reply::History(self.rooms.history(&room, limit, channel.as_deref())?),
+            Request::CallJoin { room, channel } => {
                 let room = self.rooms.resolve_room(&room)?;
-                Reply::Call(self.calls.join(&room).await?)
+                Reply::Call(self.channels.join_call(&room, channel.as_deref()).await?)
             }
+            Request::ChannelList { .. }
+            | Request::ChannelCreate { .. }
+            | Request::ChannelRename { .. }
+            | Request::ChannelDelete { .. }
+            | Request::CallMove { .. }
+            | Request::CallMuteMember { .. }
+            | Request::RoomHost { .. }
+            | Request::RoomRemove { .. }
+            | Request::BreakoutStart { .. }
+            | Request::BreakoutEnd { .. }
+            | Request::BreakoutHelp { .. }
+            | Request::BreakoutBroadcast { .. } => self.channel_request(request).await?,
             Request::CallLeave => {
                 self.video.on_call_left();
                 self.calls.leave().await?;
@@ -295,6 +321,29 @@ impl App {
             Request::Subscribe | Request::Shutdown => {
                 return Err(ServiceError::Internal("subscribe and shutdown are handled by the control socket".into()))
             }
+        })
+    }
+
+    /// Channels, hosts and breakouts (the channels service).
+    async fn channel_request(&self, request: Request) -> ServiceResult<Reply> {
+        let c = &self.channels;
+        let room = |r: &str| self.rooms.resolve_room(r);
+        Ok(match request {
+            Request::ChannelList { room: r } => Reply::Channels(c.list(&room(&r)?)?),
+            Request::ChannelCreate { room: r, name } => Reply::Channels(c.create(&room(&r)?, &name).await?),
+            Request::ChannelRename { room: r, channel, name } => Reply::Channels(c.rename(&room(&r)?, &channel, &name).await?),
+            Request::ChannelDelete { room: r, channel } => Reply::Channels(c.delete(&room(&r)?, &channel).await?),
+            Request::CallMove { room: r, member, channel } => Reply::Channels(c.move_member(&room(&r)?, &member, &channel).await?),
+            Request::CallMuteMember { room: r, member } => Reply::Channels(c.mute(&room(&r)?, &member).await?),
+            Request::RoomHost { room: r, member, host } => Reply::Channels(c.set_host(&room(&r)?, &member, host).await?),
+            Request::RoomRemove { room: r, member } => Reply::Channels(c.remove(&room(&r)?, &member).await?),
+            Request::BreakoutStart { room: r, groups, minutes, assign } => {
+                Reply::Channels(c.breakout_start(&room(&r)?, groups, minutes, &assign).await?)
+            }
+            Request::BreakoutEnd { room: r } => Reply::Channels(c.breakout_end(&room(&r)?).await?),
+            Request::BreakoutHelp { room: r } => Reply::Channels(c.help(&room(&r)?).await?),
+            Request::BreakoutBroadcast { room: r, text } => Reply::Message(c.broadcast(&room(&r)?, &text).await?),
+            other => return Err(ServiceError::Internal(format!("not a channel request: {other:?}"))),
         })
     }
 

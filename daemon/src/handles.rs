@@ -43,3 +43,26 @@ pub trait CallView: Send + Sync {
     /// The room whose call we are in, and the other participants.
     fn our_call(&self) -> Option<(String, Vec<libp2p::PeerId>)>;
 }
+
+/// Channels of our call, as the channels service drives them (the call
+/// service implements it).
+pub trait CallChannels: Send + Sync {
+    /// Who is in which channel of `room`'s call, ourselves included.
+    fn channel_map(&self, room: &str) -> Vec<(libp2p::PeerId, String)>;
+    /// Our call's room and channel.
+    fn our_channel(&self) -> Option<(String, String)>;
+    /// Moves us to `channel` of `room`'s call (nothing when not in it).
+    fn switch(self: std::sync::Arc<Self>, room: String, channel: String) -> BoxFuture<'static, ()>;
+    /// Joins `room`'s call in `channel` (or moves there when in it already).
+    fn join(
+        self: std::sync::Arc<Self>,
+        room: crate::store::RoomRow,
+        channel: String,
+    ) -> BoxFuture<'static, ServiceResult<apero_control::CallStatus>>;
+    /// Mutes our microphone; false when in no call.
+    fn mute(&self) -> bool;
+    /// Leaves our call.
+    fn leave(self: std::sync::Arc<Self>) -> BoxFuture<'static, ()>;
+    /// Plays a short chime in our call.
+    fn chime(&self);
+}

@@ -9,6 +9,7 @@
 //! `entry`, `wire`, `identity`, `lock`. See docs/architecture.md.
 
 pub mod app;
+pub mod channels;
 pub mod config;
 pub mod control;
 pub mod counters;

@@ -38,7 +38,13 @@ pub enum PeerRequest {
     /// New entries (live messages, or step 3 of a sync).
     Push { room: String, entries: Vec<Entry> },
     /// "I joined / left this room's call."
-    Call { room: String, joined: bool },
+    Call {
+        room: String,
+        joined: bool,
+        /// The channel we are in (absent: general, or a daemon without channels).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+    },
     /// A joiner's SPAKE2 message for the short code with this number.
     ShortJoin { number: u16, pake: String },
     /// A member about to admit `joiner` with a single-use code asks the
@@ -73,6 +79,9 @@ pub enum PeerResponse {
     /// Whether the responder is in that room's call.
     CallState {
         in_call: bool,
+        /// The channel it is in, when in the call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
     },
     /// The inviter's SPAKE2 message and the long invite code sealed with
     /// the key both sides derived (hex).

@@ -259,6 +259,12 @@ impl App {
             | Event::PeerDisconnected { .. }
             | Event::AudioDevice { .. }
             | Event::ShareChanged { .. }
+            | Event::ChannelsChanged { .. }
+            | Event::Moved { .. }
+            | Event::MutedByHost { .. }
+            | Event::HelpAsked { .. }
+            | Event::Breakout { .. }
+            | Event::Removed { .. }
             | Event::Lagged { .. } => self.refresh(client).await,
             Event::CallLevels { room, levels } => {
                 if self.state.levels(&room, &levels) {

@@ -262,6 +262,7 @@ pub(crate) mod tests {
             latency_ms: None,
             volume: 100,
             stats: None,
+            channel: None,
         }
     }
 
@@ -287,6 +288,7 @@ pub(crate) mod tests {
         let call = CallStatus {
             room: call_room.map(String::from),
             room_name: call_room.map(|r| format!("{r}-name")),
+            channel: None,
             muted,
             backend: "null".into(),
             participants: if call_room.is_some() { participants } else { vec![] },

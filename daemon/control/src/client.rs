@@ -205,7 +205,7 @@ impl Client {
     /// Says `text` in answer to the message `reply_to` (an id), or as a
     /// plain message when `None`.
     pub async fn reply(&mut self, room: &str, text: &str, reply_to: Option<&str>) -> Result<MessageInfo, ClientError> {
-        self.message(Request::Say { room: room.into(), text: text.into(), reply_to: reply_to.map(str::to_string) }).await
+        self.message(Request::Say { room: room.into(), text: text.into(), reply_to: reply_to.map(str::to_string), channel: None }).await
     }
 
     /// Changes the text of one of our messages; answers with how it reads now.
@@ -222,7 +222,7 @@ impl Client {
         self.message(Request::React { room: room.into(), message: message.into(), emoji: emoji.into(), on }).await
     }
 
-    async fn message(&mut self, req: Request) -> Result<MessageInfo, ClientError> {
+    pub(crate) async fn message(&mut self, req: Request) -> Result<MessageInfo, ClientError> {
         match self.request(&req).await? {
             Reply::Message(m) => Ok(m),
             other => Err(unexpected(other)),
@@ -230,14 +230,14 @@ impl Client {
     }
 
     pub async fn history(&mut self, room: &str, limit: Option<u32>) -> Result<Vec<MessageInfo>, ClientError> {
-        match self.request(&Request::History { room: room.into(), limit }).await? {
+        match self.request(&Request::History { room: room.into(), limit, channel: None }).await? {
             Reply::History(h) => Ok(h),
             other => Err(unexpected(other)),
         }
     }
 
     pub async fn call_join(&mut self, room: &str) -> Result<CallStatus, ClientError> {
-        self.call(Request::CallJoin { room: room.into() }).await
+        self.call(Request::CallJoin { room: room.into(), channel: None }).await
     }
 
     pub async fn call_leave(&mut self) -> Result<(), ClientError> {
@@ -252,7 +252,7 @@ impl Client {
         self.call(Request::Mute { muted }).await
     }
 
-    async fn call(&mut self, req: Request) -> Result<CallStatus, ClientError> {
+    pub(crate) async fn call(&mut self, req: Request) -> Result<CallStatus, ClientError> {
         match self.request(&req).await? {
             Reply::Call(c) => Ok(c),
             other => Err(unexpected(other)),
@@ -392,7 +392,7 @@ impl Client {
     }
 }
 
-fn unexpected(reply: Reply) -> ClientError {
+pub(crate) fn unexpected(reply: Reply) -> ClientError {
     ClientError::Protocol(format!("unexpected reply {reply:?}"))
 }
 

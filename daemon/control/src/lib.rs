@@ -15,6 +15,7 @@
 //! This crate deliberately depends on serde and tokio only: the thin clients
 //! must never pull in the daemon's networking or audio stack.
 
+mod channels;
 mod client;
 mod format;
 mod framing;

@@ -57,7 +57,15 @@ impl Rooms {
     pub(super) fn message_info(&self, m: MessageRow) -> MessageInfo {
         let me = self.me.peer_id.to_string();
         let reactions = m.reactions.into_iter().map(|(emoji, members)| Reaction { mine: members.contains(&me), emoji, members }).collect();
+        let broadcast = m.channel.as_deref() == Some(crate::entry::host::BROADCAST);
+        let channel_name = match (&m.channel, broadcast) {
+            (Some(c), false) => self.store.authority(&m.room).ok().and_then(|a| a.channel_name(c).map(str::to_string)),
+            _ => None,
+        };
         MessageInfo {
+            channel: m.channel.filter(|_| !broadcast),
+            channel_name,
+            broadcast,
             mentions_me: m.author != me && mentions(&m.text, &self.me.name.get()),
             id: m.id,
             room: m.room,
@@ -124,15 +132,26 @@ impl Rooms {
             .collect())
     }
 
-    /// `reply_to`: the message (id or unambiguous prefix) this one answers.
-    pub async fn say(self: &Arc<Self>, room: &str, text: &str, reply_to: Option<&str>) -> ServiceResult<MessageInfo> {
+    /// `reply_to`: the message (id or unambiguous prefix) this one answers;
+    /// `channel`: a channel's name or id (`None`: general).
+    pub async fn say(
+        self: &Arc<Self>,
+        room: &str,
+        text: &str,
+        reply_to: Option<&str>,
+        channel: Option<&str>,
+    ) -> ServiceResult<MessageInfo> {
         check_text(text)?;
         let room = self.resolve_room(room)?;
         let reply_to = match reply_to {
             Some(q) => Some(self.resolve_message(&room.id, q)?.id),
             None => None,
         };
-        let v = self.publish(&room.id, Body::Message { text: text.to_string(), reply_to: reply_to.clone() }).await?;
+        // General's messages carry no channel: daemons without channels read them as before.
+        let channel = self.channel_id(&room.id, channel)?.filter(|c| c != crate::entry::host::GENERAL);
+        let v =
+            self.publish(&room.id, Body::Message { text: text.to_string(), reply_to: reply_to.clone(), channel: channel.clone() }).await?;
+        let channel_name = channel.as_ref().and_then(|c| self.store.authority(&room.id).ok()?.channel_name(c).map(str::to_string));
         Ok(MessageInfo {
             id: v.id,
             room: room.id,
@@ -142,13 +161,34 @@ impl Rooms {
             time: v.entry.time,
             lamport: v.entry.lamport,
             reply_to,
+            channel,
+            channel_name,
             ..MessageInfo::default()
         })
     }
 
-    pub fn history(&self, room: &str, limit: Option<u32>) -> ServiceResult<Vec<MessageInfo>> {
+    /// A channel's id from its name or id; `None` for `None`.
+    pub fn channel_id(&self, room: &str, channel: Option<&str>) -> ServiceResult<Option<String>> {
+        let Some(q) = channel else { return Ok(None) };
+        match self.store.authority(room)?.find_channel(q) {
+            Some(id) => Ok(Some(id)),
+            None => Err(ServiceError::NotFound(format!("this room has no channel {q:?}; `apero channel list` shows them"))),
+        }
+    }
+
+    /// `channel`: only its messages and the hosts' broadcasts.
+    pub fn history(&self, room: &str, limit: Option<u32>, channel: Option<&str>) -> ServiceResult<Vec<MessageInfo>> {
         let room = self.resolve_room(room)?;
-        Ok(self.store.messages(&room.id, limit)?.into_iter().map(|m| self.message_info(m)).collect())
+        let channel = self.channel_id(&room.id, channel)?;
+        let refused = self.store.authority(&room.id)?;
+        Ok(self
+            .store
+            .channel_messages(&room.id, limit, channel.as_deref())?
+            .into_iter()
+            // A broadcast by someone who was no host is kept, not shown.
+            .filter(|m| !refused.refused.contains(&m.id))
+            .map(|m| self.message_info(m))
+            .collect())
     }
 
     async fn online_peers(&self) -> Vec<String> {

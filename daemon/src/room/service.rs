@@ -229,6 +229,15 @@ impl Rooms {
         }
         self.announce(room, &result.inserted);
         self.spread(room, vec![v.entry.clone()], None).await;
+        if let Body::Remove { member } = &v.entry.body {
+            // No longer a member, so `spread` passed it by: it is told all the same.
+            if let Ok(peer) = member.parse::<PeerId>() {
+                let req = PeerRequest::Push { room: room.to_string(), entries: vec![v.entry.clone()] };
+                if let Err(e) = self.node.request(peer, vec![], req).await {
+                    tracing::debug!(%peer, "could not tell a removed member: {e}");
+                }
+            }
+        }
         Ok(v)
     }
 
@@ -237,7 +246,7 @@ impl Rooms {
         if inserted.is_empty() {
             return;
         }
-        if inserted.iter().any(|v| matches!(v.entry.body, Body::Create { .. } | Body::Admit { .. } | Body::Leave)) {
+        if inserted.iter().any(|v| matches!(v.entry.body, Body::Create { .. } | Body::Admit { .. } | Body::Leave | Body::Remove { .. })) {
             self.refresh_relay_members();
         }
         for v in inserted {
@@ -271,6 +280,14 @@ impl Rooms {
                     name: self.store.author_name(room, &v.author.to_string()).unwrap_or_else(|_| name.clone()),
                 }),
                 Body::Offer { .. }
+                | Body::Channel { .. }
+                | Body::Role { .. }
+                | Body::Remove { .. }
+                | Body::Move { .. }
+                | Body::Mute { .. }
+                | Body::Breakout { .. }
+                | Body::BreakoutEnd { .. }
+                | Body::Help { .. }
                 | Body::Create { .. }
                 | Body::Have { .. }
                 | Body::Partial { .. }

@@ -3,6 +3,7 @@
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use super::authority;
 use super::messages::{self, Outcome};
 use super::{now_ms, Result, Store, StoreError};
 use crate::entry::{Body, Entry, Verified};
@@ -23,6 +24,8 @@ pub struct Ingested {
     pub not_author: usize,
     /// About a message its author deleted: not kept.
     pub gone: usize,
+    /// Needed a host, and its author was not one (kept, and ignored: docs/channels.md).
+    pub not_host: usize,
 }
 
 impl Store {
@@ -134,7 +137,19 @@ impl Store {
                         }
                     }
                 }
-                Body::Offer { .. } | Body::Have { .. } | Body::Partial { .. } | Body::Dropped { .. } | Body::Rename { .. } => {
+                Body::Offer { .. }
+                | Body::Have { .. }
+                | Body::Partial { .. }
+                | Body::Dropped { .. }
+                | Body::Rename { .. }
+                | Body::Channel { .. }
+                | Body::Role { .. }
+                | Body::Remove { .. }
+                | Body::Move { .. }
+                | Body::Mute { .. }
+                | Body::Breakout { .. }
+                | Body::BreakoutEnd { .. }
+                | Body::Help { .. } => {
                     if !is_member_at(&tx, room, &author, v.entry.lamport)? {
                         out.not_member += 1;
                         continue;
@@ -150,8 +165,13 @@ impl Store {
                 _ => None,
             };
             let raw = serde_json::to_string(&v.entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let channel = match &v.entry.body {
+                Body::Message { channel, .. } => channel.as_deref(),
+                _ => None,
+            };
             tx.execute(
-                "INSERT INTO entries (id, room, author, lamport, time_ms, kind, text, raw, target) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                "INSERT INTO entries (id, room, author, lamport, time_ms, kind, text, raw, target, channel)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
                 params![
                     v.id,
                     room,
@@ -161,7 +181,8 @@ impl Store {
                     v.entry.body.kind(),
                     text,
                     raw,
-                    messages::target(&v.entry.body)
+                    messages::target(&v.entry.body),
+                    channel
                 ],
             )?;
             if matches!(v.entry.body, Body::Rename { .. }) {
@@ -169,7 +190,15 @@ impl Store {
             }
             out.inserted.push(v);
         }
+        let folds = out.inserted.iter().any(|v| authority::changes_authority(&v.entry.body));
+        if folds {
+            let a = authority::apply_removals(&tx, room)?;
+            out.not_host = out.inserted.iter().filter(|v| a.refused.contains(&v.id)).count();
+        }
         tx.commit()?;
+        if folds {
+            self.forget_authority(room);
+        }
         Ok(out)
     }
 

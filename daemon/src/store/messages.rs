@@ -29,6 +29,8 @@ pub struct MessageRow {
     pub edited: bool,
     /// Emoji (in `REACTIONS` order) and who set it, in the room's order.
     pub reactions: Vec<(String, Vec<String>)>,
+    /// The channel's id (`None`: general; `*`: a broadcast).
+    pub channel: Option<String>,
 }
 
 /// What [`apply`] decided for one incoming message entry.
@@ -136,7 +138,7 @@ fn forget(tx: &Transaction<'_>, room: &str, message: &str, author: &str) -> Resu
 
 const SELECT_MESSAGE: &str = "SELECT e.id, e.author, COALESCE(m.name, ''), e.text, e.time_ms, e.lamport, e.target,
         (SELECT x.text FROM entries x WHERE x.room = e.room AND x.target = e.id AND x.kind = 'edit' AND x.author = e.author
-         ORDER BY x.lamport DESC, x.id DESC LIMIT 1)
+         ORDER BY x.lamport DESC, x.id DESC LIMIT 1), e.channel
     FROM entries e LEFT JOIN members m ON m.room = e.room AND m.peer_id = e.author";
 
 fn message_row(room: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
@@ -152,21 +154,29 @@ fn message_row(room: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow
         lamport: r.get::<_, i64>(5)? as u64,
         reply_to: r.get(6)?,
         reactions: Vec::new(),
+        channel: r.get(8)?,
     })
 }
 
 impl Store {
     /// The newest `limit` messages, oldest first, deleted ones left out.
     pub fn messages(&self, room: &str, limit: Option<u32>) -> Result<Vec<MessageRow>> {
+        self.channel_messages(room, limit, None)
+    }
+
+    /// As [`Store::messages`], only those said in `channel` (an id) and the
+    /// broadcasts, when given.
+    pub fn channel_messages(&self, room: &str, limit: Option<u32>, channel: Option<&str>) -> Result<Vec<MessageRow>> {
         let conn = self.lock();
         let mut st = conn.prepare(&format!(
             "SELECT * FROM ({SELECT_MESSAGE}
                 WHERE e.room = ?1 AND e.kind = 'message'
+                  AND (?3 IS NULL OR COALESCE(e.channel, 'general') = ?3 OR e.channel = '*')
                 ORDER BY e.lamport DESC, e.author DESC, e.id DESC LIMIT ?2
              ) ORDER BY lamport ASC, author ASC, id ASC"
         ))?;
         let limit = limit.map(|l| l as i64).unwrap_or(-1);
-        let mut rows = st.query_map(params![room, limit], |r| message_row(room, r))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut rows = st.query_map(params![room, limit, channel], |r| message_row(room, r))?.collect::<rusqlite::Result<Vec<_>>>()?;
         drop(st);
         for m in &mut rows {
             m.reactions = reactions(&conn, room, &m.id)?;
@@ -238,7 +248,7 @@ mod tests {
     use crate::store::entries::tests::{room, ROOM};
 
     fn say(key: &Keypair, lamport: u64, text: &str) -> Verified {
-        Entry::sign(key, ROOM, lamport, 0, Body::Message { text: text.into(), reply_to: None })
+        Entry::sign(key, ROOM, lamport, 0, Body::Message { text: text.into(), reply_to: None, channel: None })
     }
 
     fn edit(key: &Keypair, lamport: u64, m: &Verified, text: &str) -> Entry {
@@ -351,7 +361,7 @@ mod tests {
     fn a_reply_names_the_message_it_answers() {
         let (_d, store, a, b) = room();
         let m = say(&a, 3, "question ?");
-        let r = Entry::sign(&b, ROOM, 4, 0, Body::Message { text: "réponse".into(), reply_to: Some(m.id.clone()) });
+        let r = Entry::sign(&b, ROOM, 4, 0, Body::Message { text: "réponse".into(), reply_to: Some(m.id.clone()), channel: None });
         store.ingest(ROOM, vec![m.entry.clone(), r.entry], false).unwrap();
         let h = store.messages(ROOM, None).unwrap();
         assert_eq!(h[1].reply_to.as_deref(), Some(m.id.as_str()));

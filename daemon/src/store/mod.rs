@@ -7,6 +7,7 @@
 //! The connection sits behind a plain mutex that is only held inside these
 //! synchronous methods, never across an `.await`.
 
+pub mod authority;
 mod entries;
 mod files;
 mod invites;
@@ -45,6 +46,8 @@ pub fn log_error<T>(r: Result<T>) {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Each room's folded authority ([`authority`]), dropped when an entry changes it.
+    authority: Mutex<std::collections::HashMap<String, std::sync::Arc<authority::Authority>>>,
 }
 
 const SCHEMA: &str = r#"
@@ -181,7 +184,8 @@ impl Store {
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.execute_batch(SCHEMA)?;
         add_target_column(&conn)?;
-        Ok(Store { conn: Mutex::new(conn) })
+        add_channel_column(&conn)?;
+        Ok(Store { conn: Mutex::new(conn), authority: Mutex::default() })
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -206,6 +210,16 @@ fn add_target_column(conn: &Connection) -> Result<()> {
         conn.execute_batch("ALTER TABLE entries ADD COLUMN target TEXT;")?;
     }
     conn.execute_batch("CREATE INDEX IF NOT EXISTS entries_target ON entries(room, target) WHERE target IS NOT NULL;")?;
+    Ok(())
+}
+
+/// `entries.channel` (the channel a message was said in; NULL: general)
+/// came with channels: older entries are general's.
+fn add_channel_column(conn: &Connection) -> Result<()> {
+    let has: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('entries') WHERE name = 'channel'", [], |r| r.get(0))?;
+    if !has {
+        conn.execute_batch("ALTER TABLE entries ADD COLUMN channel TEXT;")?;
+    }
     Ok(())
 }
 
@@ -247,6 +261,12 @@ impl Store {
             tx.execute("DELETE FROM leaving WHERE room = ?1", [id])?;
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// A host removed us: the room is gone for us, with no leave of ours to spread.
+    pub fn set_room_removed(&self, id: &str) -> Result<()> {
+        self.lock().execute("UPDATE rooms SET left = 1 WHERE id = ?1", [id])?;
         Ok(())
     }
 
@@ -294,6 +314,7 @@ impl Store {
         }
         tx.execute("DELETE FROM rooms WHERE id = ?1", [id])?;
         tx.commit()?;
+        self.forget_authority(id);
         Ok(())
     }
 }

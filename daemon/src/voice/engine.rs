@@ -96,6 +96,8 @@ pub struct Shared {
     pub next_ts: AtomicU32,
     /// The playback ring's fill target, samples (0 for a paced backend).
     pub ring_target: AtomicUsize,
+    /// Samples of the chime ([`super::chime`]) still to play (0: none).
+    pub chime: AtomicU32,
 }
 
 /// `AudioProcessing` in the three low bits of a byte.
@@ -128,6 +130,7 @@ impl Shared {
             next_seq: AtomicU32::new(0),
             next_ts: AtomicU32::new(0),
             ring_target: AtomicUsize::new(0),
+            chime: AtomicU32::new(0),
         })
     }
 
@@ -306,6 +309,15 @@ impl Playout {
         }
         // Mixed down outside the lock.
         drop(peers);
+        let left = self.shared.chime.load(Ordering::Relaxed) as usize;
+        if left > 0 {
+            let start = super::chime::SAMPLES.saturating_sub(left);
+            for (k, s) in self.peer_frame.iter_mut().enumerate() {
+                *s = if start + k < super::chime::SAMPLES { super::chime::sample(start + k) } else { 0 };
+            }
+            self.mixer.add(&self.peer_frame);
+            self.shared.chime.store(left.saturating_sub(FRAME) as u32, Ordering::Relaxed);
+        }
         self.mixer.finish(out);
         if let Some(far) = self.far.as_mut() {
             if let Ok(chunk) = far.write_chunk_uninit(FRAME) {

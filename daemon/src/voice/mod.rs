@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod call;
+pub mod chime;
 pub mod codec;
 /// The playout's target-delay estimator (NetEq's idea).
 pub mod delay;

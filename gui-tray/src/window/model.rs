@@ -319,6 +319,12 @@ impl Model {
             | Event::PeerDisconnected { .. }
             | Event::CallChanged { .. }
             | Event::ShareChanged { .. }
+            | Event::ChannelsChanged { .. }
+            | Event::Moved { .. }
+            | Event::MutedByHost { .. }
+            | Event::HelpAsked { .. }
+            | Event::Breakout { .. }
+            | Event::Removed { .. }
             | Event::Lagged { .. } => {}
         }
     }

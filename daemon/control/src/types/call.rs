@@ -9,6 +9,9 @@ pub struct CallStatus {
     /// `None` when we are in no call.
     pub room: Option<String>,
     pub room_name: Option<String>,
+    /// The channel we are in (its name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     pub muted: bool,
     pub backend: String,
     pub participants: Vec<Participant>,
@@ -51,6 +54,10 @@ pub struct Participant {
     /// Playout counters (received, played, concealed, fec_recovered, red_recovered, accelerated[_ms],
     /// expanded[_ms], held, late, drained, bad), target_ms, level_ms, burst, their_report (docs/voice.md).
     pub stats: Option<serde_json::Value>,
+    /// The channel of the call they are in (its name; `None` from a daemon
+    /// without channels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 fn hundred() -> u32 {

@@ -86,6 +86,41 @@ pub enum Event {
     Transfer {
         transfer: TransferInfo,
     },
+    /// A room's channels, hosts, breakout, or who is in which channel changed:
+    /// ask `ChannelList` again.
+    ChannelsChanged {
+        room: String,
+    },
+    /// A host moved us to another channel of our call (or a breakout did).
+    Moved {
+        room: String,
+        channel: String,
+        by: String,
+    },
+    /// A host muted us in the call; we can unmute.
+    MutedByHost {
+        room: String,
+        by: String,
+    },
+    /// A member asks the hosts for help (sent to hosts only).
+    HelpAsked {
+        room: String,
+        channel: String,
+        peer_id: String,
+        name: String,
+    },
+    /// The breakout's timer ends in `seconds_left` (a minute before), or a
+    /// host broadcast `text` to every group.
+    Breakout {
+        room: String,
+        seconds_left: Option<u64>,
+        text: Option<String>,
+    },
+    /// A host removed us from the room.
+    Removed {
+        room: String,
+        by: String,
+    },
     /// The subscriber fell behind and `missed` events were skipped.
     Lagged {
         missed: u64,

@@ -2,6 +2,7 @@
 //! ids travel as strings so that clients need no libp2p.
 
 mod call;
+mod channels;
 mod event;
 mod files;
 mod reply;
@@ -12,6 +13,7 @@ mod states;
 mod status;
 
 pub use call::*;
+pub use channels::*;
 pub use event::*;
 pub use files::*;
 pub use reply::*;
@@ -38,7 +40,7 @@ mod tests {
 
     #[test]
     fn request_wire_shape_is_stable() {
-        let r = Request::Say { room: "r".into(), text: "hi".into(), reply_to: None };
+        let r = Request::Say { room: "r".into(), text: "hi".into(), reply_to: None, channel: None };
         assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"cmd":"say","room":"r","text":"hi"}"#);
         let e: Result<Request, _> = serde_json::from_str(r#"{"cmd":"say","room":"r","text":"t","extra":1}"#);
         assert!(e.is_err(), "unknown fields are refused");
@@ -87,11 +89,16 @@ mod tests {
                 once,
                 short: false
             }),
-            (".*", ".*", proptest::option::of("[0-9a-f]{32}")).prop_map(|(room, text, reply_to)| Request::Say { room, text, reply_to }),
+            (".*", ".*", proptest::option::of("[0-9a-f]{32}")).prop_map(|(room, text, reply_to)| Request::Say {
+                room,
+                text,
+                reply_to,
+                channel: None
+            }),
             (".*", ".*", ".*").prop_map(|(room, message, text)| Request::Edit { room, message, text }),
             (".*", ".*").prop_map(|(room, message)| Request::Delete { room, message }),
             (".*", ".*", ".*", any::<bool>()).prop_map(|(room, message, emoji, on)| Request::React { room, message, emoji, on }),
-            (".*", proptest::option::of(any::<u32>())).prop_map(|(room, limit)| Request::History { room, limit }),
+            (".*", proptest::option::of(any::<u32>())).prop_map(|(room, limit)| Request::History { room, limit, channel: None }),
             (".*", any::<u64>(), proptest::option::of(".*")).prop_map(|(code, timeout_secs, via)| Request::Join {
                 code,
                 timeout_secs,

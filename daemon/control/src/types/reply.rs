@@ -43,6 +43,7 @@ pub enum Reply {
     Snapshot(SnapshotInfo),
     /// `None`: no picture newer than the one asked `after`.
     Frame(Option<FrameInfo>),
+    Channels(ChannelsInfo),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

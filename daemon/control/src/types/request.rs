@@ -61,6 +61,9 @@ pub enum Request {
         /// The id of the message this one answers.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
+        /// The channel (name or id) it is said in; `None`: general.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
     },
     /// Change the text of one of our messages (`message`: its id, or a
     /// prefix of at least 4 characters that names one).
@@ -86,12 +89,19 @@ pub enum Request {
     History {
         room: String,
         limit: Option<u32>,
+        /// Only this channel's messages (and hosts' broadcasts); `None`: every channel.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
     },
     /// Turn this connection into a stream of [`Event`] lines.
     Subscribe,
     /// Join (or start) the call of a room; leaves any other call first.
     CallJoin {
         room: String,
+        /// The channel to be in (name or id); `None`: our breakout group
+        /// if one is running, else general.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
     },
     CallLeave,
     CallStatus,
@@ -204,4 +214,76 @@ pub enum Request {
         #[serde(default)]
         from: Option<String>,
     },
+    /// The room's channels (who is in which), hosts and breakout.
+    ChannelList {
+        room: String,
+    },
+    /// Hosts only, as the three below.
+    ChannelCreate {
+        room: String,
+        name: String,
+    },
+    ChannelRename {
+        room: String,
+        channel: String,
+        name: String,
+    },
+    ChannelDelete {
+        room: String,
+        channel: String,
+    },
+    /// Move `member` (a name or peer id) to `channel` in the room's call.
+    /// Anyone may move themselves; moving someone else takes a host.
+    CallMove {
+        room: String,
+        member: String,
+        channel: String,
+    },
+    /// A host mutes a member in the call; the member is told and can unmute.
+    CallMuteMember {
+        room: String,
+        member: String,
+    },
+    /// A host makes `member` a host (`host: true`) or takes it back.
+    RoomHost {
+        room: String,
+        member: String,
+        host: bool,
+    },
+    /// A host removes `member` from the room: told, no longer synced with,
+    /// and its invite codes revoked.
+    RoomRemove {
+        room: String,
+        member: String,
+    },
+    /// A host splits the call into `groups` groups (random, but for those
+    /// in `assign`), for `minutes` if given.
+    BreakoutStart {
+        room: String,
+        groups: u32,
+        #[serde(default)]
+        minutes: Option<u32>,
+        #[serde(default)]
+        assign: Vec<Assignment>,
+    },
+    /// A host brings everyone back to the main channel.
+    BreakoutEnd {
+        room: String,
+    },
+    /// Ask the hosts for help in our group.
+    BreakoutHelp {
+        room: String,
+    },
+    /// A host's message to every group.
+    BreakoutBroadcast {
+        room: String,
+        text: String,
+    },
+}
+
+/// A member put in a group by hand (`group` counts from 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub member: String,
+    pub group: u32,
 }

@@ -84,6 +84,15 @@ pub struct MessageInfo {
     /// not write it: worth a notification.
     #[serde(default)]
     pub mentions_me: bool,
+    /// The channel it was said in (its id; `None`: general, or a daemon
+    /// without channels) and that channel's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_name: Option<String>,
+    /// A host's message to every channel (breakout "broadcast").
+    #[serde(default)]
+    pub broadcast: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@
 //! and device health sent as events).
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -26,6 +26,7 @@ use super::kept;
 use super::soundcheck::SoundCheck;
 use super::transport::{self, Admission, CallKey, Design, VoiceCounters};
 use crate::counters::Counters;
+use crate::entry::host::GENERAL;
 use crate::error::{ServiceError, ServiceResult};
 use crate::events::EventSink;
 use crate::handles::InCall;
@@ -33,6 +34,7 @@ use crate::node::Node;
 use crate::store::{RoomRow, Store};
 use crate::wire::{PeerRequest, PeerResponse, RefuseReason};
 
+mod channel;
 mod check;
 mod devices;
 mod status;
@@ -55,6 +57,8 @@ pub struct VoiceConfig {
 
 struct LocalCall {
     room: String,
+    /// The channel of the room we are in: we hear and are heard only there.
+    channel: String,
     room_bytes: [u8; 16],
     engine: Engine,
     shared: Arc<Shared>,
@@ -83,8 +87,9 @@ pub struct Calls {
     local: Mutex<Option<LocalCall>>,
     /// The microphone test; never at the same time as a call.
     check: Mutex<Option<SoundCheck>>,
-    /// Who we know to be in each room's call (other peers only).
-    remote: Mutex<HashMap<String, HashSet<PeerId>>>,
+    /// Who we know to be in each room's call (other peers only), and in
+    /// which channel.
+    remote: Mutex<HashMap<String, HashMap<PeerId, String>>>,
     serials: std::sync::atomic::AtomicU64,
     pub counters: Arc<VoiceCounters>,
 }
@@ -138,7 +143,7 @@ impl Calls {
     }
 
     fn participants(&self, room: &str) -> Vec<String> {
-        let mut v: Vec<String> = lock(&self.remote).get(room).map(|s| s.iter().map(|p| p.to_string()).collect()).unwrap_or_default();
+        let mut v: Vec<String> = lock(&self.remote).get(room).map(|s| s.keys().map(|p| p.to_string()).collect()).unwrap_or_default();
         if lock(&self.local).as_ref().is_some_and(|c| c.room == room) {
             v.push(self.peer_id.to_string());
         }
@@ -148,13 +153,18 @@ impl Calls {
 
     fn announce_call(&self, room: &str) {
         self.deps.events.emit(Event::CallChanged { room: room.to_string(), participants: self.participants(room) });
+        self.deps.events.emit(Event::ChannelsChanged { room: room.to_string() });
     }
 
-    /// Starts receiving from and sending to `peer` in our call.
+    /// Starts receiving from and sending to `peer` in our call, when it is
+    /// in our channel.
     fn add_to_local_call(&self, peer: PeerId) {
         let volume = kept::volume(&self.deps.store, &peer);
         let local = lock(&self.local);
         let Some(call) = local.as_ref() else { return };
+        if !self.in_channel(&call.room, &peer, &call.channel) {
+            return;
+        }
         let design = lock(&self.config).design;
         let mut peers = lock(&call.shared.peers);
         let p = match peers.entry(peer) {
@@ -178,6 +188,7 @@ impl Calls {
 
     async fn signal(self: &Arc<Self>, room: &str, joined: bool, only: Option<PeerId>) {
         let Ok(info) = self.deps.node.info().await else { return };
+        let channel = lock(&self.local).as_ref().filter(|c| c.room == room).map(|c| c.channel.clone());
         let mut asks = Vec::new();
         for p in info.peers {
             if only.is_some_and(|o| o != p.peer) || !self.deps.store.is_member(room, &p.peer.to_string()).unwrap_or(false) {
@@ -185,12 +196,13 @@ impl Calls {
             }
             let calls = self.clone();
             let room = room.to_string();
+            let channel = channel.clone();
             asks.push(tokio::spawn(async move {
-                let req = PeerRequest::Call { room: room.clone(), joined };
+                let req = PeerRequest::Call { room: room.clone(), joined, channel };
                 // A peer behind a dead connection must not hold up a join or a leave.
                 let answer = tokio::time::timeout(SIGNAL_WAIT, calls.deps.node.request(p.peer, vec![], req)).await;
-                if let Ok(Ok(PeerResponse::CallState { in_call })) = answer {
-                    calls.note_remote(&room, p.peer, in_call);
+                if let Ok(Ok(PeerResponse::CallState { in_call, channel })) = answer {
+                    calls.note_remote(&room, p.peer, in_call, channel);
                 }
             }));
         }
@@ -199,19 +211,25 @@ impl Calls {
         }
     }
 
-    fn note_remote(&self, room: &str, peer: PeerId, in_call: bool) {
+    /// `channel` `None`: unchanged if known (a voice packet is proof of
+    /// presence, not of a channel), else general.
+    fn note_remote(&self, room: &str, peer: PeerId, in_call: bool, channel: Option<String>) {
         let changed = {
             let mut remote = lock(&self.remote);
             let set = remote.entry(room.to_string()).or_default();
             if in_call {
-                set.insert(peer)
+                let was = set.get(&peer).cloned();
+                let now = channel.or_else(|| was.clone()).unwrap_or_else(|| GENERAL.to_string());
+                set.insert(peer, now.clone());
+                was.as_ref() != Some(&now)
             } else {
-                set.remove(&peer)
+                set.remove(&peer).is_some()
             }
         };
         let ours = lock(&self.local).as_ref().is_some_and(|c| c.room == room);
         if ours {
-            if in_call {
+            let here = in_call && lock(&self.local).as_ref().is_some_and(|c| self.in_channel(room, &peer, &c.channel));
+            if here {
                 self.add_to_local_call(peer);
             } else {
                 self.remove_from_local_call(&peer);
@@ -222,8 +240,10 @@ impl Calls {
         }
     }
 
-    pub async fn join(self: &Arc<Self>, room: &RoomRow) -> ServiceResult<CallStatus> {
+    /// Joins `room`'s call in `channel` (an id the caller checked).
+    pub async fn join(self: &Arc<Self>, room: &RoomRow, channel: &str) -> ServiceResult<CallStatus> {
         if lock(&self.local).as_ref().is_some_and(|c| c.room == room.id) {
+            self.switch_channel(&room.id, channel).await;
             return self.status().await;
         }
         self.leave().await?;
@@ -240,10 +260,10 @@ impl Calls {
         // backend that cannot run at all does.
         let engine = Engine::start(backend.as_ref(), shared.clone(), self.deps.kbps).map_err(audio("cannot start audio"))?;
         let serial = self.serials.fetch_add(1, Ordering::Relaxed) + 1;
-        *lock(&self.local) = Some(LocalCall { room: room.id.clone(), room_bytes, engine, shared, serial });
+        *lock(&self.local) = Some(LocalCall { room: room.id.clone(), channel: channel.to_string(), room_bytes, engine, shared, serial });
         tokio::spawn(watch::watch(Arc::downgrade(self), serial));
         self.deps.in_call.set(true);
-        let known: Vec<PeerId> = lock(&self.remote).get(&room.id).map(|s| s.iter().copied().collect()).unwrap_or_default();
+        let known: Vec<PeerId> = lock(&self.remote).get(&room.id).map(|s| s.keys().copied().collect()).unwrap_or_default();
         for p in known {
             self.add_to_local_call(p);
         }
@@ -277,14 +297,15 @@ impl Calls {
     }
 
     /// Peer side of signaling.
-    pub fn handle_call(&self, peer: PeerId, room: &str, joined: bool) -> ServiceResult<PeerResponse> {
+    pub fn handle_call(&self, peer: PeerId, room: &str, joined: bool, channel: Option<String>) -> ServiceResult<PeerResponse> {
         if !self.deps.store.is_member(room, &peer.to_string())? {
             Counters::bump(&self.deps.counters.not_members, 1);
             return Ok(PeerResponse::Refused { reason: RefuseReason::UnknownRoom });
         }
-        self.note_remote(room, peer, joined);
-        let in_call = lock(&self.local).as_ref().is_some_and(|c| c.room == room);
-        Ok(PeerResponse::CallState { in_call })
+        // From a daemon without channels: general.
+        self.note_remote(room, peer, joined, Some(channel.unwrap_or_else(|| GENERAL.to_string())));
+        let ours = lock(&self.local).as_ref().filter(|c| c.room == room).map(|c| c.channel.clone());
+        Ok(PeerResponse::CallState { in_call: ours.is_some(), channel: ours })
     }
 
     /// A member connected: if we are in a call of a room we share, tell it.
@@ -300,7 +321,7 @@ impl Calls {
     pub fn on_disconnect(&self, peer: PeerId) {
         let rooms: Vec<String> = {
             let mut remote = lock(&self.remote);
-            remote.iter_mut().filter_map(|(room, set)| set.remove(&peer).then(|| room.clone())).collect()
+            remote.iter_mut().filter_map(|(room, set)| set.remove(&peer).map(|_| room.clone())).collect()
         };
         self.remove_from_local_call(&peer);
         for room in rooms {
@@ -324,9 +345,11 @@ fn room_bytes(room: &str) -> ServiceResult<[u8; 16]> {
 
 impl crate::handles::CallView for Calls {
     fn our_call(&self) -> Option<(String, Vec<PeerId>)> {
-        let room = lock(&self.local).as_ref()?.room.clone();
-        let others = lock(&self.remote).get(&room).map(|s| s.iter().copied().collect()).unwrap_or_default();
-        Some((room, others))
+        let room = lock(&self.local).as_ref().map(|c| (c.room.clone(), c.channel.clone()))?;
+        // Pictures, as voice, stay inside our channel.
+        let others =
+            lock(&self.remote).get(&room.0).map(|s| s.iter().filter(|(_, c)| **c == room.1).map(|(p, _)| *p).collect()).unwrap_or_default();
+        Some((room.0, others))
     }
 }
 
@@ -352,8 +375,10 @@ impl Admission for CallAdmission {
         if !calls.deps.store.is_member(&room_id, &peer.to_string()).unwrap_or(false) {
             return None;
         }
-        // Hearing someone is proof enough that they are in the call.
-        calls.note_remote(&room_id, *peer, true);
-        Some(shared)
+        // Hearing someone is proof enough that they are in the call, but
+        // not that they are in our channel: one known elsewhere stays unheard.
+        calls.note_remote(&room_id, *peer, true, None);
+        let here = lock(&shared.peers).contains_key(peer);
+        here.then_some(shared)
     }
 }

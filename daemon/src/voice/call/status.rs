@@ -85,6 +85,7 @@ impl Calls {
             return Ok(CallStatus {
                 room: None,
                 room_name: None,
+                channel: None,
                 muted: false,
                 backend,
                 participants: vec![],
@@ -96,6 +97,11 @@ impl Calls {
             });
         };
         let store = &self.deps.store;
+        let authority = store.authority(&room)?;
+        let map: std::collections::HashMap<String, String> = self.channel_map(&room).into_iter().map(|(p, c)| (p.to_string(), c)).collect();
+        let name_of = |peer: &str| map.get(peer).map(|c| authority.channel_name(c).unwrap_or(c).to_string());
+        let ours = name_of(&self.peer_id.to_string());
+        let heard: std::collections::HashSet<String> = peers.iter().map(|p| p.peer.to_string()).collect();
         let mut participants = vec![Participant {
             peer_id: self.peer_id.to_string(),
             name: self.deps.name.get(),
@@ -110,6 +116,7 @@ impl Calls {
             latency_ms: None,
             volume: 100,
             stats: None,
+            channel: ours.clone(),
         }];
         for p in peers {
             let link = links.get(&p.peer);
@@ -134,12 +141,36 @@ impl Calls {
                 latency_ms: rtt.map(|r| (r / 2.0 + p.target_ms + 10.0 + 10.0 + 6.5).round()),
                 volume: p.volume,
                 stats: p.stats,
+                channel: name_of(&p.peer.to_string()),
+            });
+        }
+        // Those in the call's other channels: listed, not heard.
+        let mut elsewhere: Vec<(&String, &String)> =
+            map.iter().filter(|(p, _)| **p != self.peer_id.to_string() && !heard.contains(*p)).collect();
+        elsewhere.sort();
+        for (peer, _) in elsewhere {
+            participants.push(Participant {
+                peer_id: peer.clone(),
+                name: store.author_name(&room, peer).unwrap_or_default(),
+                is_self: false,
+                speaking: false,
+                muted: false,
+                path: CallPath::Unknown,
+                voice_path: None,
+                rtt_ms: None,
+                loss_pct: 0.0,
+                jitter_ms: 0.0,
+                latency_ms: None,
+                volume: 100,
+                stats: None,
+                channel: name_of(peer),
             });
         }
         let room_name = store.room(&room)?.map(|r| r.name);
         Ok(CallStatus {
             room: Some(room),
             room_name,
+            channel: ours,
             muted,
             backend,
             participants,

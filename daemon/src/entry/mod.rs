@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use apero_control::{MAX_MESSAGE_BYTES, REACTIONS};
 
+pub mod host;
+
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_ROOM_NAME_CHARS: usize = 100;
 /// Chunk sizes an offer may declare: small enough to verify and resend
@@ -54,6 +56,10 @@ pub enum Body {
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
+        /// The channel's id (absent: general; `*`: a host's broadcast to
+        /// every channel).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
     },
     /// The author's new text for one of its messages. Only the message's
     /// author may edit it; the newest edit in the room's order wins.
@@ -121,6 +127,53 @@ pub enum Body {
     Rename {
         name: String,
     },
+    /// A host creates a channel (an `id` not seen before), renames it, or
+    /// deletes it (`name` absent). Every entry from here to `Help` is
+    /// checked against the room's hosts (`host`, docs/channels.md).
+    Channel {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// A host makes `member` a host, or takes it back.
+    Role {
+        member: String,
+        host: bool,
+    },
+    /// A host removes `member` from the room.
+    Remove {
+        member: String,
+    },
+    /// A host moves `member` to `channel` in the room's call.
+    Move {
+        member: String,
+        channel: String,
+    },
+    /// A host mutes `member` in the call.
+    Mute {
+        member: String,
+    },
+    /// A host splits the call into groups, until `ends` (Unix ms; 0: until
+    /// a `breakout_end`). Group `i`'s channel id is [`host::group_channel`].
+    Breakout {
+        id: String,
+        groups: Vec<Group>,
+        ends: u64,
+    },
+    BreakoutEnd {
+        id: String,
+    },
+    /// A member asks the hosts for help in `channel`.
+    Help {
+        channel: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub name: String,
+    /// Peer ids.
+    pub members: Vec<String>,
 }
 
 pub const MAX_FILE_NAME_BYTES: usize = 1024;
@@ -155,6 +208,14 @@ impl Body {
             Body::Invite { .. } => "invite",
             Body::Revoke { .. } => "revoke",
             Body::Rename { .. } => "rename",
+            Body::Channel { .. } => "channel",
+            Body::Role { .. } => "role",
+            Body::Remove { .. } => "remove",
+            Body::Move { .. } => "move",
+            Body::Mute { .. } => "mute",
+            Body::Breakout { .. } => "breakout",
+            Body::BreakoutEnd { .. } => "breakout_end",
+            Body::Help { .. } => "help",
         }
     }
 }
@@ -184,7 +245,7 @@ pub fn is_entry_id(s: &str) -> bool {
     is_hex(s, 32)
 }
 
-fn put(out: &mut Vec<u8>, field: &[u8]) {
+pub(crate) fn put(out: &mut Vec<u8>, field: &[u8]) {
     out.extend_from_slice(&(field.len() as u32).to_be_bytes());
     out.extend_from_slice(field);
 }
@@ -212,11 +273,17 @@ impl Entry {
                 }
             }
             Body::Leave => {}
-            Body::Message { text, reply_to } => {
+            Body::Message { text, reply_to, channel } => {
                 put(&mut out, text.as_bytes());
                 // Absent adds nothing, so messages signed before replies still verify.
                 if let Some(id) = reply_to {
                     put(&mut out, id.as_bytes());
+                }
+                // After a marker no reply id can be, so a reply cannot be
+                // passed off as a channel's message under the same signature.
+                if let Some(c) = channel {
+                    put(&mut out, b"channel");
+                    put(&mut out, c.as_bytes());
                 }
             }
             Body::Edit { message, text } => {
@@ -246,6 +313,7 @@ impl Entry {
             }
             Body::Revoke { invite } => put(&mut out, invite.as_bytes()),
             Body::Rename { name } => put(&mut out, name.as_bytes()),
+            other => host::signing_bytes(other, &mut out),
         }
         out
     }
@@ -280,12 +348,15 @@ impl Entry {
                 }
             }
             Body::Leave => {}
-            Body::Message { text, reply_to } => {
+            Body::Message { text, reply_to, channel } => {
                 if text.len() > MAX_MESSAGE_BYTES {
                     return Err(EntryError::Malformed("message too long"));
                 }
                 if reply_to.as_ref().is_some_and(|id| !is_entry_id(id)) {
                     return Err(EntryError::Malformed("reply_to"));
+                }
+                if channel.as_ref().is_some_and(|c| c != host::BROADCAST && !host::is_channel_id(c)) {
+                    return Err(EntryError::Malformed("channel"));
                 }
             }
             Body::Edit { message, text } => {
@@ -329,6 +400,7 @@ impl Entry {
                 }
             }
             Body::Rename { name } => check_name(name, MAX_NAME_CHARS)?,
+            other => host::verify(other)?,
         }
         if self.lamport == 0 {
             return Err(EntryError::Malformed("lamport 0"));
@@ -344,7 +416,7 @@ impl Entry {
     }
 }
 
-fn check_name(name: &str, max_chars: usize) -> Result<(), EntryError> {
+pub(crate) fn check_name(name: &str, max_chars: usize) -> Result<(), EntryError> {
     if name.trim().is_empty() || name.chars().count() > max_chars || name.chars().any(|c| c.is_control()) {
         return Err(EntryError::Malformed("name"));
     }
@@ -364,115 +436,4 @@ impl Entry {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    const ROOM: &str = "00112233445566778899aabbccddeeff";
-
-    #[test]
-    fn signed_entry_verifies_and_tampering_is_caught() {
-        let key = Keypair::generate_ed25519();
-        let v = Entry::sign(&key, ROOM, 3, 1000, Body::Message { text: "salut".into(), reply_to: None });
-        let ok = v.entry.clone().verify().unwrap();
-        assert_eq!(ok.id, v.id);
-        assert_eq!(ok.author, key.public().to_peer_id());
-
-        let mut changed = v.entry.clone();
-        changed.body = Body::Message { text: "salud".into(), reply_to: None };
-        assert_eq!(changed.verify().unwrap_err(), EntryError::BadSignature);
-
-        let mut relabelled = v.entry.clone();
-        relabelled.author = hex::encode(Keypair::generate_ed25519().public().encode_protobuf());
-        assert_eq!(relabelled.verify().unwrap_err(), EntryError::BadSignature);
-
-        let mut reordered = v.entry;
-        reordered.lamport = 4;
-        assert_eq!(reordered.verify().unwrap_err(), EntryError::BadSignature);
-    }
-
-    #[test]
-    fn invite_entries_and_admissions_naming_a_code_verify_and_are_checked() {
-        let key = Keypair::generate_ed25519();
-        let member = key.public().to_peer_id().to_string();
-        let admit =
-            Entry::sign(&key, ROOM, 2, 0, Body::Admit { member: member.clone(), name: "eve".into(), invite: Some("0a1b2c3d4e5f".into()) });
-        let mut changed = admit.entry.clone();
-        changed.body = Body::Admit { member: member.clone(), name: "eve".into(), invite: Some("0a1b2c3d4e50".into()) };
-        assert_eq!(changed.verify().unwrap_err(), EntryError::BadSignature, "the code an admission names is signed");
-        assert!(admit.entry.verify().is_ok());
-        let bad = Entry::sign(&key, ROOM, 2, 0, Body::Admit { member, name: "eve".into(), invite: Some("zz".into()) });
-        assert!(matches!(bad.entry.verify(), Err(EntryError::Malformed(_))));
-        let h = "ab".repeat(32);
-        let inv = Body::Invite { id: "0a1b2c3d4e5f".into(), check: h.clone(), rendezvous: h.clone(), expires: 9, once: true };
-        assert!(Entry::sign(&key, ROOM, 3, 0, inv).entry.verify().is_ok());
-        let short = Body::Invite { id: "0a1b".into(), check: h.clone(), rendezvous: h, expires: 9, once: true };
-        assert!(matches!(Entry::sign(&key, ROOM, 3, 0, short).entry.verify(), Err(EntryError::Malformed(_))));
-        // An admission without a code keeps the old signed bytes.
-        let plain = Body::Admit { member: "m".into(), name: "n".into(), invite: None };
-        let json = serde_json::to_string(&plain).unwrap();
-        assert!(!json.contains("invite"), "{json}");
-    }
-
-    #[test]
-    fn oversized_message_is_malformed() {
-        let key = Keypair::generate_ed25519();
-        let v = Entry::sign(&key, ROOM, 2, 0, Body::Message { text: "x".repeat(MAX_MESSAGE_BYTES + 1), reply_to: None });
-        assert!(matches!(v.entry.verify(), Err(EntryError::Malformed(_))));
-    }
-
-    #[test]
-    fn replies_edits_deletes_and_reactions_are_signed_and_checked() {
-        let key = Keypair::generate_ed25519();
-        let target = "0123456789abcdef0123456789abcdef".to_string();
-        let reply = Entry::sign(&key, ROOM, 3, 0, Body::Message { text: "oui".into(), reply_to: Some(target.clone()) });
-        let mut unlinked = reply.entry.clone();
-        unlinked.body = Body::Message { text: "oui".into(), reply_to: None };
-        assert_eq!(unlinked.verify().unwrap_err(), EntryError::BadSignature, "what a reply answers is signed");
-        assert!(reply.entry.verify().is_ok());
-        let plain = serde_json::to_string(&Body::Message { text: "a".into(), reply_to: None }).unwrap();
-        assert!(!plain.contains("reply_to"), "old messages keep their old shape: {plain}");
-        let old: Body = serde_json::from_str(r#"{"kind":"message","text":"a"}"#).unwrap();
-        assert_eq!(old, Body::Message { text: "a".into(), reply_to: None });
-
-        let ok = [
-            Body::Edit { message: target.clone(), text: "b".into() },
-            Body::Delete { message: target.clone() },
-            Body::React { message: target.clone(), emoji: "🎉".into(), on: true },
-        ];
-        for body in ok {
-            assert!(Entry::sign(&key, ROOM, 4, 0, body.clone()).entry.verify().is_ok(), "{body:?}");
-        }
-        let bad = [
-            Body::Message { text: "a".into(), reply_to: Some("nope".into()) },
-            Body::Edit { message: "short".into(), text: "b".into() },
-            Body::Edit { message: target.clone(), text: "x".repeat(MAX_MESSAGE_BYTES + 1) },
-            Body::Delete { message: target.to_uppercase() },
-            Body::React { message: target.clone(), emoji: "🍆".into(), on: true },
-        ];
-        for body in bad {
-            assert!(matches!(Entry::sign(&key, ROOM, 4, 0, body.clone()).entry.verify(), Err(EntryError::Malformed(_))), "{body:?}");
-        }
-        let mut flipped = Entry::sign(&key, ROOM, 5, 0, Body::React { message: target.clone(), emoji: "👍".into(), on: true }).entry;
-        flipped.body = Body::React { message: target, emoji: "👍".into(), on: false };
-        assert_eq!(flipped.verify().unwrap_err(), EntryError::BadSignature);
-    }
-
-    proptest! {
-        #[test]
-        fn decoding_arbitrary_json_never_panics(data in proptest::collection::vec(any::<u8>(), 0..600)) {
-            if let Ok(e) = serde_json::from_slice::<Entry>(&data) {
-                let _ = e.verify();
-            }
-        }
-
-        #[test]
-        fn any_text_roundtrips_through_json(text in ".{0,200}", lamport in 1u64..u64::MAX, time in any::<u64>()) {
-            let key = Keypair::generate_ed25519();
-            let v = Entry::sign(&key, ROOM, lamport, time, Body::Message { text, reply_to: None });
-            let json = serde_json::to_vec(&v.entry).unwrap();
-            let back: Entry = serde_json::from_slice(&json).unwrap();
-            prop_assert_eq!(back.verify().unwrap().id, v.id);
-        }
-    }
-}
+mod tests;
