@@ -372,12 +372,14 @@ def voice_call(work, deck, a, run, share, kind):
             sh.stop()
     finally:
         link.close()
-    extra = {"share_kbps_at_viewer": round(vid[0]["kbps"], 1) if vid else None}
+    extra = {"share_kbps_at_viewer": round(vid[0]["kbps"], 1) if vid else None,
+             "playout": [p.get("stats") for p in sb.get("participants", []) if not p.get("is_self")]}
     if kind == "pesq":
         score, n = pesq_of(work / "speech.wav", out)
         return {"pesq_wb": round(score, 2), "repetitions": n, **extra}
     lats = [l for _, l in click_latencies(sa, sb, out, 0.5)]
-    return {"p50_ms": round(pct(lats, 50), 1), "p99_ms": round(pct(lats, 99), 1), "clicks": len(lats), **extra}
+    return {"p50_ms": round(pct(lats, 50), 1), "p99_ms": round(pct(lats, 99), 1), "clicks": len(lats),
+            "latencies_ms": [round(l, 1) for l in lats], **extra}
 
 
 def step_voice(work, deck, a, run):

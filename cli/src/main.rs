@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{amend, call, chat, daemon, files, invite, room, service, share, soundcheck};
+use commands::{amend, call, channel, chat, daemon, files, invite, room, service, share, soundcheck};
 
 /// Group calls, chat and files with friends, with no server in between.
 ///
@@ -61,9 +61,18 @@ enum Command {
     History(chat::HistoryArgs),
     /// Chat interactively: shows recent messages, then new ones live; each line you type is sent.
     Chat(chat::ChatArgs),
-    /// Join, leave and inspect voice calls.
+    /// Join, leave and inspect voice calls; move between channels.
     #[command(subcommand)]
     Call(call::CallCommand),
+    /// A room's channels: each has its own chat and its own call. Hosts
+    /// create, rename and delete them.
+    #[command(subcommand)]
+    Channel(channel::ChannelCommand),
+    /// Split the call into breakout groups for a while and bring everyone
+    /// back (hosts); ask the hosts for help from a group (`apero breakout
+    /// help ROOM`; `apero breakout --help` for this text).
+    #[command(subcommand, disable_help_subcommand = true)]
+    Breakout(channel::BreakoutCommand),
     /// Mute your microphone in the current call (`--toggle`: mute or unmute,
     /// whichever it is not; bind `apero mute --toggle` to a key in your
     /// desktop's keyboard settings for a mute shortcut that works anywhere).
@@ -155,6 +164,8 @@ fn main() -> ExitCode {
             Command::History(a) => chat::history(&ctx, a).await,
             Command::Chat(a) => chat::chat(&ctx, a).await,
             Command::Call(c) => call::call(&ctx, c).await,
+            Command::Channel(c) => channel::channel(&ctx, c).await,
+            Command::Breakout(c) => channel::breakout(&ctx, c).await,
             Command::Mute(a) => call::mute_cmd(&ctx, a).await,
             Command::Unmute => call::mute(&ctx, false).await,
             Command::Audio(c) => call::audio(&ctx, c).await,

@@ -13,6 +13,9 @@ pub struct Counters {
     pub bad_signatures: AtomicU64,
     pub not_members: AtomicU64,
     pub not_author: AtomicU64,
+    /// Host entries (channels, roles, moves, removals, breakouts) by a
+    /// member who was no host: kept, and ignored.
+    pub not_host: AtomicU64,
     pub refused_joins: AtomicU64,
     pub bad_control: AtomicU64,
     pub files: AtomicU64,
@@ -37,6 +40,7 @@ impl Counters {
             bad_signatures: self.bad_signatures.load(Ordering::Relaxed),
             not_members: self.not_members.load(Ordering::Relaxed),
             not_author: self.not_author.load(Ordering::Relaxed),
+            not_host: self.not_host.load(Ordering::Relaxed),
             refused_joins: self.refused_joins.load(Ordering::Relaxed),
             bad_control: self.bad_control.load(Ordering::Relaxed),
             voice,

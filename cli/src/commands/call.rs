@@ -8,8 +8,24 @@ use crate::Ctx;
 
 #[derive(Subcommand, Debug)]
 pub enum CallCommand {
-    /// Join a room's call (starting it if nobody is in it yet).
-    Join { room: String },
+    /// Join a room's call (starting it if nobody is in it yet), in its
+    /// general channel, or your breakout group while one runs.
+    Join {
+        room: String,
+        /// Join in this channel instead (`apero channel list ROOM` shows them).
+        #[arg(long, value_name = "NAME")]
+        channel: Option<String>,
+    },
+    /// Move someone (or yourself: your own name) to another channel of the
+    /// call. Moving others takes a host; you hear only your channel.
+    Move {
+        room: String,
+        /// A name or peer id from `apero room members`.
+        member: String,
+        channel: String,
+    },
+    /// Mute someone in the call (hosts only). They are told and can unmute.
+    Mute { room: String, member: String },
     /// Leave the call you are in.
     Leave,
     /// Who is in your call, who is speaking, how each link is doing, and
@@ -73,17 +89,26 @@ pub enum AudioCommand {
 pub async fn call(ctx: &Ctx, cmd: CallCommand) -> anyhow::Result<()> {
     let mut c = ctx.client().await?;
     match cmd {
-        CallCommand::Join { room } => {
-            let st = c.call_join(&room).await?;
+        CallCommand::Join { room, channel } => {
+            let st = c.call_join_in(&room, channel.as_deref()).await?;
             if ctx.json {
                 output::json(&st);
             } else {
+                let here = st.participants.iter().filter(|p| !p.is_self && p.channel == st.channel).count();
                 outln!(
-                    "You are in the call of {:?} with {} other(s). Mute with `apero mute`, leave with `apero call leave`.",
+                    "You are in the call of {:?}, channel {}, with {here} other(s). Mute with `apero mute`, leave with `apero call leave`.",
                     st.room_name.as_deref().unwrap_or(&room),
-                    st.participants.len().saturating_sub(1)
+                    st.channel.as_deref().unwrap_or("general"),
                 );
             }
+        }
+        CallCommand::Move { room, member, channel } => {
+            let info = c.call_move(&room, &member, &channel).await?;
+            super::channel::print(ctx, &info, &format!("Moved {member} to {channel}."));
+        }
+        CallCommand::Mute { room, member } => {
+            let info = c.channels(apero_control::Request::CallMuteMember { room, member: member.clone() }).await?;
+            super::channel::print(ctx, &info, &format!("{member} is muted (they can unmute)."));
         }
         CallCommand::Leave => {
             c.call_leave().await?;
@@ -159,7 +184,13 @@ fn print_status(ctx: &Ctx, st: &CallStatus) {
         outln!("You are in no call. Join one with `apero call join ROOM`.");
         return;
     };
-    outln!("Call in {:?} ({}){}", st.room_name.as_deref().unwrap_or(room), st.backend, if st.muted { ", you are muted" } else { "" });
+    outln!(
+        "Call in {:?}, channel {} ({}){}",
+        st.room_name.as_deref().unwrap_or(room),
+        st.channel.as_deref().unwrap_or("general"),
+        st.backend,
+        if st.muted { ", you are muted" } else { "" }
+    );
     if let Some(a) = &st.audio {
         if let Some(e) = &a.input_error {
             outln!("  Microphone: {e}");
@@ -189,6 +220,8 @@ fn print_status(ctx: &Ctx, st: &CallStatus) {
         };
         if p.is_self {
             outln!("  {:<16} {:<10} (you) {state}", p.name, short_id(&p.peer_id));
+        } else if p.channel != st.channel {
+            outln!("  {:<16} {:<10} in {}", p.name, short_id(&p.peer_id), p.channel.as_deref().unwrap_or("general"));
         } else {
             // Lost frames rebuilt from copies or FEC, and those that had to be invented.
             let count = |k: &str| p.stats.as_ref().and_then(|s| s[k].as_u64()).unwrap_or(0);

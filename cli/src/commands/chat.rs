@@ -24,6 +24,9 @@ pub struct SayArgs {
     /// `apero history` shows after `#`): it is shown quoted above yours.
     #[arg(long, value_name = "ID")]
     reply_to: Option<String>,
+    /// Say it in this channel of the room (a name from `apero channel list`; general when left out).
+    #[arg(long, value_name = "NAME")]
+    channel: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -33,6 +36,9 @@ pub struct HistoryArgs {
     /// Show only the last N messages.
     #[arg(long)]
     limit: Option<u32>,
+    /// Only this channel's messages (and the hosts' broadcasts); every channel when left out.
+    #[arg(long, value_name = "NAME")]
+    channel: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -65,7 +71,12 @@ fn line(m: &MessageInfo, context: &[MessageInfo]) -> String {
             None => out.push_str("  ╭ (an earlier or deleted message)\n"),
         }
     }
-    out.push_str(&format!("[{}] {}: {}", output::local_time(m.time), who(m), m.text));
+    let place = match (&m.channel_name, m.broadcast) {
+        (_, true) => "[to every group] ".to_string(),
+        (Some(c), _) => format!("#{c} "),
+        _ => String::new(),
+    };
+    out.push_str(&format!("[{}] {place}{}: {}", output::local_time(m.time), who(m), m.text));
     if m.edited {
         out.push_str(" (edited)");
     }
@@ -88,15 +99,18 @@ fn quote(text: &str) -> String {
 }
 
 pub async fn say(ctx: &Ctx, args: SayArgs) -> anyhow::Result<()> {
-    let m = ctx.client().await?.reply(&args.room, &args.text.join(" "), args.reply_to.as_deref()).await?;
+    let req = apero_control::Request::Say { room: args.room, text: args.text.join(" "), reply_to: args.reply_to, channel: args.channel };
+    let reply = ctx.client().await?.request(&req).await?;
     if ctx.json {
-        output::json(&m);
+        if let apero_control::Reply::Message(m) = reply {
+            output::json(&m);
+        }
     }
     Ok(())
 }
 
 pub async fn history(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<()> {
-    let h = ctx.client().await?.history(&args.room, args.limit).await?;
+    let h = ctx.client().await?.history_in(&args.room, args.channel.as_deref(), args.limit).await?;
     if ctx.json {
         output::json(&h);
     } else {

@@ -1,5 +1,6 @@
 pub mod amend;
 pub mod call;
+pub mod channel;
 pub mod chat;
 pub mod daemon;
 pub mod duration;

@@ -15,6 +15,14 @@ pub enum RoomCommand {
     Leave { room: String },
     /// Show a room's members: name, peer id, online or last seen.
     Members { room: String },
+    /// Make a member a host (hosts only): hosts manage channels, move,
+    /// mute and remove people, and run breakout groups.
+    Host { room: String, member: String },
+    /// Take a member's host role back (hosts only; a room keeps one host).
+    Unhost { room: String, member: String },
+    /// Remove a member from the room (hosts only): they are told, nobody
+    /// syncs with them any more, and their invite codes stop working.
+    Remove { room: String, member: String },
 }
 
 pub async fn run(ctx: &Ctx, cmd: RoomCommand) -> anyhow::Result<()> {
@@ -54,6 +62,18 @@ pub async fn run(ctx: &Ctx, cmd: RoomCommand) -> anyhow::Result<()> {
             } else {
                 outln!("You left {room:?}.");
             }
+        }
+        RoomCommand::Host { room, member } => {
+            let info = c.channels(apero_control::Request::RoomHost { room, member: member.clone(), host: true }).await?;
+            super::channel::print(ctx, &info, &format!("{member} is a host now."));
+        }
+        RoomCommand::Unhost { room, member } => {
+            let info = c.channels(apero_control::Request::RoomHost { room, member: member.clone(), host: false }).await?;
+            super::channel::print(ctx, &info, &format!("{member} is no longer a host."));
+        }
+        RoomCommand::Remove { room, member } => {
+            let info = c.channels(apero_control::Request::RoomRemove { room, member: member.clone() }).await?;
+            super::channel::print(ctx, &info, &format!("{member} was removed from the room."));
         }
         RoomCommand::Members { room } => {
             let members = c.room_members(&room).await?;

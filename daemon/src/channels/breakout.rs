@@ -59,7 +59,7 @@ impl Channels {
         }
         let groups = split(people, n, &fixed, &mut rand::thread_rng());
         let groups = groups.into_iter().enumerate().map(|(i, members)| Group { name: format!("Group {}", i + 1), members }).collect();
-        let ends = minutes.map_or(0, |m| crate::store::now_ms() + m as u64 * 60_000);
+        let ends = minutes.map_or(0, |m| crate::store::now_ms() + m as u64 * super::minute_ms());
         self.publish(room, Body::Breakout { id: host::new_id(), groups, ends }).await
     }
 

@@ -108,7 +108,9 @@ impl Channels {
             }
         }
         let mine = self.deps.calls.our_channel().filter(|(r, _)| *r == room.id).map(|(_, c)| c);
+        let names = self.deps.store.members(&room.id)?.into_iter().map(|m| (m.peer_id, m.name)).collect();
         Ok(ChannelsInfo {
+            names,
             room: room.id.clone(),
             channels,
             hosts: a.hosts.iter().cloned().collect(),
@@ -232,6 +234,14 @@ impl Channels {
         let channel = self.join_channel(room, channel)?;
         self.deps.calls.clone().join(room.clone(), channel).await
     }
+}
+
+/// A breakout minute, ms: 60 000, or `APERO_BREAKOUT_MINUTE_MS` so that
+/// tests can run a timed breakout (with its warning "a minute" before the
+/// end) in seconds. Every daemon of such a test is given the same.
+pub fn minute_ms() -> u64 {
+    static MINUTE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MINUTE.get_or_init(|| std::env::var("APERO_BREAKOUT_MINUTE_MS").ok().and_then(|v| v.parse().ok()).filter(|&v| v > 0).unwrap_or(60_000))
 }
 
 fn check_channel_name(name: &str) -> ServiceResult<String> {

@@ -14,8 +14,6 @@ use crate::handles::EntryListener;
 /// An order older than this (sync bringing yesterday's move) is history,
 /// not an order.
 const FRESH_MS: u64 = 60_000;
-/// The warning comes this long before a breakout's end.
-const WARN_BEFORE_MS: u64 = 60_000;
 
 impl EntryListener for Channels {
     fn inserted(&self, room: &str, entries: &[Verified]) {
@@ -142,9 +140,11 @@ impl Channels {
         tokio::spawn(async move {
             let still =
                 |this: &Channels| this.deps.store.authority(&room).ok().is_some_and(|a| a.breakout.as_ref().is_some_and(|b| b.id == id));
+            // The warning comes a minute before the end.
+            let warn_before = super::minute_ms();
             let now = crate::store::now_ms();
-            if ends > now + WARN_BEFORE_MS {
-                tokio::time::sleep(Duration::from_millis(ends - WARN_BEFORE_MS - now)).await;
+            if ends > now + warn_before {
+                tokio::time::sleep(Duration::from_millis(ends - warn_before - now)).await;
                 if !still(&this) {
                     return;
                 }

@@ -317,6 +317,7 @@ impl Rooms {
     /// Counts what a batch from a peer contained that we had to drop.
     pub(super) fn count_rejects(&self, r: &Ingested) {
         Counters::bump(&self.counters.not_author, r.not_author as u64);
+        Counters::bump(&self.counters.not_host, r.not_host as u64);
         Counters::bump(&self.counters.bad_signatures, r.bad_signature as u64);
         Counters::bump(&self.counters.not_members, r.not_member as u64);
         Counters::bump(&self.counters.bad_frames, r.malformed as u64);

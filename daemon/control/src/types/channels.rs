@@ -19,6 +19,9 @@ pub struct ChannelsInfo {
     #[serde(default)]
     pub mine: Option<String>,
     pub breakout: Option<BreakoutInfo>,
+    /// Display names of the peers named above.
+    #[serde(default)]
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -65,6 +65,10 @@ pub struct Dropped {
     /// Edits and deletes of someone else's message (only its author may).
     #[serde(default)]
     pub not_author: u64,
+    /// Channel, role, move, removal and breakout entries by a member who was
+    /// no host at that point of the room's order (kept and ignored).
+    #[serde(default)]
+    pub not_host: u64,
     /// Join attempts that were refused (bad, expired, revoked, used codes).
     pub refused_joins: u64,
     /// Control requests that were malformed, oversized or unknown.
