@@ -191,7 +191,16 @@ fn a_removed_member_is_out() {
     b.wait_history_len(&room, 1);
     let (kind, _) = b.json_err(&["room", "remove", &room, "carol"]);
     assert_eq!(kind, "refused", "bob is no host");
+    for d in [&a, &c] {
+        d.json(&["call", "join", &room]);
+    }
+    wait_in_call(&a, 2, CALL);
     a.json(&["room", "remove", &room, "carol"]);
+    // Out of the call at once, and her daemon leaves it.
+    wait_until("carol out of alice's call", Duration::from_secs(5), || {
+        (a.json(&["call", "status"])["participants"].as_array()?.len() == 1).then_some(())
+    });
+    wait_until("carol to leave the call", Duration::from_secs(5), || c.json(&["call", "status"])["room"].is_null().then_some(()));
     // Carol's daemon is told: the room is gone from her list.
     wait_until("carol to be told", Duration::from_secs(10), || c.json(&["room", "list"]).as_array()?.is_empty().then_some(()));
     for d in [&a, &b] {
@@ -212,7 +221,6 @@ fn a_removed_member_is_out() {
     let n: i64 = db.query_row("SELECT COUNT(*) FROM entries WHERE text = 'après son départ'", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 0, "a removed member still gets new messages");
     // And she cannot take part in the call.
-    a.json(&["call", "join", &room]);
     assert!(!c.cli(&["call", "join", &room]).status.success());
 }
 

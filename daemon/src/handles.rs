@@ -59,6 +59,8 @@ pub trait CallChannels: Send + Sync {
         room: crate::store::RoomRow,
         channel: String,
     ) -> BoxFuture<'static, ServiceResult<apero_control::CallStatus>>;
+    /// `peer` was removed from `room`: out of its call now.
+    fn expel(&self, room: &str, peer: &libp2p::PeerId);
     /// Mutes our microphone; false when in no call.
     fn mute(&self) -> bool;
     /// Leaves our call.

@@ -87,6 +87,11 @@ impl Channels {
                 tracing::info!(%room, "removed from the room by {by}");
                 self.deps.events.emit(Event::Removed { room: room.to_string(), by });
             }
+            Body::Remove { member } => {
+                if let Ok(peer) = member.parse() {
+                    self.deps.calls.expel(room, &peer);
+                }
+            }
             Body::Channel { id, name: None } if self.in_call_of(room).as_deref() == Some(id.as_str()) => {
                 self.deps.calls.clone().switch(room.to_string(), GENERAL.into()).await;
             }

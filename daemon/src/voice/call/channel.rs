@@ -42,6 +42,18 @@ impl Calls {
         self.signal(room, true, None).await;
     }
 
+    /// `peer` is no longer a member of `room` (removed): out of its call at
+    /// once (admission only checks membership for those not in it yet).
+    pub fn expel(&self, room: &str, peer: &PeerId) {
+        let was = lock(&self.remote).get_mut(room).and_then(|s| s.remove(peer)).is_some();
+        if lock(&self.local).as_ref().is_some_and(|c| c.room == room) {
+            self.remove_from_local_call(peer);
+        }
+        if was {
+            self.announce_call(room);
+        }
+    }
+
     /// Who is where in `room`'s call, ourselves included.
     pub fn channel_map(&self, room: &str) -> Vec<(PeerId, String)> {
         let mut out: Vec<(PeerId, String)> =
@@ -80,6 +92,10 @@ impl crate::handles::CallChannels for Calls {
 
     fn join(self: Arc<Self>, room: crate::store::RoomRow, channel: String) -> BoxFuture<'static, ServiceResult<apero_control::CallStatus>> {
         Box::pin(async move { Calls::join(&self, &room, &channel).await })
+    }
+
+    fn expel(&self, room: &str, peer: &PeerId) {
+        Calls::expel(self, room, peer)
     }
 
     fn mute(&self) -> bool {
