@@ -108,6 +108,17 @@ fn voice_and_text_stay_in_their_channel() {
     assert_eq!(texts(&table), vec!["on a fini"]);
     assert_eq!(table[0]["channel_name"], "Table 2");
     assert_eq!(texts(&a.json(&["history", &room])).len(), 2);
+
+    // A file offered in a channel belongs to it.
+    let file = dir.path().join("notes de la table 2.txt");
+    std::fs::write(&file, "idées").unwrap();
+    c.json(&["send", &room, "--channel", "Table 2", file.to_str().unwrap()]);
+    let offered = wait_until("the offer at alice", Duration::from_secs(10), || {
+        let f = a.json(&["files", &room, "--channel", "Table 2"]);
+        (!f.as_array()?.is_empty()).then_some(f)
+    });
+    assert_eq!(offered[0]["channel_name"], "Table 2");
+    assert!(a.json(&["files", &room, "--channel", "general"]).as_array().unwrap().is_empty());
 }
 
 /// A member who is no host cannot make itself one or change channels: its

@@ -296,13 +296,15 @@ impl App {
             Request::SoundCheck { echo, seconds } => Reply::SoundCheck(self.calls.sound_check(echo, seconds).await?),
             Request::SoundCheckStop => Reply::SoundCheck(self.calls.sound_check_stop().await?),
             Request::CallVolume { peer_id, percent } => Reply::Call(self.calls.set_volume(&peer_id, percent).await?),
-            Request::Send { room, paths, name } => {
+            Request::Send { room, paths, name, channel } => {
                 let room = self.rooms.resolve_room(&room)?;
-                Reply::Offered(self.files.send_files(&room, paths, name).await?)
+                let channel = self.rooms.channel_id(&room.id, channel.as_deref())?;
+                Reply::Offered(self.files.send_files(&room, paths, name, channel).await?)
             }
-            Request::Files { room } => {
+            Request::Files { room, channel } => {
                 let room = self.rooms.resolve_room(&room)?;
-                Reply::Files(self.files.files(&room).await?)
+                let channel = self.rooms.channel_id(&room.id, channel.as_deref())?;
+                Reply::Files(self.files.files(&room, channel.as_deref()).await?)
             }
             Request::Get { file, dir } => Reply::Transfer(self.files.get(&file, dir).await?),
             Request::Transfers => Reply::Transfers(self.files.transfers_list()?),

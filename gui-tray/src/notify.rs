@@ -78,8 +78,37 @@ pub fn for_event(state: &State, settings: &Settings, event: &Event, tr: &Tr) -> 
         }
         Event::FileOffered { room, file: f } if f.from != state.me_id && settings.notifies(room) => Some(file(state, room, f, tr)),
         Event::AudioDevice { input_error, output_error } => Some(audio_device(input_error.as_deref(), output_error.as_deref(), tr)),
+        // What a host or a breakout does to us is said whatever the
+        // room's switch: it changes what we hear and who hears us.
+        Event::Moved { .. } | Event::MutedByHost { .. } | Event::HelpAsked { .. } | Event::Breakout { .. } | Event::Removed { .. } => {
+            host_action(state, event, tr)
+        }
         _ => None,
     }
+}
+
+/// A host's move, mute or removal, a call for help (hosts only), the
+/// breakout's last minute or a host's broadcast.
+pub fn host_action(state: &State, event: &Event, tr: &Tr) -> Option<Note> {
+    let name = |room: &str| -> fluent_templates::fluent_bundle::FluentValue<'static> { state.room_name(room).to_string().into() };
+    let v = |s: &str| -> fluent_templates::fluent_bundle::FluentValue<'static> { s.to_string().into() };
+    Some(match event {
+        Event::Moved { room, channel, by } => {
+            Note::new(tr.a("tray-moved", &[("by", v(by)), ("channel", v(channel))]), tr.a("tray-moved-body", &[("room", name(room))]))
+        }
+        Event::MutedByHost { room, by } => {
+            Note::new(tr.s("tray-muted-by-host", "by", by), tr.a("tray-muted-by-host-body", &[("room", name(room))]))
+        }
+        Event::HelpAsked { room, channel, name: who, .. } => {
+            Note::new(tr.s("tray-help-asked", "name", who), tr.a("tray-help-asked-body", &[("channel", v(channel)), ("room", name(room))]))
+        }
+        Event::Breakout { room, seconds_left: Some(s), .. } => {
+            Note::new(tr.a("tray-breakout-ending", &[("room", name(room))]), tr.a("tray-breakout-ending-body", &[("seconds", (*s).into())]))
+        }
+        Event::Breakout { room, text: Some(text), .. } => Note::new(tr.a("tray-broadcast", &[("room", name(room))]), preview(text)),
+        Event::Removed { room, by } => Note::new(tr.a("tray-removed", &[("room", name(room))]), tr.s("tray-removed-body", "by", by)),
+        _ => return None,
+    })
 }
 
 /// Shows notifications without ever blocking the tray: each one is sent
@@ -216,12 +245,35 @@ mod tests {
             sources_online: 1,
             path: None,
             thumbnail: None,
+            channel: None,
+            channel_name: None,
         };
         let offered = Event::FileOffered { room: "r1".into(), file: f };
         let note = for_event(&state(), &Settings::default(), &offered, &en()).unwrap();
         assert_eq!(note, Note::new("bob offered a file in apéro", "slides.pdf (2.4 MiB) — `apero get 3f9a1c2b`"));
         let fr = for_event(&state(), &Settings::default(), &offered, &Tr::new(Some("fr"))).unwrap();
         assert_eq!(fr, Note::new("bob a proposé un fichier dans apéro", "slides.pdf (2.4 MiB) — `apero get 3f9a1c2b`"));
+    }
+
+    #[test]
+    fn hosts_actions_notify_even_in_a_silent_room() {
+        let s = state();
+        let mut silent = Settings::default();
+        silent.toggle("r1");
+        let moved = Event::Moved { room: "r1".into(), channel: "atelier".into(), by: "Camille".into() };
+        assert_eq!(for_event(&s, &silent, &moved, &en()), Some(Note::new("Camille moved you to atelier", "in the call of apéro")));
+        let muted = Event::MutedByHost { room: "r1".into(), by: "Camille".into() };
+        assert_eq!(for_event(&s, &silent, &muted, &en()).unwrap().summary, "Camille muted you");
+        let help = Event::HelpAsked { room: "r1".into(), channel: "Group 2".into(), peer_id: "id-bob".into(), name: "bob".into() };
+        assert_eq!(for_event(&s, &silent, &help, &en()), Some(Note::new("bob asks for help", "in Group 2 (apéro)")));
+        let ending = Event::Breakout { room: "r1".into(), seconds_left: Some(60), text: None };
+        assert_eq!(for_event(&s, &silent, &ending, &en()).unwrap().body, "Everyone comes back in 60 seconds.");
+        let said = Event::Breakout { room: "r1".into(), seconds_left: None, text: Some("back in five".into()) };
+        assert_eq!(for_event(&s, &silent, &said, &en()), Some(Note::new("To every group of apéro", "back in five")));
+        let removed = Event::Removed { room: "r1".into(), by: "Camille".into() };
+        let fr = Tr::new(Some("fr"));
+        assert_eq!(for_event(&s, &silent, &removed, &fr), Some(Note::new("Vous avez été retiré de apéro", "par Camille")));
+        assert_eq!(for_event(&s, &silent, &Event::Breakout { room: "r1".into(), seconds_left: None, text: None }, &en()), None);
     }
 
     #[test]

@@ -21,12 +21,18 @@ pub struct SendArgs {
     /// Offer the file under another name (one file only).
     #[arg(long)]
     pub name: Option<String>,
+    /// Offer it in this channel of the room (general when left out).
+    #[arg(long, value_name = "NAME")]
+    pub channel: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct FilesArgs {
     /// The room (name or id).
     pub room: String,
+    /// Only the files offered in this channel (every channel when left out).
+    #[arg(long, value_name = "NAME")]
+    pub channel: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -53,7 +59,7 @@ fn absolute(p: &PathBuf) -> anyhow::Result<String> {
 pub async fn send(ctx: &Ctx, a: SendArgs) -> anyhow::Result<()> {
     let paths = a.paths.iter().map(absolute).collect::<anyhow::Result<Vec<_>>>()?;
     let mut c = ctx.client().await?;
-    let offered = c.send_files(&a.room, paths, a.name).await?;
+    let offered = c.send_in(&a.room, a.channel.as_deref(), paths, a.name).await?;
     if ctx.json {
         output::json(&offered);
     } else {
@@ -67,7 +73,7 @@ pub async fn send(ctx: &Ctx, a: SendArgs) -> anyhow::Result<()> {
 
 pub async fn files(ctx: &Ctx, a: FilesArgs) -> anyhow::Result<()> {
     let mut c = ctx.client().await?;
-    let files = c.files(&a.room).await?;
+    let files = c.files_in(&a.room, a.channel.as_deref()).await?;
     if ctx.json {
         output::json(&files);
         return Ok(());

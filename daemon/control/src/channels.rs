@@ -17,6 +17,28 @@ impl Client {
         }
     }
 
+    /// Offers files in `channel` (a name or id; `None`: general).
+    pub async fn send_in(
+        &mut self,
+        room: &str,
+        channel: Option<&str>,
+        paths: Vec<String>,
+        name: Option<String>,
+    ) -> Result<Vec<OfferInfo>, ClientError> {
+        match self.request(&Request::Send { room: room.into(), paths, name, channel: channel.map(str::to_string) }).await? {
+            Reply::Offered(o) => Ok(o),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The files offered in `channel` (`None`: in every channel).
+    pub async fn files_in(&mut self, room: &str, channel: Option<&str>) -> Result<Vec<FileInfo>, ClientError> {
+        match self.request(&Request::Files { room: room.into(), channel: channel.map(str::to_string) }).await? {
+            Reply::Files(f) => Ok(f),
+            other => Err(unexpected(other)),
+        }
+    }
+
     pub async fn call_join_in(&mut self, room: &str, channel: Option<&str>) -> Result<CallStatus, ClientError> {
         self.call(Request::CallJoin { room: room.into(), channel: channel.map(str::to_string) }).await
     }

@@ -350,14 +350,14 @@ impl Client {
 
     /// Turns the connection into an event stream.
     pub async fn send_files(&mut self, room: &str, paths: Vec<String>, name: Option<String>) -> Result<Vec<OfferInfo>, ClientError> {
-        match self.request(&Request::Send { room: room.into(), paths, name }).await? {
+        match self.request(&Request::Send { room: room.into(), paths, name, channel: None }).await? {
             Reply::Offered(o) => Ok(o),
             other => Err(unexpected(other)),
         }
     }
 
     pub async fn files(&mut self, room: &str) -> Result<Vec<FileInfo>, ClientError> {
-        match self.request(&Request::Files { room: room.into() }).await? {
+        match self.request(&Request::Files { room: room.into(), channel: None }).await? {
             Reply::Files(f) => Ok(f),
             other => Err(unexpected(other)),
         }

@@ -199,6 +199,27 @@ mod tests {
     }
 
     #[test]
+    fn an_offer_names_its_channel_under_the_signature() {
+        let key = Keypair::generate_ed25519();
+        let offer = |channel: Option<String>| Body::Offer {
+            file: "ab".repeat(32),
+            name: "notes.txt".into(),
+            size: 5,
+            chunk_size: crate::entry::MIN_CHUNK,
+            mime: "text/plain".into(),
+            channel,
+        };
+        let v = Entry::sign(&key, ROOM, 3, 0, offer(Some(new_id())));
+        assert!(v.entry.clone().verify().is_ok());
+        let mut moved = v.entry;
+        moved.body = offer(Some(GENERAL.into()));
+        assert_eq!(moved.verify().unwrap_err(), EntryError::BadSignature);
+        assert!(matches!(Entry::sign(&key, ROOM, 3, 0, offer(Some("*".into()))).entry.verify(), Err(EntryError::Malformed(_))));
+        let plain = serde_json::to_string(&offer(None)).unwrap();
+        assert!(!plain.contains("channel"), "offers in general keep their old shape: {plain}");
+    }
+
+    #[test]
     fn group_channels_are_stable_and_distinct() {
         assert_eq!(group_channel("0a0b0c0d", 0), group_channel("0a0b0c0d", 0));
         assert_ne!(group_channel("0a0b0c0d", 0), group_channel("0a0b0c0d", 1));

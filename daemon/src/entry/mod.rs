@@ -88,6 +88,9 @@ pub enum Body {
         size: u64,
         chunk_size: u32,
         mime: String,
+        /// The channel's id (absent: general).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
     },
     /// "I now have a complete, verified copy of this file and can serve it."
     Have {
@@ -296,12 +299,17 @@ impl Entry {
                 put(&mut out, emoji.as_bytes());
                 out.push(*on as u8);
             }
-            Body::Offer { file, name, size, chunk_size, mime } => {
+            Body::Offer { file, name, size, chunk_size, mime, channel } => {
                 put(&mut out, file.as_bytes());
                 put(&mut out, name.as_bytes());
                 out.extend_from_slice(&size.to_be_bytes());
                 out.extend_from_slice(&chunk_size.to_be_bytes());
                 put(&mut out, mime.as_bytes());
+                // Absent adds nothing: offers from before channels still verify.
+                if let Some(c) = channel {
+                    put(&mut out, b"channel");
+                    put(&mut out, c.as_bytes());
+                }
             }
             Body::Have { file } | Body::Partial { file } | Body::Dropped { file } => put(&mut out, file.as_bytes()),
             Body::Invite { id, check, rendezvous, expires, once } => {
@@ -374,7 +382,10 @@ impl Entry {
                     return Err(EntryError::Malformed("reaction"));
                 }
             }
-            Body::Offer { file, name, size: _, chunk_size, mime } => {
+            Body::Offer { file, name, size: _, chunk_size, mime, channel } => {
+                if channel.as_ref().is_some_and(|c| !host::is_channel_id(c)) {
+                    return Err(EntryError::Malformed("channel"));
+                }
                 // Hostile names are allowed in (receivers sanitize them), but
                 // not unbounded ones.
                 if !is_file_id(file) || name.is_empty() || name.len() > MAX_FILE_NAME_BYTES || mime.len() > MAX_MIME_BYTES {

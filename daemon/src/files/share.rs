@@ -15,8 +15,15 @@ const MAX_PATHS: usize = 256;
 
 impl Files {
     /// Hashes each file and announces a signed offer. Nothing is copied: the
-    /// file stays where it is and is served from there.
-    pub async fn send_files(&self, room: &RoomRow, paths: Vec<String>, name: Option<String>) -> ServiceResult<Vec<OfferInfo>> {
+    /// file stays where it is and is served from there. `channel`: the id
+    /// of the channel they are offered in (`None`: general).
+    pub async fn send_files(
+        &self,
+        room: &RoomRow,
+        paths: Vec<String>,
+        name: Option<String>,
+        channel: Option<String>,
+    ) -> ServiceResult<Vec<OfferInfo>> {
         if paths.is_empty() {
             return Err(ServiceError::BadRequest("no file given".into()));
         }
@@ -68,6 +75,8 @@ impl Files {
                     size: manifest.size,
                     chunk_size: manifest.chunk_size,
                     mime: mime.clone(),
+                    // General's offers name no channel: daemons without channels read them as before.
+                    channel: channel.clone().filter(|c| c != crate::entry::host::GENERAL),
                 };
                 self.deps.publisher.publish(room.id.clone(), offer).await?;
             }
@@ -76,11 +85,17 @@ impl Files {
         Ok(out)
     }
 
-    pub async fn files(&self, room: &RoomRow) -> ServiceResult<Vec<FileInfo>> {
+    /// `channel` (an id): only the files offered there.
+    pub async fn files(&self, room: &RoomRow, channel: Option<&str>) -> ServiceResult<Vec<FileInfo>> {
         let online: Vec<String> =
             self.deps.node.info().await.map(|i| i.peers.iter().map(|p| p.peer.to_string()).collect()).unwrap_or_default();
         let offers = self.deps.store.offers(&room.id)?;
-        offers.iter().map(|o| self.offer_info(o, &online)).collect()
+        let general = crate::entry::host::GENERAL;
+        offers
+            .iter()
+            .filter(|o| channel.is_none_or(|c| o.channel.as_deref().unwrap_or(general) == c))
+            .map(|o| self.offer_info(o, &online))
+            .collect()
     }
 
     pub fn file_info(&self, room: &str, file: &str) -> ServiceResult<Option<FileInfo>> {
@@ -112,6 +127,8 @@ impl Files {
             thumbnail: Some(super::thumbs::path(&self.deps.thumbs, &o.file))
                 .filter(|p| have && p.exists())
                 .map(|p| p.to_string_lossy().into_owned()),
+            channel_name: o.channel.as_ref().and_then(|c| Some(self.deps.store.authority(&o.room).ok()?.channel_name(c)?.to_string())),
+            channel: o.channel.clone(),
         })
     }
 }

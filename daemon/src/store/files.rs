@@ -19,6 +19,8 @@ pub struct OfferRow {
     pub chunk_size: u32,
     pub mime: String,
     pub time: u64,
+    /// The channel's id (`None`: general).
+    pub channel: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,8 +52,8 @@ pub struct DownloadRow {
 fn offer_of(raw: &str, author: String, author_name: String, room: String) -> Option<OfferRow> {
     let e: Entry = serde_json::from_str(raw).ok()?;
     match e.body {
-        Body::Offer { file, name, size, chunk_size, mime } => {
-            Some(OfferRow { file, room, author, author_name, name, size, chunk_size, mime, time: e.time })
+        Body::Offer { file, name, size, chunk_size, mime, channel } => {
+            Some(OfferRow { file, room, author, author_name, name, size, chunk_size, mime, time: e.time, channel })
         }
         _ => None,
     }

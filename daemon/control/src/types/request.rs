@@ -152,10 +152,15 @@ pub enum Request {
         room: String,
         paths: Vec<String>,
         name: Option<String>,
+        /// The channel (name or id) they are offered in; `None`: general.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
     },
-    /// The files offered in a room.
+    /// The files offered in a room (in one channel, when given).
     Files {
         room: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
     },
     /// Download an offered file into `dir` (absolute; default: the
     /// downloads directory). Answers once the transfer started; progress
