@@ -344,4 +344,55 @@ mod tests {
         assert_eq!(a.find_channel("b").as_deref(), b.group_of("eve"));
         assert!(b.over(10) && !b.over(9));
     }
+
+    use proptest::prelude::*;
+
+    /// A random act by one of four members (`m0` created the room).
+    fn act() -> impl Strategy<Value = (u64, usize, Body)> {
+        let who = 0usize..4;
+        let target = (0usize..4).prop_map(|i| format!("m{i}"));
+        let body = prop_oneof![
+            (target.clone(), any::<bool>()).prop_map(|(member, host)| Body::Role { member, host }),
+            target.clone().prop_map(|member| Body::Remove { member }),
+            (0u8..3, proptest::option::of("[a-z]{1,5}")).prop_map(|(c, name)| Body::Channel { id: format!("0000000{c}"), name }),
+            (0u8..2, 0u64..3).prop_map(|(b, ends)| Body::Breakout {
+                id: format!("0000000{b}"),
+                groups: vec![Group { name: "G".into(), members: vec!["m1".into()] }],
+                ends
+            }),
+            (0u8..2).prop_map(|b| Body::BreakoutEnd { id: format!("0000000{b}") }),
+            Just(Body::Leave),
+        ];
+        (2u64..30, who, body)
+    }
+
+    proptest! {
+        /// Every member holds the same entries in some arrival order: all
+        /// must come to the same authority.
+        #[test]
+        fn any_arrival_order_gives_the_same_authority(acts in proptest::collection::vec(act(), 0..25), seed in any::<u64>()) {
+            let mut entries = vec![e(1, "m0", "c", create())];
+            for i in 1..4 {
+                entries.push(e(1 + i, "m0", &format!("a{i}"), admit(&format!("m{i}"))));
+            }
+            for (k, (lamport, who, body)) in acts.into_iter().enumerate() {
+                entries.push((lamport + 4, format!("m{who}"), format!("x{k:02}"), body));
+            }
+            let a = fold(entries.clone());
+            // A deterministic shuffle from the seed.
+            let mut shuffled = entries;
+            let mut r = seed;
+            for i in (1..shuffled.len()).rev() {
+                r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (r >> 33) as usize % (i + 1));
+            }
+            let b = fold(shuffled);
+            prop_assert_eq!(&a.hosts, &b.hosts);
+            prop_assert_eq!(&a.channels, &b.channels);
+            prop_assert_eq!(&a.removed, &b.removed);
+            prop_assert_eq!(&a.breakout, &b.breakout);
+            prop_assert_eq!(&a.refused, &b.refused);
+            prop_assert!(!a.hosts.is_empty() || a.members.is_empty(), "a room with members keeps a host");
+        }
+    }
 }
