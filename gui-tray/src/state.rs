@@ -282,6 +282,7 @@ pub(crate) mod tests {
             relays: vec![],
             relaying: Relaying::Off,
             tasks: 0,
+            proxy: None,
         };
         let mut participants = vec![participant("me", true, speaking.contains(&"me"))];
         participants.push(participant("bob", false, speaking.contains(&"bob")));

@@ -108,6 +108,24 @@ impl Daemon {
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("apero {args:?}: {e}"))
     }
 
+    /// One request on the control socket, for what the `apero` command
+    /// does not say (or not yet): channels, hosts, breakouts.
+    pub fn ask(&self, req: apero_control::Request) -> Result<apero_control::Reply, apero_control::ClientError> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let mut c = apero_control::Client::connect(&self.socket(), "apero-window-test").await?;
+            c.request(&req).await
+        })
+    }
+
+    /// The room's channels, hosts and breakout as this daemon sees them.
+    pub fn channels(&self, room: &str) -> apero_control::ChannelsInfo {
+        match self.ask(apero_control::Request::ChannelList { room: room.into() }) {
+            Ok(apero_control::Reply::Channels(c)) => c,
+            other => panic!("{}: channel list: {other:?}", self.name),
+        }
+    }
+
     pub fn peer_id(&self) -> String {
         self.json(&["status"])["peer_id"].as_str().expect("peer id").to_string()
     }

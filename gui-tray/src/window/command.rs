@@ -22,6 +22,8 @@ pub enum Command {
         text: String,
         /// The message this one answers.
         reply_to: Option<String>,
+        /// The channel (id) it is said in; `None`: general.
+        channel: Option<String>,
     },
     /// Change the text of one of our messages.
     Edit {
@@ -39,7 +41,12 @@ pub enum Command {
         emoji: String,
         on: bool,
     },
-    CallJoin(String),
+    /// Join a room's call, in `channel` (`None`: our breakout group if
+    /// one runs, else general).
+    CallJoin {
+        room: String,
+        channel: Option<String>,
+    },
     CallLeave,
     Mute(bool),
     Volume {
@@ -49,6 +56,8 @@ pub enum Command {
     Offer {
         room: String,
         path: PathBuf,
+        /// The channel (id) it is offered in; `None`: general.
+        channel: Option<String>,
     },
     /// Download a file, into `dir` (`None`: the daemon's default).
     Get {
@@ -84,6 +93,19 @@ pub enum Command {
         peer_id: String,
         kind: apero_control::ShareKind,
         after: u64,
+    },
+    /// Any request the daemon answers with the room's channels: create,
+    /// rename, delete, move, mute, host, remove, breakout start/end/help.
+    Channels(apero_control::Request),
+    /// One channel's messages (and the hosts' broadcasts).
+    ChannelHistory {
+        room: String,
+        channel: String,
+    },
+    /// A host's message to every channel of a breakout.
+    Broadcast {
+        room: String,
+        text: String,
     },
     /// Start the daemon (the "Start apero" button while offline).
     Start,

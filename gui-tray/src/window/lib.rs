@@ -11,13 +11,15 @@
 //!
 //! # Layout
 //! - `link`: the connection to the daemon, on its own thread.
-//! - `model`: what the daemon said, folded into one state (no drawing).
+//! - `model`: what the daemon said, folded into one state (no drawing);
+//!   `channels`: the rooms' channels, hosts and breakouts within it.
 //! - `ui`: the views and dialogs; `i18n`: the words, one Fluent catalogue
 //!   per language; `theme`: the desktop's light or dark preference;
 //!   `picker`: the desktop's file chooser; `instance`: one window, which
 //!   later launches bring to the front; `tray`: whether the tray runs.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod channels;
 pub mod command;
 pub mod i18n;
 pub mod instance;

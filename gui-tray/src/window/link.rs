@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use apero_control::{
     timed, AudioDevicesInfo, CallStatus, Client, ClientError, ErrorKind, Event, FileInfo, InviteInfo, Joined, LaunchOptions, MemberInfo,
-    MessageInfo, RoomInfo, SoundCheckState, Status, TransferInfo,
+    MessageInfo, Request, RoomInfo, SoundCheckState, Status, TransferInfo,
 };
 use tokio::sync::mpsc;
 
@@ -59,6 +59,13 @@ pub enum Update {
         room: String,
         files: Vec<FileInfo>,
     },
+    /// One channel's messages, merged into the room's chat.
+    ChannelHistory {
+        room: String,
+        messages: Vec<MessageInfo>,
+    },
+    /// A room's channels, hosts and breakout.
+    Channels(apero_control::ChannelsInfo),
     Call(CallStatus),
     Event(Event),
     /// A room we created or joined; the UI opens it.
@@ -346,6 +353,13 @@ async fn follow(client: &mut Client, ev: &Event, out: &Out) -> Result<(), Client
             out.send(Update::Rooms(rooms));
         }
         Event::ShareChanged { .. } => out.send(Update::Share(timed(client.share_status()).await?)),
+        Event::ChannelsChanged { room } => channels_of(client, room, out).await?,
+        // A host's move or mute shows in the call; a removal takes the room away.
+        Event::Moved { .. } | Event::MutedByHost { .. } => out.send(Update::Call(timed(client.call_status()).await?)),
+        Event::Removed { .. } => {
+            out.send(Update::Rooms(timed(client.room_list()).await?));
+            out.send(Update::Call(timed(client.call_status()).await?));
+        }
         Event::CallChanged { .. } | Event::AudioDevice { .. } | Event::MemberRenamed { .. } => {
             let rooms = timed(client.room_list()).await?;
             if matches!(ev, Event::MemberRenamed { .. }) {
@@ -361,6 +375,16 @@ async fn follow(client: &mut Client, ev: &Event, out: &Out) -> Result<(), Client
             out.send(Update::Files { room: transfer.room.clone(), files });
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// A room's channels; a daemon without them (an older one) says nothing.
+async fn channels_of(client: &mut Client, room: &str, out: &Out) -> Result<(), ClientError> {
+    match timed(client.channel_list(room)).await {
+        Ok(c) => out.send(Update::Channels(c)),
+        Err(e) if e.is_disconnect() => return Err(e),
+        Err(e) => tracing::debug!("no channels for {room}: {e}"),
     }
     Ok(())
 }
@@ -382,7 +406,8 @@ async fn carry_out(target: &Target, client: &mut Client, c: Command, out: &Out) 
             let messages = timed(client.history(&room, Some(HISTORY))).await?;
             out.send(Update::History { room: room.clone(), messages });
             let files = timed(client.files(&room)).await?;
-            out.send(Update::Files { room, files });
+            out.send(Update::Files { room: room.clone(), files });
+            channels_of(client, &room, out).await?;
         }
         Command::CreateRoom(name) => {
             let created = timed(client.room_create(&name)).await?;
@@ -414,18 +439,29 @@ async fn carry_out(target: &Target, client: &mut Client, c: Command, out: &Out) 
                 }
             });
         }
-        Command::Say { room, text, reply_to } => {
+        Command::Say { room, text, reply_to, channel } => {
             // The daemon's own event brings the message into the chat.
-            timed(client.reply(&room, &text, reply_to.as_deref())).await?;
+            timed(client.request(&Request::Say { room, text, reply_to, channel })).await?;
         }
         // Their events bring the change into the chat, as for Say.
         Command::Edit { room, message, text } => drop(timed(client.edit(&room, &message, &text)).await?),
         Command::Delete { room, message } => timed(client.delete(&room, &message)).await?,
         Command::React { room, message, emoji, on } => drop(timed(client.react(&room, &message, &emoji, on)).await?),
-        Command::CallJoin(room) => {
-            out.send(Update::Call(timed(client.call_join(&room)).await?));
+        Command::CallJoin { room, channel } => {
+            out.send(Update::Call(timed(client.call_join_in(&room, channel.as_deref())).await?));
             out.send(Update::Rooms(timed(client.room_list()).await?));
+            channels_of(client, &room, out).await?;
         }
+        Command::Channels(req) => {
+            out.send(Update::Channels(timed(client.channels(req)).await?));
+            // A move or a mute shows in the call too.
+            out.send(Update::Call(timed(client.call_status()).await?));
+        }
+        Command::ChannelHistory { room, channel } => {
+            let messages = timed(client.history_in(&room, Some(&channel), Some(HISTORY))).await?;
+            out.send(Update::ChannelHistory { room, messages });
+        }
+        Command::Broadcast { room, text } => drop(timed(client.request(&Request::BreakoutBroadcast { room, text })).await?),
         Command::CallLeave => {
             timed(client.call_leave()).await?;
             out.send(Update::Call(timed(client.call_status()).await?));
@@ -451,12 +487,12 @@ async fn carry_out(target: &Target, client: &mut Client, c: Command, out: &Out) 
             }
         }
         Command::Volume { peer_id, percent } => out.send(Update::Call(timed(client.call_volume(&peer_id, percent)).await?)),
-        Command::Offer { room, path } => {
+        Command::Offer { room, path, channel } => {
             let (target, out) = (target.clone(), out.clone());
             tokio::spawn(async move {
                 let r = async {
                     let mut c = connect(&target).await?;
-                    c.send_files(&room, vec![path.display().to_string()], None).await?;
+                    c.send_in(&room, channel.as_deref(), vec![path.display().to_string()], None).await?;
                     c.files(&room).await
                 }
                 .await;

@@ -77,6 +77,8 @@ pub struct Model {
     pub share: apero_control::ShareStatus,
     /// What could be shared, for the picker.
     pub shareable: Option<Vec<apero_control::ShareableInfo>>,
+    /// Each room's channels, hosts and breakout, and the notices of hosts' actions.
+    pub channels: crate::channels::Rooms,
 }
 
 impl Default for Model {
@@ -101,6 +103,7 @@ impl Default for Model {
             fresh_messages: 0,
             share: Default::default(),
             shareable: None,
+            channels: Default::default(),
         }
     }
 }
@@ -202,6 +205,10 @@ impl Model {
                     }
                 }
             }
+            Update::ChannelHistory { room, messages } => {
+                crate::channels::merge(&mut self.chats.entry(room).or_default().messages, messages)
+            }
+            Update::Channels(c) => self.channels.set(c),
             Update::Files { room, files } => self.chats.entry(room).or_default().files = files,
             Update::Call(c) => {
                 if c.room.is_none() {
@@ -232,6 +239,10 @@ impl Model {
     }
 
     fn event(&mut self, e: Event) {
+        let name = |r: &str| self.room(r).map_or_else(|| r.to_string(), |x| x.name.clone());
+        if let Some(n) = crate::channels::Notice::of(&e, name) {
+            self.channels.notice(n);
+        }
         match e {
             Event::MessageChanged { room, message } => {
                 // An edit or a reaction: in place, where it was.

@@ -44,7 +44,7 @@ fn controls(app: &mut AperoApp, ui: &mut egui::Ui, room: &str, in_this: bool, mu
             }
         } else if named(ui.add(egui::Button::new(format!("📞 {}", app.tr.t("call-join"))).min_size(size)), app.tr.t("call-join")).clicked()
         {
-            app.send(Command::CallJoin(room.to_string()));
+            app.send(Command::CallJoin { room: room.to_string(), channel: None });
         }
     };
     if side_by_side {
@@ -69,6 +69,7 @@ pub fn bar(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
         if in_this {
             super::stage::buttons(app, ui, room);
         }
+        super::channels::menu(app, ui, room);
         super::people::menu(app, ui, room);
         let n = if in_this { call.participants.len() } else { app.model.room(room).map_or(0, |r| r.call) };
         ui.label(if n == 0 { app.tr.t("call-nobody") } else { app.tr.n("call-in-room", "count", n as u64) });
@@ -94,6 +95,8 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
     if in_this {
         super::stage::buttons(app, ui, room);
     }
+    ui.separator();
+    super::channels::show(app, ui, room);
     if !in_this {
         let n = app.model.room(room).map_or(0, |r| r.call);
         ui.label(if n == 0 { app.tr.t("call-nobody") } else { app.tr.n("call-in-room", "count", n as u64) });

@@ -27,12 +27,24 @@ pub fn show(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
             app.dialog = Dialog::LeaveRoom(room.to_string());
         }
     });
+    super::channels::tabs(app, ui, room);
     ui.separator();
     composer(app, ui, room);
     let me = app.model.me().map(str::to_string);
     let mut actions = Vec::new();
     // Owned: a file's card needs the app (its picture's texture).
-    let lines: Vec<Owned> = app.model.lines(room).into_iter().map(Owned::from).collect();
+    // Only the shown channel's messages and files (and the hosts' broadcasts).
+    let channel = app.model.channels.viewing(room);
+    let lines: Vec<Owned> = app
+        .model
+        .lines(room)
+        .into_iter()
+        .filter(|l| match l {
+            Line::Message(m) => crate::channels::shows(m, &channel),
+            Line::File(f) => crate::channels::shows_file(f, &channel),
+        })
+        .map(Owned::from)
+        .collect();
     let count = lines.len();
     // The chat follows its end unless the person scrolled up; a change of
     // size (a panel folding, the call ending) must not leave it past its end.

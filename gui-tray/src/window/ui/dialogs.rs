@@ -29,6 +29,14 @@ pub fn show(app: &mut AperoApp, ctx: &egui::Context) {
         Dialog::CloseInCall => modal(ctx, "close", |ui| app.close_dialog(ui)),
         Dialog::SharePick { room, camera } => modal(ctx, "share-pick", |ui| super::stage::picker(app, ui, room, *camera)),
         Dialog::CameraPreview => modal(ctx, "camera-preview", |ui| super::stage::preview(app, ui)),
+        Dialog::ChannelName { room, channel } => {
+            modal(ctx, "channel", |ui| super::channels::name_dialog(app, ui, room, channel.as_deref()))
+        }
+        Dialog::RemoveMember { room, peer_id, name } => {
+            modal(ctx, "remove", |ui| super::channels::remove_dialog(app, ui, room, peer_id, name))
+        }
+        Dialog::Breakout(room) => modal(ctx, "breakout", |ui| super::breakout::dialog(app, ui, room)),
+        Dialog::Broadcast(room) => modal(ctx, "broadcast", |ui| super::breakout::broadcast(app, ui, room)),
         Dialog::Picture(file) => {
             // As wide as the picture needs, not the dialogs' 520.
             egui::Modal::new(egui::Id::new("picture")).show(ctx, |ui| super::pictures::large(app, ui, file)).inner
@@ -225,7 +233,7 @@ fn share(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) -> bool {
         if (go || enter) && !path.is_empty() {
             // The daemon reads the file itself: its path must be absolute.
             let path = std::path::absolute(PathBuf::from(&path)).unwrap_or_else(|_| PathBuf::from(&path));
-            app.send(Command::Offer { room: room.to_string(), path });
+            app.send(Command::Offer { room: room.to_string(), path, channel: app.model.channels.say_in(room) });
             close = true;
         }
         if ui.button(app.tr.t("cancel")).clicked() {

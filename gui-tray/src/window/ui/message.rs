@@ -47,6 +47,9 @@ pub fn show(
                 if m.edited {
                     ui.label(RichText::new(app.tr.t("chat-edited")).small().weak());
                 }
+                if m.broadcast {
+                    ui.label(RichText::new(format!("📢 {}", app.tr.t("chat-broadcast"))).small().strong());
+                }
             });
             if m.reply_to.is_some() {
                 let quote = match quoted {
@@ -138,11 +141,13 @@ pub fn composing_bar(app: &mut AperoApp, ui: &mut egui::Ui, room: &str) {
 /// The command Send makes of the draft.
 pub fn send(app: &mut AperoApp, room: &str, text: String) -> Command {
     match app.composing.take() {
-        Some(Composing::Reply { room: r, id, .. }) if r == room => Command::Say { room: room.to_string(), text, reply_to: Some(id) },
+        Some(Composing::Reply { room: r, id, .. }) if r == room => {
+            Command::Say { room: room.to_string(), text, reply_to: Some(id), channel: app.model.channels.say_in(room) }
+        }
         Some(Composing::Edit { room: r, id }) if r == room => Command::Edit { room: room.to_string(), message: id, text },
         other => {
             app.composing = other;
-            Command::Say { room: room.to_string(), text, reply_to: None }
+            Command::Say { room: room.to_string(), text, reply_to: None, channel: app.model.channels.say_in(room) }
         }
     }
 }

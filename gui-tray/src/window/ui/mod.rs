@@ -6,7 +6,9 @@
 //! link, which wakes it. Every control has an accessible name (screen
 //! readers through AccessKit; the headless tests find them by it).
 
+mod breakout;
 mod call;
+mod channels;
 mod chat;
 mod close;
 mod desktop;
@@ -73,6 +75,21 @@ pub(crate) enum Dialog {
     },
     /// Our camera, seen only by us until the person turns it on for the call.
     CameraPreview,
+    /// A new channel (`channel: None`) or a channel's new name.
+    ChannelName {
+        room: String,
+        channel: Option<String>,
+    },
+    /// A host takes a member out of the room, for good.
+    RemoveMember {
+        room: String,
+        peer_id: String,
+        name: String,
+    },
+    /// A host splits the call into groups.
+    Breakout(String),
+    /// A host's message to every group.
+    Broadcast(String),
 }
 
 pub struct AperoApp {
@@ -133,6 +150,8 @@ pub struct AperoApp {
     pub(crate) stage: stage::Stage,
     /// A reply or an edit under way in the composer.
     pub(crate) composing: Option<message::Composing>,
+    /// What the channel and breakout dialogs are typing.
+    pub(crate) channel_form: channels::Form,
     /// What the desktop could not open (`open`), said on the next frame.
     open_failed_tx: std::sync::mpsc::Sender<String>,
     open_failed_rx: std::sync::mpsc::Receiver<String>,
@@ -186,6 +205,7 @@ impl AperoApp {
             pictures: Default::default(),
             stage: Default::default(),
             composing: None,
+            channel_form: Default::default(),
             open_failed_tx,
             open_failed_rx,
         };
@@ -314,7 +334,7 @@ impl AperoApp {
             match picked {
                 Ok(paths) => {
                     for path in paths {
-                        self.send(Command::Offer { room: room.clone(), path });
+                        self.send(Command::Offer { room: room.clone(), path, channel: self.model.channels.say_in(&room) });
                     }
                     if self.dialog == Dialog::Share(room) {
                         self.dialog = Dialog::None;
@@ -330,7 +350,7 @@ impl AperoApp {
         let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().filter_map(|f| f.path.clone()).collect());
         if let Some(room) = self.model.selected.clone() {
             for path in dropped {
-                self.send(Command::Offer { room: room.clone(), path });
+                self.send(Command::Offer { room: room.clone(), path, channel: self.model.channels.say_in(&room) });
             }
         }
     }
@@ -432,6 +452,7 @@ impl eframe::App for AperoApp {
         egui::Panel::top("top").show(ui, |ui| {
             self.top_bar(ui, shape.rooms.is_none());
             self.errors(ui);
+            channels::notices(self, ui);
             stage::banner(self, ui);
         });
         if self.model.connection == Connection::Online && self.sound_page {

@@ -83,10 +83,10 @@ impl AperoApp {
         match take(&dir) {
             Ok(Some(Pasted::Files(paths))) => {
                 for path in paths {
-                    self.send(Command::Offer { room: room.clone(), path });
+                    self.send(Command::Offer { room: room.clone(), path, channel: self.model.channels.say_in(&room) });
                 }
             }
-            Ok(Some(Pasted::Picture(path))) => self.send(Command::Offer { room, path }),
+            Ok(Some(Pasted::Picture(path))) => self.send(Command::Offer { channel: self.model.channels.say_in(&room), room, path }),
             Ok(None) => {}
             Err(e) => tracing::info!("nothing pasted from the clipboard: {e}"),
         }
