@@ -15,12 +15,13 @@ cd "$(dirname "$0")/.."
 # desktop entry with desktop-file-validate; the tray's mute shortcut is
 # pressed with xdotool on a private X server (Xvfb); the window's
 # accessibility tree is read over AT-SPI as a screen reader does (the bus
-# launcher from at-spi2-core, libatspi's Python bindings, Mesa's software GL).
+# launcher from at-spi2-core, libatspi's Python bindings, Mesa's software GL);
+# tinyproxy is the office's HTTP proxy in e2e_proxy.
 apero_install_deps build-essential pkg-config cmake libasound2-dev libvpx-dev tmux espeak-ng sox \
     pulseaudio pulseaudio-utils libasound2-plugins alsa-utils iproute2 iptables nftables dbus systemd python3 \
     desktop-file-utils libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon0 libxkbcommon-x11-0 \
     libwayland-client0 libwayland-egl1 libegl1 libgl1 libgl1-mesa-dri xvfb xdotool help2man \
-    at-spi2-core python3-gi gir1.2-atspi-2.0 python3-pyatspi
+    at-spi2-core python3-gi gir1.2-atspi-2.0 python3-pyatspi tinyproxy
 apero_need_cargo
 apero_need_lint_tools
 

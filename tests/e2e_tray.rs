@@ -326,6 +326,7 @@ fn tray_survives_garbage_in_the_event_stream() {
                 relays: vec![],
                 relaying: apero_control::Relaying::Off,
                 tasks: 0,
+                proxy: None,
             }),
             "room_list" => {
                 Reply::Rooms(vec![RoomInfo { id: "r1".into(), name: "salon".into(), members: 2, online: 2, call: 0, in_call: false }])

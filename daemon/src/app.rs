@@ -38,6 +38,9 @@ pub struct AppConfig {
     pub pace_transfers: bool,
     /// Where pictures for the window go (video::service::VideoDeps::frames).
     pub frames: PathBuf,
+    /// The proxy TCP dials go through, and what they did there (`status`).
+    pub proxy: Arc<crate::node::proxy::ProxySettings>,
+    pub proxy_use: Arc<crate::node::proxy::transport::ProxyUse>,
 }
 
 /// Where the listen ports are kept in the `meta` table (then "ip4/udp" ...).
@@ -56,6 +59,7 @@ pub struct App {
     node: Node,
     store: Arc<Store>,
     me: Arc<Identity>,
+    proxy: (Arc<crate::node::proxy::ProxySettings>, Arc<crate::node::proxy::transport::ProxyUse>),
 }
 
 impl App {
@@ -120,7 +124,8 @@ impl App {
         rooms.listen(Arc::downgrade(&listener));
         channels.resume_timers();
         let (shutdown, _) = watch::channel(false);
-        let app = Arc::new(App { rooms, short, calls, files, video, channels, events, counters, shutdown, node, store, me });
+        let proxy = (config.proxy.clone(), config.proxy_use.clone());
+        let app = Arc::new(App { rooms, short, calls, files, video, channels, events, counters, shutdown, node, store, me, proxy });
         app.calls.spawn_accept_loop();
         app.video.spawn_accept_loop();
         app.files.spawn_server();
@@ -247,12 +252,13 @@ impl App {
                     }
                 };
                 // Short codes (`7-guitar-orbit`) go through the PAKE first.
+                let failures = self.proxy.1.failures.load(std::sync::atomic::Ordering::Relaxed);
                 let joined = if short::looks_short(&code) {
-                    self.short.join(&code, timeout).await?
+                    self.short.join(&code, timeout).await
                 } else {
-                    self.rooms.join(&code, timeout, via).await?
+                    self.rooms.join(&code, timeout, via).await
                 };
-                Reply::Joined(joined)
+                Reply::Joined(joined.map_err(|e| self.with_proxy_error(e, failures))?)
             }
             Request::Say { room, text, reply_to, channel } => {
                 Reply::Message(self.rooms.say(&room, &text, reply_to.as_deref(), channel.as_deref()).await?)
@@ -324,6 +330,21 @@ impl App {
                 return Err(ServiceError::Internal("subscribe and shutdown are handled by the control socket".into()))
             }
         })
+    }
+
+    /// A join that reached nobody, while dials through the proxy failed
+    /// (more than `failures_before`): the proxy's own words say why.
+    fn with_proxy_error(&self, e: ServiceError, failures_before: u64) -> ServiceError {
+        let used = &self.proxy.1;
+        match e {
+            ServiceError::Unreachable(msg) if used.failures.load(std::sync::atomic::Ordering::Relaxed) > failures_before => {
+                match crate::lock::lock(&used.last_error).clone() {
+                    Some(why) => ServiceError::Unreachable(format!("{msg}. Through the proxy: {why}")),
+                    None => ServiceError::Unreachable(msg),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Channels, hosts and breakouts (the channels service).
@@ -398,6 +419,18 @@ impl App {
             relays: info.relays.iter().map(|r| r.to_string()).collect(),
             relaying: info.relaying,
             tasks: tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+            proxy: self.proxy.0.proxy.as_ref().map(|p| {
+                use std::sync::atomic::Ordering::Relaxed;
+                let used = &self.proxy.1;
+                apero_control::ProxyStatus {
+                    url: p.display(),
+                    source: p.source.clone(),
+                    no_proxy: self.proxy.0.no_proxy.clone(),
+                    dials: used.dials.load(Relaxed),
+                    failures: used.failures.load(Relaxed),
+                    last_error: crate::lock::lock(&used.last_error).clone(),
+                }
+            }),
         })
     }
 }

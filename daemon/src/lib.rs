@@ -55,6 +55,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .filter_map(|(k, v)| Some((k.strip_prefix(app::PORT_KEY)?.to_string(), v.parse().ok()?)))
         .collect();
     let counters = std::sync::Arc::new(counters::Counters::default());
+    let proxy = std::sync::Arc::new(config.proxy.clone());
+    let proxy_use = std::sync::Arc::new(node::proxy::transport::ProxyUse::default());
+    if let Some(p) = &proxy.proxy {
+        tracing::info!("TCP dials go through the proxy {} (from {})", p.display(), p.source);
+    }
     let node_config = node::NodeConfig {
         bad_frames: counters.bad_frames.clone(),
         shed_events: counters.shed_events.clone(),
@@ -67,6 +72,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         agent: format!("aperod/{}", env!("CARGO_PKG_VERSION")),
         congestion: config.quic_congestion,
         last_ports,
+        proxy: proxy.clone(),
+        proxy_use: proxy_use.clone(),
     };
     let (node, node_events, event_loop) = node::new(key.clone(), node_config)?;
     let net = tokio::spawn(event_loop.run());
@@ -78,6 +85,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         upload_limit_kbit: config.upload_limit_kbit,
         pace_transfers: config.pace_transfers,
         frames: paths.socket.parent().unwrap_or(&paths.data).join("frames"),
+        proxy,
+        proxy_use,
     };
     let app = app::App::start(db.clone(), node.clone(), node_events, key, counters, app_config)?;
 

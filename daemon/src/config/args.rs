@@ -82,6 +82,11 @@ pub struct Args {
     /// does not shrink its window), cubic or newreno (docs/benchmarks.md).
     #[arg(long, value_enum, env = "APERO_QUIC_CONGESTION")]
     pub quic_congestion: Option<Congestion>,
+    /// Dial TCP through this proxy: http://[user:pass@]host:port or
+    /// socks5://host:port, or `none` for no proxy at all. Without it the
+    /// environment's HTTPS_PROXY / ALL_PROXY is used, with NO_PROXY.
+    #[arg(long, value_name = "URL", env = "APERO_PROXY")]
+    pub proxy: Option<String>,
     /// Cap the bandwidth used to serve files to others, in kbit/s (0: no cap).
     /// On a slow uplink this keeps room for calls.
     #[arg(long, value_name = "KBIT", env = "APERO_UPLOAD_LIMIT")]
@@ -186,6 +191,9 @@ impl Args {
         }
         if let Some(c) = self.quic_congestion {
             s.quic_congestion = c;
+        }
+        if let Some(p) = &self.proxy {
+            s.proxy = Some(p.clone());
         }
         if let Some(u) = self.upload_limit {
             s.upload_limit = u;

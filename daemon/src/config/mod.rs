@@ -44,6 +44,8 @@ pub struct Config {
     /// suffers without it (docs/benchmarks.md).
     pub pace_transfers: bool,
     pub quic_congestion: crate::node::quic::Congestion,
+    /// The proxy TCP dials go through (from the setting, else the environment).
+    pub proxy: crate::node::proxy::ProxySettings,
 }
 
 impl Config {
@@ -51,6 +53,8 @@ impl Config {
     /// (see [`display_name`]), so call it once `paths` exist.
     pub fn new(paths: Paths, settings: &Settings) -> Result<Config, ConfigError> {
         let (listen, bootstrap) = settings.addresses()?;
+        let proxy = crate::node::proxy::ProxySettings::resolve(settings.proxy.as_deref(), |k| std::env::var(k).ok())
+            .map_err(|why| ConfigError::Invalid { key: "proxy", value: settings.proxy.clone().unwrap_or_default(), why })?;
         let voice = VoiceConfig {
             backend: settings.audio.clone(),
             audio: BackendConfig {
@@ -80,6 +84,7 @@ impl Config {
             voice_kbps: settings::clamp_kbps(settings.voice_kbps),
             pace_transfers: settings.pace_transfers,
             quic_congestion: settings.quic_congestion,
+            proxy,
         })
     }
 }
@@ -294,6 +299,7 @@ mod tests {
                 lab: true,
                 pace_transfers: false,
                 quic_congestion: crate::node::quic::Congestion::Cubic,
+                proxy: Some("http://proxy.corp:3128".into()),
             },
             file: Some("/home/ana/.config/apero/config.toml".into()),
             pinned: crate::voice::kept::Pinned { processing: true, input: false, output: true },
@@ -313,7 +319,7 @@ mod tests {
     fn printed_settings_read_back_the_same() {
         let mut resolved = Resolved { settings: Settings::default(), file: None, pinned: Default::default() };
         let text = resolved.to_toml().unwrap();
-        assert!(text.contains("# Not set: input, name, output, wav_in, wav_out."), "{text}");
+        assert!(text.contains("# Not set: input, name, output, proxy, wav_in, wav_out."), "{text}");
         assert_eq!(Settings::from_toml(&text, Path::new("printed")).unwrap(), resolved.settings);
         resolved.settings.name = Some("ana".into());
         resolved.settings.voice_transport = Design::Frames;
@@ -329,7 +335,7 @@ mod tests {
         let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/config.md")).unwrap();
         let defaults = toml::Table::try_from(Settings::default()).unwrap();
         let keys = Settings::keys();
-        assert_eq!(keys.len(), 19, "{keys:?}");
+        assert_eq!(keys.len(), 20, "{keys:?}");
         for key in keys {
             let row = docs
                 .lines()

@@ -81,6 +81,10 @@ pub struct Settings {
     pub lab: bool,
     pub pace_transfers: bool,
     pub quic_congestion: Congestion,
+    /// Dial TCP through this proxy (`http://[user:pass@]host:port`,
+    /// `socks5://...`), or `none`; not set: the environment's
+    /// (`HTTPS_PROXY`, `ALL_PROXY`, with `NO_PROXY`).
+    pub proxy: Option<String>,
 }
 
 impl Default for Settings {
@@ -105,6 +109,7 @@ impl Default for Settings {
             lab: false,
             pace_transfers: true,
             quic_congestion: Congestion::default(),
+            proxy: None,
         }
     }
 }

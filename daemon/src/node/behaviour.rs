@@ -88,6 +88,7 @@ pub(super) fn build_swarm(
     // `connections::run_of`).
     let agent = format!("{} {}{:016x}", config.agent, super::connections::RUN_PREFIX, rand::random::<u64>());
     let congestion = config.congestion;
+    let (proxy, proxy_use) = (config.proxy.clone(), config.proxy_use.clone());
     let codec = wire::Codec { bad_frames: config.bad_frames.clone() };
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
@@ -95,7 +96,9 @@ pub(super) fn build_swarm(
         // announce a point-to-point link's far end as ours. TCP is therefore
         // put together here as `with_tcp` would.
         .with_other_transport(|key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
-            let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+            let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
+            // Dials the proxy settings name go through the proxy (node::proxy).
+            let tcp = super::proxy::transport::ProxiedTcp::new(tcp, proxy, proxy_use)
                 .upgrade(libp2p::core::upgrade::Version::V1Lazy)
                 .authenticate(noise::Config::new(key)?)
                 .multiplex(yamux::Config::default())

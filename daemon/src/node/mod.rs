@@ -15,6 +15,7 @@ mod event_loop;
 pub mod inbound;
 mod own_addrs;
 pub mod ports;
+pub mod proxy;
 pub mod quic;
 mod relays;
 mod sockets;
@@ -52,6 +53,9 @@ pub struct NodeConfig {
     pub congestion: quic::Congestion,
     /// The ports we listened on last time, by kind (`ports::key_port`).
     pub last_ports: std::collections::HashMap<String, u16>,
+    /// Where TCP dials go through a proxy, and what they did there.
+    pub proxy: std::sync::Arc<proxy::ProxySettings>,
+    pub proxy_use: std::sync::Arc<proxy::transport::ProxyUse>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -37,6 +37,24 @@ pub struct Status {
     /// compares it before and after).
     #[serde(default)]
     pub tasks: usize,
+    /// The proxy TCP dials go through, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProxyStatus {
+    /// The proxy, without its password.
+    pub url: String,
+    /// Where it was found: `HTTPS_PROXY`, the proxy setting, ...
+    pub source: String,
+    /// Addresses dialed directly (`NO_PROXY`).
+    pub no_proxy: Vec<String>,
+    /// Dials through it since the start, and how many failed.
+    pub dials: u64,
+    pub failures: u64,
+    /// The last failure, in words.
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
