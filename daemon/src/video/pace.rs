@@ -11,6 +11,17 @@
 //! queue stands, more while none does. The sharer paces that viewer's
 //! frames to it and encodes no faster than its slowest viewer allows (down
 //! to [`MIN_KBPS`]; a viewer slower than that skips frames instead).
+//!
+//! The start is where a queue would come from: the first keyframe is the
+//! largest frame, and a share written unpaced into a thin link stood
+//! 200 ms in front of the call's voice for seconds, and hid itself (the
+//! frames after it taught the minimum delay with the queue in it). So the
+//! sharer paces a new viewer at [`START_KBPS`] from the first byte, except
+//! the first [`TRAIN_BYTES`] of the first frame that large, which go as one
+//! burst: that burst comes through the path's narrowest link at that link's
+//! rate, and the idle path gives the base delay clean. From that one
+//! measure the viewer either frees the share (a fast path) or paces it just
+//! under the path, before a queue could form.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -19,21 +30,29 @@ pub const TICK: Duration = Duration::from_millis(200);
 /// The encoder never goes below this for a slow viewer: below it the text
 /// blurs for everyone, and that viewer gets fewer frames instead.
 pub const MIN_KBPS: u64 = 250;
-/// Where a viewer starts, and the most it asks for.
-pub const START_KBPS: u64 = 1500;
+/// The pace of a new viewer until its path is measured (see the top):
+/// slow enough for a thin link's voice, for the first keyframe only.
+pub const START_KBPS: u64 = 1000;
 pub const MAX_KBPS: u64 = 20_000;
-/// A queue above this is the share's doing: step down to what arrives.
-const QUEUE_HIGH: Duration = Duration::from_millis(25);
+/// A queue above this is the share's doing: drain it. Voice waits behind
+/// it, and the goal is a rise of 20 ms at most.
+const QUEUE_HIGH: Duration = Duration::from_millis(15);
 /// Below this the path has room: step up.
 const QUEUE_LOW: Duration = Duration::from_millis(8);
 /// A path that delivers a frame faster than this is not the share's limit.
 const UNPACED_ABOVE: f64 = 20_000.0;
-/// Frames at least this large say how fast the path delivers.
+/// Frames at least this large say how fast the path delivers; the first
+/// one's head of this size is the burst that measures a new path.
 pub const TRAIN_BYTES: usize = 8_000;
+/// About what one QUIC packet carries.
+const PACKET: usize = 1200;
 /// The base delay is the minimum over this long.
 const BASE_WINDOW: Duration = Duration::from_secs(20);
 
 pub struct Pace {
+    /// No frame of [`TRAIN_BYTES`] came yet: the sharer paces at
+    /// [`START_KBPS`] and waits for our first measure.
+    starting: bool,
     kbps: f64,
     /// (when, smallest one-way delay in µs in that second), newest last.
     base: VecDeque<(Instant, i64)>,
@@ -56,6 +75,7 @@ pub struct Pace {
 impl Pace {
     pub fn new(now: Instant) -> Pace {
         Pace {
+            starting: true,
             kbps: START_KBPS as f64,
             base: VecDeque::new(),
             tick_min: None,
@@ -82,13 +102,21 @@ impl Pace {
         }
     }
 
-    /// A frame of `bytes` began to arrive at `first_us` and ended at
-    /// `last_us` (our clock).
+    /// Whether the next frame of [`TRAIN_BYTES`] is the start's burst: then
+    /// only its first [`TRAIN_BYTES`] make the train.
+    pub fn starting(&self) -> bool {
+        self.starting
+    }
+
+    /// A frame (or, [`Pace::starting`], its head) of `bytes` began to arrive
+    /// at `first_us` and ended at `last_us` (our clock).
     pub fn train(&mut self, bytes: usize, first_us: u64, last_us: u64) {
         if bytes < TRAIN_BYTES || last_us <= first_us {
             return;
         }
-        let kbps = bytes as f64 * 8.0 / ((last_us - first_us) as f64 / 1e6) / 1000.0;
+        // The clock starts when the first packet is in: the bytes that
+        // took the time are the others.
+        let kbps = (bytes - PACKET) as f64 * 8.0 / ((last_us - first_us) as f64 / 1e6) / 1000.0;
         self.trains.push_back(kbps);
         while self.trains.len() > 5 {
             self.trains.pop_front();
@@ -111,43 +139,85 @@ impl Pace {
         Some(Duration::from_micros((self.tick_min? - base).max(0) as u64))
     }
 
-    /// Every [`TICK`]: the rate (kbit/s) to tell the sharer; 0 (no limit)
-    /// until a queue first stands, so a path with room is never held back.
-    pub fn tick(&mut self, now: Instant) -> u64 {
+    /// Every [`TICK`], and at once after the start's burst: the rate
+    /// (kbit/s) to tell the sharer, 0 for no limit; none while starting
+    /// (the sharer keeps [`START_KBPS`]).
+    pub fn tick(&mut self, now: Instant) -> Option<u64> {
         let secs = now.duration_since(self.last_tick).as_secs_f64().max(0.001);
         let arrived = self.bytes as f64 * 8.0 / secs / 1000.0;
         let queue = self.queue();
-        if let Some(d) = self.delivers().filter(|_| queue.is_none_or(|q| q <= QUEUE_HIGH)) {
+        if self.starting {
+            let Some(&d) = self.trains.back() else {
+                self.finish(now);
+                return None;
+            };
+            // The start's burst: a fast path is not paced at all (as before
+            // the start was paced); a thin one just under what it carries.
+            self.starting = false;
+            // Half the usual bar: a busy CPU only makes a burst look slower.
+            if d < UNPACED_ABOVE / 2.0 {
+                self.engaged = true;
+                self.kbps = d * 0.8;
+                self.ceiling = Some(d);
+            }
+            return Some(self.finish(now));
+        }
+        // Only on what came this tick: old trains say nothing of a still screen.
+        if let Some(d) = self.delivers().filter(|_| queue.is_some_and(|q| q <= QUEUE_HIGH)) {
             if !self.engaged && d < UNPACED_ABOVE {
                 // The path is slower than the share's bursts: pace just under it.
                 self.engaged = true;
                 self.kbps = d * 0.85;
+                self.ceiling = Some(d);
             } else if self.engaged && d < 0.9 * self.kbps {
                 self.kbps = d * 0.85;
+                self.ceiling = Some(d);
                 self.trains.clear();
-            } else if self.engaged && queue.is_some_and(|q| q < QUEUE_LOW) {
-                // Frames come as fast as we pace them: probe for more, 5 % a tick.
-                self.kbps *= 1.05;
+            } else if self.engaged && queue.is_some_and(|q| q > QUEUE_LOW) && arrived > 0.5 * self.kbps {
+                // A queue begins: we are at the path's rate, step back a little.
+                self.kbps *= 0.95;
+                self.ceiling = Some(self.kbps.min(self.ceiling.unwrap_or(f64::MAX)));
+            } else if self.engaged && arrived > 0.5 * self.kbps {
+                // Frames come as fast as we pace them: probe for more, 5 % a
+                // tick, but only 1 % near the capacity last seen, where each
+                // step past it is a queue in front of the voice.
+                self.kbps *= match self.ceiling {
+                    Some(c) if self.kbps > 1.2 * c => {
+                        self.ceiling = None; // the path got faster
+                        1.05
+                    }
+                    Some(c) if self.kbps > 0.8 * c => 1.01,
+                    _ => 1.05,
+                };
             }
-            return self.finish(now);
+            return Some(self.finish(now));
         }
+        // The share filled its pace: a queue may be its doing, and what
+        // arrived is about what the path carries. A sparse share (a still
+        // slide) that meets a queue met someone else's, or a busy CPU.
+        let busy = arrived > 0.5 * self.kbps;
         match queue {
-            // A standing queue: what arrived is about what the path carries.
-            Some(q) if q > QUEUE_HIGH => {
+            // A fast path's queue is not ours: leave the share unpaced.
+            Some(_) if !self.engaged && self.delivers().is_some_and(|d| d >= UNPACED_ABOVE) => {}
+            Some(q) if q > QUEUE_HIGH && (busy || !self.engaged) => {
                 if !self.engaged {
                     // Start from what the path delivered, not from the start value.
                     self.engaged = true;
                     self.kbps = arrived.max(MIN_KBPS as f64);
                 }
                 self.ceiling = Some(arrived);
-                // A deep queue drains only well below the capacity.
-                let drain = if q > 4 * QUEUE_HIGH { 0.5 } else { 0.85 };
+                // Drain well below the capacity, so that the queue goes in
+                // a few ticks instead of standing.
+                let drain = if q > 4 * QUEUE_HIGH { 0.5 } else { 0.7 };
                 self.kbps = self.kbps.min(arrived * drain).min(self.kbps * 0.85);
             }
-            Some(q) if q > QUEUE_LOW => self.kbps = self.kbps.min(arrived.max(self.kbps * 0.9)),
+            // Not ours: yield a little, as LEDBAT does to others' traffic.
+            Some(q) if q > QUEUE_HIGH => self.kbps *= 0.9,
+            Some(q) if q > QUEUE_LOW && busy => self.kbps = self.kbps.min(arrived.max(self.kbps * 0.9)),
             // Room: climb about ×1.5 a second far from the last capacity
             // seen, 5 % a second near it; never far past what the share
-            // actually sends (a still screen proves nothing).
+            // actually sends (a still screen proves nothing, and lowers
+            // nothing either).
             Some(_) => {
                 let gain = match self.ceiling {
                     Some(c) if self.kbps > 1.2 * c => {
@@ -157,11 +227,14 @@ impl Pace {
                     Some(c) if self.kbps > 0.85 * c => 1.01,
                     _ => 1.08,
                 };
-                self.kbps = (self.kbps * gain).min((arrived * 3.0).max(START_KBPS as f64));
+                let room = (arrived * 3.0).max(START_KBPS as f64);
+                if self.kbps < room {
+                    self.kbps = (self.kbps * gain).min(room);
+                }
             }
             None => {}
         }
-        self.finish(now)
+        Some(self.finish(now))
     }
 
     fn finish(&mut self, now: Instant) -> u64 {
@@ -181,69 +254,162 @@ impl Pace {
 mod tests {
     use super::*;
 
-    /// A bottleneck of `link_kbps` with a FIFO queue; frames of `frame`
-    /// bytes at 15 fps (fewer if the asked rate allows less), written by a
-    /// sender paced at 1.25 × the asked rate as `send.rs` does. Returns
-    /// (the rate asked at the end, the 95th percentile of the link's queue
-    /// over the last 5 s: what a voice packet would wait).
-    fn run(link_kbps: f64, frame: usize, secs: u64) -> (u64, Duration) {
+    /// A bottleneck of `link_kbps` (FIFO, 20 ms behind it) and a sharer as
+    /// `send.rs` is: 1200-byte packets, paced at the asked rate with a burst
+    /// of 5 ms, at [`START_KBPS`] until the viewer speaks but the head of the
+    /// first large frame, the encoder at 4/5 of the asked rate. Frames of
+    /// `key` bytes then `frame` bytes at 15 fps. Returns (the rate asked at
+    /// the end, 0 for none, and the queue a voice packet met, every ms: the
+    /// whole run's).
+    fn run(link_kbps: f64, key: usize, frame: usize, secs: f64) -> (u64, Vec<f64>) {
         let start = Instant::now();
+        let at = |t: f64| start + Duration::from_secs_f64(t);
         let mut pace = Pace::new(start);
-        let (mut rate, mut backlog, mut queue_s) = (START_KBPS as f64, 0.0f64, 0.0f64);
-        let mut stamps: VecDeque<(f64, f64)> = VecDeque::new(); // (bytes left before this frame's first byte, sent at)
-        let mut sent_bytes = 0.0f64;
-        let mut queues = Vec::new();
-        let (mut next_frame, mut next_tick) = (0.0, TICK.as_secs_f64());
-        let step = 0.001;
+        let mut asked = Some(START_KBPS); // None: unpaced
+        let mut said = false;
+        let (mut tokens, mut link_free, mut probe) = (0.0f64, 0.0f64, true);
+        // Frames to write: (bytes left, bytes of the burst left, size).
+        let mut to_send: VecDeque<(usize, usize, usize)> = VecDeque::new();
+        // Frames on the way: (size, sent at, first, head, last arrival, all written).
+        let mut on_way: VecDeque<(usize, f64, f64, f64, f64, bool)> = VecDeque::new();
+        let (mut queues, mut n, mut next_tick, step) = (Vec::new(), 0u32, TICK.as_secs_f64(), 0.001);
         let mut t = 0.0;
-        while t < secs as f64 {
-            if t >= next_frame {
-                backlog += (frame as f64).min(rate * 1000.0 / 8.0 / 15.0);
-                next_frame += 1.0 / 15.0;
+        while t < secs {
+            if t >= n as f64 / 15.0 {
+                let size = if n == 0 { key } else { frame };
+                let size = match asked.filter(|_| said) {
+                    Some(k) => size.min((k as f64 * 0.8 * 1000.0 / 8.0 / 15.0) as usize),
+                    None => size,
+                };
+                let burst = if probe && size >= TRAIN_BYTES { TRAIN_BYTES } else { 0 };
+                probe &= burst == 0;
+                to_send.push_back((size, burst, size));
+                n += 1;
             }
-            // The sender's pacer moves bytes into the link.
-            let out = backlog.min(rate * 1.25 * 1000.0 / 8.0 * step);
-            if out > 0.0 && stamps.back().is_none_or(|s| s.0 < sent_bytes - 1.0) && backlog > 0.0 {
-                stamps.push_back((sent_bytes, t));
+            if let Some(k) = asked {
+                let rate = k as f64 * 1000.0 / 8.0;
+                tokens = (tokens + rate * step).min((rate * 0.005).max(1200.0));
             }
-            backlog -= out;
-            sent_bytes += out;
-            queue_s += out * 8.0 / (link_kbps * 1000.0);
-            queue_s = (queue_s - step).max(0.0);
-            // A frame's first byte arrives after the queue ahead of it.
-            while let Some((_, at)) = stamps.pop_front() {
-                let now = start + Duration::from_secs_f64(t);
-                pace.sample((at * 1e6) as u64, ((t + 0.02 + queue_s) * 1e6) as u64, out as usize, now);
+            while let Some(f) = to_send.front_mut() {
+                let p = f.0.min(1200);
+                let free = f.1 > 0 || asked.is_none();
+                if !free && tokens < p as f64 {
+                    break;
+                }
+                if !free {
+                    tokens -= p as f64;
+                }
+                f.1 = f.1.saturating_sub(p);
+                let first = f.0 == f.2;
+                f.0 -= p;
+                link_free = link_free.max(t) + p as f64 * 8.0 / (link_kbps * 1000.0);
+                let arrive = link_free + 0.02;
+                if first {
+                    on_way.push_back((f.2, t, arrive, arrive, arrive, false));
+                }
+                let w = on_way.back_mut().expect("a frame on the way");
+                if f.2 - f.0 <= TRAIN_BYTES {
+                    w.3 = arrive;
+                }
+                w.4 = arrive;
+                w.5 = f.0 == 0;
+                if f.0 == 0 {
+                    to_send.pop_front();
+                }
             }
-            if t > secs as f64 - 5.0 {
-                queues.push(queue_s);
+            queues.push((link_free - t).max(0.0));
+            // As watch.rs: the start's head is measured and told as soon as
+            // it is in, the rest when the whole frame is.
+            let us = |x: f64| (x * 1e6) as u64;
+            if let Some(f) = on_way.front().filter(|f| pace.starting() && f.0 >= TRAIN_BYTES && f.3 <= t) {
+                pace.train(TRAIN_BYTES, us(f.2), us(f.3));
+                if let Some(k) = pace.tick(at(t)) {
+                    asked = (k > 0).then_some(k);
+                    said = true;
+                }
+            }
+            while on_way.front().is_some_and(|f| f.5 && f.4 <= t) {
+                let (size, sent, first, _, last, _) = on_way.pop_front().expect("checked");
+                pace.sample(us(sent), us(first), size, at(t));
+                if !pace.starting() {
+                    pace.train(size, us(first), us(last));
+                }
             }
             if t >= next_tick {
-                rate = match pace.tick(start + Duration::from_secs_f64(t)) {
-                    0 => link_kbps * 4.0, // unpaced: the encoder's own rate
-                    k => k as f64,
-                };
-                next_tick += TICK.as_secs_f64();
+                if let Some(k) = pace.tick(at(t)) {
+                    asked = (k > 0).then_some(k);
+                    said = true;
+                }
+                next_tick = t + TICK.as_secs_f64();
             }
             t += step;
         }
-        queues.sort_by(f64::total_cmp);
-        (rate as u64, Duration::from_secs_f64(queues[queues.len() * 95 / 100]))
+        (asked.unwrap_or(0), queues)
+    }
+
+    fn p95(q: &[f64]) -> Duration {
+        let mut q = q.to_vec();
+        q.sort_by(f64::total_cmp);
+        Duration::from_secs_f64(q[q.len() * 95 / 100])
     }
 
     #[test]
     fn a_slow_link_gets_a_rate_it_carries_without_a_queue() {
         // 30 kB frames (scrolling text, 3.6 Mbit/s unpaced) into 1 Mbit/s.
-        let (rate, worst) = run(1000.0, 30_000, 30);
-        // It probes a little past the link, then steps back: around it.
-        assert!((600..=1250).contains(&rate), "asked {rate} kbit/s of a 1000 kbit/s link");
-        assert!(worst < Duration::from_millis(60), "a queue of {worst:?} stood");
+        let (rate, queues) = run(1000.0, 30_000, 30_000, 30.0);
+        assert!((600..=1100).contains(&rate), "asked {rate} kbit/s of a 1000 kbit/s link");
+        let worst = p95(&queues[queues.len() - 5000..]);
+        assert!(worst < Duration::from_millis(20), "a queue of {worst:?} stood");
     }
 
     #[test]
     fn a_fast_link_is_not_held_back() {
-        // No queue ever stands: nothing is paced.
-        let (rate, _) = run(50_000.0, 30_000, 20);
-        assert_eq!(rate, 200_000, "a 50 Mbit/s link was paced");
+        // The start's burst shows a fast path: nothing is paced.
+        let (rate, _) = run(50_000.0, 60_000, 30_000, 10.0);
+        assert_eq!(rate, 0, "a 50 Mbit/s link was paced");
+    }
+
+    #[test]
+    fn the_start_builds_no_queue_on_a_thin_link() {
+        // A 60 kB keyframe, then scrolling: at 2 Mbit/s unpaced it was
+        // 240 ms in front of the voice, and stood. Now the head's burst
+        // (32 ms) is the most, and from the first second on no queue stands.
+        let (rate, queues) = run(2000.0, 60_000, 15_000, 10.0);
+        let most = Duration::from_secs_f64(queues.iter().copied().fold(0.0, f64::max));
+        assert!(most <= Duration::from_millis(40), "the start queued {most:?}");
+        assert!(p95(&queues[1000..]) < Duration::from_millis(10), "a queue stood after the start");
+        assert!((1200..=2000).contains(&rate), "asked {rate} kbit/s of a 2000 kbit/s link");
+    }
+
+    #[test]
+    fn a_path_measured_at_the_start_is_paced_before_a_queue_stands() {
+        let mut p = Pace::new(Instant::now());
+        let t0 = Instant::now();
+        assert!(p.starting());
+        // Nothing large yet: the sharer keeps its start pace.
+        p.sample(1_000, 21_000, 2_000, t0);
+        assert_eq!(p.tick(t0), None);
+        // The head: 8 kB, the last 6.8 kB of them in 27.2 ms after the first packet: 2 Mbit/s.
+        p.sample(100_000, 120_000, 40_000, t0);
+        p.train(TRAIN_BYTES, 120_000, 147_200);
+        let k = p.tick(t0).expect("a rate once measured");
+        assert!((1500..2000).contains(&k), "asked {k} of a 2 Mbit/s path");
+        assert!(!p.starting());
+    }
+
+    #[test]
+    fn a_still_screen_keeps_its_pace_through_a_late_frame() {
+        // Paced at about 1.6 Mbit/s; then the slide stands still and one
+        // small frame comes 40 ms late (a busy CPU, someone else's queue):
+        // that is not the share's doing, and must not crush its rate.
+        let t0 = Instant::now();
+        let mut p = Pace::new(t0);
+        p.sample(0, 20_000, TRAIN_BYTES, t0);
+        p.train(TRAIN_BYTES, 20_000, 47_200);
+        let before = p.tick(t0).expect("measured");
+        let t1 = t0 + TICK;
+        p.sample(1_000_000, 1_060_000, 600, t1);
+        let after = p.tick(t1).expect("a rate");
+        assert!(after >= before * 8 / 10, "{before} → {after} kbit/s for one late frame of a still screen");
     }
 }

@@ -255,8 +255,10 @@ pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sen
     }
     // The newest frame the viewer said it received.
     let received = Arc::new(AtomicU64::new(0));
-    // Paced to what the viewer's path carries (unpaced until it says).
-    let pacer = Arc::new(TokenBucket::new(0, Duration::from_millis(50)));
+    // Paced to what the viewer's path carries; until it says, at a start
+    // pace slow enough for a thin link (pace.rs). A burst of 5 ms: what a
+    // voice datagram may find queued in front of it.
+    let pacer = Arc::new(TokenBucket::new(pace::START_KBPS * 1000 / 8, Duration::from_millis(5)));
     let notes = {
         let (sending, stats, received, bucket) = (sending.clone(), stats.clone(), received.clone(), pacer.clone());
         tokio::spawn(async move {
@@ -294,6 +296,9 @@ pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sen
     };
     // A new viewer starts at a keyframe.
     let mut waiting_key = true;
+    // The head of the first frame of pace::TRAIN_BYTES goes as one burst:
+    // the viewer measures its path with it.
+    let mut probe = true;
     let mut last_ask: Option<Instant> = None;
     let mut buf = Vec::new();
     // (seq, when written) of what the viewer has not said it received.
@@ -328,17 +333,27 @@ pub async fn serve_viewer(mut control: libp2p_stream::Control, peer: PeerId, sen
                 waiting_key = false;
                 buf.clear();
                 wire::encode_frame(&f, 0, &mut buf);
+                let burst = if probe && buf.len() >= pace::TRAIN_BYTES { pace::TRAIN_BYTES } else { 0 };
+                probe &= burst == 0;
                 let wrote = tokio::time::timeout(WRITE_TIMEOUT, async {
-                    // In pieces of a few packets: a voice packet that
-                    // queues behind one waits a few ms at most.
-                    let piece = ((pacer.rate() / 100) as usize).clamp(1200, 16 * 1024);
-                    for (i, part) in buf.chunks_mut(piece).enumerate() {
-                        pacer.take(part.len()).await;
-                        if i == 0 {
-                            // Stamped after our own wait: the viewer measures the path's queue only.
-                            part[wire::SENT_AT].copy_from_slice(&unix_us(Instant::now()).to_be_bytes());
+                    // Paced in pieces of 2.5 ms (a packet on a thin link): a
+                    // voice packet that queues behind one waits a few ms.
+                    let piece = match pacer.rate() {
+                        0 => buf.len(),
+                        r => ((r / 400) as usize).clamp(1200, 16 * 1024),
+                    };
+                    let mut at = 0;
+                    while at < buf.len() {
+                        let end = if at == 0 && burst > 0 { burst } else { (at + piece).min(buf.len()) };
+                        if at > 0 || burst == 0 {
+                            pacer.take(end - at).await;
                         }
-                        wr.write_all(part).await?;
+                        if at == 0 {
+                            // Stamped after our own wait: the viewer measures the path's queue only.
+                            buf[wire::SENT_AT].copy_from_slice(&unix_us(Instant::now()).to_be_bytes());
+                        }
+                        wr.write_all(&buf[at..end]).await?;
+                        at = end;
                     }
                     wr.flush().await
                 })

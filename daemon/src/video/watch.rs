@@ -13,7 +13,7 @@ use libp2p::PeerId;
 use tokio::sync::mpsc;
 
 use super::codec::{Decoder, Yuv};
-use super::pace::{Pace, TICK};
+use super::pace::{Pace, TICK, TRAIN_BYTES};
 use super::wire::{self, Frame, Header, Message, Note};
 use crate::lock::lock;
 
@@ -188,7 +188,21 @@ pub async fn receive(stream: libp2p::Stream, watched: Arc<Watched>, counters: Ar
             }
         };
         let mut body = vec![0u8; len];
-        if rd.read_exact(&mut body).await.is_err() {
+        // While starting, the frame's head came as one burst (pace.rs): when
+        // it was all in says the path's rate, told at once so that the rest
+        // of the frame goes at that pace.
+        let head = (pace.starting() && len + prefix.len() >= TRAIN_BYTES).then_some(TRAIN_BYTES - prefix.len());
+        if let Some(h) = head {
+            if rd.read_exact(&mut body[..h]).await.is_err() {
+                break;
+            }
+            pace.train(TRAIN_BYTES, first_us, now_us());
+            last_tick = Instant::now();
+            if let Some(kbps) = pace.tick(last_tick) {
+                let _ = notes_tx.try_send(Note::Rate(kbps));
+            }
+        }
+        if rd.read_exact(&mut body[head.unwrap_or(0)..]).await.is_err() {
             break;
         }
         let last_us = now_us();
@@ -197,10 +211,14 @@ pub async fn receive(stream: libp2p::Stream, watched: Arc<Watched>, counters: Ar
             Ok(Message::Frame(f)) => {
                 let _ = notes_tx.try_send(Note::Received(f.seq as u64));
                 pace.sample(f.sent_us, first_us, len + prefix.len(), Instant::now());
-                pace.train(len + prefix.len(), first_us, last_us);
+                if head.is_none() {
+                    pace.train(len + prefix.len(), first_us, last_us);
+                }
                 if last_tick.elapsed() >= TICK {
                     last_tick = Instant::now();
-                    let _ = notes_tx.try_send(Note::Rate(pace.tick(last_tick)));
+                    if let Some(kbps) = pace.tick(last_tick) {
+                        let _ = notes_tx.try_send(Note::Rate(kbps));
+                    }
                 }
                 if waiting_key && !f.key {
                     continue;
