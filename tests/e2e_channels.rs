@@ -240,8 +240,15 @@ fn a_timed_breakout_moves_everyone_and_brings_them_back() {
     // Breakout minutes of 3 s: the warning after 3 s, the end after 6 s.
     let minute = [("APERO_BREAKOUT_MINUTE_MS", "3000")];
     let null = ["--audio", "null"];
+    let dir = tempfile::tempdir().unwrap();
+    let silence = dir.path().join("silence.wav");
+    audio::write_silence(&silence, 2.0);
     let a = Daemon::start_with("alice", &null, &minute);
-    let others: Vec<Daemon> = ["bob", "carol", "dave", "erin"].iter().map(|n| Daemon::start_with(n, &null, &minute)).collect();
+    // Erin listens on the wav backend: the one-minute chime must be in her ears.
+    let erin_out = dir.path().join("erin-out.wav");
+    let wav = ["--audio", "wav", "--wav-in", silence.to_str().unwrap(), "--wav-out", erin_out.to_str().unwrap()];
+    let mut others: Vec<Daemon> = ["bob", "carol", "dave"].iter().map(|n| Daemon::start_with(n, &null, &minute)).collect();
+    others.push(Daemon::start_with("erin", &wav, &minute));
     let room = a.room_with("atelier", &others.iter().collect::<Vec<_>>());
     for d in std::iter::once(&a).chain(&others) {
         d.json(&["call", "join", &room]);
@@ -249,6 +256,7 @@ fn a_timed_breakout_moves_everyone_and_brings_them_back() {
     for d in std::iter::once(&a).chain(&others) {
         wait_in_call(d, 5, CALL);
     }
+    let warnings = events(&others[1], "breakout");
     let started = Instant::now();
     let info = a.json(&["breakout", "start", &room, "--groups", "2", "--minutes", "2", "--assign", "bob=2"]);
     let groups = info["breakout"]["groups"].as_array().unwrap().clone();
@@ -281,6 +289,9 @@ fn a_timed_breakout_moves_everyone_and_brings_them_back() {
     let back = started.elapsed();
     eprintln!("everyone back {back:?} after the start (timer 6 s)");
     assert!(back >= Duration::from_secs(5), "back too early: {back:?}");
+    // A minute (here 3 s) before the end: the time left, and a chime.
+    let warned = warnings.lock().unwrap().iter().any(|e| e["seconds_left"].as_u64().is_some_and(|s| s <= 3));
+    assert!(warned, "carol got no one-minute warning: {:?}", warnings.lock().unwrap());
 
     // Without a timer, `breakout end` does it; a group member may ask for help.
     a.json(&["breakout", "start", &room, "--groups", "4"]);
@@ -293,4 +304,28 @@ fn a_timed_breakout_moves_everyone_and_brings_them_back() {
         wait_until(&format!("{} back", d.name), Duration::from_secs(5), || (channel_of(d) == "general").then_some(()));
     }
     assert!(a.json(&["channel", "list", &room])["breakout"].is_null());
+    others[3].json(&["call", "leave"]);
+    // Nobody spoke: whatever erin heard loud was the chime (only the first breakout had a timer).
+    let heard = envelope(&audio::read(&erin_out));
+    let loud = heard.iter().filter(|&&e| e > 300.0).count();
+    assert!((20..=150).contains(&loud), "the chime: {loud} loud 10 ms blocks in erin's ears (about 100 expected)");
+}
+
+/// Events of kind `kind` from `d`'s event stream, gathered on a thread.
+fn events(d: &Daemon, kind: &'static str) -> std::sync::Arc<std::sync::Mutex<Vec<Value>>> {
+    use std::io::{BufRead, Write};
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+    s.write_all(b"{\"cmd\":\"hello\",\"version\":1,\"client\":\"test\"}\n{\"cmd\":\"subscribe\"}\n").unwrap();
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(s).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                if v["event"] == kind {
+                    sink.lock().unwrap().push(v);
+                }
+            }
+        }
+    });
+    got
 }

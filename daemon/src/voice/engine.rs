@@ -63,8 +63,9 @@ impl PeerVoice {
 /// it every 10 ms, never stalls behind them.
 pub struct Shared {
     pub base: Instant,
-    /// The call's tag in every packet (`frame::call_tag`).
-    pub tag: u32,
+    /// Our channel's tag in every packet (`frame::channel_tag`): changes
+    /// when we move to another channel of the call.
+    pub tag: AtomicU32,
     /// +1 for every report received: the engine re-decides protection then.
     pub reports: AtomicU64,
     /// Where voice may go as QUIC datagrams (the `datagram` design), sent by
@@ -100,6 +101,12 @@ pub struct Shared {
     pub chime: AtomicU32,
 }
 
+impl Shared {
+    pub fn tag(&self) -> u32 {
+        self.tag.load(Ordering::Relaxed)
+    }
+}
+
 /// `AudioProcessing` in the three low bits of a byte.
 pub fn processing_bits(p: apero_control::AudioProcessing) -> u8 {
     p.echo_cancel as u8 | (p.noise_suppression as u8) << 1 | (p.gain_control as u8) << 2
@@ -113,7 +120,7 @@ impl Shared {
     pub fn new(tag: u32, datagrams: Option<Datagrams>) -> Arc<Shared> {
         Arc::new(Shared {
             base: Instant::now(),
-            tag,
+            tag: AtomicU32::new(tag),
             reports: AtomicU64::new(0),
             datagrams,
             muted: AtomicBool::new(false),
@@ -362,7 +369,7 @@ fn run(l: Loop) {
     let mut packet = Vec::with_capacity(1500);
     let mut post = |f: &VoiceFrame| {
         packet.clear();
-        f.encode(shared.tag, &mut packet);
+        f.encode(shared.tag(), &mut packet);
         let p = Arc::new(OutFrame { packet: Bytes::copy_from_slice(&packet), captured: Instant::now() });
         if outbox.try_send(p).is_err() {
             shared.send_dropped.fetch_add(1, Ordering::Relaxed);

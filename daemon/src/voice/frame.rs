@@ -62,6 +62,19 @@ pub fn call_tag(room: &[u8; 16]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
+/// The tag of one channel of a room's call (docs/channels.md): general's is
+/// the room's [`call_tag`], as daemons without channels use; another
+/// channel's is its own, so a packet says which channel its sender is in
+/// and a receiver in that channel can take the sender in at once.
+pub fn channel_tag(room: &[u8; 16], channel: &str) -> u32 {
+    if channel == crate::entry::host::GENERAL {
+        return call_tag(room);
+    }
+    let h = blake3::Hasher::new_derive_key("apero voice channel tag v1").update(room).update(channel.as_bytes()).finalize();
+    let b = h.as_bytes();
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
 /// A copy of an earlier packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redundant {
@@ -335,5 +348,8 @@ mod tests {
     fn tags_differ_between_rooms_and_match_within_one() {
         assert_eq!(call_tag(&[1; 16]), call_tag(&[1; 16]));
         assert_ne!(call_tag(&[1; 16]), call_tag(&[2; 16]));
+        assert_eq!(channel_tag(&[1; 16], "general"), call_tag(&[1; 16]), "general is the call's tag");
+        assert_ne!(channel_tag(&[1; 16], "0a0b0c0d"), call_tag(&[1; 16]));
+        assert_ne!(channel_tag(&[1; 16], "0a0b0c0d"), channel_tag(&[1; 16], "0a0b0c0e"));
     }
 }

@@ -194,7 +194,7 @@ async fn send_on_one_stream(
                 _ = reports.tick() => {
                     // The report rides the stream: small, once a second, and it must arrive.
                     let Some(report) = report_of(&shared, &peer) else { continue };
-                    report.encode_framed(shared.tag, &mut buf);
+                    report.encode_framed(shared.tag(), &mut buf);
                 }
             }
             if stream.write_all(&buf).await.is_err() || stream.flush().await.is_err() {
@@ -315,8 +315,14 @@ async fn receive(peer: PeerId, mut stream: libp2p::Stream, admission: Arc<dyn Ad
             continue;
         }
         let packet = match frame::decode(&Bytes::copy_from_slice(&body[..len])) {
-            Ok((tag, packet)) if tag == shared.tag => packet,
-            _ => {
+            Ok((tag, packet)) if tag == shared.tag() => packet,
+            // Sent from another channel of the call (a move under way): not
+            // ours to play; dropped and counted, the stream goes on.
+            Ok(_) => {
+                counters.refused_streams.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            Err(_) => {
                 counters.bad.fetch_add(1, Ordering::Relaxed);
                 return;
             }

@@ -20,7 +20,7 @@ use libp2p::PeerId;
 use super::backend::{self, BackendConfig};
 use super::codec::Decoder;
 use super::engine::{lock, processing_bits, Engine, PeerVoice, Shared};
-use super::frame::call_tag;
+use super::frame::channel_tag;
 use super::jitter::JitterBuffer;
 use super::kept;
 use super::soundcheck::SoundCheck;
@@ -253,7 +253,7 @@ impl Calls {
         let config = lock(&self.config).clone();
         let backend = backend::by_name(&config.backend, &config.audio).map_err(audio("the audio backend"))?;
         let datagrams = (config.design == Design::Datagram).then(|| self.deps.node.datagrams.clone());
-        let shared = Shared::new(call_tag(&room_bytes), datagrams);
+        let shared = Shared::new(channel_tag(&room_bytes, channel), datagrams);
         shared.processing.store(processing_bits(config.processing), Ordering::Relaxed);
         // A missing microphone or speaker does not stop the join (the cpal
         // backend stands in for it and says so in `call status`); only a
@@ -359,13 +359,13 @@ struct CallAdmission(Weak<Calls>);
 impl Admission for CallAdmission {
     fn admit(&self, peer: &PeerId, key: CallKey) -> Option<Arc<Shared>> {
         let calls = self.0.upgrade()?;
-        let (room_id, shared) = {
+        let (room_id, shared, channel) = {
             let local = lock(&calls.local);
             let call = local.as_ref().filter(|c| match key {
                 CallKey::Room(room) => c.room_bytes == room,
-                CallKey::Tag(tag) => c.shared.tag == tag,
+                CallKey::Tag(tag) => c.shared.tag() == tag,
             })?;
-            (call.room.clone(), call.shared.clone())
+            (call.room.clone(), call.shared.clone(), call.channel.clone())
         };
         // A participant of our call was a member when it joined: no database
         // query for each of its 100 packets a second.
@@ -375,9 +375,12 @@ impl Admission for CallAdmission {
         if !calls.deps.store.is_member(&room_id, &peer.to_string()).unwrap_or(false) {
             return None;
         }
-        // Hearing someone is proof enough that they are in the call, but
-        // not that they are in our channel: one known elsewhere stays unheard.
-        calls.note_remote(&room_id, *peer, true, None);
+        // Hearing someone is proof enough that they are in the call; a
+        // packet with our channel's tag, that they are in our channel (a move
+        // is heard at its first packet, before its signal). A stream's
+        // header names only the room: one known elsewhere stays unheard.
+        let in_ours = matches!(key, CallKey::Tag(_)).then_some(channel);
+        calls.note_remote(&room_id, *peer, true, in_ours);
         let here = lock(&shared.peers).contains_key(peer);
         here.then_some(shared)
     }

@@ -103,20 +103,11 @@ impl Calls {
         let ours = name_of(&self.peer_id.to_string());
         let heard: std::collections::HashSet<String> = peers.iter().map(|p| p.peer.to_string()).collect();
         let mut participants = vec![Participant {
-            peer_id: self.peer_id.to_string(),
-            name: self.deps.name.get(),
             is_self: true,
             speaking,
             muted,
             path: CallPath::Local,
-            voice_path: None,
-            rtt_ms: None,
-            loss_pct: 0.0,
-            jitter_ms: 0.0,
-            latency_ms: None,
-            volume: 100,
-            stats: None,
-            channel: ours.clone(),
+            ..unheard(self.peer_id.to_string(), self.deps.name.get(), ours.clone())
         }];
         for p in peers {
             let link = links.get(&p.peer);
@@ -149,22 +140,7 @@ impl Calls {
             map.iter().filter(|(p, _)| **p != self.peer_id.to_string() && !heard.contains(*p)).collect();
         elsewhere.sort();
         for (peer, _) in elsewhere {
-            participants.push(Participant {
-                peer_id: peer.clone(),
-                name: store.author_name(&room, peer).unwrap_or_default(),
-                is_self: false,
-                speaking: false,
-                muted: false,
-                path: CallPath::Unknown,
-                voice_path: None,
-                rtt_ms: None,
-                loss_pct: 0.0,
-                jitter_ms: 0.0,
-                latency_ms: None,
-                volume: 100,
-                stats: None,
-                channel: name_of(peer),
-            });
+            participants.push(unheard(peer.clone(), store.author_name(&room, peer).unwrap_or_default(), name_of(peer)));
         }
         let room_name = store.room(&room)?.map(|r| r.name);
         Ok(CallStatus {
@@ -180,6 +156,27 @@ impl Calls {
             packet_ms,
             audio: Some(audio),
         })
+    }
+}
+
+/// A participant as listed without any of their audio (ourselves, or one
+/// in another channel): no link figures.
+fn unheard(peer_id: String, name: String, channel: Option<String>) -> Participant {
+    Participant {
+        peer_id,
+        name,
+        is_self: false,
+        speaking: false,
+        muted: false,
+        path: CallPath::Unknown,
+        voice_path: None,
+        rtt_ms: None,
+        loss_pct: 0.0,
+        jitter_ms: 0.0,
+        latency_ms: None,
+        volume: 100,
+        stats: None,
+        channel,
     }
 }
 
