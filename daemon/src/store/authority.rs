@@ -233,9 +233,17 @@ impl Store {
         if let Some(a) = crate::lock::lock(&self.authority).get(room) {
             return Ok(a.clone());
         }
-        let a = Arc::new(fold_in(&self.lock(), room)?);
+        // Folded and cached under the connection's lock, as `ingest` caches
+        // its own fold: a fold of older entries never replaces a newer one.
+        let conn = self.lock();
+        let a = Arc::new(fold_in(&conn, room)?);
         crate::lock::lock(&self.authority).insert(room.to_string(), a.clone());
         Ok(a)
+    }
+
+    /// `a`, folded from what the caller just committed, holding the connection.
+    pub(super) fn cache_authority(&self, room: &str, a: Authority) {
+        crate::lock::lock(&self.authority).insert(room.to_string(), Arc::new(a));
     }
 
     pub(super) fn forget_authority(&self, room: &str) {

@@ -190,14 +190,19 @@ impl Store {
             }
             out.inserted.push(v);
         }
-        let folds = out.inserted.iter().any(|v| authority::changes_authority(&v.entry.body));
-        if folds {
+        let folded = if out.inserted.iter().any(|v| authority::changes_authority(&v.entry.body)) {
             let a = authority::apply_removals(&tx, room)?;
             out.not_host = out.inserted.iter().filter(|v| a.refused.contains(&v.id)).count();
-        }
+            Some(a)
+        } else {
+            None
+        };
         tx.commit()?;
-        if folds {
-            self.forget_authority(room);
+        // The fold made inside the transaction is the committed state: it
+        // becomes the cache (set while the connection is still held, so no
+        // reader can put an older fold over it).
+        if let Some(a) = folded {
+            self.cache_authority(room, a);
         }
         Ok(out)
     }
